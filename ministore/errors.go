@@ -1,0 +1,94 @@
+package ministore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Errors returned by this package. Errors about a place in a file are
+// *JournalError values that wrap one of these, so test them with errors.Is.
+var (
+	// ErrClosed is returned by every call on a closed Store.
+	ErrClosed = errors.New("ministore: closed")
+	// ErrCorrupt means a journal file holds damaged data that is not a torn
+	// tail: a bad header, a record whose checksum fails, a line that does not
+	// decode, or a sequence number out of order.
+	ErrCorrupt = errors.New("ministore: corrupt journal")
+	// ErrVersion means a journal was written in a format version this
+	// package does not know (by a newer release, or not by ministore).
+	ErrVersion = errors.New("ministore: unsupported journal version")
+	// ErrLocked means another process (or another Store in this one) has
+	// the journal open.
+	ErrLocked = errors.New("ministore: journal locked by another process")
+	// ErrNotFound is returned by Get for a sequence number outside
+	// [FirstSeq, LastSeq].
+	ErrNotFound = errors.New("ministore: record not found")
+	// ErrIsDir is returned by Open when the path names a directory.
+	ErrIsDir = errors.New("ministore: path is a directory")
+	// ErrFailed wraps the I/O error that stopped a Store: after a failed
+	// write or fsync the Store refuses every later write with an error that
+	// matches both ErrFailed and the original error. Reopen to recover.
+	ErrFailed = errors.New("ministore: store failed")
+	// ErrTornTail is what Repair reports for a record cut short at the end of
+	// the newest segment. Open and Replay do not fail on it (see TornTail).
+	ErrTornTail = errors.New("ministore: torn tail")
+)
+
+// A JournalError reports a problem at a place in a journal file.
+type JournalError struct {
+	Path   string // the segment file
+	Line   int    // 1-based line number; 0 when not known
+	Offset int64  // byte offset of the start of the bad line or header
+	Err    error  // what is wrong; matches ErrCorrupt or ErrVersion
+}
+
+func (e *JournalError) Error() string {
+	msg := e.Err.Error()
+	prefix := "ministore: "
+	if !strings.HasPrefix(msg, prefix) {
+		prefix += "corrupt journal: "
+	}
+	msg = strings.TrimPrefix(msg, "ministore: ")
+	if e.Line > 0 {
+		return fmt.Sprintf("%s%s:%d (offset %d): %s", prefix, e.Path, e.Line, e.Offset, msg)
+	}
+	return fmt.Sprintf("%s%s (offset %d): %s", prefix, e.Path, e.Offset, msg)
+}
+
+// Unwrap returns the reason.
+func (e *JournalError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrCorrupt and the problem is damage (as
+// opposed to an unknown version or a torn tail, which match ErrVersion and
+// ErrTornTail through Unwrap).
+func (e *JournalError) Is(target error) bool {
+	return target == ErrCorrupt && !errors.Is(e.Err, ErrVersion) && !errors.Is(e.Err, ErrTornTail)
+}
+
+func corruptAt(path string, line int, off int64, reason error) *JournalError {
+	return &JournalError{Path: path, Line: line, Offset: off, Err: reason}
+}
+
+// TornTail describes the end of a journal that a crash cut short and that
+// Open removed. Only records that were never acknowledged can be in it.
+type TornTail struct {
+	Path   string // the newest segment
+	Line   int    // line number of the first removed line
+	Offset int64  // where the file now ends
+	Bytes  int64  // how many non-zero bytes were removed
+}
+
+func (t *TornTail) String() string {
+	return fmt.Sprintf("torn tail in %s at line %d (offset %d): removed %d bytes", t.Path, t.Line, t.Offset, t.Bytes)
+}
+
+func validJSON(b []byte) bool { return json.Valid(b) }
+
+func sequenceError(got, want uint64) error {
+	if got < want {
+		return fmt.Errorf("sequence number %d repeats or goes back (want %d)", got, want)
+	}
+	return fmt.Errorf("sequence number %d skips ahead (want %d)", got, want)
+}

@@ -1,0 +1,271 @@
+package ministore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"strconv"
+)
+
+// Format selects how records are laid out in a journal file.
+type Format uint8
+
+const (
+	// FormatAuto, the zero value, writes new journals in FormatV1 and keeps
+	// the format of an existing journal.
+	FormatAuto Format = iota
+	// FormatV1 is this package's format: every line carries its sequence
+	// number and a CRC-32C, so a flipped bit anywhere is detected.
+	FormatV1
+	// FormatPlain is the Rust crate's format: one bare JSON record a line.
+	// A Rust program can replay it, but damage inside a line that still
+	// parses as JSON cannot be detected.
+	FormatPlain
+)
+
+// String returns "auto", "v1" or "plain".
+func (f Format) String() string {
+	switch f {
+	case FormatAuto:
+		return "auto"
+	case FormatV1:
+		return "v1"
+	case FormatPlain:
+		return "plain"
+	}
+	return "Format(" + strconv.Itoa(int(f)) + ")"
+}
+
+const (
+	magic = "// MINISTORE JOURNAL v"
+	// plainVersion is the version the Rust crate writes; Go writes it too
+	// in FormatPlain so Rust readers accept the file.
+	plainVersion = "0.1.4"
+
+	linePrefixSeq  = `{"seq":`
+	linePrefixSync = `,"sync":`
+	linePrefixRec  = `,"rec":`
+	lineCRC        = `,"crc":"`
+	// lineSuffixLen is len(`,"crc":"xxxxxxxx"}`).
+	lineSuffixLen = len(lineCRC) + 8 + 2
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// header is the parsed first line of a segment.
+type header struct {
+	format  Format
+	version string // as written after "v"
+	base    uint64 // first sequence number; 0 when the header has none (Rust files)
+}
+
+// appendHeader appends the header line for a segment starting at base.
+func appendHeader(dst []byte, format Format, base uint64) []byte {
+	if format == FormatPlain {
+		dst = append(dst, magic...)
+		dst = append(dst, plainVersion+" base="...)
+		dst = strconv.AppendUint(dst, base, 10)
+		return append(dst, '\n')
+	}
+	start := len(dst)
+	dst = append(dst, magic...)
+	dst = append(dst, "1 base="...)
+	dst = strconv.AppendUint(dst, base, 10)
+	sum := crc32.Checksum(dst[start:], castagnoli)
+	dst = append(dst, " crc="...)
+	dst = appendHex32(dst, sum)
+	return append(dst, '\n')
+}
+
+// Reasons a header or record is rejected; they are wrapped in a
+// *JournalError whose errors.Is matches ErrCorrupt (or ErrVersion).
+var (
+	errBadMagic    = errors.New("missing magic header")
+	errBadHeader   = errors.New("malformed header")
+	errBadRecord   = errors.New("malformed record")
+	errChecksum    = errors.New("checksum mismatch")
+	errIncomplete  = errors.New("record cut short")
+	errGarbageTail = errors.New("non-zero bytes after preallocated space")
+)
+
+// parseHeader parses a header line (without its newline).
+func parseHeader(line []byte) (header, error) {
+	if !bytes.HasPrefix(line, []byte(magic)) {
+		return header{}, errBadMagic
+	}
+	rest := line[len(magic):]
+	version, fields, _ := bytes.Cut(rest, []byte(" "))
+	switch {
+	case bytes.HasPrefix(version, []byte("0.")):
+		h := header{format: FormatPlain, version: string(version)}
+		// The Rust crate writes no fields; Go adds base=N. Anything else
+		// after the version is ignored, as the Rust reader ignores it.
+		if b, ok := bytes.CutPrefix(fields, []byte("base=")); ok {
+			n, err := parseUint(b)
+			if err != nil || n == 0 {
+				return header{}, errBadHeader
+			}
+			h.base = n
+		}
+		return h, nil
+	case string(version) == "1":
+		// "1 base=N crc=XXXXXXXX"
+		b, ok := bytes.CutPrefix(fields, []byte("base="))
+		if !ok {
+			return header{}, errBadHeader
+		}
+		num, sum, ok := bytes.Cut(b, []byte(" crc="))
+		if !ok {
+			return header{}, errBadHeader
+		}
+		n, err := parseUint(num)
+		if err != nil || n == 0 {
+			return header{}, errBadHeader
+		}
+		want, ok := parseHex32(sum)
+		if !ok {
+			return header{}, errBadHeader
+		}
+		if crc32.Checksum(line[:len(line)-len(" crc=")-8], castagnoli) != want {
+			return header{}, errChecksum
+		}
+		return header{format: FormatV1, version: "1", base: n}, nil
+	}
+	return header{}, fmt.Errorf("%w v%s", ErrVersion, version)
+}
+
+// appendLine appends one record line in format f.
+func appendLine(dst []byte, f Format, seq, synced uint64, payload []byte) []byte {
+	if f == FormatPlain {
+		dst = append(dst, payload...)
+		return append(dst, '\n')
+	}
+	start := len(dst)
+	dst = append(dst, linePrefixSeq...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, linePrefixSync...)
+	dst = strconv.AppendUint(dst, synced, 10)
+	dst = append(dst, linePrefixRec...)
+	dst = append(dst, payload...)
+	sum := crc32.Checksum(dst[start:], castagnoli)
+	dst = append(dst, lineCRC...)
+	dst = appendHex32(dst, sum)
+	return append(dst, '"', '}', '\n')
+}
+
+// record is one decoded line.
+type record struct {
+	seq     uint64 // 0 in FormatPlain: the position decides
+	synced  uint64 // every record up to synced was durable when this was written
+	payload []byte // the record's JSON; aliases the read buffer
+}
+
+// parseLine decodes a record line (without its newline).
+func parseLine(f Format, line []byte) (record, error) {
+	if f == FormatPlain {
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(bytes.TrimSpace(line)) == 0 || !validJSON(line) {
+			return record{}, errBadRecord
+		}
+		return record{payload: line}, nil
+	}
+	n := len(line)
+	if n < len(linePrefixSeq)+len(linePrefixSync)+len(linePrefixRec)+lineSuffixLen+3 {
+		return record{}, errBadRecord
+	}
+	body, suffix := line[:n-lineSuffixLen], line[n-lineSuffixLen:]
+	if !bytes.HasPrefix(suffix, []byte(lineCRC)) || suffix[lineSuffixLen-2] != '"' || suffix[lineSuffixLen-1] != '}' {
+		return record{}, errBadRecord
+	}
+	want, ok := parseHex32(suffix[len(lineCRC) : len(lineCRC)+8])
+	if !ok {
+		return record{}, errBadRecord
+	}
+	if crc32.Checksum(body, castagnoli) != want {
+		return record{}, errChecksum
+	}
+	rest, ok := bytes.CutPrefix(body, []byte(linePrefixSeq))
+	if !ok {
+		return record{}, errBadRecord
+	}
+	var r record
+	var err error
+	if r.seq, rest, err = cutUint(rest, linePrefixSync); err != nil || r.seq == 0 {
+		return record{}, errBadRecord
+	}
+	if r.synced, rest, err = cutUint(rest, linePrefixRec); err != nil {
+		return record{}, errBadRecord
+	}
+	if len(rest) == 0 {
+		return record{}, errBadRecord
+	}
+	r.payload = rest
+	return r, nil
+}
+
+// cutUint parses the decimal number at the start of b, which must be
+// followed by sep, and returns the number and what follows sep.
+func cutUint(b []byte, sep string) (uint64, []byte, error) {
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	n, err := parseUint(b[:i])
+	if err != nil {
+		return 0, nil, err
+	}
+	rest, ok := bytes.CutPrefix(b[i:], []byte(sep))
+	if !ok {
+		return 0, nil, errBadRecord
+	}
+	return n, rest, nil
+}
+
+// parseUint parses a canonical decimal number: no sign, no leading zeros.
+func parseUint(b []byte) (uint64, error) {
+	if len(b) == 0 || len(b) > 20 || (b[0] == '0' && len(b) > 1) {
+		return 0, errBadRecord
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, errBadRecord
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, errBadRecord
+		}
+		n = n*10 + d
+	}
+	return n, nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+func appendHex32(dst []byte, v uint32) []byte {
+	for shift := 28; shift >= 0; shift -= 4 {
+		dst = append(dst, hexDigits[(v>>uint(shift))&0xf])
+	}
+	return dst
+}
+
+func parseHex32(b []byte) (uint32, bool) {
+	if len(b) != 8 {
+		return 0, false
+	}
+	var v uint32
+	for _, c := range b {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint32(d)
+	}
+	return v, true
+}

@@ -1,0 +1,219 @@
+package ministore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// readLog streams the records of the journal at path with sequence numbers
+// from from on, and at most up to limit (0: no limit), calling yield for
+// each. It reads one segment at a time through a fixed buffer, so memory
+// does not grow with the log. A torn tail at the end of the newest segment
+// ends the log; any other damage is an error.
+//
+// It takes no lock: another process may be appending. If a file disappears
+// or is replaced between the listing and the read (a rotation or
+// truncation), the listing is read again once and reading goes on from the
+// next expected record.
+func readLog(fsys vfs.FS, path string, from, limit uint64, yield func(seq uint64, payload []byte) bool) error {
+	from = max(from, 1)
+	retried := false
+	for {
+		next, err := readLogOnce(fsys, path, from, limit, yield)
+		if err == nil || retried || !errors.Is(err, errRelist) {
+			if errors.Is(err, errRelist) {
+				err = errors.Unwrap(err)
+			}
+			return err
+		}
+		retried = true
+		from = max(from, next)
+	}
+}
+
+// errRelist marks errors that a concurrent rotation or truncation could
+// cause; the error it wraps is returned if reading again does not help.
+var errRelist = errors.New("ministore: journal changed while reading")
+
+type relistError struct{ err error }
+
+func (e relistError) Error() string        { return e.err.Error() }
+func (e relistError) Unwrap() error        { return e.err }
+func (e relistError) Is(target error) bool { return target == errRelist }
+
+// readLogOnce makes one pass; on error it also returns the sequence number
+// it would have read next.
+func readLogOnce(fsys vfs.FS, path string, from, limit uint64, yield func(uint64, []byte) bool) (uint64, error) {
+	files, err := listSegments(fsys, path)
+	if err != nil {
+		return from, fmt.Errorf("ministore: list %s: %w", path, err)
+	}
+	// Read every header first, to skip whole segments below from.
+	bases := make([]uint64, len(files))
+	for i, sf := range files {
+		f, err := fsys.OpenFile(sf.path, os.O_RDONLY, 0)
+		if err != nil {
+			return from, relistError{fmt.Errorf("ministore: open %s: %w", sf.path, err)}
+		}
+		h, _, err := readHeader(f, sf.path)
+		f.Close()
+		if err == errNoHeader && i == len(files)-1 && sf.num == 0 {
+			files = files[:i]
+			break
+		}
+		if err == errNoHeader {
+			err = corruptAt(sf.path, 1, 0, errBadMagic)
+		}
+		if err != nil {
+			return from, err
+		}
+		bases[i] = h.base
+	}
+	expect := uint64(0) // unknown until a segment says
+	for i, sf := range files {
+		if i+1 < len(files) && bases[i+1] != 0 && bases[i+1] <= from && bases[i] != 0 {
+			continue // every record of this segment is below from
+		}
+		newest := i == len(files)-1
+		f, err := fsys.OpenFile(sf.path, os.O_RDONLY, 0)
+		if err != nil {
+			return max(from, expect), relistError{fmt.Errorf("ministore: open %s: %w", sf.path, err)}
+		}
+		base := expect
+		if base == 0 {
+			base = 1
+		}
+		s, err := newScanner(sf.path, f, newest, base)
+		if err == errNoHeader && newest && sf.num == 0 {
+			f.Close()
+			return 0, nil
+		}
+		if err != nil {
+			f.Close()
+			return max(from, expect), err
+		}
+		if expect != 0 && s.hdr.base != expect {
+			f.Close()
+			return max(from, expect), relistError{&JournalError{Path: sf.path, Line: 1, Err: fmt.Errorf(
+				"%w: segment starts at sequence number %d, but the previous one ends at %d (a segment is missing)",
+				ErrCorrupt, s.hdr.base, expect-1)}}
+		}
+		for {
+			rec, ok := s.next()
+			if !ok {
+				break
+			}
+			if rec.seq < from {
+				continue
+			}
+			if !yield(rec.seq, rec.payload) {
+				f.Close()
+				return 0, nil
+			}
+			if limit != 0 && rec.seq >= limit {
+				f.Close()
+				return 0, nil
+			}
+		}
+		f.Close()
+		if s.err != nil {
+			return max(from, s.expect), s.err
+		}
+		expect = s.expect
+	}
+	return 0, nil
+}
+
+// get reads record seq through the segments' indexes.
+func (w *wal) get(seq uint64) ([]byte, error) {
+	w.mu.Lock()
+	first, last, err := w.first, w.written, w.err
+	w.mu.Unlock()
+	if err == ErrClosed {
+		return nil, err
+	}
+	if seq < first || seq > last || seq == 0 {
+		return nil, fmt.Errorf("%w: %d (log holds %d to %d)", ErrNotFound, seq, first, last)
+	}
+	w.segMu.RLock()
+	defer w.segMu.RUnlock()
+	seg := w.findSegment(seq)
+	if seg == nil || seg.f == nil {
+		return nil, fmt.Errorf("%w: %d", ErrNotFound, seq)
+	}
+	seg.idxMu.Lock()
+	if seg.index == nil {
+		if err := w.buildIndex(seg); err != nil {
+			seg.idxMu.Unlock()
+			return nil, err
+		}
+	}
+	i := seq - seg.base
+	if i >= uint64(len(seg.index)) {
+		seg.idxMu.Unlock()
+		return nil, fmt.Errorf("%w: %d", ErrNotFound, seq)
+	}
+	off := seg.index[i]
+	end := seg.size
+	if i+1 < uint64(len(seg.index)) {
+		end = seg.index[i+1]
+	}
+	seg.idxMu.Unlock()
+	buf := make([]byte, end-off)
+	if _, err := seg.f.ReadAt(buf, off); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("ministore: read %s: %w", seg.path, err)
+	}
+	if len(buf) == 0 || buf[len(buf)-1] != '\n' {
+		return nil, corruptAt(seg.path, 0, off, errIncomplete)
+	}
+	rec, err := parseLine(seg.hdr.format, buf[:len(buf)-1])
+	if err != nil {
+		return nil, corruptAt(seg.path, 0, off, err)
+	}
+	if seg.hdr.format == FormatV1 && rec.seq != seq {
+		return nil, corruptAt(seg.path, 0, off, sequenceError(rec.seq, seq))
+	}
+	return rec.payload, nil
+}
+
+// findSegment returns the segment holding seq. Called with segMu held.
+func (w *wal) findSegment(seq uint64) *segment {
+	lo, hi := 0, len(w.segs)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if w.segs[m].base <= seq {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == 0 {
+		return nil
+	}
+	return w.segs[lo-1]
+}
+
+// buildIndex scans a sealed segment for its record offsets. Called with
+// segMu read-locked and seg.idxMu held.
+func (w *wal) buildIndex(seg *segment) error {
+	s, err := newScanner(seg.path, io.NewSectionReader(seg.f, 0, seg.size), false, seg.base)
+	if err != nil {
+		return err
+	}
+	var index []int64
+	for {
+		if _, ok := s.next(); !ok {
+			break
+		}
+		index = append(index, s.recOff)
+	}
+	if s.err != nil {
+		return s.err
+	}
+	seg.index = index
+	return nil
+}

@@ -1,0 +1,207 @@
+package ministore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// A RepairReport says what Repair found and did.
+type RepairReport struct {
+	// Problem is the damage found: a *JournalError, or nil if the journal
+	// was sound. A torn tail is reported as a *JournalError too.
+	Problem error
+	// Path, Line and Offset locate the first bad record; the file now ends
+	// at Offset.
+	Path   string
+	Line   int
+	Offset int64
+	// Cut is how many bytes were removed from Path, and Removed lists the
+	// later segments that were moved aside whole.
+	Cut     int64
+	Removed []string
+	// Saved lists the files that now hold everything that was cut:
+	// Path+".broken" for the end of Path, and each removed segment
+	// renamed with a ".broken" suffix.
+	Saved []string
+}
+
+// Repair truncates the journal at path at its first bad record and keeps a
+// copy of everything it cuts (see RepairReport.Saved), so that Open and
+// Replay succeed again. Later segments are moved aside whole: a log must not
+// have a hole. It takes the journal's lock, so the journal must not be open.
+// On a sound journal it changes nothing and returns a report with a nil
+// Problem.
+func Repair(path string) (*RepairReport, error) { return repairFS(vfs.OS, path) }
+
+func repairFS(fsys vfs.FS, path string) (*RepairReport, error) {
+	lock, err := fsys.Lock(path + ".lock")
+	if err != nil {
+		if errors.Is(err, vfs.ErrLocked) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+		}
+		return nil, err
+	}
+	defer lock.Close()
+	files, err := listSegments(fsys, path)
+	if err != nil {
+		return nil, err
+	}
+	rep := &RepairReport{}
+	expect := uint64(0)
+	bad := -1
+	for i, sf := range files {
+		newest := i == len(files)-1
+		off, line, problem, next, err := checkSegment(fsys, sf.path, newest, expect)
+		if err != nil {
+			return nil, err
+		}
+		if problem != nil {
+			rep.Problem, rep.Path, rep.Line, rep.Offset = problem, sf.path, line, off
+			bad = i
+			break
+		}
+		expect = next
+	}
+	if bad < 0 {
+		return rep, nil
+	}
+	dir := dirOf(path)
+	// Move the later segments aside, the newest first, so a crash leaves a
+	// prefix of the log.
+	for i := len(files) - 1; i > bad; i-- {
+		saved, err := moveAside(fsys, files[i].path)
+		if err != nil {
+			return rep, err
+		}
+		rep.Removed = append(rep.Removed, files[i].path)
+		rep.Saved = append(rep.Saved, saved)
+	}
+	target := files[bad].path
+	if rep.Offset == 0 {
+		// The header itself is bad: move the whole file aside.
+		saved, err := moveAside(fsys, target)
+		if err != nil {
+			return rep, err
+		}
+		rep.Removed = append(rep.Removed, target)
+		rep.Saved = append(rep.Saved, saved)
+		return rep, nil
+	}
+	f, err := fsys.OpenFile(target, os.O_RDWR, 0)
+	if err != nil {
+		return rep, err
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return rep, err
+	}
+	rep.Cut = size - rep.Offset
+	saved, err := freeName(fsys, target+".broken")
+	if err != nil {
+		return rep, err
+	}
+	out, err := fsys.OpenFile(saved, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return rep, err
+	}
+	err = copyRange(out, 0, f, rep.Offset, rep.Cut)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fsys.SyncDir(dir)
+	}
+	if err != nil {
+		return rep, fmt.Errorf("ministore: save %s: %w", saved, err)
+	}
+	rep.Saved = append([]string{saved}, rep.Saved...)
+	if err := f.Truncate(rep.Offset); err != nil {
+		return rep, err
+	}
+	if err := f.Sync(); err != nil {
+		return rep, err
+	}
+	if files[bad].num != 0 {
+		// The cut segment is now the last one: it becomes the active file.
+		if err := fsys.Rename(target, path); err != nil {
+			return rep, err
+		}
+		if err := fsys.SyncDir(dir); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// checkSegment reads a whole segment. It returns the place and nature of the
+// first problem (a torn tail counts), or the next expected sequence number.
+func checkSegment(fsys vfs.FS, path string, newest bool, expect uint64) (off int64, line int, problem error, next uint64, err error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return 0, 0, nil, 0, err
+	}
+	defer f.Close()
+	base := max(expect, 1)
+	s, err := newScanner(path, f, newest, base)
+	if err == errNoHeader {
+		return 0, 1, corruptAt(path, 1, 0, errBadMagic), 0, nil
+	}
+	var je *JournalError
+	if errors.As(err, &je) {
+		return 0, 1, je, 0, nil
+	}
+	if err != nil {
+		return 0, 0, nil, 0, err
+	}
+	if expect != 0 && s.hdr.base != expect {
+		return 0, 1, &JournalError{Path: path, Line: 1, Err: fmt.Errorf(
+			"%w: segment starts at sequence number %d, but the previous one ends at %d (a segment is missing)",
+			ErrCorrupt, s.hdr.base, expect-1)}, 0, nil
+	}
+	for {
+		if _, ok := s.next(); !ok {
+			break
+		}
+	}
+	if errors.As(s.err, &je) {
+		return je.Offset, je.Line, je, 0, nil
+	}
+	if s.err != nil && s.err != io.EOF {
+		return 0, 0, nil, 0, s.err
+	}
+	if s.torn != nil {
+		return s.torn.Offset, s.torn.Line, corruptAt(path, s.torn.Line, s.torn.Offset, ErrTornTail), 0, nil
+	}
+	return 0, 0, nil, s.expect, nil
+}
+
+func moveAside(fsys vfs.FS, path string) (string, error) {
+	saved, err := freeName(fsys, path+".broken")
+	if err != nil {
+		return "", err
+	}
+	if err := fsys.Rename(path, saved); err != nil {
+		return "", err
+	}
+	return saved, fsys.SyncDir(dirOf(path))
+}
+
+// freeName returns name, or name.2, name.3, ... whichever does not exist.
+func freeName(fsys vfs.FS, name string) (string, error) {
+	cand := name
+	for i := 2; ; i++ {
+		ok, err := vfs.Exists(fsys, cand)
+		if err != nil || !ok {
+			return cand, err
+		}
+		cand = fmt.Sprintf("%s.%d", name, i)
+	}
+}

@@ -1,0 +1,210 @@
+package ministore
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+)
+
+// errNoHeader means a segment is empty or holds only the start of a header:
+// a crash while the Rust crate created it. Only the newest segment may be so.
+var errNoHeader = errors.New("segment has no header")
+
+// scanner reads the records of one segment file, checking every line.
+//
+// At the first bad line it decides between a torn tail and corruption. In
+// a sealed segment every bad line is corruption: sealed segments were
+// fsync'd whole before they were sealed. In the newest segment a bad line is
+// a torn tail when nothing after it proves it had been made durable:
+//
+//   - zero bytes to the end of the file are preallocated space, not damage;
+//   - a complete, valid line whose sequence number is wrong is corruption
+//     (a torn write leaves garbage or zeros first, never a stray record);
+//   - otherwise the rest of the file is read: a valid line whose sequence
+//     number is below the expected one, or whose "sync" field says the
+//     expected record was already durable when it was written, proves
+//     corruption; anything else is the unsynced end of the log.
+//
+// In FormatPlain, which has no such fields, any valid line after a bad one
+// is corruption.
+type scanner struct {
+	path   string
+	br     *bufio.Reader
+	hdr    header
+	newest bool
+
+	off    int64  // offset of the next line
+	line   int    // line number of the next line
+	expect uint64 // sequence number the next record must have
+	long   []byte // holds lines longer than the bufio buffer
+
+	recOff int64 // offset of the record last returned
+	end    int64 // end of the last good record: the log's logical end
+	torn   *TornTail
+	err    error
+}
+
+const scanBufSize = 256 << 10
+
+// newScanner reads the header of a segment. base is the first sequence
+// number to assume when the header names none (files of the Rust crate).
+func newScanner(path string, r io.Reader, newest bool, base uint64) (*scanner, error) {
+	s := &scanner{path: path, br: bufio.NewReaderSize(r, scanBufSize), newest: newest, line: 1}
+	line, complete, err := s.readLine()
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	if !complete {
+		if bytes.HasPrefix([]byte(magic), line) || allZero(line) {
+			return s, errNoHeader
+		}
+		return nil, corruptAt(path, 1, 0, errBadMagic)
+	}
+	h, err := parseHeader(line)
+	if err != nil {
+		return nil, corruptAt(path, 1, 0, err)
+	}
+	if h.base == 0 {
+		h.base = base
+	}
+	s.hdr = h
+	s.expect = h.base
+	s.line = 2
+	s.end = s.off
+	return s, nil
+}
+
+// readLine returns the next line without its '\n', whether it had one, and
+// io.EOF when nothing is left. The line is valid until the next call.
+func (s *scanner) readLine() (line []byte, complete bool, err error) {
+	line, err = s.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		s.long = append(s.long[:0], line...)
+		for err == bufio.ErrBufferFull {
+			line, err = s.br.ReadSlice('\n')
+			s.long = append(s.long, line...)
+		}
+		line = s.long
+	}
+	s.off += int64(len(line))
+	if err == nil {
+		return line[:len(line)-1], true, nil
+	}
+	if err == io.EOF && len(line) > 0 {
+		return line, false, nil
+	}
+	return line, false, err
+}
+
+// next returns the next good record. At the end of the records it returns
+// false with s.err nil (clean end or torn tail, see s.torn) or set.
+func (s *scanner) next() (record, bool) {
+	if s.err != nil {
+		return record{}, false
+	}
+	start, lineNo := s.off, s.line
+	line, complete, err := s.readLine()
+	if err == io.EOF {
+		return record{}, false
+	}
+	if err != nil {
+		s.err = err
+		return record{}, false
+	}
+	s.line++
+	if len(line) > 0 && line[0] == 0 {
+		// Preallocated space, unless something other than zeros follows.
+		s.bad(start, lineNo, errGarbageTail, line, complete, false)
+		return record{}, false
+	}
+	if !complete {
+		s.bad(start, lineNo, errIncomplete, line, false, false)
+		return record{}, false
+	}
+	rec, perr := parseLine(s.hdr.format, line)
+	if perr == nil && s.hdr.format == FormatV1 && rec.seq != s.expect {
+		s.bad(start, lineNo, sequenceError(rec.seq, s.expect), line, true, true)
+		return record{}, false
+	}
+	if perr != nil {
+		s.bad(start, lineNo, perr, line, true, false)
+		return record{}, false
+	}
+	if s.hdr.format == FormatPlain {
+		rec.seq = s.expect
+	}
+	s.expect++
+	s.recOff = start
+	s.end = s.off
+	return rec, true
+}
+
+// bad handles the first bad line, at offset start. A line that starts
+// with a zero byte may begin the preallocated space: if only zeros follow,
+// the records simply end there.
+func (s *scanner) bad(start int64, lineNo int, reason error, line []byte, complete, validLine bool) {
+	zeroStart := len(line) > 0 && line[0] == 0
+	if validLine || (!s.newest && !zeroStart) {
+		s.err = corruptAt(s.path, lineNo, start, reason)
+		return
+	}
+	nonzero := int64(countNonZeroBytes(line))
+	if complete {
+		nonzero++ // the newline
+	}
+	proof, more, err := s.readAhead()
+	if err != nil {
+		s.err = err
+		return
+	}
+	switch {
+	case zeroStart && nonzero+more == 0:
+		// preallocated space
+	case !s.newest || proof != nil:
+		s.err = corruptAt(s.path, lineNo, start, reason)
+	default:
+		s.torn = &TornTail{Path: s.path, Line: lineNo, Offset: start, Bytes: nonzero + more}
+	}
+}
+
+// readAhead reads the rest of the segment after a bad line. It returns a
+// non-nil proof when a later line shows the bad one had been durable, and
+// the number of non-zero bytes read.
+func (s *scanner) readAhead() (proof error, nonzero int64, err error) {
+	for {
+		line, complete, err := s.readLine()
+		if err == io.EOF {
+			return nil, nonzero, nil
+		}
+		if err != nil {
+			return nil, nonzero, err
+		}
+		nonzero += int64(countNonZeroBytes(line))
+		if complete {
+			nonzero++
+		}
+		if !complete || len(line) == 0 || line[0] == 0 {
+			continue
+		}
+		rec, perr := parseLine(s.hdr.format, line)
+		if perr != nil {
+			continue
+		}
+		if s.hdr.format == FormatPlain || rec.seq < s.expect || rec.synced >= s.expect {
+			return ErrCorrupt, nonzero, nil
+		}
+	}
+}
+
+func countNonZeroBytes(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func allZero(b []byte) bool { return countNonZeroBytes(b) == 0 }

@@ -1,0 +1,149 @@
+package ministore
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// segment is one file of a journal: the active file NAME (num 0) or a
+// sealed file NAME.001, NAME.002, ...
+type segment struct {
+	path string
+	num  int
+	hdr  header
+	base uint64 // first sequence number
+	last uint64 // last sequence number; base-1 when empty
+	f    vfs.File
+	size int64 // end of the last record
+	// alloc is the file's physical size: size plus preallocated zeros.
+	alloc int64
+
+	idxMu sync.Mutex
+	index []int64 // record offsets, base first; nil until needed
+}
+
+func (s *segment) empty() bool { return s.last < s.base }
+
+// segmentName is the file name of sealed segment num.
+func segmentName(path string, num int) string {
+	return fmt.Sprintf("%s.%03d", path, num)
+}
+
+// segmentFile is one journal file found in the directory.
+type segmentFile struct {
+	path string
+	num  int
+}
+
+// listSegments returns the journal's files, sealed ones by number, then the
+// active file if it exists.
+func listSegments(fsys vfs.FS, path string) ([]segmentFile, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	names, err := fsys.ReadDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var files []segmentFile
+	active := false
+	for _, name := range names {
+		if name == base {
+			active = true
+			continue
+		}
+		suffix, ok := strings.CutPrefix(name, base+".")
+		if !ok || len(suffix) < 3 || strings.Trim(suffix, "0123456789") != "" {
+			continue
+		}
+		n, err := strconv.Atoi(suffix)
+		if err != nil || n <= 0 {
+			continue
+		}
+		files = append(files, segmentFile{path: filepath.Join(dir, name), num: n})
+	}
+	slices.SortFunc(files, func(a, b segmentFile) int { return a.num - b.num })
+	if active {
+		files = append(files, segmentFile{path: filepath.Join(dir, base), num: 0})
+	}
+	return files, nil
+}
+
+// readHeader reads the first line of a segment file.
+func readHeader(f vfs.File, path string) (header, int64, error) {
+	buf := make([]byte, 256)
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && err != io.EOF {
+		return header{}, 0, err
+	}
+	i := bytes.IndexByte(buf[:n], '\n')
+	if i < 0 {
+		if bytes.HasPrefix([]byte(magic), buf[:n]) || allZero(buf[:n]) {
+			return header{}, 0, errNoHeader
+		}
+		return header{}, 0, corruptAt(path, 1, 0, errBadHeader)
+	}
+	h, err := parseHeader(buf[:i])
+	if err != nil {
+		return header{}, 0, corruptAt(path, 1, 0, err)
+	}
+	return h, int64(i + 1), nil
+}
+
+// lastRecord finds the sequence number of the last record of a sealed
+// FormatV1 segment by reading backwards from its end, so opening a journal
+// does not read every segment. It returns base-1 for a segment with no
+// records.
+func lastRecord(f vfs.File, path string, hdrLen int64, base uint64) (uint64, int64, error) {
+	size, err := f.Size()
+	if err != nil {
+		return 0, 0, err
+	}
+	if size == hdrLen {
+		return base - 1, size, nil
+	}
+	for chunk := int64(4096); ; chunk *= 4 {
+		start := max(hdrLen, size-chunk)
+		buf := make([]byte, size-start)
+		if _, err := f.ReadAt(buf, start); err != nil && err != io.EOF {
+			return 0, 0, err
+		}
+		if buf[len(buf)-1] != '\n' {
+			return 0, 0, corruptAt(path, 0, size, errIncomplete)
+		}
+		i := bytes.LastIndexByte(buf[:len(buf)-1], '\n')
+		if i < 0 && start > hdrLen {
+			continue // the last line is longer than chunk
+		}
+		lineStart := start + int64(i+1)
+		rec, err := parseLine(FormatV1, buf[i+1:len(buf)-1])
+		if err != nil {
+			return 0, 0, corruptAt(path, 0, lineStart, err)
+		}
+		if rec.seq < base {
+			return 0, 0, corruptAt(path, 0, lineStart, sequenceError(rec.seq, base))
+		}
+		return rec.seq, size, nil
+	}
+}
+
+func dirOf(path string) string {
+	dir := filepath.Dir(path)
+	if dir == "" {
+		dir = "."
+	}
+	return dir
+}

@@ -1,0 +1,215 @@
+package ministore
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// A Store is an open journal of records of type R, each stored as one line
+// of JSON. It is safe for concurrent use.
+type Store[R any] struct {
+	w *wal
+}
+
+// A Record is a record with its sequence number.
+type Record[R any] struct {
+	Seq   uint64
+	Value R
+}
+
+// Open opens the journal at path, creating it (and its parent folders) if
+// it does not exist. The path names the active file; sealed segments sit
+// beside it as path.001, path.002, ...
+//
+// Open takes an advisory lock (path + ".lock"), so a second Open of the same
+// journal, in this or another process, fails with ErrLocked until Close. It
+// checks that the segments follow each other, reads the newest one record by
+// record, and cuts off a torn tail (see TornTail). Damage anywhere else is a
+// *JournalError matching ErrCorrupt. A path that is a folder gives ErrIsDir.
+func Open[R any](path string, opts *Options) (*Store[R], error) {
+	w, err := openWAL(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Store[R]{w: w}, nil
+}
+
+// Append writes rec as the next record and returns its sequence number.
+// Under SyncAlways (the default) the record is on stable storage when
+// Append returns. Appends from many goroutines share fsyncs.
+func (s *Store[R]) Append(rec R) (seq uint64, err error) {
+	p, err := encode(rec)
+	if err != nil {
+		return 0, err
+	}
+	_, last, err := s.w.append([][]byte{p})
+	return last, err
+}
+
+// AppendBatch writes recs as consecutive records with one write and one
+// fsync, and returns the sequence numbers of the first and the last. It is
+// not atomic across a crash: a power loss during the call can leave any
+// prefix of the batch (a group of records that must stand or fall together
+// belongs in one record).
+func (s *Store[R]) AppendBatch(recs ...R) (first, last uint64, err error) {
+	if len(recs) == 0 {
+		return 0, 0, errors.New("ministore: empty batch")
+	}
+	payloads := make([][]byte, len(recs))
+	for i, r := range recs {
+		if payloads[i], err = encode(r); err != nil {
+			return 0, 0, err
+		}
+	}
+	return s.w.append(payloads)
+}
+
+func encode[R any](rec R) ([]byte, error) {
+	p, err := json.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("ministore: encode record: %w", err)
+	}
+	if bytes.IndexByte(p, '\n') >= 0 {
+		return nil, errors.New("ministore: encoded record contains a newline")
+	}
+	return p, nil
+}
+
+func decode[R any](payload []byte, r *R) error {
+	switch p := any(r).(type) {
+	case *json.RawMessage:
+		*p = append(json.RawMessage(nil), payload...)
+		return nil
+	case *[]byte:
+		*p = append([]byte(nil), payload...)
+		return nil
+	}
+	return json.Unmarshal(payload, r)
+}
+
+// Sync makes every appended record durable. It matters only under
+// SyncInterval and SyncNever.
+func (s *Store[R]) Sync() error { return s.w.sync() }
+
+// Close makes every appended record durable, trims preallocated space and
+// releases the lock. Calling Close again returns nil; every other call on a
+// closed Store returns ErrClosed.
+func (s *Store[R]) Close() error { return s.w.close() }
+
+// Path returns the path of the active file.
+func (s *Store[R]) Path() string { return s.w.path }
+
+// Format returns the format the journal is written in.
+func (s *Store[R]) Format() Format { return s.w.format }
+
+// TornTail describes the torn tail that Open removed, or is nil if the
+// journal ended cleanly.
+func (s *Store[R]) TornTail() *TornTail { return s.w.torn }
+
+// FirstSeq returns the sequence number of the oldest record, or 0 if the
+// journal holds none.
+func (s *Store[R]) FirstSeq() uint64 {
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.written < w.first {
+		return 0
+	}
+	return w.first
+}
+
+// LastSeq returns the sequence number of the newest record written, or 0 if
+// the journal holds none.
+func (s *Store[R]) LastSeq() uint64 {
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.written < w.first {
+		return 0
+	}
+	return w.written
+}
+
+// Get returns record seq. It returns an error matching ErrNotFound for a
+// sequence number outside [FirstSeq, LastSeq].
+func (s *Store[R]) Get(seq uint64) (R, error) {
+	var r R
+	p, err := s.w.get(seq)
+	if err != nil {
+		return r, err
+	}
+	if err := decode(p, &r); err != nil {
+		return r, fmt.Errorf("ministore: decode record %d: %w", seq, err)
+	}
+	return r, nil
+}
+
+// All returns the records from sequence number from on, up to the last one
+// written when All is called. It reads the files one line at a time, so
+// memory does not depend on the journal's size.
+func (s *Store[R]) All(from uint64) iter.Seq2[Record[R], error] {
+	last := s.LastSeq()
+	w := s.w
+	return func(yield func(Record[R], error) bool) {
+		if last == 0 || last < from {
+			return
+		}
+		w.mu.Lock()
+		err := w.err
+		w.mu.Unlock()
+		if err == ErrClosed {
+			yield(Record[R]{}, err)
+			return
+		}
+		records(w.fs, w.path, from, last, yield)
+	}
+}
+
+// Replay returns every record of the journal at path, in order. A missing or
+// empty journal gives an empty result. It takes no lock and never writes: a
+// torn tail at the end of the newest segment is treated as the end.
+func Replay[R any](path string) ([]R, error) {
+	var out []R
+	for rec, err := range Records[R](path, 1) {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, rec.Value)
+	}
+	return out, nil
+}
+
+// Records returns the records of the journal at path from sequence number
+// from on, reading one record at a time, so memory does not depend on the
+// journal's size. Like Replay it takes no lock and never writes. After an
+// error the iteration ends.
+func Records[R any](path string, from uint64) iter.Seq2[Record[R], error] {
+	return func(yield func(Record[R], error) bool) {
+		records(vfs.OS, path, from, 0, yield)
+	}
+}
+
+func records[R any](fsys vfs.FS, path string, from, limit uint64, yield func(Record[R], error) bool) {
+	stopped := false
+	err := readLog(fsys, path, from, limit, func(seq uint64, payload []byte) bool {
+		rec := Record[R]{Seq: seq}
+		if err := decode(payload, &rec.Value); err != nil {
+			yield(rec, fmt.Errorf("ministore: %s: decode record %d: %w", path, seq, err))
+			stopped = true
+			return false
+		}
+		if !yield(rec, nil) {
+			stopped = true
+			return false
+		}
+		return true
+	})
+	if err != nil && !stopped {
+		yield(Record[R]{}, err)
+	}
+}

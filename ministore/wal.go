@@ -1,0 +1,299 @@
+package ministore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// wal is the untyped journal under Store: it appends and reads JSON
+// payloads. Store[R] adds the encoding of R.
+type wal struct {
+	opts     Options
+	fs       vfs.FS
+	path     string
+	dir      string
+	lock     io.Closer
+	torn     *TornTail
+	prealloc bool
+
+	// mu guards the append queue, the counters and the state below it.
+	mu       sync.Mutex
+	cond     sync.Cond
+	format   Format
+	pending  []byte // encoded lines waiting for the leader
+	pendEnds []int  // end of each line in pending
+	spare    []byte
+	spareEnd []int
+	batchID  uint64 // the batch that pending will become
+	doneID   uint64 // the last batch written (and synced, under SyncAlways)
+	next     uint64 // sequence number of the next record
+	written  uint64 // last sequence number written to the file
+	durable  uint64 // last sequence number known to be fsync'd
+	first    uint64 // first sequence number in the log
+	busy     bool   // a leader owns the files
+	err      error  // ErrClosed, or the failure that stopped the store
+	closed   bool
+	timer    *time.Timer
+
+	// segMu guards segs and the segments' sizes and indexes. The leader
+	// (busy) is the only one that changes them.
+	segMu   sync.RWMutex
+	segs    []*segment // oldest first; the last one is the active file
+	nextNum int        // number of the next sealed segment
+}
+
+func openWAL(path string, o *Options) (w *wal, err error) {
+	opts, err := o.resolved()
+	if err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return nil, errors.New("ministore: empty path")
+	}
+	path = filepath.Clean(path)
+	fsys := opts.FS
+	if info, err := fsys.Stat(path); err == nil && info.IsDir() {
+		return nil, fmt.Errorf("%w: %s", ErrIsDir, path)
+	}
+	dir := filepath.Dir(path)
+	if err := vfs.MkdirAll(fsys, dir, 0o755); err != nil {
+		return nil, fmt.Errorf("ministore: create directory: %w", err)
+	}
+	lock, err := fsys.Lock(path + ".lock")
+	if err != nil {
+		if errors.Is(err, vfs.ErrLocked) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+		}
+		return nil, fmt.Errorf("ministore: lock %s: %w", path, err)
+	}
+	w = &wal{
+		opts: opts,
+		fs:   fsys,
+		path: path,
+		dir:  dir,
+		lock: lock,
+	}
+	w.cond.L = &w.mu
+	if err := w.recover(); err != nil {
+		w.closeFiles()
+		lock.Close()
+		return nil, err
+	}
+	w.batchID = 1
+	if w.torn != nil {
+		opts.Logger.Warn("ministore: repaired torn tail", "path", w.torn.Path, "line", w.torn.Line,
+			"offset", w.torn.Offset, "bytes", w.torn.Bytes)
+	}
+	return w, nil
+}
+
+// recover reads the journal's files, checks that they follow each other,
+// scans the newest one record by record and cuts a torn tail off it.
+func (w *wal) recover() error {
+	tmp := w.path + ".tmp"
+	if ok, err := vfs.Exists(w.fs, tmp); err != nil {
+		return err
+	} else if ok {
+		if err := w.fs.Remove(tmp); err != nil {
+			return fmt.Errorf("ministore: remove leftover %s: %w", tmp, err)
+		}
+		if err := w.fs.SyncDir(w.dir); err != nil {
+			return err
+		}
+	}
+	files, err := listSegments(w.fs, w.path)
+	if err != nil {
+		return fmt.Errorf("ministore: list %s: %w", w.dir, err)
+	}
+	format := w.opts.Format
+	if format == FormatAuto {
+		format = FormatV1
+	}
+	for _, sf := range files {
+		w.nextNum = max(w.nextNum, sf.num)
+	}
+	w.nextNum++
+
+	expect := uint64(1) // first sequence number of the next segment
+	for i, sf := range files {
+		newest := i == len(files)-1
+		f, err := w.fs.OpenFile(sf.path, os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("ministore: open %s: %w", sf.path, err)
+		}
+		seg := &segment{path: sf.path, num: sf.num, f: f}
+		w.segs = append(w.segs, seg)
+		if newest {
+			err := w.recoverNewest(seg, expect)
+			if err == errNoHeader {
+				// Started afresh below.
+				f.Close()
+				w.segs = w.segs[:len(w.segs)-1]
+				break
+			}
+			if err != nil {
+				return err
+			}
+		} else if err := w.readSealed(seg, expect); err != nil {
+			return err
+		}
+		if i > 0 && seg.base != expect {
+			return &JournalError{Path: seg.path, Line: 1, Err: fmt.Errorf(
+				"%w: segment starts at sequence number %d, but the previous one ends at %d (a segment is missing)",
+				ErrCorrupt, seg.base, expect-1)}
+		}
+		expect = seg.last + 1
+		format = seg.hdr.format
+	}
+	if len(w.segs) == 0 || w.segs[len(w.segs)-1].num != 0 {
+		// A new journal, or a crash during rotation left no active file.
+		seg, err := w.createSegment(format, expect)
+		if err != nil {
+			return err
+		}
+		w.segs = append(w.segs, seg)
+	}
+	w.format = w.active().hdr.format
+	w.prealloc = w.format == FormatV1 && !w.opts.NoPreallocate
+	w.next = expect
+	w.written, w.durable = expect-1, expect-1
+	w.first = w.segs[0].base
+	return nil
+}
+
+func (w *wal) active() *segment { return w.segs[len(w.segs)-1] }
+
+// readSealed reads the header and finds the last record of a sealed segment.
+func (w *wal) readSealed(seg *segment, expect uint64) error {
+	h, hdrLen, err := readHeader(seg.f, seg.path)
+	if err == errNoHeader {
+		return corruptAt(seg.path, 1, 0, errBadMagic)
+	}
+	if err != nil {
+		return err
+	}
+	seg.hdr = h
+	seg.base = h.base
+	if seg.base == 0 {
+		seg.base = expect
+	}
+	if h.format == FormatV1 {
+		seg.last, seg.size, err = lastRecord(seg.f, seg.path, hdrLen, seg.base)
+		seg.alloc = seg.size
+		return err
+	}
+	// The Rust format has no sequence numbers: count the records.
+	s, err := newScanner(seg.path, io.NewSectionReader(seg.f, 0, 1<<62), false, seg.base)
+	if err != nil {
+		return err
+	}
+	for {
+		if _, ok := s.next(); !ok {
+			break
+		}
+	}
+	if s.err != nil {
+		return s.err
+	}
+	seg.last = s.expect - 1
+	seg.size, seg.alloc = s.end, s.off
+	return nil
+}
+
+// recoverNewest scans the newest segment, builds its index and removes a
+// torn tail. It returns errNoHeader for an active file without a header (a
+// crash of the Rust crate while it created the file), which recover starts
+// afresh.
+func (w *wal) recoverNewest(seg *segment, expect uint64) error {
+	s, err := newScanner(seg.path, io.NewSectionReader(seg.f, 0, 1<<62), true, expect)
+	if err == errNoHeader && seg.num == 0 {
+		return errNoHeader
+	}
+	if err == errNoHeader {
+		return corruptAt(seg.path, 1, 0, errBadMagic)
+	}
+	if err != nil {
+		return err
+	}
+	seg.hdr = s.hdr
+	seg.base = s.hdr.base
+	index := make([]int64, 0, 1024)
+	for {
+		if _, ok := s.next(); !ok {
+			break
+		}
+		index = append(index, s.recOff)
+	}
+	if s.err != nil {
+		return s.err
+	}
+	seg.index = index
+	seg.last = seg.base + uint64(len(index)) - 1
+	seg.size, seg.alloc = s.end, s.off
+	if s.torn != nil {
+		if err := seg.f.Truncate(s.end); err != nil {
+			return fmt.Errorf("ministore: cut torn tail of %s: %w", seg.path, err)
+		}
+		if err := seg.f.Sync(); err != nil {
+			return fmt.Errorf("ministore: cut torn tail of %s: %w", seg.path, err)
+		}
+		seg.alloc = s.end
+		w.torn = s.torn
+	}
+	return nil
+}
+
+// createSegment makes a new, empty active file through a temporary file,
+// so a crash never leaves a file without its header.
+func (w *wal) createSegment(format Format, base uint64) (*segment, error) {
+	tmp := w.path + ".tmp"
+	f, err := w.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("ministore: create segment: %w", err)
+	}
+	hdr := appendHeader(nil, format, base)
+	err = writeFull(f, hdr, 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = w.fs.Rename(tmp, w.path)
+	}
+	if err == nil {
+		err = w.fs.SyncDir(w.dir)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("ministore: create segment %s: %w", w.path, err)
+	}
+	h, _ := parseHeader(hdr[:len(hdr)-1])
+	if h.base == 0 {
+		h.base = base
+	}
+	size := int64(len(hdr))
+	return &segment{path: w.path, hdr: h, base: base, last: base - 1, f: f, size: size, alloc: size, index: []int64{}}, nil
+}
+
+func writeFull(f vfs.File, b []byte, off int64) error {
+	n, err := f.WriteAt(b, off)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	return err
+}
+
+func (w *wal) closeFiles() {
+	for _, s := range w.segs {
+		if s.f != nil {
+			s.f.Close()
+			s.f = nil
+		}
+	}
+}
