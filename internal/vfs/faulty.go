@@ -1,0 +1,362 @@
+package vfs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrCrashed is returned, wrapped in an *[fs.PathError], by every operation
+// of a [Faulty] file system after its simulated crash.
+var ErrCrashed = errors.New("vfs: simulated crash")
+
+// OpKind is the kind of a [Faulty] operation.
+type OpKind uint8
+
+// The kinds of operations. ReadAt counts as OpRead and WriteAt as OpWrite.
+const (
+	OpOpen OpKind = iota + 1
+	OpMkdir
+	OpRemove
+	OpRename
+	OpStat
+	OpReadDir
+	OpSyncDir
+	OpLock
+	OpRead
+	OpWrite
+	OpSync
+	OpTruncate
+	OpSize
+	OpClose
+)
+
+var opKindNames = [...]string{
+	OpOpen:     "open",
+	OpMkdir:    "mkdir",
+	OpRemove:   "remove",
+	OpRename:   "rename",
+	OpStat:     "stat",
+	OpReadDir:  "readdir",
+	OpSyncDir:  "syncdir",
+	OpLock:     "lock",
+	OpRead:     "read",
+	OpWrite:    "write",
+	OpSync:     "sync",
+	OpTruncate: "truncate",
+	OpSize:     "size",
+	OpClose:    "close",
+}
+
+// String returns the lower-case name of k, as used in the Op field of the
+// errors a Faulty returns.
+func (k OpKind) String() string {
+	if int(k) < len(opKindNames) && opKindNames[k] != "" {
+		return opKindNames[k]
+	}
+	return fmt.Sprintf("OpKind(%d)", uint8(k))
+}
+
+// Op describes one operation of a [Faulty] file system.
+type Op struct {
+	N       int    // its number: the first operation is 1
+	Kind    OpKind // what it is
+	Path    string // the path it names; a file's Name for file operations
+	NewPath string // the target of a Rename; empty for other kinds
+}
+
+// Faulty is an FS wrapping another one that numbers its operations and can
+// inject errors or a simulated crash at chosen operations.
+//
+// Every call of an FS method and of a method of a File or lock Closer it
+// returned, except File.Name, is one operation. Operations are numbered
+// from 1 in the order they start. An operation that fails by injection
+// returns an *[fs.PathError] whose Op is its kind's String, whose Path is
+// its path, and which wraps the injected error.
+//
+// A Faulty is safe for concurrent use.
+type Faulty struct {
+	inner FS
+	n     atomic.Int64 // operations started
+
+	mu        sync.Mutex
+	injectors []func(Op) error
+	crashAt   int
+	crashOpts CrashOptions
+	crashed   *Mem
+}
+
+// NewFaulty returns a Faulty wrapping inner. It injects nothing until told
+// to.
+func NewFaulty(inner FS) *Faulty {
+	return &Faulty{inner: inner}
+}
+
+// Ops returns the number of operations started so far.
+func (f *Faulty) Ops() int { return int(f.n.Load()) }
+
+// FailWhen adds an injector: fn is called as each operation starts, and if
+// it returns a non-nil error the operation fails with that error without
+// doing its work, except that a failing Write or WriteAt first writes the
+// first half of its data (rounded down), returning that count, as a short
+// write would. Injectors are consulted in the order they were added; the
+// first error wins. fn is called without locks held and may be called
+// concurrently.
+func (f *Faulty) FailWhen(fn func(Op) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.injectors = append(slices.Clip(f.injectors), fn)
+}
+
+// FailAt makes operation number n, and only it, fail with err, as
+// described at [Faulty.FailWhen].
+func (f *Faulty) FailAt(n int, err error) {
+	f.FailWhen(func(op Op) error {
+		if op.N == n {
+			return err
+		}
+		return nil
+	})
+}
+
+// CrashAt makes operation number n crash the file system: as it starts,
+// before it does anything, Faulty takes a [Mem.CrashClone] of the inner
+// file system (with the options of [Faulty.SetCrashOptions]), which
+// [Faulty.Crashed] returns from then on. Operation n and every later one,
+// on the file system or on any file, fails with an error matching
+// [ErrCrashed] without touching the inner file system, except that Close
+// still releases the inner file or lock. (An operation that started before
+// operation n still completes normally.) CrashAt panics if the inner file
+// system is not a *Mem.
+func (f *Faulty) CrashAt(n int) {
+	f.mem()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.crashAt = n
+}
+
+// SetCrashOptions sets the options used to take the crash clone.
+func (f *Faulty) SetCrashOptions(opts CrashOptions) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.crashOpts = opts
+}
+
+// Crash crashes the file system now, as [Faulty.CrashAt] does when its
+// operation starts, and returns the clone. If the file system had already
+// crashed, Crash returns the clone taken then. It panics if the inner file
+// system is not a *Mem.
+func (f *Faulty) Crash() *Mem {
+	m := f.mem()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.crashed == nil {
+		f.crashed = m.CrashClone(f.crashOpts)
+	}
+	return f.crashed
+}
+
+// Crashed returns the disk as it was left by the crash, or nil if the file
+// system has not crashed.
+func (f *Faulty) Crashed() *Mem {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.crashed
+}
+
+func (f *Faulty) mem() *Mem {
+	m, ok := f.inner.(*Mem)
+	if !ok {
+		panic(fmt.Sprintf("vfs: Faulty crash simulation needs a *vfs.Mem inner FS, not %T", f.inner))
+	}
+	return m
+}
+
+// begin starts an operation. A non-nil error means the operation must fail
+// with it; crashed reports that the failure is the crash, in which case the
+// operation must not touch the inner file system at all.
+func (f *Faulty) begin(kind OpKind, path, newPath string) (crashed bool, err error) {
+	op := Op{N: int(f.n.Add(1)), Kind: kind, Path: path, NewPath: newPath}
+	f.mu.Lock()
+	if f.crashed == nil && f.crashAt > 0 && op.N >= f.crashAt {
+		f.crashed = f.inner.(*Mem).CrashClone(f.crashOpts)
+	}
+	crashed = f.crashed != nil
+	injectors := f.injectors
+	f.mu.Unlock()
+	if crashed {
+		return true, &fs.PathError{Op: kind.String(), Path: path, Err: ErrCrashed}
+	}
+	for _, fn := range injectors {
+		if err := fn(op); err != nil {
+			return false, &fs.PathError{Op: kind.String(), Path: path, Err: err}
+		}
+	}
+	return false, nil
+}
+
+// OpenFile opens name in the inner file system.
+func (f *Faulty) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
+	if _, err := f.begin(OpOpen, name, ""); err != nil {
+		return nil, err
+	}
+	file, err := f.inner.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &faultyFile{fs: f, f: file}, nil
+}
+
+// Mkdir creates a directory in the inner file system.
+func (f *Faulty) Mkdir(name string, perm fs.FileMode) error {
+	if _, err := f.begin(OpMkdir, name, ""); err != nil {
+		return err
+	}
+	return f.inner.Mkdir(name, perm)
+}
+
+// Remove removes name from the inner file system.
+func (f *Faulty) Remove(name string) error {
+	if _, err := f.begin(OpRemove, name, ""); err != nil {
+		return err
+	}
+	return f.inner.Remove(name)
+}
+
+// Rename renames oldpath in the inner file system. An injected error's Path
+// is oldpath.
+func (f *Faulty) Rename(oldpath, newpath string) error {
+	if _, err := f.begin(OpRename, oldpath, newpath); err != nil {
+		return err
+	}
+	return f.inner.Rename(oldpath, newpath)
+}
+
+// Stat describes name in the inner file system.
+func (f *Faulty) Stat(name string) (fs.FileInfo, error) {
+	if _, err := f.begin(OpStat, name, ""); err != nil {
+		return nil, err
+	}
+	return f.inner.Stat(name)
+}
+
+// ReadDir lists dir in the inner file system.
+func (f *Faulty) ReadDir(dir string) ([]string, error) {
+	if _, err := f.begin(OpReadDir, dir, ""); err != nil {
+		return nil, err
+	}
+	return f.inner.ReadDir(dir)
+}
+
+// SyncDir syncs dir in the inner file system.
+func (f *Faulty) SyncDir(dir string) error {
+	if _, err := f.begin(OpSyncDir, dir, ""); err != nil {
+		return err
+	}
+	return f.inner.SyncDir(dir)
+}
+
+// Lock locks name in the inner file system. Closing the returned Closer is
+// an operation too; it releases the inner lock even when it fails.
+func (f *Faulty) Lock(name string) (io.Closer, error) {
+	if _, err := f.begin(OpLock, name, ""); err != nil {
+		return nil, err
+	}
+	c, err := f.inner.Lock(name)
+	if err != nil {
+		return nil, err
+	}
+	return &faultyCloser{fs: f, c: c, name: name}, nil
+}
+
+type faultyCloser struct {
+	fs   *Faulty
+	c    io.Closer
+	name string
+}
+
+func (c *faultyCloser) Close() error {
+	_, err := c.fs.begin(OpClose, c.name, "")
+	if cerr := c.c.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// faultyFile is a File of a Faulty file system.
+type faultyFile struct {
+	fs *Faulty
+	f  File
+}
+
+func (w *faultyFile) Name() string { return w.f.Name() }
+
+func (w *faultyFile) Read(p []byte) (int, error) {
+	if _, err := w.fs.begin(OpRead, w.f.Name(), ""); err != nil {
+		return 0, err
+	}
+	return w.f.Read(p)
+}
+
+func (w *faultyFile) ReadAt(p []byte, off int64) (int, error) {
+	if _, err := w.fs.begin(OpRead, w.f.Name(), ""); err != nil {
+		return 0, err
+	}
+	return w.f.ReadAt(p, off)
+}
+
+func (w *faultyFile) Write(p []byte) (int, error) {
+	if crashed, err := w.fs.begin(OpWrite, w.f.Name(), ""); err != nil {
+		if crashed {
+			return 0, err
+		}
+		n, _ := w.f.Write(p[:len(p)/2])
+		return n, err
+	}
+	return w.f.Write(p)
+}
+
+func (w *faultyFile) WriteAt(p []byte, off int64) (int, error) {
+	if crashed, err := w.fs.begin(OpWrite, w.f.Name(), ""); err != nil {
+		if crashed {
+			return 0, err
+		}
+		n, _ := w.f.WriteAt(p[:len(p)/2], off)
+		return n, err
+	}
+	return w.f.WriteAt(p, off)
+}
+
+func (w *faultyFile) Sync() error {
+	if _, err := w.fs.begin(OpSync, w.f.Name(), ""); err != nil {
+		return err
+	}
+	return w.f.Sync()
+}
+
+func (w *faultyFile) Truncate(size int64) error {
+	if _, err := w.fs.begin(OpTruncate, w.f.Name(), ""); err != nil {
+		return err
+	}
+	return w.f.Truncate(size)
+}
+
+func (w *faultyFile) Size() (int64, error) {
+	if _, err := w.fs.begin(OpSize, w.f.Name(), ""); err != nil {
+		return 0, err
+	}
+	return w.f.Size()
+}
+
+// Close closes the inner file even when the operation fails.
+func (w *faultyFile) Close() error {
+	_, err := w.fs.begin(OpClose, w.f.Name(), "")
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
