@@ -250,3 +250,38 @@ func TestRepair(t *testing.T) {
 		}
 	})
 }
+
+// A batch written with one write and not yet fsync'd can reach the disk out
+// of order: a later block without an earlier one. The surviving later lines
+// are valid, but their "sync" fields show that nothing after the last
+// durable record was durable when they were written, so Open treats the
+// whole batch as a torn tail instead of failing.
+func TestUnsyncedBatchLostFirstBlock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.log")
+	s := openT[kv](t, path, &Options{NoPreallocate: true})
+	appendN(t, s, 1, 3)
+	batch := make([]kv, 150)
+	for i := range batch {
+		batch[i] = kv{K: "batch", V: 4 + i}
+	}
+	if _, _, err := s.AppendBatch(batch...); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	b, _ := os.ReadFile(path)
+	start := lineOffset(b, 5) // record 4: the batch's first
+	if len(b)-int(start) < 2*4096 {
+		t.Fatalf("batch too small: %d bytes", len(b)-int(start))
+	}
+	copy(b[start:], make([]byte, 4096))
+	os.WriteFile(path, b, 0o644)
+
+	s2, err := Open[kv](path, quietOptions(Options{}, nil))
+	if err != nil {
+		t.Fatalf("Open = %v, want the lost batch treated as a torn tail", err)
+	}
+	defer s2.Close()
+	if s2.TornTail() == nil || s2.TornTail().Offset != start || s2.LastSeq() != 3 {
+		t.Fatalf("torn %v, last %d", s2.TornTail(), s2.LastSeq())
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -61,6 +62,8 @@ func openWAL(path string, o *Options) (w *wal, err error) {
 	fsys := opts.FS
 	if info, err := fsys.Stat(path); err == nil && info.IsDir() {
 		return nil, fmt.Errorf("%w: %s", ErrIsDir, path)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("ministore: %w", err)
 	}
 	dir := filepath.Dir(path)
 	if err := vfs.MkdirAll(fsys, dir, 0o755); err != nil {

@@ -413,8 +413,11 @@ const crashBlock = 4096
 // the unsynced changes, as an operating system writing back dirty data in
 // any order would. For each directory, each entry that differs between the
 // current and the durable entries (added, removed, or referring to another
-// file or directory) independently takes its current value with
-// probability KeepUnsynced and keeps its durable one otherwise. For each
+// file or directory) takes its current value with probability KeepUnsynced
+// and keeps its durable one otherwise; but changes that involve the same
+// file (the old and the new name of a rename) are decided together, since
+// POSIX file systems make a rename atomic even before the directory is
+// synced, and otherwise independently. For each
 // file, the length is the durable length or the current length, each with
 // probability 1/2; then each 4096-byte block of that length in which the
 // current contents differ from the durable contents (both read as zeros
@@ -459,12 +462,54 @@ func (c *cloner) dir(n *inode) *inode {
 			}
 		}
 		slices.Sort(names)
+		// A rename is atomic even before the directory is synced: its
+		// removal of the old name and its new name are one change. So
+		// changes that move the same inode are grouped, and each group is
+		// kept or lost as a whole.
+		group := map[string]int{}
+		byInode := map[*inode]int{}
+		parent := []int{}
+		find := func(i int) int {
+			for parent[i] != i {
+				i = parent[i]
+			}
+			return i
+		}
 		for _, name := range names {
-			cur := n.entries[name]
-			if cur == n.syncedEntries[name] || !c.keepChange() {
+			cur, old := n.entries[name], n.syncedEntries[name]
+			if cur == old {
 				continue
 			}
-			if cur == nil {
+			g := len(parent)
+			parent = append(parent, g)
+			group[name] = g
+			for _, in := range []*inode{cur, old} {
+				if in == nil {
+					continue
+				}
+				if h, ok := byInode[in]; ok {
+					parent[find(g)] = find(h)
+				} else {
+					byInode[in] = g
+				}
+			}
+		}
+		decided := map[int]bool{}
+		for _, name := range names {
+			g, changed := group[name]
+			if !changed {
+				continue
+			}
+			root := find(g)
+			keep, ok := decided[root]
+			if !ok {
+				keep = c.keepChange()
+				decided[root] = keep
+			}
+			if !keep {
+				continue
+			}
+			if cur := n.entries[name]; cur == nil {
 				delete(ents, name)
 			} else {
 				ents[name] = cur
