@@ -1,0 +1,108 @@
+// Package ministore is a write-ahead log: a durable, append-only journal of
+// typed records, stored as human-readable JSON lines in segment files.
+//
+//	s, err := ministore.Open[Event]("data/events.log", nil)
+//	seq, err := s.Append(Event{...})   // on stable storage when it returns
+//	for rec, err := range ministore.Records[Event]("data/events.log", 1) { ... }
+//
+// It re-imagines the Rust crate ministore (mini-rs): it reads and continues
+// that crate's files, and adds a checksum and sequence number on every line,
+// torn-tail repair, group commit, random access, truncation at both ends
+// and a lock against a second writer.
+//
+// # Guarantees
+//
+// Under SyncAlways (the default) a record is fsync'd before Append returns:
+// it survives a crash or a power loss. Records are replayed in the order of
+// their sequence numbers, 1, 2, 3, ..., which never change: not by
+// rotation, not by TruncateFront. (TruncateBack drops the numbers after its
+// argument, and they are given out again.)
+//
+// Nothing half-written is ever returned as a record: every FormatV1 line
+// carries a CRC-32C. A record cut short by a crash at the end of the newest
+// segment (a torn tail) is cut off by Open, which logs a warning and
+// reports it through Store.TornTail; Replay and Records, which never write,
+// stop before it. Damage anywhere else, including a record that later
+// records prove had been durable, is a *JournalError naming the file, the
+// line and the byte offset, matching ErrCorrupt: it is never skipped.
+// Repair cuts the journal at its first bad record and keeps a copy of what
+// it cut.
+//
+// Every file is fsync'd, then its directory, on every create, rename and
+// delete. After a failed write or fsync the store refuses all later writes
+// (ErrFailed): an fsync is never retried, because a second fsync can
+// succeed after the kernel dropped the data the first could not write.
+//
+// SyncInterval and SyncNever trade that for speed: a record is handed to the
+// operating system before Append returns (it survives a crash of the
+// process), but a power loss can lose the records since the last fsync:
+// those of the last SyncInterval, or, under SyncNever, everything since the
+// last Sync, rotation, truncation or Close.
+//
+// # Format
+//
+// A journal NAME is an active file NAME and sealed segments NAME.001,
+// NAME.002, ... (NAME.1000 after NAME.999), oldest first. The first line of
+// every file is a header; every other line is one record:
+//
+//	// MINISTORE JOURNAL v1 base=1 crc=415066b3
+//	{"seq":1,"sync":0,"rec":{"Set":{"value":10}},"crc":"b8f7f495"}
+//	{"seq":2,"sync":1,"rec":{"Inc":{"delta":5}},"crc":"07e7a080"}
+//
+// base is the sequence number of the file's first record. seq is the
+// record's sequence number, rec the record as compact JSON, crc the CRC-32C
+// (Castagnoli) of the line up to and including the record, and sync the
+// highest sequence number that was durable when the line was written. The
+// header's crc covers the header up to "base=N".
+//
+// sync lets Open tell a torn write from damage: a crash can lose blocks of
+// an unsynced write out of order, leaving valid lines after garbage; those
+// lines all have sync below the damaged record. A later line whose sync
+// reaches the damaged record proves the record had been durable: that is
+// corruption. (The last batch fsync'd before a crash has no later line, so
+// damage inside it cannot be told from a torn write: Open cuts it as one.)
+//
+// While a FormatV1 journal is open, its active file is extended with zero
+// bytes ahead of the writes, so that an fsync after an append does not have
+// to update the file's size. A line never starts with a zero byte; zeros to
+// the end of the newest file are free space, and Close trims them.
+//
+// FormatPlain is the Rust crate's format: the header "// MINISTORE JOURNAL
+// v0.1.4" (Go adds " base=N", which Rust readers ignore) and one bare JSON
+// record a line; a record's sequence number is its position. ministore
+// reads it, continues it when it opens a journal in that format, and writes
+// it when asked, so a Rust program can replay the journal. It cannot detect
+// damage that leaves a line valid JSON.
+//
+// A header with another version is refused with ErrVersion. docs/FORMAT.md
+// in the repository describes the format and its crash rules in full.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use. Appends from many goroutines share
+// fsyncs (group commit): one goroutine writes every record waiting at that
+// moment with one write and one fsync while the next batch gathers, and each
+// Append returns when its own record is durable. Get and All run alongside
+// appends. Open takes an advisory lock on NAME.lock: a second Store on the
+// same journal, in this process or another, gets ErrLocked. Replay and
+// Records take no lock and can follow a journal another process writes.
+//
+// # Caveats
+//
+// Open reads every record of the newest segment, but only the header and
+// the last record of each sealed segment, so that opening a long journal is
+// fast; damage inside a sealed segment is reported by Replay, Records, All
+// and Get.
+//
+// AppendBatch is one write and one fsync, but not atomic across a crash: a
+// prefix of the batch may survive. Records that must stand or fall together
+// belong in one record.
+//
+// TruncateFront copies the records of the segment holding its argument that
+// it keeps into a new file; the cost is the size of that segment's rest.
+//
+// Get keeps an index of 8 bytes per record for each segment it has read.
+//
+// Records are encoded with encoding/json; replay speed for typed records
+// is mostly the speed of json.Unmarshal.
+package ministore
