@@ -193,23 +193,3 @@ func Records[R any](path string, from uint64) iter.Seq2[Record[R], error] {
 		records(vfs.OS, path, from, 0, yield)
 	}
 }
-
-func records[R any](fsys vfs.FS, path string, from, limit uint64, yield func(Record[R], error) bool) {
-	stopped := false
-	err := readLog(fsys, path, from, limit, func(seq uint64, payload []byte) bool {
-		rec := Record[R]{Seq: seq}
-		if err := decode(payload, &rec.Value); err != nil {
-			yield(rec, fmt.Errorf("ministore: %s: decode record %d: %w", path, seq, err))
-			stopped = true
-			return false
-		}
-		if !yield(rec, nil) {
-			stopped = true
-			return false
-		}
-		return true
-	})
-	if err != nil && !stopped {
-		yield(Record[R]{}, err)
-	}
-}
