@@ -31,7 +31,8 @@ func TestRecordsParallel(t *testing.T) {
 		deadline := time.Now().Add(2 * time.Second)
 		for runtime.NumGoroutine() > goroutines {
 			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<16); t.Fatalf("%d goroutines left behind:\n%s", runtime.NumGoroutine()-goroutines, buf[:runtime.Stack(buf, true)])
+				buf := make([]byte, 1<<16)
+				t.Fatalf("%d goroutines left behind:\n%s", runtime.NumGoroutine()-goroutines, buf[:runtime.Stack(buf, true)])
 			}
 			time.Sleep(time.Millisecond)
 		}
