@@ -3,8 +3,8 @@ package ministore
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"slices"
 
 	"github.com/mini-go/mini/internal/vfs"
 )
@@ -46,28 +46,23 @@ func repairFS(fsys vfs.FS, path string) (*RepairReport, error) {
 		return nil, err
 	}
 	defer lock.Close()
+	info, err := inspectFS(fsys, path)
+	if err != nil {
+		return nil, err
+	}
+	rep := &RepairReport{Problem: info.Problem}
+	var je *JournalError
+	if !errors.As(info.Problem, &je) {
+		return rep, nil
+	}
+	rep.Path, rep.Line, rep.Offset = je.Path, je.Line, je.Offset
 	files, err := listSegments(fsys, path)
 	if err != nil {
 		return nil, err
 	}
-	rep := &RepairReport{}
-	expect := uint64(0)
-	bad := -1
-	for i, sf := range files {
-		newest := i == len(files)-1
-		off, line, problem, next, err := checkSegment(fsys, sf.path, newest, expect)
-		if err != nil {
-			return nil, err
-		}
-		if problem != nil {
-			rep.Problem, rep.Path, rep.Line, rep.Offset = problem, sf.path, line, off
-			bad = i
-			break
-		}
-		expect = next
-	}
+	bad := slices.IndexFunc(files, func(f segmentFile) bool { return f.path == je.Path })
 	if bad < 0 {
-		return rep, nil
+		return rep, fmt.Errorf("ministore: repair: %s is no longer there", je.Path)
 	}
 	dir := dirOf(path)
 	// Move the later segments aside, the newest first, so a crash leaves a
@@ -139,48 +134,6 @@ func repairFS(fsys vfs.FS, path string) (*RepairReport, error) {
 		}
 	}
 	return rep, nil
-}
-
-// checkSegment reads a whole segment. It returns the place and nature of the
-// first problem (a torn tail counts), or the next expected sequence number.
-func checkSegment(fsys vfs.FS, path string, newest bool, expect uint64) (off int64, line int, problem error, next uint64, err error) {
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return 0, 0, nil, 0, err
-	}
-	defer f.Close()
-	base := max(expect, 1)
-	s, err := newScanner(path, f, newest, base)
-	if err == errNoHeader {
-		return 0, 1, corruptAt(path, 1, 0, errBadMagic), 0, nil
-	}
-	var je *JournalError
-	if errors.As(err, &je) {
-		return 0, 1, je, 0, nil
-	}
-	if err != nil {
-		return 0, 0, nil, 0, err
-	}
-	if expect != 0 && s.hdr.base != expect {
-		return 0, 1, &JournalError{Path: path, Line: 1, Err: fmt.Errorf(
-			"%w: segment starts at sequence number %d, but the previous one ends at %d (a segment is missing)",
-			ErrCorrupt, s.hdr.base, expect-1)}, 0, nil
-	}
-	for {
-		if _, ok := s.next(); !ok {
-			break
-		}
-	}
-	if errors.As(s.err, &je) {
-		return je.Offset, je.Line, je, 0, nil
-	}
-	if s.err != nil && s.err != io.EOF {
-		return 0, 0, nil, 0, s.err
-	}
-	if s.torn != nil {
-		return s.torn.Offset, s.torn.Line, corruptAt(path, s.torn.Line, s.torn.Offset, ErrTornTail), 0, nil
-	}
-	return 0, 0, nil, s.expect, nil
 }
 
 func moveAside(fsys vfs.FS, path string) (string, error) {

@@ -1,0 +1,54 @@
+package ministore
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestInspect(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "j.log")
+	writeJournal(t, path, 10, &Options{MaxSegmentBytes: 230})
+	info, err := Inspect(path)
+	if err != nil || info.Problem != nil {
+		t.Fatalf("Inspect: %v, %v", err, info.Problem)
+	}
+	if len(info.Segments) != 3 || info.Records != 10 || info.FirstSeq != 1 || info.LastSeq != 10 {
+		t.Fatalf("info %+v", info)
+	}
+	var bytes int64
+	for i, s := range info.Segments {
+		st, _ := os.Stat(s.Path)
+		bytes += st.Size()
+		if s.Format != FormatV1 || s.Version != "1" || s.Bytes != st.Size() || s.End != st.Size() {
+			t.Fatalf("segment %d: %+v (size %d)", i, s, st.Size())
+		}
+	}
+	if info.Bytes != bytes || info.Segments[1].FirstSeq != 5 || info.Segments[2].Records != 2 {
+		t.Fatalf("info %+v", info)
+	}
+
+	// A torn tail is a problem for Inspect (which verifies), with its place.
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, b[:len(b)-4], 0o644)
+	info, err = Inspect(path)
+	if err != nil || !errors.Is(info.Problem, ErrTornTail) || errors.Is(info.Problem, ErrCorrupt) {
+		t.Fatalf("torn: %v, %v", err, info.Problem)
+	}
+	if info.Records != 9 || info.LastSeq != 9 {
+		t.Fatalf("torn: counts %+v", info)
+	}
+
+	// Rust files, and a missing journal.
+	info, err = Inspect(filepath.Join(fixtures, "journal-rotated", "rot.log"))
+	if err != nil || info.Problem != nil || info.Records != 7 || info.Segments[0].Version != "0.1.4" ||
+		info.Segments[0].Format != FormatPlain {
+		t.Fatalf("rust journal: %+v, %v", info, err)
+	}
+	info, err = Inspect(filepath.Join(dir, "none.log"))
+	if err != nil || info.Records != 0 || len(info.Segments) != 0 {
+		t.Fatalf("missing journal: %+v, %v", info, err)
+	}
+}
