@@ -40,17 +40,31 @@ type SegmentInfo struct {
 // takes no lock and never writes. The error is for failures to read (and
 // an empty or missing journal is not one); damage is reported in
 // JournalInfo.Problem.
-func Inspect(path string) (*JournalInfo, error) { return inspectFS(vfs.OS, path) }
+//
+// progress, if not nil, is called from time to time with the bytes read so
+// far and the total, for a progress bar.
+func Inspect(path string, progress func(read, total int64)) (*JournalInfo, error) {
+	return inspectFS(vfs.OS, path, progress)
+}
 
-func inspectFS(fsys vfs.FS, path string) (*JournalInfo, error) {
+func inspectFS(fsys vfs.FS, path string, progress func(read, total int64)) (*JournalInfo, error) {
 	files, err := listSegments(fsys, path)
 	if err != nil {
 		return nil, fmt.Errorf("ministore: list %s: %w", path, err)
 	}
 	info := &JournalInfo{Path: path}
+	var pr *progressReader
+	if progress != nil {
+		pr = &progressReader{fn: progress}
+		for _, sf := range files {
+			if st, err := fsys.Stat(sf.path); err == nil {
+				pr.total += st.Size()
+			}
+		}
+	}
 	expect := uint64(0)
 	for i, sf := range files {
-		seg, next, problem, err := inspectSegment(fsys, sf.path, i == len(files)-1, expect)
+		seg, next, problem, err := inspectSegment(fsys, sf.path, i == len(files)-1, expect, pr)
 		if err != nil {
 			return nil, err
 		}
@@ -76,7 +90,7 @@ func inspectFS(fsys vfs.FS, path string) (*JournalInfo, error) {
 
 // inspectSegment reads one segment whole. It returns what it found, the
 // next expected sequence number, and the first problem.
-func inspectSegment(fsys vfs.FS, path string, newest bool, expect uint64) (*SegmentInfo, uint64, error, error) {
+func inspectSegment(fsys vfs.FS, path string, newest bool, expect uint64, pr *progressReader) (*SegmentInfo, uint64, error, error) {
 	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, 0, nil, err
@@ -87,7 +101,12 @@ func inspectSegment(fsys vfs.FS, path string, newest bool, expect uint64) (*Segm
 		return nil, 0, nil, err
 	}
 	seg := &SegmentInfo{Path: path, Bytes: size}
-	s, err := newScanner(path, f, newest, max(expect, 1))
+	var r io.Reader = f
+	if pr != nil {
+		pr.r = f
+		r = pr
+	}
+	s, err := newScanner(path, r, newest, max(expect, 1))
 	if err == errNoHeader {
 		if newest && size == 0 {
 			return seg, expect, nil, nil // a file created but never written
@@ -123,4 +142,79 @@ func inspectSegment(fsys vfs.FS, path string, newest bool, expect uint64) (*Segm
 		return seg, 0, corruptAt(path, s.torn.Line, s.torn.Offset, ErrTornTail), nil
 	}
 	return seg, s.expect, nil, nil
+}
+
+// progressReader counts the bytes read through it and reports every MiB.
+type progressReader struct {
+	r           io.Reader
+	fn          func(read, total int64)
+	read, total int64
+	reported    int64
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.read += int64(n)
+	if p.read-p.reported >= 1<<20 || err == io.EOF {
+		p.reported = p.read
+		p.fn(p.read, max(p.total, p.read))
+	}
+	return n, err
+}
+
+// Bounds returns the sequence numbers of the first and the last record of
+// the journal at path (0, 0 if it holds none) without reading it all: it
+// reads the header of every file and the newest file whole. Like Replay, it
+// takes no lock and never writes.
+func Bounds(path string) (first, last uint64, err error) {
+	return boundsFS(vfs.OS, path)
+}
+
+func boundsFS(fsys vfs.FS, path string) (first, last uint64, err error) {
+	files, err := listSegments(fsys, path)
+	if err != nil || len(files) == 0 {
+		return 0, 0, err
+	}
+	base := uint64(0)
+	for i, sf := range files {
+		f, err := fsys.OpenFile(sf.path, os.O_RDONLY, 0)
+		if err != nil {
+			return 0, 0, err
+		}
+		h, _, err := readHeader(f, sf.path)
+		f.Close()
+		if err == errNoHeader && i == len(files)-1 {
+			break
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		if h.base == 0 {
+			// A Rust file without base: positions count from the start,
+			// so the whole journal must be read.
+			info, err := inspectFS(fsys, path, nil)
+			if err != nil {
+				return 0, 0, err
+			}
+			return info.FirstSeq, info.LastSeq, nil
+		}
+		if i == 0 {
+			base = h.base
+		}
+	}
+	newest := files[len(files)-1]
+	seg, _, problem, err := inspectSegment(fsys, newest.path, true, 0, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	if problem != nil && !errors.Is(problem, ErrTornTail) {
+		return 0, 0, problem
+	}
+	if seg.Records == 0 {
+		if seg.FirstSeq <= base { // the journal is empty
+			return 0, 0, nil
+		}
+		return base, seg.FirstSeq - 1, nil
+	}
+	return base, seg.FirstSeq + seg.Records - 1, nil
 }

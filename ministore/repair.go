@@ -46,7 +46,7 @@ func repairFS(fsys vfs.FS, path string) (*RepairReport, error) {
 		return nil, err
 	}
 	defer lock.Close()
-	info, err := inspectFS(fsys, path)
+	info, err := inspectFS(fsys, path, nil)
 	if err != nil {
 		return nil, err
 	}
