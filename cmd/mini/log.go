@@ -1,0 +1,367 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mini-go/mini/ministore"
+	"github.com/spf13/cobra"
+)
+
+func newLogCmd() *cobra.Command {
+	c := group(&cobra.Command{
+		Use:   "log",
+		Short: "Read, follow, verify and repair ministore journals",
+		Long: `A journal is named by the path of its active file; sealed segments
+PATH.001, PATH.002, ... beside it are read too, in order. Journals written by
+the Rust crate ministore are read as well.`,
+	})
+	c.AddCommand(newLogCat(), newLogTail(), newLogVerify(), newLogRepair(), newLogStat())
+	return c
+}
+
+// needJournal checks that path names a journal: its active file or a
+// sealed segment exists.
+func needJournal(path string) error {
+	if info, err := os.Stat(path); err == nil {
+		if info.IsDir() {
+			return usagef("%s is a folder, not a journal", path)
+		}
+		return nil
+	}
+	matches, _ := filepath.Glob(path + ".[0-9][0-9][0-9]*")
+	if len(matches) == 0 {
+		return usagef("no journal at %s", path)
+	}
+	return nil
+}
+
+// logLine is how cat and tail print a record.
+type logLine struct {
+	Seq uint64          `json:"seq"`
+	Rec json.RawMessage `json:"rec"`
+}
+
+func printRecord(w io.Writer, rec ministore.Record[json.RawMessage], raw bool) error {
+	if raw {
+		_, err := fmt.Fprintf(w, "%s\n", rec.Value)
+		return err
+	}
+	return writeJSON(w, logLine{rec.Seq, rec.Value})
+}
+
+func newLogCat() *cobra.Command {
+	var from, to uint64
+	var raw bool
+	c := &cobra.Command{
+		Use:   "cat PATH",
+		Short: "Print records as JSON lines",
+		Long: `Print the journal's records, one JSON object a line, ready for jq:
+{"seq":1,"rec":{...}}. With --raw, print the bare records.`,
+		Example: `  mini log cat data/events.log | jq -c 'select(.rec.kind == "paid")'
+  mini log cat --from 100 --to 200 --raw data/events.log`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := args[0]
+			if err := needJournal(path); err != nil {
+				return err
+			}
+			if to != 0 && to < from {
+				return usagef("--to %d is before --from %d", to, from)
+			}
+			out := bufferedOut(cmd.OutOrStdout())
+			defer out.Flush()
+			update, finish := progress(cmd.ErrOrStderr(), "reading")
+			defer finish()
+			first, last, _ := ministore.Bounds(path)
+			for rec, err := range ministore.Records[json.RawMessage](path, max(from, 1)) {
+				if err != nil {
+					out.Flush()
+					return err
+				}
+				if to != 0 && rec.Seq > to {
+					break
+				}
+				if err := printRecord(out, rec, raw); err != nil {
+					return err
+				}
+				if last > first && rec.Seq%4096 == 0 {
+					update(int64(rec.Seq-first), int64(last-first+1))
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().Uint64Var(&from, "from", 1, "first sequence number to print")
+	c.Flags().Uint64Var(&to, "to", 0, "last sequence number to print (0: to the end)")
+	c.Flags().BoolVar(&raw, "raw", false, "print the bare records, without their sequence numbers")
+	c.Flags().Bool("json", true, "print JSON lines (always on; accepted for symmetry)")
+	return c
+}
+
+func newLogTail() *cobra.Command {
+	var lines uint64
+	var follow, raw bool
+	var interval time.Duration
+	c := &cobra.Command{
+		Use:   "tail PATH",
+		Short: "Print the last records, and with -f follow new ones",
+		Long: `Print the last records of the journal as JSON lines. With -f, keep
+printing records as another process appends them, until interrupted.`,
+		Example: `  mini log tail -f data/events.log`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := args[0]
+			if err := needJournal(path); err != nil {
+				return err
+			}
+			_, last, err := ministore.Bounds(path)
+			if err != nil {
+				return err
+			}
+			next := uint64(1)
+			if last > lines {
+				next = last - lines + 1
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			out := cmd.OutOrStdout()
+			for {
+				for rec, err := range ministore.Records[json.RawMessage](path, next) {
+					if err != nil {
+						return err
+					}
+					if err := printRecord(out, rec, raw); err != nil {
+						return err
+					}
+					next = rec.Seq + 1
+				}
+				if !follow {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(interval):
+				}
+			}
+		},
+	}
+	c.Flags().Uint64VarP(&lines, "lines", "n", 10, "how many of the last records to print first")
+	c.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing records as they are appended")
+	c.Flags().BoolVar(&raw, "raw", false, "print the bare records")
+	c.Flags().DurationVar(&interval, "interval", 200*time.Millisecond, "how often to look for new records with -f")
+	return c
+}
+
+// verifyResult is what verify prints with --json.
+type verifyResult struct {
+	Path     string       `json:"path"`
+	Sound    bool         `json:"sound"`
+	Segments int          `json:"segments"`
+	Records  uint64       `json:"records"`
+	FirstSeq uint64       `json:"first_seq"`
+	LastSeq  uint64       `json:"last_seq"`
+	Problem  *problemJSON `json:"problem,omitempty"`
+}
+
+type problemJSON struct {
+	Kind   string `json:"kind"` // "torn tail", "corrupt" or "version"
+	Path   string `json:"path"`
+	Line   int    `json:"line"`
+	Offset int64  `json:"offset"`
+	Error  string `json:"error"`
+}
+
+func describeProblem(p error) *problemJSON {
+	if p == nil {
+		return nil
+	}
+	pj := &problemJSON{Kind: "corrupt", Error: p.Error()}
+	switch {
+	case errors.Is(p, ministore.ErrTornTail):
+		pj.Kind = "torn tail"
+	case errors.Is(p, ministore.ErrVersion):
+		pj.Kind = "version"
+	}
+	var je *ministore.JournalError
+	if errors.As(p, &je) {
+		pj.Path, pj.Line, pj.Offset = je.Path, je.Line, je.Offset
+		pj.Error = strings.TrimPrefix(je.Err.Error(), "ministore: ")
+	}
+	return pj
+}
+
+func (p *problemJSON) String() string {
+	where := p.Path
+	if p.Line > 0 {
+		where += fmt.Sprintf(" line %d", p.Line)
+	}
+	where += fmt.Sprintf(", byte offset %d", p.Offset)
+	switch p.Kind {
+	case "torn tail":
+		return fmt.Sprintf("torn tail: %s: the last record was cut short by a crash (mini log repair removes it; opening the journal does too)", where)
+	case "version":
+		return fmt.Sprintf("unsupported version: %s: %s", where, p.Error)
+	}
+	return fmt.Sprintf("corrupt: %s: %s", where, p.Error)
+}
+
+func newLogVerify() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "verify PATH",
+		Short: "Check every header, checksum and sequence number",
+		Long: `Read the whole journal and check every header, record checksum and
+sequence number. Exit 0 when it is sound; exit 1 naming the file, line and
+byte offset of the first problem. A record cut short at the end (a torn
+tail, left by a crash) is reported as such.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := args[0]
+			if err := needJournal(path); err != nil {
+				return err
+			}
+			update, finish := progress(cmd.ErrOrStderr(), "verifying")
+			info, err := ministore.Inspect(path, update)
+			finish()
+			if err != nil {
+				return err
+			}
+			res := verifyResult{Path: path, Sound: info.Problem == nil, Segments: len(info.Segments),
+				Records: info.Records, FirstSeq: info.FirstSeq, LastSeq: info.LastSeq, Problem: describeProblem(info.Problem)}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				if err := writeJSON(out, res); err != nil {
+					return err
+				}
+			} else if res.Sound {
+				fmt.Fprintf(out, "ok: %s: %d records (%d to %d) in %d files\n", path, res.Records, res.FirstSeq, res.LastSeq, res.Segments)
+			}
+			if res.Problem != nil {
+				return problemError{res.Problem.String()}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return c
+}
+
+func newLogRepair() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "repair PATH",
+		Short: "Cut the journal at its first bad record, keeping a copy of what is cut",
+		Long: `Truncate the journal at its first bad record (a torn tail or damage),
+so that it opens and replays again. What is cut is kept: the end of the
+damaged file in FILE.broken, and later segments renamed with a .broken
+suffix. The journal must not be open in another process.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := args[0]
+			if err := needJournal(path); err != nil {
+				return err
+			}
+			rep, err := ministore.Repair(path)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return writeJSON(out, struct {
+					Problem *problemJSON `json:"problem"`
+					Cut     int64        `json:"cut_bytes"`
+					Removed []string     `json:"removed"`
+					Saved   []string     `json:"saved"`
+				}{describeProblem(rep.Problem), rep.Cut, rep.Removed, rep.Saved})
+			}
+			if rep.Problem == nil {
+				fmt.Fprintf(out, "sound: %s needs no repair\n", path)
+				return nil
+			}
+			fmt.Fprintf(out, "found %s\n", describeProblem(rep.Problem))
+			if rep.Cut > 0 || rep.Offset > 0 {
+				fmt.Fprintf(out, "cut %s at byte offset %d: removed %d bytes\n", rep.Path, rep.Offset, rep.Cut)
+			}
+			for _, r := range rep.Removed {
+				fmt.Fprintf(out, "moved aside %s\n", r)
+			}
+			for _, s := range rep.Saved {
+				fmt.Fprintf(out, "saved what was cut in %s\n", s)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return c
+}
+
+func newLogStat() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "stat PATH",
+		Short: "Show segments, records, first and last sequence numbers, bytes and format",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := args[0]
+			if err := needJournal(path); err != nil {
+				return err
+			}
+			update, finish := progress(cmd.ErrOrStderr(), "reading")
+			info, err := ministore.Inspect(path, update)
+			finish()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				type seg struct {
+					Path     string `json:"path"`
+					Format   string `json:"format"`
+					Version  string `json:"version"`
+					FirstSeq uint64 `json:"first_seq"`
+					Records  uint64 `json:"records"`
+					Bytes    int64  `json:"bytes"`
+				}
+				segs := []seg{}
+				for _, s := range info.Segments {
+					segs = append(segs, seg{s.Path, s.Format.String(), s.Version, s.FirstSeq, s.Records, s.Bytes})
+				}
+				if err := writeJSON(out, struct {
+					Path     string       `json:"path"`
+					Segments []seg        `json:"segments"`
+					Records  uint64       `json:"records"`
+					FirstSeq uint64       `json:"first_seq"`
+					LastSeq  uint64       `json:"last_seq"`
+					Bytes    int64        `json:"bytes"`
+					Problem  *problemJSON `json:"problem,omitempty"`
+				}{path, segs, info.Records, info.FirstSeq, info.LastSeq, info.Bytes, describeProblem(info.Problem)}); err != nil {
+					return err
+				}
+			} else {
+				tw := table(out)
+				fmt.Fprintln(tw, "FILE\tFORMAT\tVERSION\tFIRST SEQ\tRECORDS\tBYTES")
+				for _, s := range info.Segments {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\n", filepath.Base(s.Path), s.Format, s.Version, s.FirstSeq, s.Records, s.Bytes)
+				}
+				tw.Flush()
+				fmt.Fprintf(out, "%d files, %d records, sequence numbers %d to %d, %d bytes\n",
+					len(info.Segments), info.Records, info.FirstSeq, info.LastSeq, info.Bytes)
+			}
+			if p := describeProblem(info.Problem); p != nil {
+				return problemError{p.String()}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return c
+}
