@@ -7,10 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mini-go/mini/internal/killtest"
 )
 
 // TestMain lets a test run this binary as a second process that opens a
-// journal (see TestLockAcrossProcesses).
+// journal (see TestLockAcrossProcesses), or as the process the kill tests
+// kill (see TestKillAppend).
 func TestMain(m *testing.M) {
 	if path := os.Getenv("MINISTORE_TEST_OPEN"); path != "" {
 		s, err := Open[kv](path, nil)
@@ -25,7 +28,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	killtest.Main(m, killWorkloads)
 }
 
 func TestLockAcrossProcesses(t *testing.T) {
