@@ -16,7 +16,7 @@ import (
 // the lines are decoded by several goroutines in batches while the next
 // ones are read; the records are still yielded one at a time, in order,
 // and at most a few batches are held at once.
-func records[R any](fsys vfs.FS, path string, from, limit uint64, yield func(Record[R], error) bool) {
+func records[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(Record[R], error) bool) {
 	workers := runtime.GOMAXPROCS(0)
 	var zero R
 	switch any(&zero).(type) {
@@ -24,15 +24,15 @@ func records[R any](fsys vfs.FS, path string, from, limit uint64, yield func(Rec
 		workers = 1 // nothing to decode
 	}
 	if workers < 2 {
-		recordsSequential(fsys, path, from, limit, yield)
+		recordsSequential(fsys, path, from, limit, hint, yield)
 		return
 	}
-	recordsParallel(fsys, path, from, limit, workers, yield)
+	recordsParallel(fsys, path, from, limit, hint, workers, yield)
 }
 
-func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, yield func(Record[R], error) bool) {
+func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(Record[R], error) bool) {
 	stopped := false
-	err := readLog(fsys, path, from, limit, func(seq uint64, payload []byte) bool {
+	err := readLog(fsys, path, from, limit, hint, func(seq uint64, payload []byte) bool {
 		rec := Record[R]{Seq: seq}
 		if err := decode(payload, &rec.Value); err != nil {
 			yield(rec, decodeError(path, seq, err))
@@ -94,7 +94,7 @@ func (b *decodeBatch[R]) reset() *decodeBatch[R] {
 	return b
 }
 
-func recordsParallel[R any](fsys vfs.FS, path string, from, limit uint64, workers int, yield func(Record[R], error) bool) {
+func recordsParallel[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, workers int, yield func(Record[R], error) bool) {
 	stop := make(chan struct{})
 	work := make(chan *decodeBatch[R], workers)
 	order := make(chan *decodeBatch[R], 2*workers)
@@ -139,7 +139,7 @@ func recordsParallel[R any](fsys vfs.FS, path string, from, limit uint64, worker
 		defer close(order)
 		defer close(work)
 		cur := newBatch()
-		err := readLog(fsys, path, from, limit, func(seq uint64, payload []byte) bool {
+		err := readLog(fsys, path, from, limit, hint, func(seq uint64, payload []byte) bool {
 			cur.buf = append(cur.buf, payload...)
 			cur.ends = append(cur.ends, len(cur.buf))
 			cur.seqs = append(cur.seqs, seq)

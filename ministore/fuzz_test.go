@@ -55,7 +55,7 @@ func FuzzOpen(f *testing.F) {
 		}
 		var replayed []Record[json.RawMessage]
 		var rerr error
-		records(mem, "/j/log", 1, 0, func(r Record[json.RawMessage], err error) bool {
+		records(mem, "/j/log", 1, 0, nil, func(r Record[json.RawMessage], err error) bool {
 			if err != nil {
 				rerr = err
 				return false
@@ -158,7 +158,7 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 		st.Close()
 		var out []R
-		records(mem, "/r.log", 1, 0, func(r Record[R], err error) bool {
+		records(mem, "/r.log", 1, 0, nil, func(r Record[R], err error) bool {
 			if err != nil {
 				t.Fatal(err)
 			}

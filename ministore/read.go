@@ -19,11 +19,11 @@ import (
 // or is replaced between the listing and the read (a rotation or
 // truncation), the listing is read again once and reading goes on from the
 // next expected record.
-func readLog(fsys vfs.FS, path string, from, limit uint64, yield func(seq uint64, payload []byte) bool) error {
+func readLog(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(seq uint64, payload []byte) bool) error {
 	from = max(from, 1)
 	retried := false
 	for {
-		next, err := readLogOnce(fsys, path, from, limit, yield)
+		next, err := readLogOnce(fsys, path, from, limit, hint, yield)
 		if err == nil || retried || !errors.Is(err, errRelist) {
 			if errors.Is(err, errRelist) {
 				err = errors.Unwrap(err)
@@ -47,7 +47,7 @@ func (e relistError) Is(target error) bool { return target == errRelist }
 
 // readLogOnce makes one pass; on error it also returns the sequence number
 // it would have read next.
-func readLogOnce(fsys vfs.FS, path string, from, limit uint64, yield func(uint64, []byte) bool) (uint64, error) {
+func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(uint64, []byte) bool) (uint64, error) {
 	files, err := listSegments(fsys, path)
 	if err != nil {
 		return from, fmt.Errorf("ministore: list %s: %w", path, err)
@@ -96,6 +96,9 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, yield func(uint64
 			f.Close()
 			return max(from, expect), err
 		}
+		if hint != nil && hint.path == sf.path && hint.base == s.hdr.base && hint.seq == from {
+			s.seek(f, hint.off, hint.seq)
+		}
 		if expect != 0 && s.hdr.base != expect {
 			f.Close()
 			return max(from, expect), relistError{&JournalError{Path: sf.path, Line: 1, Err: fmt.Errorf(
@@ -126,6 +129,30 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, yield func(uint64
 		expect = s.expect
 	}
 	return 0, nil
+}
+
+// A seekHint says where record seq starts: at byte off of the segment file
+// path whose first record is base. Reading from seq can start there.
+type seekHint struct {
+	path      string
+	base, seq uint64
+	off       int64
+}
+
+// locate returns where record seq starts, if an index knows it.
+func (w *wal) locate(seq uint64) *seekHint {
+	w.segMu.RLock()
+	defer w.segMu.RUnlock()
+	seg := w.findSegment(seq)
+	if seg == nil {
+		return nil
+	}
+	seg.idxMu.Lock()
+	defer seg.idxMu.Unlock()
+	if seq < seg.base || seq-seg.base >= uint64(len(seg.index)) {
+		return nil
+	}
+	return &seekHint{path: seg.path, base: seg.base, seq: seq, off: seg.index[seq-seg.base]}
 }
 
 // get reads record seq through the segments' indexes.

@@ -75,6 +75,15 @@ func newScanner(path string, r io.Reader, newest bool, base uint64) (*scanner, e
 	return s, nil
 }
 
+// seek moves the scanner to record seq, which starts at byte off of the
+// file r (every line after the header is one record).
+func (s *scanner) seek(r io.ReaderAt, off int64, seq uint64) {
+	s.br.Reset(io.NewSectionReader(r, off, 1<<62))
+	s.off, s.end = off, off
+	s.line = 2 + int(seq-s.hdr.base)
+	s.expect = seq
+}
+
 // readLine returns the next line without its '\n', whether it had one, and
 // io.EOF when nothing is left. The line is valid until the next call.
 func (s *scanner) readLine() (line []byte, complete bool, err error) {

@@ -70,6 +70,19 @@ func (s *Store[R]) AppendBatch(recs ...R) (first, last uint64, err error) {
 }
 
 func encode[R any](rec R) ([]byte, error) {
+	if raw, ok := any(rec).(json.RawMessage); ok {
+		// Already JSON: check it instead of encoding it again.
+		if raw == nil {
+			return []byte("null"), nil
+		}
+		if !json.Valid(raw) {
+			return nil, errors.New("ministore: encode record: json.RawMessage is not valid JSON")
+		}
+		if bytes.IndexByte(raw, '\n') >= 0 {
+			return nil, errors.New("ministore: encoded record contains a newline")
+		}
+		return raw, nil
+	}
 	p, err := json.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("ministore: encode record: %w", err)
@@ -123,6 +136,16 @@ func (s *Store[R]) FirstSeq() uint64 {
 	return w.first
 }
 
+// NextSeq returns the sequence number the next appended record will get.
+// Unlike LastSeq it says where the numbering stands even when the journal
+// is empty (after TruncateFront past the end, for example).
+func (s *Store[R]) NextSeq() uint64 {
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.next
+}
+
 // LastSeq returns the sequence number of the newest record written, or 0 if
 // the journal holds none.
 func (s *Store[R]) LastSeq() uint64 {
@@ -166,7 +189,7 @@ func (s *Store[R]) All(from uint64) iter.Seq2[Record[R], error] {
 			yield(Record[R]{}, err)
 			return
 		}
-		records(w.fs, w.path, from, last, yield)
+		records(w.fs, w.path, from, last, w.locate(from), yield)
 	}
 }
 
@@ -190,6 +213,6 @@ func Replay[R any](path string) ([]R, error) {
 // error the iteration ends.
 func Records[R any](path string, from uint64) iter.Seq2[Record[R], error] {
 	return func(yield func(Record[R], error) bool) {
-		records(vfs.OS, path, from, 0, yield)
+		records(vfs.OS, path, from, 0, nil, yield)
 	}
 }

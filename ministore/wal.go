@@ -163,6 +163,17 @@ func (w *wal) recover() error {
 		}
 		w.segs = append(w.segs, seg)
 	}
+	// What was just read may be only in the page cache: a write or fsync
+	// that failed before this Open, a process killed under SyncNever, or a
+	// rename whose folder sync failed leaves data the reader sees but a
+	// power loss could take. Records appended from now on stand on it (and
+	// their "sync" field will say it is durable), so make it durable now.
+	if err := w.active().f.Sync(); err != nil {
+		return fmt.Errorf("ministore: fsync %s: %w", w.active().path, err)
+	}
+	if err := w.fs.SyncDir(w.dir); err != nil {
+		return fmt.Errorf("ministore: fsync %s: %w", w.dir, err)
+	}
 	w.format = w.active().hdr.format
 	w.prealloc = w.format == FormatV1 && !w.opts.NoPreallocate
 	w.next = expect

@@ -61,18 +61,19 @@ type File interface {
 	Name() string
 }
 
-// MkdirAll creates dir and any missing parents, syncing each parent after a
-// directory is created in it, so the new directories survive a power loss.
+// MkdirAll creates dir and any missing parents, and makes the whole path
+// durable: it syncs every parent on the way, whether or not this call
+// created the directory in it. (A directory an earlier call created, whose
+// parent's sync then failed, exists now but may vanish in a power loss;
+// syncing again is the only way to know it will not.) It does not sync dir
+// itself.
 func MkdirAll(fsys FS, dir string, perm fs.FileMode) error {
 	dir = filepath.Clean(dir)
 	info, err := fsys.Stat(dir)
-	if err == nil {
-		if !info.IsDir() {
-			return &fs.PathError{Op: "mkdir", Path: dir, Err: errors.New("not a directory")}
-		}
-		return nil
+	if err == nil && !info.IsDir() {
+		return &fs.PathError{Op: "mkdir", Path: dir, Err: errors.New("not a directory")}
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	parent := filepath.Dir(dir)
@@ -81,8 +82,13 @@ func MkdirAll(fsys FS, dir string, perm fs.FileMode) error {
 			return err
 		}
 	}
-	if err := fsys.Mkdir(dir, perm); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
+	if err != nil { // dir does not exist
+		if err := fsys.Mkdir(dir, perm); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	}
+	if parent == dir {
+		return nil
 	}
 	return fsys.SyncDir(parent)
 }
