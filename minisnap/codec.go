@@ -1,0 +1,68 @@
+package minisnap
+
+import (
+	"encoding/json"
+	"io"
+)
+
+// A Codec turns a state into bytes and back. Implementations must be safe
+// for concurrent use; the ones in this module are stateless.
+//
+// The subpackages cborcodec (compact binary, github.com/fxamacker/cbor) and
+// zstdcodec (compression around any Codec, github.com/klauspost/compress)
+// provide more; the core package depends on the standard library only.
+type Codec interface {
+	// Name identifies the encoding in a snapshot's metadata, e.g. "json".
+	// Restore refuses a snapshot whose codec name differs from its own
+	// (except "json", which is always understood). Printable ASCII, no
+	// spaces.
+	Name() string
+	// Ext is the state file's extension, including the dot: the state is
+	// stored as "snapshot"+Ext, e.g. "snapshot.json".
+	Ext() string
+	// Encode writes v to w.
+	Encode(w io.Writer, v any) error
+	// Decode reads a value written by Encode from r and stores it in v,
+	// a non-nil pointer. It need not read r to its end.
+	Decode(r io.Reader, v any) error
+}
+
+// JSONCodec encodes states with encoding/json. It is the default codec.
+//
+// The zero value writes the same form as the Rust crate: pretty JSON with a
+// two-space indent and no trailing newline, readable with cat and jq.
+type JSONCodec struct {
+	// Compact drops the indentation: smaller files, faster to write, and
+	// still readable by jq. Decoding is the same either way.
+	Compact bool
+}
+
+// Name returns "json".
+func (JSONCodec) Name() string { return "json" }
+
+// Ext returns ".json".
+func (JSONCodec) Ext() string { return ".json" }
+
+// Encode writes v as JSON. encoding/json marshals a whole value before
+// writing it, so the encoded bytes are held in memory once.
+func (c JSONCodec) Encode(w io.Writer, v any) error {
+	var (
+		b   []byte
+		err error
+	)
+	if c.Compact {
+		b, err = json.Marshal(v)
+	} else {
+		b, err = json.MarshalIndent(v, "", "  ")
+	}
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// Decode reads one JSON value from r into v.
+func (JSONCodec) Decode(r io.Reader, v any) error {
+	return json.NewDecoder(r).Decode(v)
+}

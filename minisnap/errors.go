@@ -1,0 +1,58 @@
+package minisnap
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every error minisnap returns is prefixed "minisnap:" and
+// wraps one of these (or an error from the file system) so errors.Is works.
+var (
+	// ErrNotFound: the directory holds no snapshot (Restore, RestoreTo).
+	ErrNotFound = errors.New("minisnap: no snapshot")
+	// ErrCorrupt: a snapshot failed verification. The error is a
+	// *CorruptError naming the file.
+	ErrCorrupt = errors.New("minisnap: corrupt snapshot")
+	// ErrClosed: the Store was closed.
+	ErrClosed = errors.New("minisnap: store closed")
+	// ErrOutOfOrder: Create was given a sequence number below the newest
+	// snapshot's.
+	ErrOutOfOrder = errors.New("minisnap: sequence number below newest snapshot")
+	// ErrCodec: a snapshot was written with a codec this Store does not
+	// have (see Options.Codec).
+	ErrCodec = errors.New("minisnap: unknown codec")
+)
+
+// CorruptError reports a snapshot file whose bytes do not verify: a
+// checksum or size mismatch, a missing or unreadable metadata file, or
+// sequence numbers that disagree. It matches ErrCorrupt with errors.Is and
+// unwraps to the specific cause.
+type CorruptError struct {
+	// Path is the damaged file.
+	Path string
+	// Seq is the sequence number of the snapshot the file belongs to, as
+	// given by its directory name (or by snapshot.seq for a legacy snapshot).
+	Seq uint64
+	// Offset is the byte offset in Path where the damage was detected, or
+	// -1 when the damage has no position (e.g. a checksum mismatch).
+	Offset int64
+	// Err describes the damage.
+	Err error
+}
+
+func (e *CorruptError) Error() string {
+	if e.Offset >= 0 {
+		return fmt.Sprintf("minisnap: corrupt snapshot file %s at offset %d: %v", e.Path, e.Offset, e.Err)
+	}
+	return fmt.Sprintf("minisnap: corrupt snapshot file %s: %v", e.Path, e.Err)
+}
+
+// Unwrap returns the specific cause.
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrCorrupt.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+func corrupt(path string, seq uint64, offset int64, format string, args ...any) *CorruptError {
+	return &CorruptError{Path: path, Seq: seq, Offset: offset, Err: fmt.Errorf(format, args...)}
+}

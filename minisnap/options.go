@@ -1,0 +1,84 @@
+package minisnap
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// Options configures a Store. The zero value (or a nil *Options) gives the
+// defaults documented on each field. Open copies the struct; the caller's
+// value is never modified.
+type Options struct {
+	// Keep is how many snapshots Create leaves in the directory, counting
+	// the one it just wrote; older ones are removed oldest first, and only
+	// after the new one is durable. Zero means 2, so the previous snapshot
+	// remains as a fallback. A negative value keeps every snapshot. A
+	// legacy snapshot (see the package documentation) is never removed.
+	Keep int
+
+	// Codec encodes the state in Create and decodes it in Restore. Nil
+	// means JSONCodec{}: pretty JSON with a two-space indent. Snapshots
+	// whose metadata names the codec "json" can always be restored, so a
+	// store can move from JSON to another codec without losing its old
+	// snapshots.
+	Codec Codec
+
+	// FS is the file system every read and write goes through. Nil means
+	// the operating system's. It exists for this module's own tests, which
+	// simulate crashes and I/O errors.
+	FS vfs.FS
+}
+
+const defaultKeep = 2
+
+// withDefaults returns a copy of o (which may be nil) with defaults filled.
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.Keep == 0 {
+		c.Keep = defaultKeep
+	}
+	if c.Codec == nil {
+		c.Codec = JSONCodec{}
+	}
+	if c.FS == nil {
+		c.FS = vfs.OS
+	}
+	return c
+}
+
+// Validate reports whether the options can be used. Open calls it; a nil
+// *Options is valid.
+func (o *Options) Validate() error {
+	if o == nil || o.Codec == nil {
+		return nil
+	}
+	name, ext := o.Codec.Name(), o.Codec.Ext()
+	if name == "" || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == '"' || r > '~' }) {
+		return fmt.Errorf("minisnap: invalid codec name %q: want printable ASCII without spaces", name)
+	}
+	if !validExt(ext) {
+		return fmt.Errorf("minisnap: invalid codec extension %q: want a dot and a file-name suffix, e.g. \".json\"", ext)
+	}
+	return nil
+}
+
+// validExt accepts ".json", ".cbor.zst" and the like: it must start with a
+// dot, name no directory, and not collide with snapshot.seq.
+func validExt(ext string) bool {
+	if len(ext) < 2 || ext[0] != '.' || ext == seqExt {
+		return false
+	}
+	if strings.ContainsAny(ext, `/\`+"\x00") || filepath.Base("snapshot"+ext) != "snapshot"+ext {
+		return false
+	}
+	return !strings.Contains(ext, "..")
+}
+
+var errNotPointer = errors.New("minisnap: Restore needs a non-nil pointer")

@@ -1,0 +1,150 @@
+package minisnap
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// Store keeps the snapshots of one directory. Create one with Open. A Store
+// is safe for concurrent use; Create calls are serialized, restores run in
+// parallel with each other but not with Create.
+type Store struct {
+	dir   string
+	fs    vfs.FS
+	codec Codec
+	keep  int
+	buf   int // size of the buffers between codec and file; bufSize but in tests
+
+	mu     sync.RWMutex
+	closed bool
+}
+
+// Open returns a Store for the snapshots in dir. The directory need not
+// exist: Create makes it (and its missing parents) on first use, so Open on
+// a missing directory succeeds and Exists reports false.
+//
+// If dir exists, Open removes what a crash may have left behind: temporary
+// directories of an unfinished Create or of an interrupted removal of old
+// snapshots. They are never part of a published snapshot.
+func Open(dir string, opts *Options) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("minisnap: empty directory name")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	s := &Store{dir: filepath.Clean(dir), fs: o.FS, codec: o.Codec, keep: o.Keep, buf: bufSize}
+	if err := s.removeLeftovers(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dir returns the directory the Store was opened on (cleaned).
+func (s *Store) Dir() string { return s.dir }
+
+// Close marks the Store closed: later calls return ErrClosed. A Store holds
+// no open files between calls, so Close only waits for calls in progress.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
+
+// Exists reports whether the directory holds at least one snapshot (Go or
+// legacy). It does not verify it; Restore does. It reports false when the
+// Store is closed or the directory cannot be listed.
+func (s *Store) Exists() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return false
+	}
+	es, err := s.scan()
+	return err == nil && len(es) > 0
+}
+
+// List describes the snapshots in the directory, newest first: the Go
+// snapshots by sequence number (a repeated sequence number lists the later
+// Create first), then the legacy snapshot if there is one. It reads each
+// snapshot's metadata only; a snapshot whose metadata is damaged is listed
+// with Info.Err set.
+func (s *Store) List() ([]Info, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	es, err := s.scan()
+	if err != nil {
+		return nil, err
+	}
+	infos := make([]Info, len(es))
+	for i, e := range es {
+		infos[i] = s.info(e)
+	}
+	return infos, nil
+}
+
+// removeLeftovers deletes the temporary directories in s.dir, then makes
+// the deletions durable.
+func (s *Store) removeLeftovers() error {
+	names, err := s.fs.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("minisnap: open %s: %w", s.dir, err)
+	}
+	removed := false
+	for _, name := range names {
+		if !strings.HasPrefix(name, tmpPrefix) {
+			continue
+		}
+		if err := removeAll(s.fs, filepath.Join(s.dir, name)); err != nil {
+			return fmt.Errorf("minisnap: remove leftover %s: %w", name, err)
+		}
+		removed = true
+	}
+	if removed {
+		if err := s.fs.SyncDir(s.dir); err != nil {
+			return fmt.Errorf("minisnap: open %s: %w", s.dir, err)
+		}
+	}
+	return nil
+}
+
+// removeAll deletes path and, if it is a directory, everything in it. It
+// syncs nothing.
+func removeAll(fsys vfs.FS, path string) error {
+	st, err := fsys.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		names, err := fsys.ReadDir(path)
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			if err := removeAll(fsys, filepath.Join(path, name)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := fsys.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}

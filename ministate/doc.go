@@ -1,0 +1,144 @@
+// Package ministate keeps a state in memory that changes only through
+// mutations that are durable first: each mutation is appended to a journal
+// (ministore) and fsync'd, then applied. After a crash the state is
+// rebuilt from the newest snapshot (minisnap) and the journal records
+// after it, and the journal is compacted behind snapshots.
+//
+//	type Counter struct{ Value int }
+//	type Inc struct{ By int }
+//	func (i Inc) Apply(c *Counter) { c.Value += i.By }
+//
+//	m, err := ministate.Open[Counter, Inc]("state", "counter.wal.jsonl", nil)
+//	seq, err := m.Apply(Inc{By: 10})          // durable, then applied
+//	m.View(func(c *Counter) { fmt.Println(c.Value) })
+//	_, err = m.Compact()                       // snapshot, then drop covered records
+//
+// It re-imagines the Rust crate ministate (mini-rs): it opens and continues
+// that crate's folders (its journal, in the crate's format, and its
+// snapshot.json/snapshot.seq), and adds what the crate lacks or gets
+// wrong: recovery keyed on the sequence numbers stored in the journal
+// instead of counting lines, compaction, deep copies, several mutation
+// kinds in one journal (Registry), validation (Validator), group commit,
+// atomic batches and a snapshot policy.
+//
+// # Guarantees
+//
+// When Apply or ApplyBatch returns a sequence number and a nil error, the
+// mutation is on stable storage (fsync'd) and applied: View and Copy see
+// it, and so does every later Open, whatever crashes or power losses come
+// in between. A mutation is applied to the state only after it is durable,
+// so the state never shows a mutation a crash could take back. When they
+// return an error, the state does not hold the mutation; the journal may
+// (an fsync that failed may still have written it), so recovery can find
+// the mutations that were in flight when a crash or failure hit, after all
+// the acknowledged ones; it never loses an acknowledged one.
+//
+// Recovery rebuilds exactly the acknowledged mutations, in sequence order,
+// plus possibly those in flight: it restores the newest snapshot that
+// verifies (an older one if the newest is damaged, when the journal still
+// continues it), then replays the journal from the record after the
+// snapshot's sequence number, checking that the journal's numbering
+// continues the snapshot's. If it does not (a *GapError) or a record does
+// not decode (a *RecordError), Open fails with a clear error: records are
+// never skipped.
+//
+// A batch (ApplyBatch) is one journal record: after a crash, all of it or
+// none of it. A mutation refused by its Validator leaves no trace: nothing
+// is logged, applied or numbered.
+//
+// Compaction never loses a mutation: Compact, and the snapshot policy,
+// first make a snapshot durable (minisnap publishes it with one rename and
+// fsyncs the folder), and only then cut the journal's front up to the
+// record after it. A crash between the two leaves a longer journal, never
+// a gap. Open fsyncs the folder before anything else, so a rename that an
+// earlier failed session left unsynced cannot be undone by a power loss
+// after new records depend on it.
+//
+// After a failed write or fsync the Manager refuses all later writes
+// (ErrFailed); the fsync is never retried (see ministore). Reopen to go on.
+//
+// # Format
+//
+// A Manager keeps everything in one folder, the state dir:
+//
+//	DIR/
+//	├── NAME                      the journal (ministore): one record per line
+//	├── NAME.001, NAME.002, ...   sealed journal segments, oldest first
+//	├── NAME.lock                 held while a Manager has the folder open
+//	├── snap-00000000000000000042/    snapshots (minisnap): the state as of
+//	│   ├── snapshot.json              record 42, pretty JSON by default,
+//	│   ├── snapshot.seq               its sequence number, and a checksum
+//	│   └── meta.json
+//	└── snapshot.json, snapshot.seq    a snapshot written by the Rust crate
+//
+// Each journal record is one mutation, or one batch, as compact JSON:
+//
+//	{"by":10}                                  a mutation: its own JSON
+//	[{"by":1},{"by":2}]                        a batch: an array of mutations
+//	{"Inc":{"by":10}}                          with a Registry: serde's enum form
+//	[{"Inc":{"by":1}},{"Reset":{}}]            a batch with a Registry
+//
+// A mutation whose own JSON is an array is stored as a batch of one, so a
+// record that starts with '[' is always a batch. In ministore's default
+// format each line also carries the record's sequence number and a
+// CRC-32C:
+//
+//	{"seq":7,"sync":6,"rec":{"by":10},"crc":"1c2d3e4f"}
+//
+// A journal in the Rust crate's format (ministore.FormatPlain) is kept in
+// that format when it is continued, so the Rust crate can still read it;
+// its record i is sequence number i. The state's sequence number is the
+// number of the last record applied; a batch counts once.
+//
+// # Concurrency
+//
+// A Manager is safe for concurrent use. Readers (View, Copy, Sequence) run
+// in parallel with each other and with writers' I/O; they are held off only
+// while a run of durable records is applied to the state.
+//
+// Writers share fsyncs (group commit): each encodes its mutation in its own
+// goroutine and appends it to the journal, which gives it its sequence
+// number; then one writer at a time fsyncs the journal for every record
+// written so far, while the next group gathers. Durable records are
+// applied strictly in sequence-number order, which is their order in the
+// journal, whatever order their writers wake up in; the writer whose
+// record is next in line applies the run. So the state in memory always
+// equals the journal's prefix up to Sequence().
+//
+// A mutation that implements Validator waits, holding new writers off,
+// until the records before it are applied; it is then validated and gets
+// its place in the journal, and the writers after it go on at once and
+// share its fsync. Validated mutations therefore cost up to one extra
+// fsync wait each under concurrent writes.
+//
+// A snapshot (CreateSnapshot, Compact, or the policy) holds writers off
+// only while it captures the state: the time to Clone it, if the state is
+// a Cloner, or else to encode it. Readers are never held off. Writing and
+// fsyncing the snapshot, and compacting the journal, happen while writers
+// go on. One snapshot is written at a time. The policy runs inside the
+// Apply or ApplyBatch call that crosses its threshold, after that call's
+// mutation is applied; there is no background goroutine.
+//
+// # Caveats
+//
+//   - Mutations and the state must round-trip through encoding/json (the
+//     state through the snapshot codec): only exported fields are stored,
+//     and Apply and Validate must be deterministic.
+//   - Recovery reads the whole journal tail after the snapshot and applies
+//     it; without snapshots it replays the whole history. Use Compact or the
+//     snapshot policy to bound it.
+//   - Compact keeps the journal's newest record even when the snapshot
+//     covers it, so the journal never becomes empty (an empty journal
+//     would not show where its numbering ends, and recovery could not check
+//     that it continues the snapshot).
+//   - After Compact, a folder in the Rust crate's format can no longer be
+//     recovered by the Rust crate: it counts lines from the start of the
+//     journal and reads only its own snapshot.json. Appending, and Go
+//     snapshots without compaction, keep it valid for the crate.
+//   - A batch that holds Validators after its first mutation is validated
+//     on a scratch copy of the state (see Cloner), which costs a copy.
+//   - A panic in Apply stops the Manager (ErrFailed), and Open reports
+//     the record as a *RecordError from then on: fix the code first.
+//   - Durability needs a file system where fsync and rename mean what
+//     POSIX says (see ministore and minisnap).
+package ministate

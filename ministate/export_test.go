@@ -1,0 +1,19 @@
+package ministate
+
+// DecodeRecord and EncodeRecord expose the journal record codec to the
+// tests in package ministate_test.
+func DecodeRecord[S any, M Mutator[S]](kinds Kinds, p []byte) ([]M, error) {
+	c, err := newCodec[S, M](kinds)
+	if err != nil {
+		return nil, err
+	}
+	return c.decode(p, nil)
+}
+
+func EncodeRecord[S any, M Mutator[S]](kinds Kinds, ms []M) ([]byte, error) {
+	c, err := newCodec[S, M](kinds)
+	if err != nil {
+		return nil, err
+	}
+	return c.encode(ms)
+}

@@ -1,0 +1,81 @@
+package ministate
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/minisnap"
+	"github.com/mini-go/mini/ministore"
+)
+
+// Options configure a Manager. The zero value, and a nil *Options, give the
+// defaults documented on each field. Open copies the options; it never
+// changes the caller's value.
+type Options struct {
+	// SnapshotEvery, when positive, makes Apply and ApplyBatch take a
+	// snapshot, then compact the journal behind it, once SnapshotEvery
+	// records have been logged since the last snapshot (a batch is one
+	// record). The call that crosses the threshold does the work, after its
+	// own mutation is applied; there is no background goroutine. Default 0:
+	// no automatic snapshots.
+	SnapshotEvery uint64
+	// SnapshotBytes, when positive, does the same once the mutations logged
+	// since the last snapshot total SnapshotBytes bytes of JSON (the
+	// records' payloads, without the journal's per-line framing). Either
+	// threshold triggers a snapshot. Default 0: off.
+	SnapshotBytes int64
+	// KeepSnapshots is how many snapshots stay on disk, the newest
+	// included (minisnap's Options.Keep). Default 2. A negative value keeps
+	// all of them. Compact only ever relies on the newest.
+	KeepSnapshots int
+	// SnapshotCodec encodes the state in snapshots. Default
+	// minisnap.JSONCodec{}: pretty JSON, as the Rust crate writes it.
+	SnapshotCodec minisnap.Codec
+	// Registry, when set, logs mutations as {"Kind":{...fields}} (serde's
+	// enum form) and decodes them by kind, so one journal can hold several
+	// mutation types. It must be a *Registry[S] for the Manager's S, and
+	// every type registered in it must be assignable to M. It is required
+	// when M is an interface type. Default nil: a mutation is logged as its
+	// own JSON, and decoded into M.
+	Registry Kinds
+	// JournalFormat is the format of a new journal. Default
+	// ministore.FormatAuto: ministore's checksummed FormatV1 for a new
+	// journal, and an existing journal keeps its own format, so a journal
+	// written by the Rust crate stays readable by it. ministore.FormatPlain
+	// starts a new journal in the Rust crate's format.
+	JournalFormat ministore.Format
+	// MaxSegmentBytes is the size at which the journal's active file is
+	// sealed and a new one started (ministore's Options.MaxSegmentBytes).
+	// Default 64 MiB.
+	MaxSegmentBytes int64
+	// Logger receives warnings: a torn journal tail that was cut off, a
+	// damaged snapshot that was passed over, an automatic snapshot that
+	// failed. Default slog.Default().
+	Logger *slog.Logger
+	// FS is the file system used for all I/O, passed to ministore and
+	// minisnap. Default: the operating system's. It is here for the crash
+	// and fault tests in this module.
+	FS vfs.FS
+}
+
+// resolve returns a copy of o with the defaults filled in.
+func (o *Options) resolve() (Options, error) {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.SnapshotBytes < 0 || r.MaxSegmentBytes < 0 {
+		return r, errors.New("ministate: negative option")
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	if r.FS == nil {
+		r.FS = vfs.OS
+	}
+	if r.SnapshotCodec == nil {
+		r.SnapshotCodec = minisnap.JSONCodec{}
+	}
+	return r, nil
+}

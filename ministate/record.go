@@ -1,0 +1,138 @@
+package ministate
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+)
+
+// codec turns mutations into journal records and back. A record is one
+// mutation's JSON (or {"Kind":...} with a Registry), or, for a batch, a
+// JSON array of them. A single mutation whose JSON is itself an array is
+// written as a batch of one, so a record starting with '[' is always a
+// batch.
+type codec[S any, M Mutator[S]] struct {
+	kinds Kinds // nil: plain JSON
+}
+
+var null = []byte("null")
+
+func newCodec[S any, M Mutator[S]](kinds Kinds) (codec[S, M], error) {
+	mt := reflect.TypeFor[M]()
+	if kinds == nil {
+		if mt.Kind() == reflect.Interface {
+			return codec[S, M]{}, fmt.Errorf("ministate: the mutation type %v is an interface: set Options.Registry so records can be decoded", mt)
+		}
+		return codec[S, M]{}, nil
+	}
+	if err := kinds.check(reflect.TypeFor[S](), mt); err != nil {
+		return codec[S, M]{}, err
+	}
+	return codec[S, M]{kinds: kinds}, nil
+}
+
+// encodeOne returns the JSON of one mutation.
+func (c codec[S, M]) encodeOne(m M) ([]byte, error) {
+	var (
+		p   []byte
+		err error
+	)
+	if c.kinds != nil {
+		p, err = c.kinds.encodeKind(any(m))
+	} else {
+		p, err = json.Marshal(m)
+		if err != nil {
+			err = fmt.Errorf("ministate: encode mutation: %w", err)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Equal(p, null) {
+		return nil, errors.New("ministate: mutation encodes as null (a nil pointer?)")
+	}
+	return p, nil
+}
+
+// encode returns the record for ms: a single mutation, or a batch.
+func (c codec[S, M]) encode(ms []M) ([]byte, error) {
+	if len(ms) == 1 {
+		p, err := c.encodeOne(ms[0])
+		if err != nil || p[0] != '[' {
+			return p, err
+		}
+	}
+	out := []byte{'['}
+	for i, m := range ms {
+		p, err := c.encodeOne(m)
+		if err != nil {
+			return nil, fmt.Errorf("batch element %d: %w", i, err)
+		}
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, p...)
+	}
+	return append(out, ']'), nil
+}
+
+// decode parses a record into its mutations.
+func (c codec[S, M]) decode(p []byte, dst []M) ([]M, error) {
+	d := trimSpace(p)
+	if len(d) == 0 || d[0] != '[' {
+		m, err := c.decodeOne(d)
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, m), nil
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(d, &elems); err != nil {
+		return dst, fmt.Errorf("ministate: decode batch: %w", err)
+	}
+	if len(elems) == 0 {
+		return dst, errors.New("ministate: empty batch record")
+	}
+	for i, e := range elems {
+		m, err := c.decodeOne(e)
+		if err != nil {
+			return dst, fmt.Errorf("batch element %d: %w", i, err)
+		}
+		dst = append(dst, m)
+	}
+	return dst, nil
+}
+
+func (c codec[S, M]) decodeOne(p []byte) (M, error) {
+	var m M
+	if bytes.Equal(trimSpace(p), null) {
+		return m, errors.New("ministate: null mutation")
+	}
+	if c.kinds == nil {
+		if err := json.Unmarshal(p, &m); err != nil {
+			return m, fmt.Errorf("ministate: decode mutation: %w", err)
+		}
+		return m, nil
+	}
+	v, err := c.kinds.decodeKind(p)
+	if err != nil {
+		return m, err
+	}
+	m, ok := v.(M)
+	if !ok {
+		return m, fmt.Errorf("ministate: kind decoded as %T, which is not a %v", v, reflect.TypeFor[M]())
+	}
+	return m, nil
+}
+
+// validates reports whether any of ms is a Validator.
+func validates[S any, M Mutator[S]](ms []M) bool {
+	for _, m := range ms {
+		if _, ok := any(m).(Validator[S]); ok {
+			return true
+		}
+	}
+	return false
+}
