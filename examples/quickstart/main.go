@@ -1,5 +1,7 @@
 // Command quickstart shows the mini packages at work in a temporary folder:
-// it writes a journal, reopens it, and prints what it holds.
+// it writes a journal, reopens it, and prints what it holds (ministore);
+// then it keeps a state that survives restarts, with a snapshot and a
+// compacted log (ministate, on ministore and minisnap).
 //
 //	go run ./examples/quickstart
 package main
@@ -12,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
 )
 
@@ -34,6 +37,70 @@ func main() {
 
 // run does the tour in dir, printing to out.
 func run(out io.Writer, dir string) error {
+	if err := journal(out, dir); err != nil {
+		return err
+	}
+	return state(out, dir)
+}
+
+// Stock is a state: items in stock.
+type Stock struct {
+	Items map[string]int `json:"items"`
+}
+
+// Receive is a mutation of Stock. Mutations are logged before they are
+// applied, so they must be deterministic.
+type Receive struct {
+	Item  string `json:"item"`
+	Count int    `json:"count"`
+}
+
+func (r Receive) Apply(s *Stock) {
+	if s.Items == nil {
+		s.Items = map[string]int{}
+	}
+	s.Items[r.Item] += r.Count
+}
+
+// state keeps a Stock with ministate: every Apply is durable when it
+// returns, a snapshot plus the log's tail brings it back after a restart.
+func state(out io.Writer, dir string) error {
+	stateDir := filepath.Join(dir, "stock")
+	m, err := ministate.Open[Stock, Receive](stateDir, "stock.wal.jsonl", nil)
+	if err != nil {
+		return err
+	}
+	for _, r := range []Receive{{"apple", 10}, {"pear", 4}, {"apple", 5}} {
+		if _, err := m.Apply(r); err != nil {
+			return err
+		}
+	}
+	// Snapshot the state, then drop the log records the snapshot covers.
+	if _, err := m.Compact(); err != nil {
+		return err
+	}
+	if _, err := m.Apply(Receive{"plum", 7}); err != nil {
+		return err
+	}
+	if err := m.Close(); err != nil {
+		return err
+	}
+
+	// A restart: the newest snapshot plus the rest of the log.
+	m, err = ministate.Open[Stock, Receive](stateDir, "stock.wal.jsonl", nil)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	m.View(func(s *Stock) {
+		fmt.Fprintf(out, "stock after restart: apple %d, pear %d, plum %d (sequence %d)\n",
+			s.Items["apple"], s.Items["pear"], s.Items["plum"], m.Sequence())
+	})
+	return nil
+}
+
+// journal writes, reopens and replays a ministore journal.
+func journal(out io.Writer, dir string) error {
 	path := filepath.Join(dir, "events.log")
 
 	// 1. Write: each Append is on stable storage when it returns.

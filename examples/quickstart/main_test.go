@@ -15,6 +15,7 @@ func TestQuickstart(t *testing.T) {
 		"after reopening: appended #4, journal holds #1..#4",
 		"  #4 shipped order 1",
 		`{"seq":1,"sync":0,"rec":{"kind":"created","order":1},"crc":"`,
+		"stock after restart: apple 15, pear 4, plum 7 (sequence 4)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
