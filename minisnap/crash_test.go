@@ -285,6 +285,9 @@ func TestErrorAtEveryOp(t *testing.T) {
 							}
 						}
 					}
+					if s != nil {
+						s.Close() // a second writer needs the lock
+					}
 					// Then the disk, both as it is and as a power loss would leave it.
 					checkRecovered(t, mem.CrashClone(vfs.CrashOptions{}), wl.keep, wl.steps, acked, where+", then power loss")
 					checkRecovered(t, mem, wl.keep, wl.steps, acked, where)

@@ -63,6 +63,9 @@ func (s *Store) CreateFrom(seq uint64, write func(w io.Writer) error) error {
 	if s.closed {
 		return ErrClosed
 	}
+	if s.readOnly {
+		return ErrReadOnly
+	}
 	es, err := s.scan()
 	if err != nil {
 		return err
@@ -84,6 +87,11 @@ func (s *Store) CreateFrom(seq uint64, write func(w io.Writer) error) error {
 	}
 	if err := vfs.MkdirAll(s.fs, s.dir, dirPerm); err != nil {
 		return fmt.Errorf("minisnap: create %s: %w", s.dir, err)
+	}
+	if s.lock == nil {
+		if err := s.takeLock(); err != nil {
+			return err
+		}
 	}
 	tmp, err := s.mkTemp("snap", seq)
 	if err != nil {

@@ -95,9 +95,14 @@
 //
 // A Store is safe for concurrent use by multiple goroutines: Create and
 // CreateFrom are serialized, and the restore calls and List run in parallel
-// with each other but wait for a Create in progress. One directory must be
-// used by one Store at a time: minisnap takes no lock on it, and Open
-// removes temporary directories that another Store might be writing.
+// with each other but wait for a Create in progress. One directory has one
+// writing Store at a time: a Store holds an advisory lock (the file
+// .minisnap.lock in the directory) from Open, or its first Create if the
+// directory did not exist, until Close, and a second writing Store, in this
+// process or another, gets ErrLocked. Only the lock holder removes the
+// temporary directories a crash leaves. A Store opened with
+// Options.ReadOnly takes no lock, removes nothing and cannot Create: use it
+// to inspect a directory another program writes.
 //
 // # Caveats
 //

@@ -21,6 +21,11 @@ var (
 	// ErrCodec: a snapshot was written with a codec this Store does not
 	// have (see Options.Codec).
 	ErrCodec = errors.New("minisnap: unknown codec")
+	// ErrLocked: another Store, in this process or another, has the
+	// directory open for writing.
+	ErrLocked = errors.New("minisnap: directory locked by another process")
+	// ErrReadOnly: Create on a Store opened with Options.ReadOnly.
+	ErrReadOnly = errors.New("minisnap: store is read-only")
 )
 
 // CorruptError reports a snapshot file whose bytes do not verify: a

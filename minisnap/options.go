@@ -27,6 +27,12 @@ type Options struct {
 	// snapshots.
 	Codec Codec
 
+	// ReadOnly opens the directory for reading only: Open takes no lock
+	// and removes nothing, and Create fails with ErrReadOnly. Use it to
+	// inspect the snapshots of a directory another program writes. Default
+	// false: Open takes the directory's lock (see Open).
+	ReadOnly bool
+
 	// FS is the file system every read and write goes through. Nil means
 	// the operating system's. It exists for this module's own tests, which
 	// simulate crashes and I/O errors.

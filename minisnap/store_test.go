@@ -134,6 +134,9 @@ func TestRealFS(t *testing.T) {
 		t.Fatalf("List seqs = %v, want [4 3]", seqsOf(infos))
 	}
 	// Reopen, as after a restart.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	s2, err := minisnap.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +167,7 @@ func TestKeep(t *testing.T) {
 				t.Errorf("List seqs = %v, want %v", got, tt.want)
 			}
 			names, _ := m.ReadDir(memDir)
+			names = slices.DeleteFunc(names, func(n string) bool { return !strings.HasPrefix(n, "snap-") })
 			if len(names) != len(tt.want) {
 				t.Errorf("directory holds %v, want %d snapshot directories", names, len(tt.want))
 			}
@@ -299,6 +303,22 @@ func TestLeftoversRemovedOnOpen(t *testing.T) {
 	}
 	other := filepath.Join(memDir, "notes.txt") // not ours: left alone
 	writeAll(t, m, other, []byte("keep me"))
+	// A second writer is locked out while the first is open...
+	if _, err := minisnap.Open(memDir, &minisnap.Options{FS: m}); !errors.Is(err, minisnap.ErrLocked) {
+		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+	// ...and a reader removes nothing.
+	ro, err := minisnap.Open(memDir, &minisnap.Options{FS: m, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := tempEntries(t, m, memDir); len(left) != 2 {
+		t.Errorf("a read-only Open removed leftovers: %v", left)
+	}
+	if err := ro.Create("x", 9); !errors.Is(err, minisnap.ErrReadOnly) {
+		t.Errorf("Create on a read-only Store = %v", err)
+	}
+	s.Close()
 	s2, err := minisnap.Open(memDir, &minisnap.Options{FS: m})
 	if err != nil {
 		t.Fatal(err)
@@ -397,6 +417,8 @@ func TestCodecs(t *testing.T) {
 	if err := js.Create("from json", 1); err != nil {
 		t.Fatal(err)
 	}
+	js.Close() // one writer at a time; reopen it read-only
+	js, _ = minisnap.Open(memDir, &minisnap.Options{FS: m, ReadOnly: true})
 	qs, err := minisnap.Open(memDir, &minisnap.Options{FS: m, Keep: -1, Codec: qc})
 	if err != nil {
 		t.Fatal(err)
@@ -467,7 +489,7 @@ func TestMissingDirIsNotAnError(t *testing.T) {
 	s, m := openMem(t, nil)
 	mustCreate(t, s, 1, "a")
 	infos := mustList(t, s)
-	for _, p := range []string{infos[0].Path, filepath.Join(snapDir(infos[0]), "snapshot.seq"), filepath.Join(snapDir(infos[0]), "meta.json"), snapDir(infos[0]), memDir} {
+	for _, p := range []string{infos[0].Path, filepath.Join(snapDir(infos[0]), "snapshot.seq"), filepath.Join(snapDir(infos[0]), "meta.json"), snapDir(infos[0]), filepath.Join(memDir, ".minisnap.lock"), memDir} {
 		if err := m.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			t.Fatal(err)
 		}

@@ -127,8 +127,9 @@ func TestRustCreateSnapshot(t *testing.T) {
 	if err != nil || seq != 2 {
 		t.Fatalf("CreateSnapshot = %d, %v; want 2", seq, err)
 	}
-	// The Rust test reads the snapshot back with the snapshot store.
-	snaps, err := minisnap.Open(m.StateDir(), nil)
+	// The Rust test reads the snapshot back with the snapshot store
+	// (read-only: the Manager holds the folder).
+	snaps, err := minisnap.Open(m.StateDir(), &minisnap.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,6 +121,9 @@
 //
 // # Caveats
 //
+//   - One Manager per folder: the snapshots in the folder belong to it. A
+//     second Manager on the folder (with any journal name) fails to open:
+//     the journal and the snapshot store are both locked.
 //   - Mutations and the state must round-trip through encoding/json (the
 //     state through the snapshot codec): only exported fields are stored,
 //     and Apply and Validate must be deterministic.

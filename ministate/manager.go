@@ -125,6 +125,7 @@ func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager
 	for _, d := range slices.Compact([]string{dir, filepath.Dir(journal)}) {
 		if err := o.FS.SyncDir(d); err != nil {
 			log.Close()
+			snaps.Close()
 			return nil, fmt.Errorf("ministate: sync %s: %w", d, err)
 		}
 	}

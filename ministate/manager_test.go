@@ -265,6 +265,8 @@ func TestRecordFormat(t *testing.T) {
 	}
 
 	// A mutation that encodes as an array is stored as a batch of one.
+	// (One Manager per folder: snapshots belong to the folder.)
+	dir = t.TempDir()
 	pm := mustOpen[Tape, Pair](t, dir, "pairs.log", nil)
 	mustApply(t, pm, Pair{5, 6})
 	mustClose(t, pm)
@@ -278,6 +280,7 @@ func TestRecordFormat(t *testing.T) {
 	}
 
 	// With a registry: serde's enum form.
+	dir = t.TempDir()
 	rm := mustOpen[Tape, ministate.Mutator[Tape]](t, dir, "kinds.log", &ministate.Options{Registry: tapeRegistry(), Logger: quiet()})
 	mustApply(t, rm, ministate.Mutator[Tape](Push{7}))
 	if _, err := rm.ApplyBatch(PushNew{8}, Push{9}); err != nil {
@@ -359,7 +362,7 @@ func TestGapErrors(t *testing.T) {
 // corruptNewestSnapshot flips a byte in the newest snapshot's state file.
 func corruptNewestSnapshot(t *testing.T, dir string) {
 	t.Helper()
-	snaps, err := minisnap.Open(dir, nil)
+	snaps, err := minisnap.Open(dir, &minisnap.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,7 +541,7 @@ func TestCompact(t *testing.T) {
 	}
 	mustApply(t, m, Push{8})
 	mustClose(t, m)
-	snaps, _ := minisnap.Open(dir, nil)
+	snaps, _ := minisnap.Open(dir, &minisnap.Options{ReadOnly: true})
 	if infos, _ := snaps.List(); len(infos) != 2 || infos[0].Seq != 8 || infos[1].Seq != 6 {
 		t.Fatalf("snapshots %+v, want 8 and 6 (Keep 2)", infos)
 	}
@@ -578,7 +581,7 @@ func TestSnapshotPolicy(t *testing.T) {
 				t.Fatalf("journal starts at %d, want %d", seqs[0], last)
 			}
 			mustClose(t, m)
-			snaps, _ := minisnap.Open(dir, nil)
+			snaps, _ := minisnap.Open(dir, &minisnap.Options{ReadOnly: true})
 			infos, _ := snaps.List()
 			var got []uint64
 			for _, in := range infos {

@@ -77,6 +77,8 @@ func TestCorruptAndMismatch(t *testing.T) {
 	if err := js.Create(bigState(3), 1); err != nil {
 		t.Fatal(err)
 	}
+	js.Close() // one writer at a time; reopen it read-only below
+	js, _ = minisnap.Open(dir, &minisnap.Options{ReadOnly: true})
 	cs, err := minisnap.Open(dir, &minisnap.Options{Codec: cborcodec.New()})
 	if err != nil {
 		t.Fatal(err)
