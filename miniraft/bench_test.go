@@ -1,0 +1,51 @@
+package miniraft
+
+import (
+	"testing"
+
+	"github.com/hashicorp/raft"
+	raftbench "github.com/hashicorp/raft/bench"
+)
+
+// The benchmarks run raft's own storage benchmarks (hashicorp/raft/bench)
+// on LogStore and StableStore, in a temporary folder on the real disk:
+// every StoreLog(s) and Set is fsync'd. The same functions against
+// raft-boltdb and raft-wal are in bench_peers_test.go.txt (for the bench
+// module, so that those libraries never enter this module's go.mod).
+//
+//	go test -run '^$' -bench . ./miniraft
+
+// skipZero drops logs with index 0, which raftbench.StoreLog and
+// raftbench.DeleteRange store first and raft never does (raft numbers logs
+// from 1; LogStore refuses 0 with ErrNotContiguous).
+type skipZero struct{ *LogStore }
+
+func (s skipZero) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+func (s skipZero) StoreLogs(logs []*raft.Log) error {
+	for len(logs) > 0 && logs[0].Index == 0 {
+		logs = logs[1:]
+	}
+	return s.LogStore.StoreLogs(logs)
+}
+
+func BenchmarkLogStore_FirstIndex(b *testing.B) { raftbench.FirstIndex(b, openLogStore(b, nil)) }
+func BenchmarkLogStore_LastIndex(b *testing.B)  { raftbench.LastIndex(b, openLogStore(b, nil)) }
+func BenchmarkLogStore_GetLog(b *testing.B)     { raftbench.GetLog(b, openLogStore(b, nil)) }
+
+// GetLog with the cache off: every call reads the record from the file and
+// decodes it.
+func BenchmarkLogStore_GetLogUncached(b *testing.B) {
+	raftbench.GetLog(b, openLogStore(b, &StoreOptions{Logger: quiet, CacheLogs: -1}))
+}
+
+func BenchmarkLogStore_StoreLog(b *testing.B)  { raftbench.StoreLog(b, skipZero{openLogStore(b, nil)}) }
+func BenchmarkLogStore_StoreLogs(b *testing.B) { raftbench.StoreLogs(b, openLogStore(b, nil)) }
+func BenchmarkLogStore_DeleteRange(b *testing.B) {
+	raftbench.DeleteRange(b, skipZero{openLogStore(b, nil)})
+}
+
+func BenchmarkStableStore_Set(b *testing.B)       { raftbench.Set(b, openStableStore(b)) }
+func BenchmarkStableStore_Get(b *testing.B)       { raftbench.Get(b, openStableStore(b)) }
+func BenchmarkStableStore_SetUint64(b *testing.B) { raftbench.SetUint64(b, openStableStore(b)) }
+func BenchmarkStableStore_GetUint64(b *testing.B) { raftbench.GetUint64(b, openStableStore(b)) }

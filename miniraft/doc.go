@@ -1,0 +1,127 @@
+// Package miniraft replicates a ministate-style state across a cluster with
+// github.com/hashicorp/raft (the consensus library of Consul, Nomad and
+// Vault), on mini's own storage: the raft log is a ministore journal, raft's
+// term and vote are a small ministore journal, and snapshots are minisnap
+// snapshots.
+//
+//	m, err := miniraft.Open[Counter, Inc]("node1", &miniraft.Options{
+//		ID: "n1", Bind: "127.0.0.1:7001", Bootstrap: true})
+//	err = m.AddVoter("n2", "127.0.0.1:7002")   // on the leader
+//	seq, err := m.Apply(Inc{By: 10})           // committed by a majority, then applied
+//	m.View(func(c *Counter) { fmt.Println(c.Value) })
+//
+// A Manager has the calls of a ministate.Manager — Apply, ApplyBatch,
+// View, Copy, Sequence, Close — with the same Mutator, Validator, Cloner
+// and Registry, so a ministate user who outgrows one machine keeps their
+// types. The sequence number of a mutation is the raft index of its log.
+//
+// The three stores are usable on their own, with any raft.FSM:
+// LogStore (raft.LogStore and raft.MonotonicLogStore), StableStore
+// (raft.StableStore) and SnapshotStore (raft.SnapshotStore).
+//
+// # Guarantees
+//
+// LogStore: StoreLogs writes its logs with one write and one fsync; when
+// it returns nil they survive a crash or power loss. A crash during the
+// call keeps a prefix of them, never a log that was not given, never a
+// gap. DeleteRange leaves, at every crash point, either the old log or a
+// log with a prefix (compaction) or a suffix (conflict) of the range
+// removed. The log with raft index i is always the journal record with
+// sequence number i, and GetLog checks that the record holds index i.
+//
+// StableStore: Set and SetUint64 are durable when they return nil; Open
+// returns every key's last value. Compaction rewrites the live values
+// before it drops older records, so no crash point loses a value.
+//
+// SnapshotStore: a snapshot is durable when its sink's Close returns nil,
+// and is then complete, with its raft metadata (term, index,
+// configuration, configuration index, version) in the same file; a
+// canceled, failed or interrupted snapshot leaves nothing that List shows.
+// Opened snapshots are verified against a CRC-32C while they stream.
+//
+// Manager: Apply returns a sequence number once the mutation is on stable
+// storage on a majority of the voters (committed) and applied on the node
+// that returned it. A committed mutation is never lost while a majority
+// of the voters keeps its folder, and every node applies the same
+// mutations in the same order, so their states are equal at equal
+// sequence numbers. An error wrapping raft.ErrLeadershipLost leaves the
+// outcome unknown; any other error means the mutation was not applied.
+// View reads this node's state, which on a follower may lag; ViewConsistent
+// first makes sure this node has applied everything acknowledged before
+// the call (a linearizable read).
+//
+// # Format
+//
+// A node's folder:
+//
+//	DIR/
+//	├── raft.log, raft.log.001, ...   the raft log: a ministore journal
+//	├── raft.log.lock
+//	├── stable.log                    term, vote and the node's address
+//	└── snapshots/
+//	    └── snap-00000000000000000120/    a minisnap snapshot at index 120
+//	        ├── snapshot.raft             raft metadata line, then the state
+//	        ├── snapshot.seq
+//	        └── meta.json
+//
+// Each line of raft.log is one log, in ministore's framing (sequence
+// number, CRC-32C). The record is compact JSON; a log whose data is
+// compact JSON (a Manager's mutations are) stores it as is, anything else
+// in base64. A hole (an index with no log, only ever left by a caller that
+// skips indexes, which raft does not) is null:
+//
+//	{"seq":7,"sync":6,"rec":{"index":7,"term":2,"type":0,"json":{"Inc":{"by":1}},"at":1767323045123456789},"crc":"…"}
+//	{"seq":8,"sync":7,"rec":{"index":8,"term":2,"type":5,"data":"AQIDBA=="},"crc":"…"}
+//
+// type is the raft.LogType number, at AppendedAt in Unix nanoseconds. A
+// Manager's mutation is its JSON, {"Kind":{...}} with a Registry, or an
+// array of them for ApplyBatch: the records of a ministate journal.
+//
+// stable.log holds one record per Set: {"k":"CurrentTerm","u":7} for a
+// uint64, {"k":"LastVoteCand","v":"bjE="} for bytes (base64), "k64"
+// instead of "k" for a key that is not UTF-8.
+//
+// snapshot.raft starts with one line of JSON, the raft metadata:
+//
+//	{"id":"3-120-1767323045123456789","version":1,"term":3,"index":120,"configurationIndex":4,"servers":[{"id":"n1","address":"127.0.0.1:7001","suffrage":0}]}
+//
+// followed by the FSM's bytes; for a Manager, {"seq":120,"state":{...}}.
+//
+// # Concurrency
+//
+// Every type is safe for concurrent use. LogStore serializes writers
+// (raft stores logs from its main loop and compacts from its snapshot
+// loop) but serves GetLog while a write's fsync is in progress; the logs
+// most recently stored are kept in memory (StoreOptions.CacheLogs), so the
+// reads raft makes to apply and replicate them cost neither I/O nor
+// decoding. A Manager's readers hold a read lock; applying a log takes the
+// write lock for the time of its mutations' Apply.
+//
+// A node uses one TCP port: raft's RPCs and the calls a follower forwards
+// (Options.Forward) share it, told apart by their first byte.
+//
+// # Caveats
+//
+//   - hashicorp/raft is MPL-2.0 licensed.
+//   - Raft needs a majority of voters: a cluster of three survives the
+//     loss of one node, of five the loss of two. With a single node every
+//     write waits only for its own fsync.
+//   - Validators run when a log is applied, so a refused mutation still
+//     uses a raft index (Sequence passes it). Apply and Validate must be
+//     deterministic: every node runs them on its own copy of the state.
+//   - A panic in a mutation's Apply stops the Manager on every node alike
+//     (ErrFailed): fix the code and restart the nodes.
+//   - LogStore refuses index 0 and indexes that go backwards inside one
+//     call, fills gaps of up to 65536 indexes with holes, and deletes only
+//     a prefix or a suffix of the log (ErrNotContiguous otherwise): what
+//     raft does, and raft's own benchmarks need. An empty log that must
+//     start below the index it would give next is replaced by a new
+//     journal file.
+//   - Deleting the front of the log rewrites the rest of the segment that
+//     holds the new first log (StoreOptions.MaxSegmentBytes, 16 MiB).
+//   - SnapshotStore refuses a snapshot at a lower index than its newest
+//     (minisnap.ErrOutOfOrder); raft does not create one.
+//   - Snapshots hold the state as JSON, and a snapshot is made in memory
+//     first unless *S is a ministate.Cloner.
+//   - Forwarded calls open one TCP connection each.
+package miniraft

@@ -1,0 +1,107 @@
+package miniraft
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func quietOpts(fsys vfs.FS) *StoreOptions { return &StoreOptions{Logger: quiet, FS: fsys} }
+
+func openLogStore(tb testing.TB, opts *StoreOptions) *LogStore {
+	tb.Helper()
+	if opts == nil {
+		opts = quietOpts(nil)
+	}
+	l, err := OpenLogStore(filepath.Join(tb.TempDir(), "raft.log"), opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	return l
+}
+
+func openStableStore(tb testing.TB) *StableStore {
+	tb.Helper()
+	s, err := OpenStableStore(filepath.Join(tb.TempDir(), "stable.log"), quietOpts(nil))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// testLog returns a log whose fields are all derived from idx.
+func testLog(idx uint64) *raft.Log {
+	l := &raft.Log{
+		Index: idx,
+		Term:  idx/10 + 1,
+		Type:  raft.LogCommand,
+		Data:  fmt.Appendf(nil, "log %d", idx),
+	}
+	switch idx % 4 {
+	case 1:
+		l.Data = fmt.Appendf(nil, `{"n":%d}`, idx) // stored as JSON
+	case 2:
+		l.Type = raft.LogConfiguration
+		l.Data = []byte{0x80, byte(idx), 0, '\n', '<'}
+		l.Extensions = []byte("ext")
+	case 3:
+		l.AppendedAt = time.Unix(1767323045, int64(idx))
+	}
+	return l
+}
+
+func testLogs(from, to uint64) []*raft.Log {
+	var out []*raft.Log
+	for i := from; i <= to; i++ {
+		out = append(out, testLog(i))
+	}
+	return out
+}
+
+// sameLog reports whether a and b are equal as raft sees them (nil and
+// empty byte slices are the same, times compare as instants).
+func sameLog(a, b *raft.Log) bool {
+	return a.Index == b.Index && a.Term == b.Term && a.Type == b.Type &&
+		bytes.Equal(a.Data, b.Data) && bytes.Equal(a.Extensions, b.Extensions) && a.AppendedAt.Equal(b.AppendedAt)
+}
+
+func mustIndexes(tb testing.TB, l *LogStore, first, last uint64) {
+	tb.Helper()
+	f, err := l.FirstIndex()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	la, err := l.LastIndex()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if f != first || la != last {
+		tb.Fatalf("indexes %d..%d, want %d..%d", f, la, first, last)
+	}
+}
+
+// mustLogs checks that l holds exactly the logs want[i] at their indexes,
+// with no log just outside.
+func mustLogs(tb testing.TB, l *LogStore, want []*raft.Log) {
+	tb.Helper()
+	for _, w := range want {
+		var got raft.Log
+		if err := l.GetLog(w.Index, &got); err != nil {
+			tb.Fatalf("GetLog(%d): %v", w.Index, err)
+		}
+		if !sameLog(&got, w) {
+			tb.Fatalf("GetLog(%d) = %+v, want %+v", w.Index, got, *w)
+		}
+	}
+}

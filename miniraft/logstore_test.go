@@ -1,0 +1,439 @@
+package miniraft
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/mini-go/mini/ministore"
+)
+
+// The tests named after raft-boltdb's bolt_store_test.go are the list every
+// raft storage backend passes, written anew for LogStore.
+
+func TestLogStore_Implements(t *testing.T) {
+	var store any = &LogStore{}
+	if _, ok := store.(raft.LogStore); !ok {
+		t.Fatal("LogStore does not implement raft.LogStore")
+	}
+	if m, ok := store.(raft.MonotonicLogStore); !ok || !m.IsMonotonic() {
+		t.Fatal("LogStore is not a monotonic raft.LogStore")
+	}
+	var stable any = &StableStore{}
+	if _, ok := stable.(raft.StableStore); !ok {
+		t.Fatal("StableStore does not implement raft.StableStore")
+	}
+	var snaps any = &SnapshotStore{}
+	if _, ok := snaps.(raft.SnapshotStore); !ok {
+		t.Fatal("SnapshotStore does not implement raft.SnapshotStore")
+	}
+}
+
+func TestLogStore_FirstIndex(t *testing.T) {
+	for _, cache := range []int{0, -1} {
+		l := openLogStore(t, &StoreOptions{Logger: quiet, CacheLogs: cache})
+		mustIndexes(t, l, 0, 0)
+		if err := l.StoreLogs(testLogs(1, 3)); err != nil {
+			t.Fatal(err)
+		}
+		if idx, err := l.FirstIndex(); err != nil || idx != 1 {
+			t.Fatalf("FirstIndex = %d, %v; want 1", idx, err)
+		}
+	}
+}
+
+func TestLogStore_LastIndex(t *testing.T) {
+	l := openLogStore(t, nil)
+	if idx, err := l.LastIndex(); err != nil || idx != 0 {
+		t.Fatalf("LastIndex of an empty store = %d, %v", idx, err)
+	}
+	if err := l.StoreLogs(testLogs(1, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if idx, err := l.LastIndex(); err != nil || idx != 3 {
+		t.Fatalf("LastIndex = %d, %v; want 3", idx, err)
+	}
+}
+
+func TestLogStore_GetLog(t *testing.T) {
+	for _, cache := range []int{0, -1} {
+		l := openLogStore(t, &StoreOptions{Logger: quiet, CacheLogs: cache})
+		var got raft.Log
+		if err := l.GetLog(1, &got); err != raft.ErrLogNotFound {
+			t.Fatalf("GetLog on an empty store: %v, want raft.ErrLogNotFound", err)
+		}
+		logs := testLogs(1, 3)
+		if err := l.StoreLogs(logs); err != nil {
+			t.Fatal(err)
+		}
+		mustLogs(t, l, logs)
+		for _, idx := range []uint64{0, 4, 100} {
+			if err := l.GetLog(idx, &got); err != raft.ErrLogNotFound {
+				t.Fatalf("GetLog(%d): %v, want raft.ErrLogNotFound", idx, err)
+			}
+		}
+	}
+}
+
+func TestLogStore_SetLog(t *testing.T) {
+	l := openLogStore(t, nil)
+	lg := testLog(1)
+	if err := l.StoreLog(lg); err != nil {
+		t.Fatal(err)
+	}
+	mustLogs(t, l, []*raft.Log{lg})
+	mustIndexes(t, l, 1, 1)
+}
+
+func TestLogStore_SetLogs(t *testing.T) {
+	l := openLogStore(t, nil)
+	logs := testLogs(1, 2)
+	if err := l.StoreLogs(logs); err != nil {
+		t.Fatal(err)
+	}
+	mustLogs(t, l, logs)
+	mustIndexes(t, l, 1, 2)
+}
+
+func TestLogStore_DeleteRange(t *testing.T) {
+	l := openLogStore(t, nil)
+	logs := testLogs(1, 3)
+	if err := l.StoreLogs(logs); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.DeleteRange(1, 2); err != nil {
+		t.Fatal(err)
+	}
+	var got raft.Log
+	for _, idx := range []uint64{1, 2} {
+		if err := l.GetLog(idx, &got); err != raft.ErrLogNotFound {
+			t.Fatalf("GetLog(%d) after delete: %v", idx, err)
+		}
+	}
+	mustLogs(t, l, logs[2:])
+	mustIndexes(t, l, 3, 3)
+}
+
+// The tests below go beyond raft-boltdb's list: what raft does to a log
+// store over a node's life, and reopening after each.
+
+func reopenLog(t *testing.T, l *LogStore, opts *StoreOptions) *LogStore {
+	t.Helper()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if opts == nil {
+		opts = quietOpts(nil)
+	}
+	l2, err := OpenLogStore(l.Path(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l2.Close() })
+	return l2
+}
+
+func TestLogStoreLifecycle(t *testing.T) {
+	l := openLogStore(t, &StoreOptions{Logger: quiet, MaxSegmentBytes: 400, CacheLogs: 8})
+	opts := &StoreOptions{Logger: quiet, MaxSegmentBytes: 400, CacheLogs: 8}
+	all := testLogs(1, 60)
+	for i := 0; i < 60; i += 6 {
+		if err := l.StoreLogs(all[i : i+6]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustIndexes(t, l, 1, 60)
+	mustLogs(t, l, all)
+
+	// A conflicting suffix: raft deletes it, then stores the leader's logs.
+	if err := l.DeleteRange(41, 60); err != nil {
+		t.Fatal(err)
+	}
+	mustIndexes(t, l, 1, 40)
+	repl := testLogs(41, 45)
+	for _, lg := range repl {
+		lg.Term += 100
+	}
+	if err := l.StoreLogs(repl); err != nil {
+		t.Fatal(err)
+	}
+	want := append(all[:40:40], repl...)
+	mustLogs(t, l, want)
+
+	// StoreLogs over existing indexes replaces them, as raft-boltdb does.
+	over := testLogs(44, 47)
+	if err := l.StoreLogs(over); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want[:43:43], over...)
+	mustIndexes(t, l, 1, 47)
+	mustLogs(t, l, want)
+
+	// Compaction behind a snapshot.
+	if err := l.DeleteRange(1, 30); err != nil {
+		t.Fatal(err)
+	}
+	mustIndexes(t, l, 31, 47)
+	l = reopenLog(t, l, opts)
+	mustIndexes(t, l, 31, 47)
+	mustLogs(t, l, want[30:])
+
+	// A snapshot install: raft deletes everything, then stores from the
+	// snapshot's index + 1, which may be below the old last index...
+	if err := l.DeleteRange(31, 47); err != nil {
+		t.Fatal(err)
+	}
+	mustIndexes(t, l, 0, 0)
+	if err := l.StoreLogs(testLogs(35, 36)); err != nil {
+		t.Fatal(err)
+	}
+	mustIndexes(t, l, 35, 36)
+	mustLogs(t, l, testLogs(35, 36))
+	// ... or before the old first one, and after a reopen of the empty log.
+	if err := l.DeleteRange(0, 100); err != nil {
+		t.Fatal(err)
+	}
+	l = reopenLog(t, l, opts)
+	mustIndexes(t, l, 0, 0)
+	if err := l.StoreLogs(testLogs(7, 9)); err != nil {
+		t.Fatal(err)
+	}
+	mustIndexes(t, l, 7, 9)
+	if err := l.DeleteRange(7, 9); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StoreLogs(testLogs(3, 4)); err != nil {
+		t.Fatal(err)
+	}
+	mustIndexes(t, l, 3, 4)
+	l = reopenLog(t, l, opts)
+	mustIndexes(t, l, 3, 4)
+	mustLogs(t, l, testLogs(3, 4))
+
+	// Deleting outside the log does nothing; inside it is refused.
+	if err := l.DeleteRange(10, 20); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StoreLogs(testLogs(5, 9)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.DeleteRange(5, 6); !errors.Is(err, ErrNotContiguous) {
+		t.Fatalf("DeleteRange inside the log: %v, want ErrNotContiguous", err)
+	}
+	mustLogs(t, l, testLogs(3, 9))
+}
+
+func TestLogStoreHoles(t *testing.T) {
+	l := openLogStore(t, nil)
+	// raftbench.DeleteRange stores 3 logs every 10 indexes.
+	var logs []*raft.Log
+	for _, base := range []uint64{10, 20, 30} {
+		logs = append(logs, testLogs(base, base+2)...)
+	}
+	if err := l.StoreLogs(logs); err != nil {
+		t.Fatal(err)
+	}
+	mustIndexes(t, l, 10, 32)
+	mustLogs(t, l, logs)
+	var got raft.Log
+	if err := l.GetLog(15, &got); err != raft.ErrLogNotFound {
+		t.Fatalf("GetLog of a hole: %v", err)
+	}
+	// Deleting up to a hole moves the first index to the next log.
+	if err := l.DeleteRange(10, 14); err != nil {
+		t.Fatal(err)
+	}
+	mustIndexes(t, l, 20, 32)
+	// A gap after the last log, across calls.
+	if err := l.StoreLogs(testLogs(40, 40)); err != nil {
+		t.Fatal(err)
+	}
+	// Deleting back to a hole moves the last index to the log before it.
+	if err := l.DeleteRange(35, 40); err != nil {
+		t.Fatal(err)
+	}
+	mustIndexes(t, l, 20, 32)
+	l = reopenLog(t, l, nil)
+	mustIndexes(t, l, 20, 32)
+	mustLogs(t, l, logs[3:])
+
+	for _, bad := range [][]*raft.Log{
+		{testLog(0)},
+		{testLog(50), testLog(49)},
+		{testLog(50), testLog(50 + maxHoles + 2)},
+		{testLog(33 + maxHoles + 1)},
+	} {
+		if err := l.StoreLogs(bad); !errors.Is(err, ErrNotContiguous) {
+			t.Fatalf("StoreLogs(%d..%d): %v, want ErrNotContiguous", bad[0].Index, bad[len(bad)-1].Index, err)
+		}
+	}
+	mustIndexes(t, l, 20, 32)
+}
+
+// A crash can leave holes at the end of the journal (StoreLogs writes holes
+// and logs in one batch and a prefix survives); Open removes them.
+func TestLogStoreRecoversTrailingHoles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "raft.log")
+	j, err := ministore.Open[json.RawMessage](path, &ministore.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := j.AppendBatch(encodeLog(testLog(1)), encodeLog(testLog(2)), holeRecord, holeRecord); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	l, err := OpenLogStore(path, quietOpts(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	mustIndexes(t, l, 1, 2)
+	if err := l.StoreLogs(testLogs(3, 3)); err != nil {
+		t.Fatal(err)
+	}
+	mustLogs(t, l, testLogs(1, 3))
+}
+
+// A record that does not hold the log its sequence number says is damage.
+func TestLogStoreDetectsMisnumberedRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "raft.log")
+	j, err := ministore.Open[json.RawMessage](path, &ministore.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := j.AppendBatch(encodeLog(testLog(1)), encodeLog(testLog(7))); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if _, err := OpenLogStore(path, quietOpts(nil)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("open: %v, want ErrCorrupt", err)
+	}
+}
+
+func TestLogStoreJournalIsReadable(t *testing.T) {
+	l := openLogStore(t, nil)
+	if err := l.StoreLogs(testLogs(1, 3)); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	b, err := os.ReadFile(l.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`"rec":{"index":1,"term":1,"type":0,"json":{"n":1}}`,
+		`"rec":{"index":2,"term":1,"type":5,"data":"gAIACjw=","ext":"ZXh0"}`,
+		`"rec":{"index":3,"term":1,"type":0,"data":"bG9nIDM=","at":1767323045000000003}`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("journal lacks %s:\n%s", want, b)
+		}
+	}
+}
+
+func TestLogStoreClosed(t *testing.T) {
+	l := openLogStore(t, nil)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	var lg raft.Log
+	for name, err := range map[string]error{
+		"StoreLogs":   l.StoreLogs(testLogs(1, 1)),
+		"DeleteRange": l.DeleteRange(1, 1),
+		"GetLog":      l.GetLog(1, &lg),
+	} {
+		if err != ErrClosed {
+			t.Errorf("%s after Close: %v", name, err)
+		}
+	}
+	if _, err := l.FirstIndex(); err != ErrClosed {
+		t.Errorf("FirstIndex after Close: %v", err)
+	}
+	if _, err := OpenLogStore(l.Path(), quietOpts(nil)); err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+}
+
+func TestLogStoreLocked(t *testing.T) {
+	l := openLogStore(t, nil)
+	if _, err := OpenLogStore(l.Path(), quietOpts(nil)); !errors.Is(err, ministore.ErrLocked) {
+		t.Fatalf("second open: %v, want ministore.ErrLocked", err)
+	}
+}
+
+// Raft reads logs from its replication goroutines while its main loop
+// stores and its snapshot loop compacts.
+func TestLogStoreConcurrent(t *testing.T) {
+	l := openLogStore(t, &StoreOptions{Logger: quiet, CacheLogs: 16, MaxSegmentBytes: 2000})
+	const n = 400
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for range 3 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				first, _ := l.FirstIndex()
+				last, _ := l.LastIndex()
+				for idx := first; idx <= last && idx > 0; idx++ {
+					var got raft.Log
+					err := l.GetLog(idx, &got)
+					if err == raft.ErrLogNotFound {
+						continue // compacted meanwhile
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !sameLog(&got, testLog(idx)) {
+						t.Errorf("GetLog(%d) = %+v", idx, got)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := uint64(1); i <= n; i += 4 {
+			if err := l.StoreLogs(testLogs(i, i+3)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		for i := uint64(0); i < 20; i++ {
+			last, _ := l.LastIndex()
+			if last > 40 {
+				if err := l.DeleteRange(1, last-40); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	})
+	for {
+		last, _ := l.LastIndex()
+		if last == n || t.Failed() {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(done)
+	wg.Wait()
+	mustLogs(t, l, testLogs(n-39, n))
+}

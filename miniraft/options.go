@@ -1,0 +1,182 @@
+package miniraft
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/ministate"
+)
+
+// StoreOptions configure LogStore, StableStore and SnapshotStore; each
+// field says which store uses it. The zero value, and a nil *StoreOptions,
+// give the defaults. The Open functions copy the options; they never change
+// the caller's value.
+type StoreOptions struct {
+	// MaxSegmentBytes is the size at which the LogStore's journal starts a
+	// new segment file. Deleting the front of the log after a snapshot
+	// removes whole segments and rewrites the rest of the one holding the
+	// new first log, so this bounds the cost of a compaction. Default 16 MiB.
+	MaxSegmentBytes int64
+	// CacheLogs is how many of the most recently stored logs the LogStore
+	// keeps in memory, so that GetLog for them (what raft asks for when it
+	// applies and replicates new logs) costs no read and no decoding.
+	// Default 1024; a negative value turns the cache off.
+	CacheLogs int
+	// KeepSnapshots is how many snapshots the SnapshotStore keeps, the
+	// newest included (minisnap's Options.Keep); older ones are deleted
+	// after a new one is durable. Default 2. A negative value keeps all.
+	KeepSnapshots int
+	// Logger receives warnings, such as a torn journal tail cut off on
+	// open. Default slog.Default().
+	Logger *slog.Logger
+	// FS is the file system used for all I/O. Default: the operating
+	// system's. It is here for the crash and fault tests in this module.
+	FS vfs.FS
+}
+
+const (
+	defaultMaxSegmentBytes = 16 << 20
+	defaultCacheLogs       = 1024
+	defaultKeepSnapshots   = 2
+)
+
+// resolved returns a copy of o with the defaults filled in.
+func (o *StoreOptions) resolved() (StoreOptions, error) {
+	var r StoreOptions
+	if o != nil {
+		r = *o
+	}
+	if r.MaxSegmentBytes < 0 {
+		return r, errors.New("miniraft: negative MaxSegmentBytes")
+	}
+	if r.MaxSegmentBytes == 0 {
+		r.MaxSegmentBytes = defaultMaxSegmentBytes
+	}
+	if r.CacheLogs == 0 {
+		r.CacheLogs = defaultCacheLogs
+	}
+	if r.KeepSnapshots == 0 {
+		r.KeepSnapshots = defaultKeepSnapshots
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	if r.FS == nil {
+		r.FS = vfs.OS
+	}
+	return r, nil
+}
+
+// Options configure a Manager. Open copies them; it never changes the
+// caller's value. ID, and Bind or Transport, are required; every other
+// field has the default its comment gives.
+type Options struct {
+	// ID is this node's server ID: unique in the cluster, and the same
+	// every time the node starts from its folder.
+	ID string
+	// Bind is the TCP address the node listens on for raft and forwarded
+	// calls, e.g. "127.0.0.1:7001". With port 0 a free port is chosen the
+	// first time, and the folder remembers it: a restart from the folder
+	// listens on the same address, which the other nodes know.
+	Bind string
+	// Advertise is the address the other nodes dial, if it is not the one
+	// Bind listens on (a wildcard or NAT'd bind address).
+	Advertise string
+	// Transport replaces the TCP transport, e.g. by raft's in-memory one
+	// in tests. Bind, Advertise and Forward are then ignored.
+	Transport raft.Transport
+	// Bootstrap starts a new cluster if the folder holds no raft state
+	// yet: its first configuration is Peers, or this node alone if Peers
+	// is empty. Set it on one node and add the others with AddVoter, or on
+	// every node with the same Peers. A node with state ignores it.
+	Bootstrap bool
+	// Peers is the first configuration for Bootstrap, this node included.
+	Peers []Peer
+	// Forward makes a follower pass Apply, ApplyBatch, ViewConsistent,
+	// AddVoter and RemoveServer to the leader over the raft port, instead
+	// of returning a *NotLeaderError. Default false.
+	Forward bool
+	// Registry, when set, logs mutations as {"Kind":{...}} and decodes them
+	// by kind, exactly as ministate's Options.Registry does: it must be a
+	// *ministate.Registry[S] for the Manager's S. It is required when M is
+	// an interface type.
+	Registry ministate.Kinds
+	// Raft is hashicorp/raft's configuration: timeouts, SnapshotThreshold,
+	// TrailingLogs, ... Default raft.DefaultConfig(). LocalID is set to ID,
+	// and a nil Logger is replaced by one that passes raft's warnings and
+	// errors to Logger.
+	Raft *raft.Config
+	// ApplyTimeout bounds how long Apply waits to hand a mutation to raft,
+	// and how long a forwarded call or a wait for this node to apply a log
+	// may take. Default 10s.
+	ApplyTimeout time.Duration
+	// Store configures the log, stable and snapshot stores in the folder.
+	// Its Logger and FS default to the fields below.
+	Store StoreOptions
+	// Logger receives warnings. Default slog.Default().
+	Logger *slog.Logger
+	// FS is the file system used for all I/O. Default: the operating
+	// system's. It is here for the crash and fault tests in this module.
+	FS vfs.FS
+}
+
+// A Peer is a member of a cluster: its server ID and raft address.
+type Peer struct {
+	ID   string
+	Addr string
+}
+
+const defaultApplyTimeout = 10 * time.Second
+
+func (o *Options) resolved() (Options, error) {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.ID == "" {
+		return r, errors.New("miniraft: Options.ID is required")
+	}
+	if r.Bind == "" && r.Transport == nil {
+		return r, errors.New("miniraft: Options.Bind (or Transport) is required")
+	}
+	if r.ApplyTimeout < 0 {
+		return r, errors.New("miniraft: negative ApplyTimeout")
+	}
+	if r.ApplyTimeout == 0 {
+		r.ApplyTimeout = defaultApplyTimeout
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	if r.FS == nil {
+		r.FS = vfs.OS
+	}
+	if r.Store.Logger == nil {
+		r.Store.Logger = r.Logger
+	}
+	if r.Store.FS == nil {
+		r.Store.FS = r.FS
+	}
+	var conf raft.Config
+	if r.Raft != nil {
+		conf = *r.Raft
+	} else {
+		conf = *raft.DefaultConfig()
+	}
+	conf.LocalID = raft.ServerID(r.ID)
+	if conf.Logger == nil {
+		conf.Logger = hclog.FromStandardLogger(slog.NewLogLogger(r.Logger.Handler(), slog.LevelWarn),
+			&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn})
+	}
+	if err := raft.ValidateConfig(&conf); err != nil {
+		return r, fmt.Errorf("miniraft: %w", err)
+	}
+	r.Raft = &conf
+	return r, nil
+}

@@ -1,0 +1,147 @@
+package miniraft
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// The first byte of every TCP connection to a Manager says what it
+// carries: raft's RPCs (hashicorp/raft's NetworkTransport protocol), or
+// one call forwarded by a follower (see forward.go). So a node needs one
+// port.
+const (
+	protoRaft    byte = 'R'
+	protoForward byte = 'F'
+)
+
+// streamLayer is a raft.StreamLayer on a TCP listener that hands raft
+// only the connections that start with protoRaft.
+type streamLayer struct {
+	ln        net.Listener
+	advertise net.Addr
+	conns     chan net.Conn
+	closed    chan struct{}
+	once      sync.Once
+	forward   func(net.Conn) // serves a forwarded call; set before the first one can arrive
+	wg        sync.WaitGroup
+}
+
+func listen(bind, advertise string) (*streamLayer, error) {
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, fmt.Errorf("miniraft: listen: %w", err)
+	}
+	var adv net.Addr = ln.Addr()
+	if advertise != "" {
+		if adv, err = net.ResolveTCPAddr("tcp", advertise); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("miniraft: advertise address: %w", err)
+		}
+	}
+	if tcp, ok := adv.(*net.TCPAddr); !ok || tcp.IP == nil || tcp.IP.IsUnspecified() {
+		ln.Close()
+		return nil, fmt.Errorf("miniraft: %s is not an address other nodes can dial: set Options.Advertise", adv)
+	}
+	s := &streamLayer{ln: ln, advertise: adv, conns: make(chan net.Conn), closed: make(chan struct{})}
+	return s, nil
+}
+
+// start begins routing connections.
+func (s *streamLayer) start() {
+	s.wg.Go(s.acceptLoop)
+}
+
+func (s *streamLayer) acceptLoop() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			select {
+			case <-s.closed:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		s.wg.Go(func() { s.route(c) })
+	}
+}
+
+func (s *streamLayer) route(c net.Conn) {
+	var b [1]byte
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Read(b[:]); err != nil {
+		c.Close()
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	switch b[0] {
+	case protoRaft:
+		select {
+		case s.conns <- c:
+		case <-s.closed:
+			c.Close()
+		}
+	case protoForward:
+		if s.forward == nil {
+			c.Close()
+			return
+		}
+		s.forward(c)
+	default:
+		c.Close()
+	}
+}
+
+// Accept returns the next raft connection.
+func (s *streamLayer) Accept() (net.Conn, error) {
+	select {
+	case c := <-s.conns:
+		return c, nil
+	case <-s.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops listening. Connections already handed out are raft's.
+func (s *streamLayer) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.closed)
+		err = s.ln.Close()
+	})
+	return err
+}
+
+// wait waits for the routing goroutines (and forwarded calls) to end.
+func (s *streamLayer) wait() { s.wg.Wait() }
+
+// Addr returns the address other nodes dial.
+func (s *streamLayer) Addr() net.Addr { return s.advertise }
+
+// Dial opens a raft connection to another node.
+func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return dialProto(string(addr), protoRaft, timeout)
+}
+
+func dialProto(addr string, proto byte, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	c.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := c.Write([]byte{proto}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.SetWriteDeadline(time.Time{})
+	return c, nil
+}
