@@ -62,7 +62,8 @@ func crashScenarios() []scenario {
 	s = append(s, scenario{"retention", Options{MaxSegmentBytes: 150, MaxSegments: 2}, appends(20)})
 	s = append(s, scenario{"truncate front", Options{MaxSegmentBytes: 200}, slices.Concat(
 		appends(12), []step{{kind: "front", seq: 3}, {kind: "front", seq: 8}}, appends(3),
-		[]step{{kind: "front", seq: 14}, {kind: "front", seq: 40}}, appends(2))})
+		[]step{{kind: "front", seq: 14}, {kind: "front", seq: 40}}, appends(2),
+		[]step{{kind: "back", seq: 10}}, appends(2))}) // renumber below the first
 	s = append(s, scenario{"truncate back", Options{MaxSegmentBytes: 200}, slices.Concat(
 		appends(12), []step{{kind: "back", seq: 10}, {kind: "back", seq: 2}}, appends(4),
 		[]step{{kind: "back", seq: 0}}, appends(2))})

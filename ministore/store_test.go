@@ -406,14 +406,36 @@ func TestTruncate(t *testing.T) {
 			}
 		})
 	}
-	t.Run("back below first", func(t *testing.T) {
-		s := openT[kv](t, filepath.Join(t.TempDir(), "j.log"), nil)
+	t.Run("back below first renumbers", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "j.log")
+		s := openT[kv](t, path, nil)
 		appendN(t, s, 1, 10)
 		if err := s.TruncateFront(5); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.TruncateBack(2); err == nil {
-			t.Fatal("TruncateBack below the first record succeeded")
+		if err := s.TruncateBack(2); err != nil {
+			t.Fatal(err)
+		}
+		if s.FirstSeq() != 0 || s.LastSeq() != 0 || s.NextSeq() != 3 {
+			t.Fatalf("first %d last %d next %d", s.FirstSeq(), s.LastSeq(), s.NextSeq())
+		}
+		// An empty journal renumbers backwards too, and forwards with TruncateFront.
+		if err := s.TruncateFront(50); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.TruncateBack(60); err != nil || s.NextSeq() != 50 {
+			t.Fatalf("TruncateBack past the end of an empty journal: %v, next %d", err, s.NextSeq())
+		}
+		if err := s.TruncateBack(19); err != nil || s.NextSeq() != 20 {
+			t.Fatalf("TruncateBack(19) of an empty journal: %v, next %d", err, s.NextSeq())
+		}
+		if seq, err := s.Append(kv{V: 20}); err != nil || seq != 20 {
+			t.Fatalf("Append = %d, %v", seq, err)
+		}
+		s.Close()
+		s = openT[kv](t, path, nil)
+		if s.FirstSeq() != 20 || s.LastSeq() != 20 {
+			t.Fatalf("reopened: first %d last %d", s.FirstSeq(), s.LastSeq())
 		}
 	})
 }

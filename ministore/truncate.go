@@ -19,7 +19,8 @@ func (s *Store[R]) TruncateFront(seq uint64) error { return s.w.truncateFront(se
 // newest backwards and the one holding seq is cut, so at no crash point is
 // the journal anything but a prefix of what it was. The next record
 // appended gets sequence number seq+1: the dropped numbers are used again.
-// seq may be FirstSeq()-1, which empties the journal.
+// A seq below the first record empties the journal and numbering starts
+// again at seq+1 (a raft log that installs an older snapshot needs this).
 func (s *Store[R]) TruncateBack(seq uint64) error { return s.w.truncateBack(seq) }
 
 func (w *wal) truncateFront(seq uint64) error {
@@ -137,13 +138,10 @@ func copyRange(dst interface {
 func (w *wal) truncateBack(seq uint64) error {
 	return w.exclusive(func() error {
 		w.mu.Lock()
-		first, last := w.first, w.written
+		last := w.written // next-1 when the journal is empty
 		w.mu.Unlock()
 		if seq >= last {
-			return nil
-		}
-		if seq+1 < first {
-			return fmt.Errorf("ministore: TruncateBack(%d) is below the first record, %d", seq, first)
+			return nil // nothing after seq
 		}
 		// Delete whole segments after seq, the active file first.
 		for len(w.segs) > 0 && w.segs[len(w.segs)-1].base > seq {
