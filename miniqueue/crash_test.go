@@ -1,0 +1,588 @@
+package miniqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/ministore"
+)
+
+// The crash tests run a scripted push/receive/ack/nack workload on the
+// simulated file system and crash it before each of its operations in turn
+// (also keeping a random part of the unsynced data, out of order), or fail
+// that operation with EIO or ENOSPC. Then they open the queue on what the
+// disk holds, drain every consumer, and check it against what the workload
+// had been told:
+//
+//   - no message whose Push returned is lost: each is acknowledged, or
+//     delivered in the drain, or in the dead-letter queue;
+//   - no message whose Ack returned is delivered again, before or after;
+//   - a message is delivered again with a higher Attempt than any delivery
+//     of it the workload saw (delivery counts survive the crash);
+//   - nothing that was never pushed is delivered, nothing twice in a drain,
+//     and a dead letter is there once.
+//
+// Segments, checkpoints and truncations are made tiny so that they happen
+// many times within a few dozen messages.
+
+const crashDir = "/q"
+
+type crashScenario struct {
+	name   string
+	opts   Options
+	script string // tokens: C<name> create consumer, P push, B<n> batch, R<name> receive, A<name> ack, N<name> nack, X reopen
+}
+
+func tinyOptions(o Options) Options {
+	o.MaxSegmentBytes = 200
+	o.consSegmentBytes = 400
+	o.checkpointBytes = 300
+	o.VisibilityTimeout = time.Hour
+	if o.MaxDeliveries == 0 {
+		o.MaxDeliveries = -1
+	}
+	return o
+}
+
+func crashScenarios() []crashScenario {
+	return []crashScenario{
+		{"one consumer", tinyOptions(Options{}),
+			"C P P P R A R P R A A P B3 R R A R A N R A A R A P P R A R A"},
+		{"fan-out and reopen", tinyOptions(Options{}),
+			"C Cb P P B2 R Rb A R Ab Rb X R Rb A Ab P R A Rb Ab Rb Ab R A X Rb Ab R A"},
+		{"dead letters", tinyOptions(Options{MaxDeliveries: 2}),
+			"C P P P R N R N R A R N R A P R N R N R A X R A R A"},
+	}
+}
+
+// crashModel is what the workload was told.
+type crashModel struct {
+	consumers []string
+	nextID    int
+	pushed    map[int]bool            // Push returned nil
+	maybe     map[int]bool            // Push interrupted: may be there
+	acked     map[string]map[int]bool // Ack returned nil
+	acking    map[string]map[int]bool // Ack called: may have taken effect
+	attempts  map[string]map[int]int  // highest Attempt Receive returned
+	held      map[string][]*Message[int]
+}
+
+func newCrashModel() *crashModel {
+	return &crashModel{nextID: 1, pushed: map[int]bool{}, maybe: map[int]bool{},
+		acked: map[string]map[int]bool{}, acking: map[string]map[int]bool{}, attempts: map[string]map[int]int{}, held: map[string][]*Message[int]{}}
+}
+
+// violation is a broken promise seen during the workload itself.
+type violation struct{ msg string }
+
+func (v *violation) Error() string { return v.msg }
+
+func (m *crashModel) addConsumer(name string) {
+	m.consumers = append(m.consumers, name)
+	m.acked[name] = map[int]bool{}
+	m.acking[name] = map[int]bool{}
+	m.attempts[name] = map[int]int{}
+}
+
+// runCrashWorkload runs the script until the first error.
+func runCrashWorkload(sc crashScenario, fsys vfs.FS, m *crashModel) (err error) {
+	q, err := Open[int](crashDir, withFS(sc.opts, fsys))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if q == nil {
+			return
+		}
+		if cerr := q.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	for _, tok := range strings.Fields(sc.script) {
+		op, arg := tok[:1], tok[1:]
+		switch op {
+		case "C":
+			c := q.Consumer(arg)
+			if c.err != nil {
+				return c.err
+			}
+			m.addConsumer(arg)
+		case "P":
+			id := m.nextID
+			m.nextID++
+			m.maybe[id] = true
+			if _, err := q.Push(id); err != nil {
+				return err
+			}
+			delete(m.maybe, id)
+			m.pushed[id] = true
+		case "B":
+			n, _ := strconv.Atoi(arg)
+			ids := make([]int, n)
+			for i := range ids {
+				ids[i] = m.nextID
+				m.maybe[ids[i]] = true
+				m.nextID++
+			}
+			if _, _, err := q.PushBatch(ids...); err != nil {
+				return err
+			}
+			for _, id := range ids {
+				delete(m.maybe, id)
+				m.pushed[id] = true
+			}
+		case "R":
+			c := q.Consumer(arg)
+			if c.Lag() <= len(m.held[arg]) {
+				continue // nothing to receive (dead-lettered, say)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			msg, err := c.Receive(ctx)
+			cancel()
+			if err != nil {
+				if errors.Is(err, context.DeadlineExceeded) && c.Lag() <= len(m.held[arg]) {
+					continue // the rest went to the dead-letter queue
+				}
+				return err
+			}
+			if m.acked[arg][msg.Value] {
+				return &violation{fmt.Sprintf("consumer %q: message %d (id %d) delivered again after its Ack", arg, msg.Seq, msg.Value)}
+			}
+			if msg.Attempt <= m.attempts[arg][msg.Value] {
+				return &violation{fmt.Sprintf("consumer %q: id %d delivered with attempt %d after attempt %d", arg, msg.Value, msg.Attempt, m.attempts[arg][msg.Value])}
+			}
+			m.attempts[arg][msg.Value] = msg.Attempt
+			m.held[arg] = append(m.held[arg], msg)
+		case "A", "N":
+			if len(m.held[arg]) == 0 {
+				continue
+			}
+			msg := m.held[arg][0]
+			m.held[arg] = m.held[arg][1:]
+			if op == "N" {
+				if err := msg.Nack(0); err != nil {
+					return err
+				}
+				continue
+			}
+			m.acking[arg][msg.Value] = true
+			if err := msg.Ack(); err != nil {
+				return err
+			}
+			m.acked[arg][msg.Value] = true
+		case "X":
+			clear(m.held)
+			err := q.Close()
+			q = nil
+			if err != nil {
+				return err
+			}
+			if q, err = Open[int](crashDir, withFS(sc.opts, fsys)); err != nil {
+				q = nil
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkRecovered opens the queue on fsys, drains every consumer and checks
+// what it finds against the model. It returns a description of what is
+// wrong, or "".
+func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
+	q, err := Open[int](crashDir, withFS(sc.opts, fsys))
+	if err != nil {
+		return fmt.Sprintf("reopen: %v", err)
+	}
+	defer q.Close()
+	drained := map[string]map[int]int{}
+	for _, name := range m.consumers {
+		drained[name] = map[int]int{}
+		c := q.Consumer(name)
+		if c.err != nil {
+			return fmt.Sprintf("consumer %q: %v", name, c.err)
+		}
+		for c.Lag() > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			msg, err := c.Receive(ctx)
+			cancel()
+			if err != nil {
+				if errors.Is(err, context.DeadlineExceeded) && c.Lag() == 0 {
+					break // the last ones went to the dead-letter queue
+				}
+				return fmt.Sprintf("drain %q: %v (lag %d)", name, err, c.Lag())
+			}
+			id := msg.Value
+			switch {
+			case m.acked[name][id]:
+				return fmt.Sprintf("consumer %q: id %d (seq %d) was acknowledged, delivered again after the crash", name, id, msg.Seq)
+			case drained[name][id] > 0:
+				return fmt.Sprintf("consumer %q: id %d delivered twice in one drain", name, id)
+			case !m.pushed[id] && !m.maybe[id]:
+				return fmt.Sprintf("consumer %q: id %d was never pushed", name, id)
+			case msg.Attempt <= m.attempts[name][id]:
+				return fmt.Sprintf("consumer %q: id %d delivered with attempt %d, but attempt %d was seen before the crash",
+					name, id, msg.Attempt, m.attempts[name][id])
+			}
+			drained[name][id] = msg.Attempt
+			if err := msg.Ack(); err != nil {
+				return fmt.Sprintf("ack in drain: %v", err)
+			}
+		}
+	}
+	type key struct {
+		c  string
+		id int
+	}
+	dead := map[key]bool{}
+	for dl, err := range q.DeadLetters().All() {
+		if err != nil {
+			return fmt.Sprintf("dead letters: %v", err)
+		}
+		k := key{dl.Consumer, dl.Value}
+		switch {
+		case dead[k]:
+			return fmt.Sprintf("id %d is in the dead-letter queue twice for consumer %q", dl.Value, dl.Consumer)
+		case m.acked[dl.Consumer][dl.Value]:
+			return fmt.Sprintf("consumer %q: id %d was acknowledged, and is in the dead-letter queue", dl.Consumer, dl.Value)
+		case drained[dl.Consumer][dl.Value] > 0:
+			return fmt.Sprintf("consumer %q: id %d was delivered after the crash, and is in the dead-letter queue", dl.Consumer, dl.Value)
+		}
+		dead[k] = true
+	}
+	for _, name := range m.consumers {
+		for id := range m.pushed {
+			if !m.acking[name][id] && drained[name][id] == 0 && !dead[key{name, id}] {
+				return fmt.Sprintf("consumer %q: id %d was pushed and never acknowledged, and is lost", name, id)
+			}
+		}
+	}
+	// The queue goes on working.
+	seq, err := q.Push(-1)
+	if err != nil {
+		return fmt.Sprintf("push after recovery: %v", err)
+	}
+	if len(m.consumers) > 0 {
+		c := q.Consumer(m.consumers[0])
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		msg, err := c.Receive(ctx)
+		if err != nil || msg.Seq != seq || msg.Value != -1 {
+			return fmt.Sprintf("receive after recovery: %v, %v; want seq %d", msg, err, seq)
+		}
+	}
+	return ""
+}
+
+// crashVariants is how many crashes each crash point gets: one keeping
+// exactly the synced state, the others a random part of the unsynced data
+// (at every other point). MINI_CRASH_VARIANTS raises it.
+func crashVariants() int {
+	if n, err := strconv.Atoi(os.Getenv("MINI_CRASH_VARIANTS")); err == nil && n > 0 {
+		return n
+	}
+	return 2
+}
+
+func TestCrashAtEveryOperation(t *testing.T) {
+	for _, sc := range crashScenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(7, uint64(len(sc.name))))
+			points, partial := 0, 0
+			for k := 1; ; k++ {
+				for variant := range crashVariants() {
+					if variant > 0 && (testing.Short() || (k%2 == 0 && crashVariants() == 2)) {
+						continue
+					}
+					var crash vfs.CrashOptions
+					if variant > 0 {
+						crash = vfs.CrashOptions{Rand: rand.New(rand.NewPCG(rng.Uint64(), 0)), KeepUnsynced: 0.5}
+						partial++
+					}
+					crashed := true
+					// In a bubble, a Receive that finds nothing (the message
+					// went to the dead-letter queue) times out at once.
+					synctest.Test(t, func(t *testing.T) {
+						crashed = crashOnce(t, sc, k, variant, crash)
+					})
+					if !crashed {
+						if variant == 0 {
+							t.Logf("%d crash points (%d keeping part of the unsynced data)", points, partial)
+							return
+						}
+						continue
+					}
+					points++
+				}
+			}
+		})
+	}
+}
+
+// crashOnce runs the workload with a crash before operation k and checks
+// the recovered queue. It reports whether the crash happened (false: the
+// workload has fewer operations).
+func crashOnce(t *testing.T, sc crashScenario, k, variant int, crash vfs.CrashOptions) bool {
+	mem := vfs.NewMem()
+	ff := vfs.NewFaulty(mem)
+	ff.CrashAt(k)
+	ff.SetCrashOptions(crash)
+	m := newCrashModel()
+	err := runCrashWorkload(sc, ff, m)
+	var v *violation
+	if errors.As(err, &v) {
+		t.Fatalf("crash at op %d (variant %d): %v", k, variant, v)
+	}
+	disk := ff.Crashed()
+	if disk == nil {
+		if err != nil {
+			t.Fatalf("workload failed without a crash: %v", err)
+		}
+		if msg := checkRecovered(sc, mem, m); msg != "" {
+			t.Fatalf("after the whole workload: %s", msg)
+		}
+		return false
+	}
+	if !errors.Is(err, vfs.ErrCrashed) {
+		t.Fatalf("crash at op %d: workload error %v does not match ErrCrashed", k, err)
+	}
+	if msg := checkRecovered(sc, disk, m); msg != "" {
+		t.Fatalf("crash before op %d (variant %d): %s", k, variant, msg)
+	}
+	return true
+}
+
+// TestIOErrorAtEveryOperation fails each operation in turn with EIO or
+// ENOSPC: the call reports it, and nothing acknowledged is lost, whether
+// the process then reopens the queue or the machine loses power.
+func TestIOErrorAtEveryOperation(t *testing.T) {
+	for _, sc := range crashScenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			for k := 1; ; k++ {
+				more := true
+				synctest.Test(t, func(t *testing.T) { more = failOnce(t, sc, k) })
+				if !more {
+					t.Logf("%d operations, each failed once", k-1)
+					return
+				}
+			}
+		})
+	}
+}
+
+// failOnce runs the workload with operation k failing and checks the queue
+// reopened, with and without a power loss. It reports whether operation k
+// existed.
+func failOnce(t *testing.T, sc crashScenario, k int) bool {
+	injected := syscall.EIO
+	if k%2 == 0 {
+		injected = syscall.ENOSPC
+	}
+	mem := vfs.NewMem()
+	ff := vfs.NewFaulty(mem)
+	var failed vfs.Op
+	ff.FailWhen(func(op vfs.Op) error {
+		if op.N == k {
+			failed = op
+			return injected
+		}
+		return nil
+	})
+	m := newCrashModel()
+	err := runCrashWorkload(sc, ff, m)
+	var v *violation
+	if errors.As(err, &v) {
+		t.Fatalf("error at op %d (%v): %v", k, failed, v)
+	}
+	if failed.N == 0 {
+		if err != nil {
+			t.Fatalf("workload failed without an injected error: %v", err)
+		}
+		return false
+	}
+	if err != nil && !errors.Is(err, injected) && !errors.Is(err, ministore.ErrFailed) {
+		t.Fatalf("op %d (%v) failed; the workload got %v, which does not wrap %v", k, failed, err, injected)
+	}
+	powerLoss := mem.CrashClone(vfs.CrashOptions{})
+	if msg := checkRecovered(sc, ff, m); msg != "" {
+		t.Fatalf("error at op %d (%v), reopened: %s", k, failed, msg)
+	}
+	if msg := checkRecovered(sc, powerLoss, m); msg != "" {
+		t.Fatalf("error at op %d (%v), then power loss: %s", k, failed, msg)
+	}
+	return true
+}
+
+// TestCrashConcurrent crashes a workload of concurrent producers and
+// competing receivers (two consumers, two goroutines each, acking most
+// messages and nacking some) at random operations, so that checkpoints and
+// truncations race with pushes, deliveries and acks. The checks are those
+// of the scripted tests. The file system calls go through a serialFS, so
+// that the crash is atomic.
+func TestCrashConcurrent(t *testing.T) {
+	sc := crashScenario{name: "concurrent", opts: tinyOptions(Options{})}
+	rounds := 60
+	if testing.Short() {
+		rounds = 5
+	}
+	var total int
+	synctest.Test(t, func(t *testing.T) {
+		ff := vfs.NewFaulty(vfs.NewMem())
+		if err := runConcurrentWorkload(sc, newSerialFS(ff), newCrashModel(), 1); err != nil {
+			t.Fatalf("workload without a crash: %v", err)
+		}
+		total = ff.Ops()
+	})
+	t.Logf("%d rounds, crashing at random among %d operations", rounds, total)
+	rng := rand.New(rand.NewPCG(11, 12))
+	for r := range rounds {
+		k := 1 + rng.IntN(total)
+		seed := rng.Uint64()
+		synctest.Test(t, func(t *testing.T) {
+			mem := vfs.NewMem()
+			ff := vfs.NewFaulty(mem)
+			ff.CrashAt(k)
+			if r%2 == 1 {
+				ff.SetCrashOptions(vfs.CrashOptions{Rand: rand.New(rand.NewPCG(seed, 1)), KeepUnsynced: 0.5})
+			}
+			m := newCrashModel()
+			err := runConcurrentWorkload(sc, newSerialFS(ff), m, seed)
+			var v *violation
+			if errors.As(err, &v) {
+				t.Fatalf("round %d, crash at op %d: %v", r, k, v)
+			}
+			disk := ff.Crashed()
+			if disk == nil {
+				disk = mem
+			}
+			if msg := checkRecovered(sc, disk, m); msg != "" {
+				t.Fatalf("round %d, crash at op %d of %d: %s", r, k, total, msg)
+			}
+		})
+	}
+}
+
+// runConcurrentWorkload pushes 60 messages from 3 goroutines while 2
+// consumers with 2 receivers each take them, until all are acked or the
+// first error. The model is updated under a lock.
+func runConcurrentWorkload(sc crashScenario, fsys vfs.FS, m *crashModel, seed uint64) error {
+	q, err := Open[int](crashDir, withFS(sc.opts, fsys))
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex // guards m and firstErr
+	var firstErr error
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fail := func(err error) { // stop everything at the first error
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	names := []string{"a", "b"}
+	for _, n := range names {
+		if c := q.Consumer(n); c.err != nil {
+			q.Close()
+			return c.err
+		}
+		m.addConsumer(n)
+	}
+	const perProducer = 20
+	var wg sync.WaitGroup
+	for p := range 3 {
+		wg.Go(func() {
+			for i := range perProducer {
+				if ctx.Err() != nil {
+					return
+				}
+				id := 1 + p*perProducer + i
+				mu.Lock()
+				m.maybe[id] = true
+				mu.Unlock()
+				if _, err := q.Push(id); err != nil {
+					fail(err)
+					return
+				}
+				mu.Lock()
+				delete(m.maybe, id)
+				m.pushed[id] = true
+				mu.Unlock()
+			}
+		})
+	}
+	var acks atomic.Int64
+	for ci, n := range names {
+		c := q.Consumer(n)
+		for w := range 2 {
+			rng := rand.New(rand.NewPCG(seed, uint64(ci*2+w)))
+			wg.Go(func() {
+				for {
+					msg, err := c.Receive(ctx)
+					if err != nil {
+						if ctx.Err() == nil {
+							fail(err)
+						}
+						return
+					}
+					mu.Lock()
+					if m.acked[n][msg.Value] {
+						mu.Unlock()
+						fail(&violation{fmt.Sprintf("consumer %q: id %d delivered again after its Ack", n, msg.Value)})
+						return
+					}
+					if msg.Attempt <= m.attempts[n][msg.Value] {
+						mu.Unlock()
+						fail(&violation{fmt.Sprintf("consumer %q: id %d attempt %d after attempt %d", n, msg.Value, msg.Attempt, m.attempts[n][msg.Value])})
+						return
+					}
+					m.attempts[n][msg.Value] = msg.Attempt
+					nack := rng.IntN(5) == 0
+					if !nack {
+						m.acking[n][msg.Value] = true
+					}
+					mu.Unlock()
+					if nack {
+						if err := msg.Nack(0); err != nil {
+							fail(err)
+							return
+						}
+						continue
+					}
+					if err := msg.Ack(); err != nil {
+						fail(err)
+						return
+					}
+					mu.Lock()
+					m.acked[n][msg.Value] = true
+					mu.Unlock()
+					if acks.Add(1) == 2*3*perProducer {
+						cancel()
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	cancel()
+	if err := q.Close(); firstErr == nil {
+		firstErr = err
+	}
+	return firstErr
+}

@@ -1,0 +1,197 @@
+package miniqueue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// The dead-letter queue is an engine of its own in the folder "dead", with
+// one consumer, "". A dead letter is a message of it: a deadEntry holding
+// the original message's value, consumer, sequence number and delivery
+// count. Replaying or deleting a dead letter acknowledges it there, so the
+// dead-letter queue gives its disk space back like any queue.
+
+// deadQueue returns the dead-letter queue, opening it, and creating it if
+// create is set. Without create it returns nil if there is none.
+func (e *engine) deadQueue(create bool) (*engine, error) {
+	e.dlqMu.Lock()
+	defer e.dlqMu.Unlock()
+	if e.dlq != nil {
+		return e.dlq, nil
+	}
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	dir := filepath.Join(e.dir, deadDir)
+	if !create {
+		if ok, err := vfs.Exists(e.fs, filepath.Join(dir, messagesFile)); err != nil || !ok {
+			return nil, err
+		}
+	}
+	o := e.opts
+	o.MaxBytes = 0
+	d, err := openEngine(dir, o, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.consumer(""); err != nil {
+		d.close()
+		return nil, err
+	}
+	e.dlq = d
+	return d, nil
+}
+
+// deadConsumer returns the one consumer of a dead-letter queue.
+func (d *engine) deadConsumer() *cstate {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.consumers[""]
+}
+
+// live calls fn for every dead letter not yet replayed or deleted, oldest
+// first, until fn returns false. It streams them from disk.
+func (d *engine) live(fn func(id uint64, ent deadEntry) bool) error {
+	d.mu.Lock()
+	c := d.consumers[""]
+	if c == nil {
+		d.mu.Unlock()
+		return nil
+	}
+	floor, last := c.floor, d.cache.published
+	done := slices.Clone(c.done.r)
+	d.mu.Unlock()
+	if last < floor {
+		return nil
+	}
+	for rec, err := range d.msgs.All(floor) {
+		if err != nil {
+			return d.ioErr("read dead letters", err)
+		}
+		if rec.Seq > last {
+			break
+		}
+		if inSpans(done, rec.Seq) {
+			continue
+		}
+		ent, err := decodeDead(rec.Value)
+		if err != nil {
+			return &RecordError{Journal: d.msgPath, Seq: rec.Seq, Err: err}
+		}
+		if !fn(rec.Seq, ent) {
+			break
+		}
+	}
+	return nil
+}
+
+func inSpans(r []span, s uint64) bool {
+	_, found := slices.BinarySearchFunc(r, s, func(sp span, s uint64) int {
+		switch {
+		case sp.hi < s:
+			return -1
+		case sp.lo > s:
+			return 1
+		}
+		return 0
+	})
+	return found
+}
+
+func decodeDead(raw []byte) (deadEntry, error) {
+	var ent deadEntry
+	env, err := parseEnvelope(raw)
+	if err == nil {
+		err = json.Unmarshal(env.value, &ent)
+	}
+	return ent, err
+}
+
+// entry returns dead letter id if it is still there.
+func (d *engine) entry(id uint64) (deadEntry, error) {
+	d.mu.Lock()
+	c := d.consumers[""]
+	gone := c == nil || id == 0 || id > d.cache.published || c.resolved(id)
+	d.mu.Unlock()
+	if gone {
+		return deadEntry{}, fmt.Errorf("%w: %d", ErrNotFound, id)
+	}
+	raw, err := d.message(id)
+	if err != nil {
+		return deadEntry{}, err
+	}
+	ent, err := decodeDead(raw)
+	if err != nil {
+		return ent, &RecordError{Journal: d.msgPath, Seq: id, Err: err}
+	}
+	return ent, nil
+}
+
+// deadLen returns the number of dead letters.
+func (e *engine) deadLen() int {
+	d, err := e.deadQueue(false)
+	if err != nil || d == nil {
+		return 0
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c := d.consumers[""]; c != nil {
+		return int(c.lag(d.cache.published))
+	}
+	return 0
+}
+
+// replay pushes dead letter id again, as a new message for its consumer
+// only, then removes it from the dead-letter queue. A crash in between can
+// leave it in both: it is then replayed again, never lost.
+func (e *engine) replay(id uint64) error {
+	e.replayMu.Lock()
+	defer e.replayMu.Unlock()
+	d, err := e.deadQueue(false)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		return fmt.Errorf("%w: %d", ErrNotFound, id)
+	}
+	ent, err := d.entry(id)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	_, ok := e.consumers[ent.Consumer]
+	e.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("miniqueue: replay dead letter %d: consumer %q: %w", id, ent.Consumer, ErrDeleted)
+	}
+	msg := appendTargetedEnvelope(nil, ent.Consumer, id, ent.Value)
+	if _, _, err := e.push(context.Background(), []json.RawMessage{msg}, false); err != nil {
+		return err
+	}
+	return d.ack(d.deadConsumer(), id)
+}
+
+// deleteDead removes dead letter id.
+func (e *engine) deleteDead(id uint64) error {
+	e.replayMu.Lock()
+	defer e.replayMu.Unlock()
+	d, err := e.deadQueue(false)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		return fmt.Errorf("%w: %d", ErrNotFound, id)
+	}
+	if _, err := d.entry(id); err != nil {
+		return err
+	}
+	return d.ack(d.deadConsumer(), id)
+}

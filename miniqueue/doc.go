@@ -1,0 +1,167 @@
+// Package miniqueue is a durable local message queue: typed messages in a
+// folder, stored as readable JSON lines in ministore journals, delivered at
+// least once to every consumer and never lost once Push has returned.
+//
+//	q, err := miniqueue.Open[Order]("data/orders", nil)
+//	seq, err := q.Push(Order{ID: 7})        // on stable storage when it returns
+//	m, err := q.Receive(ctx)                // waits for a message
+//	process(m.Value)
+//	err = m.Ack()                           // never delivered again, even after a crash
+//
+// Consumers are named (q.Consumer("billing")); each receives every message
+// (fan-out), and the goroutines receiving from one consumer share its
+// messages (competing workers). Queue.Receive uses the default consumer,
+// named "". A received message is hidden from the consumer's other
+// receivers until it is acknowledged (Message.Ack), released
+// (Message.Nack), or its visibility timeout runs out (extend it with
+// Message.Extend); then it is delivered again. After MaxDeliveries
+// deliveries it goes to the dead-letter queue (Queue.DeadLetters), which can
+// be read, and replayed or emptied.
+//
+// # Guarantees
+//
+// Push and PushBatch return when the messages are fsync'd; concurrent
+// pushes share fsyncs (group commit). A message whose Push returned is
+// delivered to every consumer until that consumer acknowledges it or moves
+// it to the dead-letter queue: after a visibility timeout, a Nack, a Close,
+// a crash of the process or a power loss. Every message that was received
+// and not acknowledged when the queue was closed or its process died is
+// ready to be delivered again as soon as the queue is reopened.
+//
+// Ack returns when the acknowledgement is fsync'd: an acknowledged message
+// is not delivered to that consumer again, not after a crash, not after a
+// power loss. Of several deliveries of one message, the first Ack wins; the
+// others get ErrAcked, so an application that counts successful Acks counts
+// each message once.
+//
+// A delivery's count (Message.Attempt) is fsync'd before the message is
+// handed out, so a message that crashes its consumer every time still
+// reaches MaxDeliveries, and no attempt number is handed out twice for a
+// message and consumer. To save an fsync per message, Ack records the
+// delivery of the consumer's next new message in the same write as the ack
+// (prefetch), and the next Receive hands it out without writing; after a
+// crash such a message, if nobody received it yet, counts one delivery too
+// many (never too few). Close takes those counts back, and with
+// MaxDeliveries 1 nothing is prefetched.
+//
+// Messages are delivered more than once only when an earlier delivery was
+// not acknowledged: its visibility timeout ran out while it was still being
+// processed, the process stopped before Ack, or Ack failed.
+//
+// All consumer state (positions, acknowledgements, delivery counts,
+// consumers) is records in a journal, never a separately synced file. Disk
+// space is given back without compaction: journal segments that every
+// consumer is done with are deleted whole.
+//
+// A failed write or fsync stops the journal it hit (ministore.ErrFailed):
+// the calls that need it fail until the queue is reopened. Nothing
+// acknowledged is lost by that either.
+//
+// # Format
+//
+// A queue is a folder:
+//
+//	DIR/queue.lock                      advisory lock: one Queue per folder
+//	DIR/messages.log, .001, .002, ...   the messages (a ministore journal)
+//	DIR/consumers.log, .001, ...        the consumer records (a ministore journal)
+//	DIR/dead/                           the dead-letter queue, the same layout
+//
+// Both journals are ministore FormatV1 journals, so every line carries its
+// sequence number and a CRC (see ministore). In the message journal, a
+// message's sequence number is its Seq, and its record is an envelope
+// around the value's JSON:
+//
+//	{"seq":7,"sync":6,"rec":{"v":{"id":7,"item":"tea"}},"crc":"6f1c2a0b"}
+//	{"seq":9,"sync":8,"rec":{"to":"billing","dead":3,"v":{"id":4}},"crc":"..."}
+//
+// The second form is a dead letter replayed for one consumer ("to") only;
+// "dead" names the dead letter it came from. The records of the consumer
+// journal, shown without the ministore framing ("c" is the consumer's name,
+// left out for the default consumer ""):
+//
+//	{"op":"new","c":"billing","from":5}         consumer created, starting at message 5
+//	{"op":"deliver","c":"billing","seq":7,"n":2} message 7 handed out, 2nd delivery
+//	{"op":"ack","c":"billing","seq":7}           message 7 acknowledged
+//	{"op":"dead","c":"billing","seq":8,"n":10}   message 8 moved to the dead-letter queue
+//	{"op":"return","c":"billing","seq":9}        a prefetched delivery of 9 did not happen
+//	{"op":"delete","c":"billing"}                consumer deleted
+//	{"op":"checkpoint","base":5,"consumers":[{"c":"billing","floor":7,"next":10,
+//	    "done":[[8,8]],"attempts":[[7,2],[9,1]]}]}
+//
+// A checkpoint is the whole consumer state: per consumer, every message
+// below floor is resolved (acknowledged, dead-lettered, or replayed for
+// another consumer), so are the spans in done, and messages from next on
+// were never handed out; attempts gives the delivery counts of the
+// unresolved messages that were handed out. base is where a consumer created
+// when there is none starts.
+//
+// An Ack that prefetches writes its "ack" and the next message's "deliver"
+// with one write and one fsync. Recovery reads the consumer journal from
+// its start and applies every record in order; a checkpoint replaces all
+// the state before it. Every unresolved message below next is then ready
+// for redelivery.
+//
+// Truncation: once the consumer journal has grown by 256 KiB since the last
+// checkpoint, or every consumer has passed a message segment, the queue
+// appends a checkpoint and, once it is durable, deletes the consumer
+// segments before the one holding it and the message segments below the
+// lowest floor. Both journals are cut only at the first record of a
+// segment file, so ministore deletes whole files and copies nothing. A
+// checkpoint is written while no other consumer record is being written,
+// so it reflects exactly the records before it; a crash at any point leaves
+// a journal suffix that starts at or before the newest checkpoint.
+//
+// The dead-letter queue is a queue of the same format with one consumer;
+// its messages are {"consumer":...,"seq":...,"attempts":...,"reason":...,
+// "time":...,"value":...}. A dead letter is first written there, then the
+// "dead" record is written here; Open completes a move that a crash cut in
+// between, so a message is in the dead-letter queue once.
+//
+// # Concurrency
+//
+// A Queue, its Consumers and Messages are safe for concurrent use. Pushes
+// from many goroutines share fsyncs, and so do the delivery and ack records
+// of many receivers. Receive blocks until a message is ready or its context
+// ends; waiting receivers are woken one per message. Open takes an advisory
+// lock on the folder: a second Open, in this process or another, fails with
+// ErrLocked until Close.
+//
+// Only the calls that wait take a context: Receive, and PushContext when
+// BlockWhenFull makes a full queue wait for room.
+//
+// # Caveats
+//
+// Order: a consumer's messages are handed out in sequence order, but
+// redeliveries come first, and competing receivers process concurrently.
+//
+// A Nack delay is kept in memory only: after a reopen the message is ready
+// at once. A delivery cut short by a crash after its count was written (but
+// before Receive returned, or prefetched by an Ack and not yet received)
+// still counts, so Attempt can skip a number. Up to 64 messages per
+// consumer can be prefetched; they go to whichever receiver of the
+// consumer comes next.
+//
+// A new consumer starts at the oldest message some consumer has not
+// acknowledged. With no consumer at all, messages are kept for the first
+// one. A consumer that stops acknowledging keeps everything after its
+// oldest unacknowledged message on disk, and so does a message that stays
+// unacknowledged (delete the consumer, or let MaxDeliveries move the
+// message away). Space comes back a segment at a time (MaxSegmentBytes).
+//
+// MaxBytes counts the encoded size of the messages from the oldest one
+// some consumer has not acknowledged on, in steps of about MaxBytes/256;
+// with MaxBytes set, Open reads those messages once to count them.
+//
+// PushBatch is one write and one fsync, but not atomic across a crash: a
+// prefix of the batch may be in the queue. A crash during Replay can replay
+// a dead letter twice; it never loses it.
+//
+// Receiving a message that does not decode into T moves it to the
+// dead-letter queue with its JSON, so that a poison message never blocks a
+// consumer. Messages are encoded with encoding/json.
+//
+// Memory: per consumer, the messages in flight or waiting for redelivery,
+// and the acknowledgements above its oldest unacknowledged message as
+// ranges; CacheBytes of recent messages; and, for messages read back from
+// disk, ministore's index of 8 bytes per record of the segments read.
+package miniqueue

@@ -1,0 +1,414 @@
+package miniqueue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/ministore"
+)
+
+// engine is a queue without a message type: two ministore journals in one
+// folder, messages.log for the messages and consumers.log for what the
+// consumers did with them, and the consumer state in memory. Queue[T] wraps
+// one and adds the encoding of T; the dead-letter queue is another one, in
+// the folder "dead".
+type engine struct {
+	opts     Options
+	fs       vfs.FS
+	dir      string
+	log      *slog.Logger
+	msgs     *ministore.Store[json.RawMessage]
+	cons     *ministore.Store[json.RawMessage]
+	msgPath  string
+	consPath string
+	isDLQ    bool
+	lock     io.Closer // the folder lock; nil for a dead-letter queue
+
+	// cpMu orders consumer records against checkpoints: a change to the
+	// consumer state holds it shared from the change in memory until its
+	// record is in the journal; a checkpoint holds it exclusively while it
+	// copies the state and appends it, so the checkpoint reflects exactly
+	// the records before it.
+	cpMu sync.RWMutex
+	// cpRun lets one checkpoint (with the truncations after it) run at a time.
+	cpRun           sync.Mutex
+	sinceCP         atomic.Int64  // bytes of consumer records since the last checkpoint
+	pushedSinceList atomic.Int64  // bytes pushed since the message segments were listed
+	freeAt          atomic.Uint64 // a message segment can go once every consumer is past this; 0: none known
+
+	mu        sync.Mutex
+	closed    bool
+	closing   chan struct{}
+	consumers map[string]*cstate
+	base      uint64 // messages below are resolved by every consumer there was: a new first consumer starts here
+	cache     msgCache
+	cap       *capacity // nil without MaxBytes
+
+	dlqMu    sync.Mutex // guards dlq; serializes replays and deletions of dead letters
+	dlq      *engine
+	replayMu sync.Mutex
+}
+
+const (
+	messagesFile  = "messages.log"
+	consumersFile = "consumers.log"
+	deadDir       = "dead"
+	lockFile      = "queue.lock"
+)
+
+// openEngine opens (or creates) the journals in dir and recovers the
+// consumer state from them.
+func openEngine(dir string, o Options, isDLQ bool) (*engine, error) {
+	e := &engine{
+		opts:      o,
+		fs:        o.FS,
+		dir:       dir,
+		log:       o.Logger,
+		isDLQ:     isDLQ,
+		msgPath:   filepath.Join(dir, messagesFile),
+		consPath:  filepath.Join(dir, consumersFile),
+		closing:   make(chan struct{}),
+		consumers: map[string]*cstate{},
+	}
+	var err error
+	e.msgs, err = ministore.Open[json.RawMessage](e.msgPath, &ministore.Options{
+		MaxSegmentBytes: o.MaxSegmentBytes, FS: o.FS, Logger: o.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("miniqueue: open %s: %w", e.msgPath, err)
+	}
+	e.cons, err = ministore.Open[json.RawMessage](e.consPath, &ministore.Options{
+		MaxSegmentBytes: o.consSegmentBytes, FS: o.FS, Logger: o.Logger})
+	if err != nil {
+		e.msgs.Close()
+		return nil, fmt.Errorf("miniqueue: open %s: %w", e.consPath, err)
+	}
+	cacheBytes := o.CacheBytes
+	if isDLQ {
+		cacheBytes = 0
+	}
+	e.cache = newMsgCache(e.msgs.LastSeq(), cacheBytes)
+	if err := e.recover(); err != nil {
+		e.msgs.Close()
+		e.cons.Close()
+		return nil, err
+	}
+	if o.MaxBytes > 0 && !isDLQ {
+		if err := e.countBytes(); err != nil {
+			e.msgs.Close()
+			e.cons.Close()
+			return nil, err
+		}
+	}
+	e.refreshMsgBases()
+	return e, nil
+}
+
+// countBytes sets up the MaxBytes accounting by reading the messages every
+// consumer has not resolved yet.
+func (e *engine) countBytes() error {
+	c := newCapacity(e.opts.MaxBytes)
+	e.cap = &c
+	from, ok := e.minFloorLocked()
+	if !ok {
+		from = e.base
+	}
+	if from > e.cache.published {
+		return nil
+	}
+	for rec, err := range e.msgs.All(from) {
+		if err != nil {
+			return e.ioErr("read messages", err)
+		}
+		e.cap.add(rec.Seq, int64(len(rec.Value)))
+	}
+	return nil
+}
+
+// ioErr wraps an error of the journals underneath.
+func (e *engine) ioErr(what string, err error) error {
+	if errors.Is(err, ministore.ErrClosed) {
+		return ErrClosed
+	}
+	return fmt.Errorf("miniqueue: %s: %w", what, err)
+}
+
+// usableLocked returns the error every call on c gets, if any.
+func (e *engine) usableLocked(c *cstate) error {
+	switch {
+	case e.closed:
+		return ErrClosed
+	case c != nil && c.deleted:
+		return ErrDeleted
+	}
+	return nil
+}
+
+// minFloorLocked returns the lowest floor of all consumers: every message
+// below it is resolved by all of them. ok is false when there is no
+// consumer (then no message may be dropped).
+func (e *engine) minFloorLocked() (floor uint64, ok bool) {
+	for _, c := range e.consumers {
+		if !ok || c.floor < floor {
+			floor, ok = c.floor, true
+		}
+	}
+	return floor, ok
+}
+
+// floorMovedLocked lets go of what no consumer needs any more.
+func (e *engine) floorMovedLocked() {
+	mf, ok := e.minFloorLocked()
+	if !ok {
+		return
+	}
+	e.base = max(e.base, mf)
+	e.cache.dropBelow(mf)
+	if e.cap != nil {
+		e.cap.release(mf, e.cache.published)
+	}
+}
+
+// push appends encoded messages and makes them visible to consumers once
+// they are durable.
+func (e *engine) push(ctx context.Context, payloads []json.RawMessage, block bool) (first, last uint64, err error) {
+	var size int64
+	for _, p := range payloads {
+		size += int64(len(p))
+	}
+	if err := e.reserve(ctx, size, block); err != nil {
+		return 0, 0, err
+	}
+	if len(payloads) == 1 {
+		last, err = e.msgs.Append(payloads[0])
+		first = last
+	} else {
+		first, last, err = e.msgs.AppendBatch(payloads...)
+	}
+	e.mu.Lock()
+	if e.cap != nil {
+		e.cap.reserved -= size
+	}
+	if err == nil {
+		for i, p := range payloads {
+			e.publishLocked(first+uint64(i), p)
+		}
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return 0, 0, e.ioErr("push", err)
+	}
+	e.pushedSinceList.Add(size)
+	return first, last, nil
+}
+
+// reserve waits, if block, until size more bytes fit under MaxBytes, and
+// reserves them.
+func (e *engine) reserve(ctx context.Context, size int64, block bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for {
+		if e.closed {
+			return ErrClosed
+		}
+		if e.cap == nil {
+			return nil
+		}
+		if e.cap.fits(size) {
+			e.cap.reserved += size
+			return nil
+		}
+		if !block || size > e.cap.max {
+			return &FullError{Size: size, Used: e.cap.used + e.cap.reserved, Max: e.cap.max}
+		}
+		room := e.cap.room
+		e.mu.Unlock()
+		var err error
+		select {
+		case <-room:
+		case <-e.closing:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		e.mu.Lock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// publishLocked records that message seq is durable, and wakes receivers
+// for the messages that became visible.
+func (e *engine) publishLocked(seq uint64, p []byte) {
+	n := e.cache.insert(seq, p, func(s uint64, q []byte) {
+		if e.cap != nil {
+			e.cap.add(s, int64(len(q)))
+		}
+	})
+	if n == 0 {
+		return
+	}
+	for _, c := range e.consumers {
+		for i := 0; i < n && len(c.waiters) > 0; i++ {
+			c.wakeOne()
+		}
+	}
+}
+
+// message returns the encoded message seq, from memory or from disk.
+func (e *engine) message(seq uint64) ([]byte, error) {
+	e.mu.Lock()
+	p, ok := e.cache.get(seq)
+	e.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	raw, err := e.msgs.Get(seq)
+	if err != nil {
+		return nil, e.ioErr(fmt.Sprintf("read message %d", seq), err)
+	}
+	return raw, nil
+}
+
+// appendCons appends a consumer record and waits until it is durable.
+func (e *engine) appendCons(rec []byte) error {
+	if _, err := e.cons.Append(rec); err != nil {
+		return e.ioErr("write consumer record", err)
+	}
+	e.sinceCP.Add(int64(len(rec)) + 48)
+	return nil
+}
+
+// appendConsBatch appends consumer records with one write and one fsync.
+func (e *engine) appendConsBatch(recs ...[]byte) error {
+	raw := make([]json.RawMessage, len(recs))
+	n := 0
+	for i, r := range recs {
+		raw[i] = r
+		n += len(r) + 48
+	}
+	if _, _, err := e.cons.AppendBatch(raw...); err != nil {
+		return e.ioErr("write consumer records", err)
+	}
+	e.sinceCP.Add(int64(n))
+	return nil
+}
+
+// consumer returns the state of the consumer name, creating it (durably)
+// if it does not exist. A new consumer starts at the oldest message that
+// some existing consumer has not resolved; if there is none, after every
+// message the consumers that existed resolved (base).
+func (e *engine) consumer(name string) (*cstate, error) {
+	e.mu.Lock()
+	c, err := e.consumers[name], e.usableLocked(nil)
+	e.mu.Unlock()
+	if c != nil || err != nil {
+		return c, err
+	}
+	e.cpMu.RLock()
+	defer e.cpMu.RUnlock()
+	e.mu.Lock()
+	if c, err := e.consumers[name], e.usableLocked(nil); c != nil || err != nil {
+		e.mu.Unlock()
+		return c, err
+	}
+	from, ok := e.minFloorLocked()
+	if !ok {
+		from = e.base
+	}
+	c = newCState(name, from)
+	e.consumers[name] = c
+	e.mu.Unlock()
+	if err := e.appendCons(newRecord(name, from)); err != nil {
+		e.mu.Lock()
+		delete(e.consumers, name)
+		e.mu.Unlock()
+		return nil, err
+	}
+	return c, nil
+}
+
+// deleteConsumer removes a consumer; its receivers get ErrDeleted.
+func (e *engine) deleteConsumer(name string) error {
+	e.cpMu.RLock()
+	defer e.cpMu.RUnlock()
+	e.mu.Lock()
+	if err := e.usableLocked(nil); err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	c := e.consumers[name]
+	if c == nil {
+		e.mu.Unlock()
+		return fmt.Errorf("miniqueue: no consumer %q", name)
+	}
+	e.floorMovedLocked() // base covers the deleted consumer's floor if it was the last
+	c.deleted = true
+	delete(e.consumers, name)
+	c.wakeAll()
+	e.floorMovedLocked()
+	e.mu.Unlock()
+	return e.appendCons(deleteRecord(name))
+}
+
+func (e *engine) consumerNames() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	names := make([]string, 0, len(e.consumers))
+	for n := range e.consumers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// close checkpoints the consumer state, so the next Open reads little, and
+// closes the journals and the lock. Receivers waiting get ErrClosed.
+func (e *engine) close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	close(e.closing)
+	for _, c := range e.consumers {
+		c.wakeAll()
+	}
+	e.mu.Unlock()
+
+	var errs []error
+	errs = append(errs, e.returnPrefetched())
+	e.cpRun.Lock()
+	if e.sinceCP.Load() > 0 {
+		errs = append(errs, e.checkpointLocked())
+	}
+	e.cpRun.Unlock()
+	e.dlqMu.Lock()
+	if e.dlq != nil {
+		errs = append(errs, e.dlq.close())
+	}
+	e.dlqMu.Unlock()
+	errs = append(errs, e.msgs.Close(), e.cons.Close())
+	if e.lock != nil {
+		errs = append(errs, e.lock.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

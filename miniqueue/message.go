@@ -1,0 +1,52 @@
+package miniqueue
+
+import (
+	"errors"
+	"time"
+)
+
+// A Message is one delivery of a message to a consumer.
+type Message[T any] struct {
+	Value   T      // the message
+	Seq     uint64 // its sequence number in the queue, from 1 on
+	Attempt int    // 1 on its first delivery to this consumer, then 2, 3, ...
+
+	c *Consumer[T]
+}
+
+// Consumer returns the name of the consumer the message was delivered to.
+func (m *Message[T]) Consumer() string { return m.c.name }
+
+// Ack acknowledges the message: it will not be delivered to this consumer
+// again. Ack returns when that is on stable storage. The first Ack of a
+// message wins, whichever delivery it comes from; Ack on a message already
+// acknowledged (through an older or newer delivery) returns a *MessageError
+// matching ErrAcked.
+func (m *Message[T]) Ack() error {
+	return m.wrap(m.c.q.e.ack(m.c.st, m.Seq))
+}
+
+// Nack releases the message: it is delivered again after delay (at once if
+// delay <= 0), to any receiver of the consumer. The delay is kept in memory
+// only: if the queue is reopened first, the message is ready at once.
+func (m *Message[T]) Nack(delay time.Duration) error {
+	return m.wrap(m.c.q.e.nack(m.c.st, m.Seq, m.Attempt, delay))
+}
+
+// Extend keeps the message hidden from the consumer's other receivers for d
+// from now, for a receiver that needs longer than the visibility timeout.
+// It fails with ErrStale if the message was delivered again since this
+// delivery.
+func (m *Message[T]) Extend(d time.Duration) error {
+	return m.wrap(m.c.q.e.extend(m.c.st, m.Seq, m.Attempt, d))
+}
+
+func (m *Message[T]) wrap(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrAcked) || errors.Is(err, ErrStale) || err == ErrClosed || err == ErrDeleted:
+		return &MessageError{Consumer: m.c.name, Seq: m.Seq, Attempt: m.Attempt, Err: err}
+	}
+	return err
+}

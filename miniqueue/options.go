@@ -1,0 +1,110 @@
+package miniqueue
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// Options configure a Queue. The zero value, and a nil *Options, give the
+// defaults. Open copies the options; it never changes the caller's value.
+type Options struct {
+	// VisibilityTimeout is how long a received message stays hidden from
+	// the other receivers of its consumer: if it is neither acknowledged,
+	// nacked nor extended by then, it is delivered again. Default 30s.
+	VisibilityTimeout time.Duration
+
+	// MaxDeliveries is how many times one consumer receives a message
+	// before the message goes to the dead-letter queue instead of being
+	// delivered again. Default 10; a negative value means no limit.
+	MaxDeliveries int
+
+	// MaxBytes, when positive, bounds the encoded size of the messages the
+	// queue holds: those from the oldest one some consumer has not
+	// acknowledged on. A Push that would go beyond it fails with ErrFull,
+	// or waits (see BlockWhenFull). Default 0: no bound.
+	MaxBytes int64
+
+	// BlockWhenFull makes Push wait for room when MaxBytes is reached,
+	// instead of failing with ErrFull. PushContext bounds the wait. Default
+	// false.
+	BlockWhenFull bool
+
+	// MaxSegmentBytes is the size at which the message journal starts a new
+	// segment file. Disk space is given back one whole segment at a time,
+	// once every consumer has acknowledged all of it, so smaller segments
+	// free space sooner. Default 16 MiB, or MaxBytes/4 when MaxBytes is set
+	// and that is smaller (but not below 64 KiB).
+	MaxSegmentBytes int64
+
+	// CacheBytes bounds the memory that keeps recently pushed messages, so
+	// that consumers keeping up with producers do not read them back from
+	// disk. Default 8 MiB; a negative value turns the cache off.
+	CacheBytes int64
+
+	// Logger receives warnings, such as a torn journal tail repaired on
+	// Open or a message that did not decode. Default slog.Default().
+	Logger *slog.Logger
+
+	// FS is the file system used for all I/O. Default: the operating
+	// system's. It is here for the crash and fault tests in this module.
+	FS vfs.FS
+
+	// Knobs for the tests in this package.
+	consSegmentBytes int64 // consumer journal segment size; default 1 MiB
+	checkpointBytes  int64 // consumer records between checkpoints; default 256 KiB
+}
+
+const (
+	defaultVisibility      = 30 * time.Second
+	defaultMaxDeliveries   = 10
+	defaultSegmentBytes    = 16 << 20
+	minSegmentBytes        = 64 << 10
+	defaultCacheBytes      = 8 << 20
+	defaultConsSegment     = 1 << 20
+	defaultCheckpointBytes = 256 << 10
+)
+
+// resolved returns a copy of o with the defaults filled in.
+func (o *Options) resolved() (Options, error) {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.VisibilityTimeout < 0 || r.MaxBytes < 0 || r.MaxSegmentBytes < 0 {
+		return r, errors.New("miniqueue: negative option")
+	}
+	if r.VisibilityTimeout == 0 {
+		r.VisibilityTimeout = defaultVisibility
+	}
+	if r.MaxDeliveries == 0 {
+		r.MaxDeliveries = defaultMaxDeliveries
+	}
+	if r.MaxSegmentBytes == 0 {
+		r.MaxSegmentBytes = defaultSegmentBytes
+		if r.MaxBytes > 0 {
+			r.MaxSegmentBytes = min(r.MaxSegmentBytes, max(r.MaxBytes/4, minSegmentBytes))
+		}
+	}
+	switch {
+	case r.CacheBytes == 0:
+		r.CacheBytes = defaultCacheBytes
+	case r.CacheBytes < 0:
+		r.CacheBytes = 0
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	if r.FS == nil {
+		r.FS = vfs.OS
+	}
+	if r.consSegmentBytes == 0 {
+		r.consSegmentBytes = defaultConsSegment
+	}
+	if r.checkpointBytes == 0 {
+		r.checkpointBytes = defaultCheckpointBytes
+	}
+	return r, nil
+}

@@ -1,0 +1,193 @@
+package miniqueue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"path/filepath"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// A Queue is a durable queue of messages of type T in one folder. It is
+// safe for concurrent use.
+type Queue[T any] struct {
+	e   *engine
+	dir string
+
+	mu        sync.Mutex
+	consumers map[string]*Consumer[T]
+}
+
+// Open opens the queue in the folder dir, creating the folder and the queue
+// if they do not exist. It takes an advisory lock on the folder: a second
+// Open of it, in this process or another, fails with ErrLocked until Close.
+//
+// Open reads the consumer journal (kept short by checkpoints) and the end
+// of the message journal, not the messages themselves (except with
+// MaxBytes, where it reads those still held to count their bytes). Every
+// message that was received and not acknowledged before the queue was
+// closed or its process stopped is ready to be delivered again at once.
+func Open[T any](dir string, opts *Options) (*Queue[T], error) {
+	o, err := opts.resolved()
+	if err != nil {
+		return nil, err
+	}
+	if dir == "" {
+		return nil, errors.New("miniqueue: empty folder name")
+	}
+	dir = filepath.Clean(dir)
+	if err := vfs.MkdirAll(o.FS, dir, 0o755); err != nil {
+		return nil, fmt.Errorf("miniqueue: create %s: %w", dir, err)
+	}
+	lock, err := o.FS.Lock(filepath.Join(dir, lockFile))
+	if err != nil {
+		if errors.Is(err, vfs.ErrLocked) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("miniqueue: lock %s: %w", dir, err)
+	}
+	e, err := openEngine(dir, o, false)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	e.lock = lock
+	if _, err := e.deadQueue(false); err == nil {
+		err = e.finishDeadLetters()
+	}
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	e.maybeCheckpoint()
+	return &Queue[T]{e: e, dir: dir, consumers: map[string]*Consumer[T]{}}, nil
+}
+
+// Dir returns the queue's folder.
+func (q *Queue[T]) Dir() string { return q.dir }
+
+// Push appends v to the queue and returns its sequence number. The message
+// is on stable storage when Push returns; concurrent Pushes share fsyncs.
+//
+// With MaxBytes set and the queue full, Push fails with an error matching
+// ErrFull, or, with BlockWhenFull, waits for room (until Close).
+func (q *Queue[T]) Push(v T) (seq uint64, err error) {
+	return q.PushContext(context.Background(), v)
+}
+
+// PushContext is Push, with a limit on the wait for room when the queue is
+// full and BlockWhenFull is set: it returns ctx's error when ctx ends first.
+func (q *Queue[T]) PushContext(ctx context.Context, v T) (seq uint64, err error) {
+	p, err := encodeMessage(v)
+	if err != nil {
+		return 0, err
+	}
+	_, last, err := q.e.push(ctx, []json.RawMessage{p}, q.e.opts.BlockWhenFull)
+	return last, err
+}
+
+// PushBatch appends vs with one write and one fsync, and returns the
+// sequence numbers of the first and the last. It is not atomic across a
+// crash: if the process dies during the call, a prefix of the batch may be
+// in the queue. Under MaxBytes, the batch needs room for all of it.
+func (q *Queue[T]) PushBatch(vs ...T) (first, last uint64, err error) {
+	if len(vs) == 0 {
+		return 0, 0, errors.New("miniqueue: empty batch")
+	}
+	ps := make([]json.RawMessage, len(vs))
+	for i, v := range vs {
+		if ps[i], err = encodeMessage(v); err != nil {
+			return 0, 0, err
+		}
+	}
+	return q.e.push(context.Background(), ps, q.e.opts.BlockWhenFull)
+}
+
+func encodeMessage[T any](v T) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("miniqueue: encode message: %w", err)
+	}
+	return appendEnvelope(make([]byte, 0, len(b)+len(envPrefix)+1), b), nil
+}
+
+// Consumer returns the consumer called name, creating it if needed. Each
+// consumer receives every message once (fan-out); the goroutines receiving
+// from one consumer share its messages (competing workers). The default
+// consumer, the one Queue.Receive uses, is called "".
+//
+// A new consumer starts at the oldest message that another consumer has
+// not acknowledged yet. If there is no other consumer, it starts at the
+// first message pushed, or, if consumers were deleted, after the messages
+// they had all acknowledged. Its creation is durable when Consumer returns. If it cannot be
+// created (the queue is closed, name is not valid UTF-8, a write failed),
+// every call on the returned Consumer returns the error.
+func (q *Queue[T]) Consumer(name string) *Consumer[T] {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if c := q.consumers[name]; c != nil && c.err == nil && !c.isDeleted() {
+		return c
+	}
+	c := &Consumer[T]{q: q, name: name}
+	if !utf8.ValidString(name) {
+		c.err = fmt.Errorf("miniqueue: consumer name %q is not valid UTF-8", name)
+		return c
+	}
+	c.st, c.err = q.e.consumer(name)
+	if c.err == nil {
+		q.consumers[name] = c
+	}
+	return c
+}
+
+// Consumers returns the names of the consumers, sorted.
+func (q *Queue[T]) Consumers() []string { return q.e.consumerNames() }
+
+// DeleteConsumer deletes a consumer: its receivers get ErrDeleted, and the
+// queue no longer keeps messages for it.
+func (q *Queue[T]) DeleteConsumer(name string) error {
+	return q.e.deleteConsumer(name)
+}
+
+// Receive receives a message for the default consumer; see
+// Consumer.Receive.
+func (q *Queue[T]) Receive(ctx context.Context) (*Message[T], error) {
+	return q.Consumer("").Receive(ctx)
+}
+
+// Messages ranges over the messages of the default consumer; see
+// Consumer.Messages.
+func (q *Queue[T]) Messages(ctx context.Context) iter.Seq2[*Message[T], error] {
+	return q.Consumer("").Messages(ctx)
+}
+
+// DeadLetters returns the queue's dead-letter queue.
+func (q *Queue[T]) DeadLetters() *DeadLetters[T] { return &DeadLetters[T]{q: q} }
+
+// Len returns the number of messages the queue holds for its slowest
+// consumer: those it has not acknowledged, in flight ones included. With no
+// consumer, it is the number of messages a new consumer would receive.
+func (q *Queue[T]) Len() int {
+	e := q.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.consumers) == 0 {
+		return int(e.cache.published + 1 - min(e.base, e.cache.published+1))
+	}
+	var n uint64
+	for _, c := range e.consumers {
+		n = max(n, c.lag(e.cache.published))
+	}
+	return int(n)
+}
+
+// Close closes the queue. Receivers waiting get ErrClosed; messages received
+// and not acknowledged will be delivered again when the queue is reopened.
+// Close writes a checkpoint of the consumer state so that the next Open
+// reads little. Calling Close again returns nil.
+func (q *Queue[T]) Close() error { return q.e.close() }

@@ -1,0 +1,173 @@
+package miniqueue
+
+import "fmt"
+
+// recover rebuilds the consumer state from the consumer journal: it applies
+// every record in order, and a checkpoint replaces everything before it.
+// (The journal is only ever cut at or before a checkpoint, so whatever the
+// journal starts with, the state from its newest checkpoint on is whole.)
+// Every message left unresolved and handed out is then ready to be
+// delivered again.
+func (e *engine) recover() error {
+	cs := map[string]*cstate{}
+	base := uint64(1)
+	var since int64
+	for rec, err := range e.cons.All(1) {
+		if err != nil {
+			return e.ioErr("read consumer journal", err)
+		}
+		r, err := parseConsRecord(rec.Value)
+		if err != nil {
+			return &RecordError{Journal: e.consPath, Seq: rec.Seq, Err: err}
+		}
+		base = applyRecord(cs, base, r)
+		since += int64(len(rec.Value)) + 48
+		if r.Op == opCheckpoint {
+			since = 0
+		}
+	}
+	e.sinceCP.Store(since)
+	last, first := e.cache.published, e.msgs.FirstSeq()
+	for _, c := range cs {
+		if err := checkAgainstMessages(c, first, last); err != nil {
+			return &RecordError{Journal: e.consPath, Err: err}
+		}
+		c.rebuild()
+	}
+	for _, c := range cs {
+		base = max(base, c.floor)
+	}
+	if base > last+1 {
+		return &RecordError{Journal: e.consPath, Err: fmt.Errorf("queue floor %d is beyond the message journal's end, %d", base, last)}
+	}
+	e.consumers = cs
+	e.base = base
+	if mf, ok := e.minFloorLocked(); ok {
+		e.base = max(e.base, mf)
+	}
+	return nil
+}
+
+// applyRecord applies one consumer record to the state being recovered,
+// and returns the queue floor (see engine.base). Records about a consumer
+// that does not exist are ignored: an Ack can be written just after the
+// consumer's deletion.
+func applyRecord(cs map[string]*cstate, base uint64, r consRecord) uint64 {
+	switch r.Op {
+	case opNew:
+		if cs[r.C] == nil {
+			cs[r.C] = newCState(r.C, r.From)
+		}
+	case opDelete:
+		if _, ok := cs[r.C]; ok && len(cs) == 1 {
+			base = max(base, cs[r.C].floor)
+		}
+		delete(cs, r.C)
+	case opDeliver:
+		c := cs[r.C]
+		if c == nil || c.resolved(r.Seq) {
+			return base
+		}
+		p := c.pend[r.Seq]
+		if p == nil {
+			p = newPending(r.Seq, 0)
+			c.pend[r.Seq] = p
+		}
+		p.attempts = max(p.attempts, r.N)
+		c.next = max(c.next, r.Seq+1)
+	case opAck, opDead:
+		if c := cs[r.C]; c != nil {
+			c.resolve(r.Seq)
+		}
+	case opReturn:
+		if c := cs[r.C]; c != nil {
+			if p := c.pend[r.Seq]; p != nil && p.attempts > 0 {
+				p.attempts--
+			}
+		}
+	case opCheckpoint:
+		clear(cs)
+		for _, cc := range r.Consumers {
+			cs[cc.C] = fromCheckpoint(cc)
+		}
+		base = max(base, r.Base)
+	}
+	return base
+}
+
+// checkAgainstMessages verifies that a consumer's state fits the message
+// journal, which holds messages first..last (first is 0 when it is empty).
+func checkAgainstMessages(c *cstate, first, last uint64) error {
+	top := max(c.next, c.floor) - 1
+	if n := len(c.done.r); n > 0 {
+		top = max(top, c.done.r[n-1].hi)
+	}
+	for s := range c.pend {
+		top = max(top, s)
+	}
+	if top > last {
+		return fmt.Errorf("consumer %q has handled messages up to %d, but the message journal ends at %d",
+			c.name, top, last)
+	}
+	if first > 0 && c.floor < first && c.floor <= last {
+		return fmt.Errorf("consumer %q has not resolved message %d, but the message journal starts at %d",
+			c.name, c.floor, first)
+	}
+	return nil
+}
+
+// finishDeadLetters completes the moves to the dead-letter queue that a
+// crash interrupted: a message that reached MaxDeliveries and is in the
+// dead-letter queue already, but whose "dead" record was not written, gets
+// that record now instead of a second copy in the dead-letter queue.
+func (e *engine) finishDeadLetters() error {
+	if e.opts.MaxDeliveries < 0 {
+		return nil
+	}
+	type key struct {
+		c string
+		s uint64
+	}
+	cand := map[key]*cstate{}
+	e.mu.Lock()
+	for _, c := range e.consumers {
+		for s, p := range c.pend {
+			if p.attempts >= e.opts.MaxDeliveries {
+				cand[key{c.name, s}] = c
+			}
+		}
+	}
+	e.mu.Unlock()
+	if len(cand) == 0 {
+		return nil
+	}
+	dlq, err := e.deadQueue(false)
+	if err != nil || dlq == nil {
+		return err
+	}
+	var moved []key
+	err = dlq.live(func(_ uint64, ent deadEntry) bool {
+		if _, ok := cand[key{ent.Consumer, ent.Seq}]; ok {
+			moved = append(moved, key{ent.Consumer, ent.Seq})
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	e.cpMu.RLock()
+	defer e.cpMu.RUnlock()
+	for _, k := range moved {
+		c := cand[k]
+		if err := e.appendCons(appendSeqRecord(nil, opDead, c.qname, k.s, e.opts.MaxDeliveries)); err != nil {
+			return err
+		}
+		e.mu.Lock()
+		if c.resolve(k.s) {
+			c.stats.dead++
+			e.floorMovedLocked()
+		}
+		e.mu.Unlock()
+	}
+	return nil
+}
