@@ -87,7 +87,14 @@ type Faulty struct {
 	injectors []func(Op) error
 	crashAt   int
 	crashOpts CrashOptions
+	crashing  bool // the crash is being taken: later operations fail
 	crashed   *Mem
+
+	// inflight is held for reading by every operation while it runs on the
+	// inner file system, and for writing while the crash clone is taken, so
+	// the clone holds the effect of every operation that reported success
+	// and of none that will run after it.
+	inflight sync.RWMutex
 }
 
 // NewFaulty returns a Faulty wrapping inner. It injects nothing until told
@@ -151,13 +158,17 @@ func (f *Faulty) SetCrashOptions(opts CrashOptions) {
 // crashed, Crash returns the clone taken then. It panics if the inner file
 // system is not a *Mem.
 func (f *Faulty) Crash() *Mem {
-	m := f.mem()
+	f.mem()
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.crashed == nil {
-		f.crashed = m.CrashClone(f.crashOpts)
+	trigger := f.crashed == nil && !f.crashing
+	f.crashing = true
+	f.mu.Unlock()
+	if trigger {
+		f.takeCrash()
 	}
-	return f.crashed
+	f.inflight.Lock() // wait for a crash another goroutine is taking
+	f.inflight.Unlock()
+	return f.Crashed()
 }
 
 // Crashed returns the disk as it was left by the crash, or nil if the file
@@ -176,19 +187,27 @@ func (f *Faulty) mem() *Mem {
 	return m
 }
 
-// begin starts an operation. A non-nil error means the operation must fail
-// with it; crashed reports that the failure is the crash, in which case the
-// operation must not touch the inner file system at all.
+// begin starts an operation. If crashed is false, the operation holds
+// f.inflight for reading and must call f.end when it is done with the inner
+// file system, whether or not err (an injected error) is nil. If crashed is
+// true, err matches ErrCrashed and the operation must not touch the inner
+// file system at all.
 func (f *Faulty) begin(kind OpKind, path, newPath string) (crashed bool, err error) {
 	op := Op{N: int(f.n.Add(1)), Kind: kind, Path: path, NewPath: newPath}
+	f.inflight.RLock()
 	f.mu.Lock()
-	if f.crashed == nil && f.crashAt > 0 && op.N >= f.crashAt {
-		f.crashed = f.inner.(*Mem).CrashClone(f.crashOpts)
+	trigger := f.crashed == nil && !f.crashing && f.crashAt > 0 && op.N >= f.crashAt
+	if trigger {
+		f.crashing = true
 	}
-	crashed = f.crashed != nil
+	crashed = f.crashing
 	injectors := f.injectors
 	f.mu.Unlock()
 	if crashed {
+		f.inflight.RUnlock()
+		if trigger {
+			f.takeCrash()
+		}
 		return true, &fs.PathError{Op: kind.String(), Path: path, Err: ErrCrashed}
 	}
 	for _, fn := range injectors {
@@ -199,9 +218,30 @@ func (f *Faulty) begin(kind OpKind, path, newPath string) (crashed bool, err err
 	return false, nil
 }
 
+// end ends an operation that begin did not fail with a crash.
+func (f *Faulty) end() { f.inflight.RUnlock() }
+
+// takeCrash waits for the operations in flight, then takes the clone.
+func (f *Faulty) takeCrash() {
+	f.inflight.Lock()
+	defer f.inflight.Unlock()
+	f.mu.Lock()
+	opts := f.crashOpts
+	f.mu.Unlock()
+	clone := f.mem().CrashClone(opts)
+	f.mu.Lock()
+	f.crashed = clone
+	f.mu.Unlock()
+}
+
 // OpenFile opens name in the inner file system.
 func (f *Faulty) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
-	if _, err := f.begin(OpOpen, name, ""); err != nil {
+	crashed, err := f.begin(OpOpen, name, "")
+	if crashed {
+		return nil, err
+	}
+	defer f.end()
+	if err != nil {
 		return nil, err
 	}
 	file, err := f.inner.OpenFile(name, flag, perm)
@@ -213,7 +253,12 @@ func (f *Faulty) OpenFile(name string, flag int, perm fs.FileMode) (File, error)
 
 // Mkdir creates a directory in the inner file system.
 func (f *Faulty) Mkdir(name string, perm fs.FileMode) error {
-	if _, err := f.begin(OpMkdir, name, ""); err != nil {
+	crashed, err := f.begin(OpMkdir, name, "")
+	if crashed {
+		return err
+	}
+	defer f.end()
+	if err != nil {
 		return err
 	}
 	return f.inner.Mkdir(name, perm)
@@ -221,7 +266,12 @@ func (f *Faulty) Mkdir(name string, perm fs.FileMode) error {
 
 // Remove removes name from the inner file system.
 func (f *Faulty) Remove(name string) error {
-	if _, err := f.begin(OpRemove, name, ""); err != nil {
+	crashed, err := f.begin(OpRemove, name, "")
+	if crashed {
+		return err
+	}
+	defer f.end()
+	if err != nil {
 		return err
 	}
 	return f.inner.Remove(name)
@@ -230,7 +280,12 @@ func (f *Faulty) Remove(name string) error {
 // Rename renames oldpath in the inner file system. An injected error's Path
 // is oldpath.
 func (f *Faulty) Rename(oldpath, newpath string) error {
-	if _, err := f.begin(OpRename, oldpath, newpath); err != nil {
+	crashed, err := f.begin(OpRename, oldpath, newpath)
+	if crashed {
+		return err
+	}
+	defer f.end()
+	if err != nil {
 		return err
 	}
 	return f.inner.Rename(oldpath, newpath)
@@ -238,7 +293,12 @@ func (f *Faulty) Rename(oldpath, newpath string) error {
 
 // Stat describes name in the inner file system.
 func (f *Faulty) Stat(name string) (fs.FileInfo, error) {
-	if _, err := f.begin(OpStat, name, ""); err != nil {
+	crashed, err := f.begin(OpStat, name, "")
+	if crashed {
+		return nil, err
+	}
+	defer f.end()
+	if err != nil {
 		return nil, err
 	}
 	return f.inner.Stat(name)
@@ -246,7 +306,12 @@ func (f *Faulty) Stat(name string) (fs.FileInfo, error) {
 
 // ReadDir lists dir in the inner file system.
 func (f *Faulty) ReadDir(dir string) ([]string, error) {
-	if _, err := f.begin(OpReadDir, dir, ""); err != nil {
+	crashed, err := f.begin(OpReadDir, dir, "")
+	if crashed {
+		return nil, err
+	}
+	defer f.end()
+	if err != nil {
 		return nil, err
 	}
 	return f.inner.ReadDir(dir)
@@ -254,7 +319,12 @@ func (f *Faulty) ReadDir(dir string) ([]string, error) {
 
 // SyncDir syncs dir in the inner file system.
 func (f *Faulty) SyncDir(dir string) error {
-	if _, err := f.begin(OpSyncDir, dir, ""); err != nil {
+	crashed, err := f.begin(OpSyncDir, dir, "")
+	if crashed {
+		return err
+	}
+	defer f.end()
+	if err != nil {
 		return err
 	}
 	return f.inner.SyncDir(dir)
@@ -263,7 +333,12 @@ func (f *Faulty) SyncDir(dir string) error {
 // Lock locks name in the inner file system. Closing the returned Closer is
 // an operation too; it releases the inner lock even when it fails.
 func (f *Faulty) Lock(name string) (io.Closer, error) {
-	if _, err := f.begin(OpLock, name, ""); err != nil {
+	crashed, err := f.begin(OpLock, name, "")
+	if crashed {
+		return nil, err
+	}
+	defer f.end()
+	if err != nil {
 		return nil, err
 	}
 	c, err := f.inner.Lock(name)
@@ -280,7 +355,10 @@ type faultyCloser struct {
 }
 
 func (c *faultyCloser) Close() error {
-	_, err := c.fs.begin(OpClose, c.name, "")
+	crashed, err := c.fs.begin(OpClose, c.name, "")
+	if !crashed {
+		defer c.fs.end()
+	}
 	if cerr := c.c.Close(); err == nil {
 		err = cerr
 	}
@@ -296,24 +374,36 @@ type faultyFile struct {
 func (w *faultyFile) Name() string { return w.f.Name() }
 
 func (w *faultyFile) Read(p []byte) (int, error) {
-	if _, err := w.fs.begin(OpRead, w.f.Name(), ""); err != nil {
+	crashed, err := w.fs.begin(OpRead, w.f.Name(), "")
+	if crashed {
+		return 0, err
+	}
+	defer w.fs.end()
+	if err != nil {
 		return 0, err
 	}
 	return w.f.Read(p)
 }
 
 func (w *faultyFile) ReadAt(p []byte, off int64) (int, error) {
-	if _, err := w.fs.begin(OpRead, w.f.Name(), ""); err != nil {
+	crashed, err := w.fs.begin(OpRead, w.f.Name(), "")
+	if crashed {
+		return 0, err
+	}
+	defer w.fs.end()
+	if err != nil {
 		return 0, err
 	}
 	return w.f.ReadAt(p, off)
 }
 
 func (w *faultyFile) Write(p []byte) (int, error) {
-	if crashed, err := w.fs.begin(OpWrite, w.f.Name(), ""); err != nil {
-		if crashed {
-			return 0, err
-		}
+	crashed, err := w.fs.begin(OpWrite, w.f.Name(), "")
+	if crashed {
+		return 0, err
+	}
+	defer w.fs.end()
+	if err != nil {
 		n, _ := w.f.Write(p[:len(p)/2])
 		return n, err
 	}
@@ -321,10 +411,12 @@ func (w *faultyFile) Write(p []byte) (int, error) {
 }
 
 func (w *faultyFile) WriteAt(p []byte, off int64) (int, error) {
-	if crashed, err := w.fs.begin(OpWrite, w.f.Name(), ""); err != nil {
-		if crashed {
-			return 0, err
-		}
+	crashed, err := w.fs.begin(OpWrite, w.f.Name(), "")
+	if crashed {
+		return 0, err
+	}
+	defer w.fs.end()
+	if err != nil {
 		n, _ := w.f.WriteAt(p[:len(p)/2], off)
 		return n, err
 	}
@@ -332,21 +424,36 @@ func (w *faultyFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (w *faultyFile) Sync() error {
-	if _, err := w.fs.begin(OpSync, w.f.Name(), ""); err != nil {
+	crashed, err := w.fs.begin(OpSync, w.f.Name(), "")
+	if crashed {
+		return err
+	}
+	defer w.fs.end()
+	if err != nil {
 		return err
 	}
 	return w.f.Sync()
 }
 
 func (w *faultyFile) Truncate(size int64) error {
-	if _, err := w.fs.begin(OpTruncate, w.f.Name(), ""); err != nil {
+	crashed, err := w.fs.begin(OpTruncate, w.f.Name(), "")
+	if crashed {
+		return err
+	}
+	defer w.fs.end()
+	if err != nil {
 		return err
 	}
 	return w.f.Truncate(size)
 }
 
 func (w *faultyFile) Size() (int64, error) {
-	if _, err := w.fs.begin(OpSize, w.f.Name(), ""); err != nil {
+	crashed, err := w.fs.begin(OpSize, w.f.Name(), "")
+	if crashed {
+		return 0, err
+	}
+	defer w.fs.end()
+	if err != nil {
 		return 0, err
 	}
 	return w.f.Size()
@@ -354,7 +461,10 @@ func (w *faultyFile) Size() (int64, error) {
 
 // Close closes the inner file even when the operation fails.
 func (w *faultyFile) Close() error {
-	_, err := w.fs.begin(OpClose, w.f.Name(), "")
+	crashed, err := w.fs.begin(OpClose, w.f.Name(), "")
+	if !crashed {
+		defer w.fs.end()
+	}
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
