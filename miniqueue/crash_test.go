@@ -431,8 +431,8 @@ func failOnce(t *testing.T, sc crashScenario, k int) bool {
 // competing receivers (two consumers, two goroutines each, acking most
 // messages and nacking some) at random operations, so that checkpoints and
 // truncations race with pushes, deliveries and acks. The checks are those
-// of the scripted tests. The file system calls go through a serialFS, so
-// that the crash is atomic.
+// of the scripted tests. (vfs.Faulty makes the crash wait for operations in
+// flight, so every fsync that returned nil is in the crash image.)
 func TestCrashConcurrent(t *testing.T) {
 	sc := crashScenario{name: "concurrent", opts: tinyOptions(Options{})}
 	rounds := 60
@@ -442,7 +442,7 @@ func TestCrashConcurrent(t *testing.T) {
 	var total int
 	synctest.Test(t, func(t *testing.T) {
 		ff := vfs.NewFaulty(vfs.NewMem())
-		if err := runConcurrentWorkload(sc, newSerialFS(ff), newCrashModel(), 1); err != nil {
+		if err := runConcurrentWorkload(sc, ff, newCrashModel(), 1); err != nil {
 			t.Fatalf("workload without a crash: %v", err)
 		}
 		total = ff.Ops()
@@ -460,7 +460,7 @@ func TestCrashConcurrent(t *testing.T) {
 				ff.SetCrashOptions(vfs.CrashOptions{Rand: rand.New(rand.NewPCG(seed, 1)), KeepUnsynced: 0.5})
 			}
 			m := newCrashModel()
-			err := runConcurrentWorkload(sc, newSerialFS(ff), m, seed)
+			err := runConcurrentWorkload(sc, ff, m, seed)
 			var v *violation
 			if errors.As(err, &v) {
 				t.Fatalf("round %d, crash at op %d: %v", r, k, v)
