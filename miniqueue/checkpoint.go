@@ -3,6 +3,7 @@ package miniqueue
 import (
 	"encoding/json"
 	"errors"
+	"github.com/mini-go/mini/ministore"
 	"slices"
 )
 
@@ -64,10 +65,7 @@ func (e *engine) canFreeMessages() bool {
 // floor on one of them can go.
 func (e *engine) refreshMsgBases() {
 	e.pushedSinceList.Store(0)
-	bases, err := segmentBases(e.fs, e.msgPath)
-	if err != nil {
-		return // only delays freeing space
-	}
+	bases := segmentBases(e.msgs)
 	first, last := e.msgs.FirstSeq(), e.msgs.LastSeq()
 	var freeAt uint64
 	for _, b := range bases {
@@ -125,11 +123,9 @@ func (e *engine) truncate(s interface {
 	FirstSeq() uint64
 	LastSeq() uint64
 	TruncateFront(uint64) error
+	Segments() []ministore.SegmentInfo
 }, path string, limit uint64) error {
-	bases, err := segmentBases(e.fs, path)
-	if err != nil {
-		return nil // only delays freeing space
-	}
+	bases := segmentBases(s)
 	if t := cutPoint(bases, min(limit, s.LastSeq())); t > s.FirstSeq() {
 		if err := s.TruncateFront(t); err != nil {
 			return e.ioErr("truncate "+path, err)

@@ -216,3 +216,22 @@ func Records[R any](path string, from uint64) iter.Seq2[Record[R], error] {
 		records(vfs.OS, path, from, 0, nil, yield)
 	}
 }
+
+// Segments describes the files of the journal, oldest first; the active
+// file is last. A segment's FirstSeq is a cheap place to cut: TruncateFront
+// there deletes whole files and copies nothing.
+func (s *Store[R]) Segments() []SegmentInfo {
+	w := s.w
+	w.segMu.RLock()
+	defer w.segMu.RUnlock()
+	out := make([]SegmentInfo, 0, len(w.segs))
+	for _, seg := range w.segs {
+		info := SegmentInfo{Path: seg.path, Format: seg.hdr.format, Version: seg.hdr.version,
+			FirstSeq: seg.base, Bytes: seg.alloc, End: seg.size}
+		if !seg.empty() {
+			info.Records = seg.last - seg.base + 1
+		}
+		out = append(out, info)
+	}
+	return out
+}

@@ -310,6 +310,18 @@ func TestRotationAndRetention(t *testing.T) {
 	if len(files) != 4 { // three sealed and the active file
 		t.Fatalf("%d files, want 4: %v", len(files), files)
 	}
+	segs := s.Segments()
+	if len(segs) != 4 || segs[3].Path != path || segs[0].Path != files[0].path {
+		t.Fatalf("Segments %+v", segs)
+	}
+	for i := 1; i < len(segs); i++ {
+		if segs[i].FirstSeq != segs[i-1].FirstSeq+segs[i-1].Records {
+			t.Fatalf("segment %d starts at %d after %+v", i, segs[i].FirstSeq, segs[i-1])
+		}
+	}
+	if last := segs[3]; last.FirstSeq+last.Records-1 != 40 {
+		t.Fatalf("active segment %+v does not end at 40", last)
+	}
 	first := s.FirstSeq()
 	if first <= 1 {
 		t.Fatalf("retention kept everything: first %d", first)
