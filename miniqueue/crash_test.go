@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mini-go/mini/internal/crashtest"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -286,16 +286,6 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 	return ""
 }
 
-// crashVariants is how many crashes each crash point gets: one keeping
-// exactly the synced state, the others a random part of the unsynced data
-// (at every other point). MINI_CRASH_VARIANTS raises it.
-func crashVariants() int {
-	if n, err := strconv.Atoi(os.Getenv("MINI_CRASH_VARIANTS")); err == nil && n > 0 {
-		return n
-	}
-	return 2
-}
-
 func TestCrashAtEveryOperation(t *testing.T) {
 	for _, sc := range crashScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
@@ -303,8 +293,8 @@ func TestCrashAtEveryOperation(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, uint64(len(sc.name))))
 			points, partial := 0, 0
 			for k := 1; ; k++ {
-				for variant := range crashVariants() {
-					if variant > 0 && (testing.Short() || (k%2 == 0 && crashVariants() == 2)) {
+				for variant := range crashtest.Variants() {
+					if variant > 0 && (testing.Short() || (k%2 == 0 && !crashtest.Raised())) {
 						continue
 					}
 					var crash vfs.CrashOptions

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/mini-go/mini/internal/crashtest"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -243,15 +244,19 @@ func TestCrashAtEveryOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	total := faulty.Ops()
-	t.Logf("%d operations", total)
+	points, partials := 0, 0
+	defer func() { t.Logf("%d crash points (%d with partial loss of unsynced data)", points, partials) }()
 	for n := 1; n <= total+1; n++ {
-		for _, partial := range []bool{false, true} {
-			if partial && n%4 != 0 {
+		for variant := range crashtest.Variants() {
+			partial := variant > 0
+			if partial && n%4 != 0 && !crashtest.Raised() {
 				continue
 			}
+			points++
 			faulty := vfs.NewFaulty(vfs.NewMem())
 			if partial {
-				faulty.SetCrashOptions(vfs.CrashOptions{Rand: rand.New(rand.NewPCG(uint64(n), 7)), KeepUnsynced: 0.5})
+				partials++
+				faulty.SetCrashOptions(vfs.CrashOptions{Rand: rand.New(rand.NewPCG(uint64(n), uint64(variant))), KeepUnsynced: 0.5})
 			}
 			faulty.CrashAt(n)
 			m, err := runCrashWorkload(faulty)
@@ -313,7 +318,7 @@ func TestSnapshotStoreCrashAtEveryOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	total := faulty.Ops()
-	t.Logf("%d operations", total)
+	t.Logf("%d crash points", total)
 	for n := 1; n <= total; n++ {
 		faulty := vfs.NewFaulty(vfs.NewMem())
 		faulty.CrashAt(n)

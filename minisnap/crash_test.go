@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mini-go/mini/internal/crashtest"
 	"io"
 	"maps"
 	"math/rand/v2"
@@ -200,7 +201,7 @@ func TestCrashAtEveryOp(t *testing.T) {
 		}},
 	}
 	// Unsynced changes written back in any order: several seeds.
-	for seed := range uint64(4) {
+	for seed := range uint64(crashtest.Variants() + 1) {
 		crashModes = append(crashModes, crashMode{fmt.Sprint("half-unsynced-kept/seed=", seed), func() vfs.CrashOptions {
 			return vfs.CrashOptions{Rand: rand.New(rand.NewPCG(seed, 11)), KeepUnsynced: 0.5}
 		}})

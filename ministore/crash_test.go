@@ -3,12 +3,11 @@ package ministore
 import (
 	"errors"
 	"fmt"
+	"github.com/mini-go/mini/internal/crashtest"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"syscall"
 	"testing"
 
@@ -283,25 +282,14 @@ func (m *model) accepts(got []rec) string {
 	return ""
 }
 
-// crashVariants is how many crashes each crash point gets: one that keeps
-// exactly the synced state, the others keeping a random part of the
-// unsynced data. MINI_CRASH_VARIANTS raises it (the default, 3, does the
-// random ones at every other point).
-func crashVariants() int {
-	if n, err := strconv.Atoi(os.Getenv("MINI_CRASH_VARIANTS")); err == nil && n > 0 {
-		return n
-	}
-	return 3
-}
-
 func TestCrashAtEveryOperation(t *testing.T) {
 	for _, sc := range crashScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			points, partial := 0, 0
 			rng := rand.New(rand.NewPCG(1, uint64(len(sc.name))))
 			for k := 1; ; k++ {
-				for variant := range crashVariants() {
-					if variant > 0 && (testing.Short() || (k%2 == 0 && crashVariants() == 3)) {
+				for variant := range crashtest.Variants() {
+					if variant > 0 && (testing.Short() || (k%2 == 0 && !crashtest.Raised())) {
 						continue
 					}
 					mem := vfs.NewMem()
