@@ -259,6 +259,7 @@ func TestErrorAtEveryOp(t *testing.T) {
 		for _, injected := range []error{syscall.EIO, syscall.ENOSPC} {
 			t.Run(fmt.Sprintf("%s/%v", wl.name, injected), func(t *testing.T) {
 				t.Parallel()
+				defer t.Logf("%d operations, each failed once", total)
 				for k := 1; k <= total; k++ {
 					mem := vfs.NewMem()
 					ff := vfs.NewFaulty(mem)
