@@ -88,7 +88,7 @@ Exit codes:
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newLogCmd(), newSnapCmd(), newStateCmd(), newBenchCmd())
+	root.AddCommand(newLogCmd(), newSnapCmd(), newStateCmd(), newQueueCmd(), newBenchCmd())
 	markUsage(root)
 	return root
 }
