@@ -10,8 +10,8 @@ import (
 // The benchmarks run raft's own storage benchmarks (hashicorp/raft/bench)
 // on LogStore and StableStore, in a temporary folder on the real disk:
 // every StoreLog(s) and Set is fsync'd. The same functions against
-// raft-boltdb and raft-wal are in bench_peers_test.go.txt (for the bench
-// module, so that those libraries never enter this module's go.mod).
+// raft-boltdb and raft-wal are in the bench module, bench/raftstore, so
+// that those libraries never enter this module's go.mod.
 //
 //	go test -run '^$' -bench . ./miniraft
 
