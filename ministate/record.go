@@ -136,3 +136,23 @@ func validates[S any, M Mutator[S]](ms []M) bool {
 	}
 	return false
 }
+
+// A RecordCodec turns mutations into ministate's journal records and back:
+// one mutation's JSON ({"Kind":{...}} with a Registry), or a JSON array of
+// them for a batch (see the package documentation, # Format). It is for
+// programs that carry these records somewhere other than a Manager's
+// journal, such as miniraft's raft log.
+type RecordCodec[S any, M Mutator[S]] struct{ c codec[S, M] }
+
+// NewRecordCodec returns a RecordCodec. kinds is a *Registry[S], or nil
+// for mutations stored as their own JSON (M must then be a concrete type).
+func NewRecordCodec[S any, M Mutator[S]](kinds Kinds) (RecordCodec[S, M], error) {
+	c, err := newCodec[S, M](kinds)
+	return RecordCodec[S, M]{c}, err
+}
+
+// Encode returns the record for ms: a single mutation, or a batch.
+func (r RecordCodec[S, M]) Encode(ms []M) ([]byte, error) { return r.c.encode(ms) }
+
+// Decode parses a record into its mutations.
+func (r RecordCodec[S, M]) Decode(record []byte) ([]M, error) { return r.c.decode(record, nil) }
