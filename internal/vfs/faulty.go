@@ -221,6 +221,20 @@ func (f *Faulty) begin(kind OpKind, path, newPath string) (crashed bool, err err
 // end ends an operation that begin did not fail with a crash.
 func (f *Faulty) end() { f.inflight.RUnlock() }
 
+// run is one operation: begin, then fn on the inner file system unless a
+// crash or an injected error fails the operation, then end.
+func (f *Faulty) run(kind OpKind, path, newPath string, fn func() error) error {
+	crashed, err := f.begin(kind, path, newPath)
+	if crashed {
+		return err
+	}
+	defer f.end()
+	if err != nil {
+		return err
+	}
+	return fn()
+}
+
 // takeCrash waits for the operations in flight, then takes the clone.
 func (f *Faulty) takeCrash() {
 	f.inflight.Lock()
@@ -236,15 +250,8 @@ func (f *Faulty) takeCrash() {
 
 // OpenFile opens name in the inner file system.
 func (f *Faulty) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
-	crashed, err := f.begin(OpOpen, name, "")
-	if crashed {
-		return nil, err
-	}
-	defer f.end()
-	if err != nil {
-		return nil, err
-	}
-	file, err := f.inner.OpenFile(name, flag, perm)
+	var file File
+	err := f.run(OpOpen, name, "", func() (err error) { file, err = f.inner.OpenFile(name, flag, perm); return err })
 	if err != nil {
 		return nil, err
 	}
@@ -253,95 +260,42 @@ func (f *Faulty) OpenFile(name string, flag int, perm fs.FileMode) (File, error)
 
 // Mkdir creates a directory in the inner file system.
 func (f *Faulty) Mkdir(name string, perm fs.FileMode) error {
-	crashed, err := f.begin(OpMkdir, name, "")
-	if crashed {
-		return err
-	}
-	defer f.end()
-	if err != nil {
-		return err
-	}
-	return f.inner.Mkdir(name, perm)
+	return f.run(OpMkdir, name, "", func() error { return f.inner.Mkdir(name, perm) })
 }
 
 // Remove removes name from the inner file system.
 func (f *Faulty) Remove(name string) error {
-	crashed, err := f.begin(OpRemove, name, "")
-	if crashed {
-		return err
-	}
-	defer f.end()
-	if err != nil {
-		return err
-	}
-	return f.inner.Remove(name)
+	return f.run(OpRemove, name, "", func() error { return f.inner.Remove(name) })
 }
 
 // Rename renames oldpath in the inner file system. An injected error's Path
 // is oldpath.
 func (f *Faulty) Rename(oldpath, newpath string) error {
-	crashed, err := f.begin(OpRename, oldpath, newpath)
-	if crashed {
-		return err
-	}
-	defer f.end()
-	if err != nil {
-		return err
-	}
-	return f.inner.Rename(oldpath, newpath)
+	return f.run(OpRename, oldpath, newpath, func() error { return f.inner.Rename(oldpath, newpath) })
 }
 
 // Stat describes name in the inner file system.
-func (f *Faulty) Stat(name string) (fs.FileInfo, error) {
-	crashed, err := f.begin(OpStat, name, "")
-	if crashed {
-		return nil, err
-	}
-	defer f.end()
-	if err != nil {
-		return nil, err
-	}
-	return f.inner.Stat(name)
+func (f *Faulty) Stat(name string) (info fs.FileInfo, err error) {
+	err = f.run(OpStat, name, "", func() (err error) { info, err = f.inner.Stat(name); return err })
+	return info, err
 }
 
 // ReadDir lists dir in the inner file system.
-func (f *Faulty) ReadDir(dir string) ([]string, error) {
-	crashed, err := f.begin(OpReadDir, dir, "")
-	if crashed {
-		return nil, err
-	}
-	defer f.end()
-	if err != nil {
-		return nil, err
-	}
-	return f.inner.ReadDir(dir)
+func (f *Faulty) ReadDir(dir string) (names []string, err error) {
+	err = f.run(OpReadDir, dir, "", func() (err error) { names, err = f.inner.ReadDir(dir); return err })
+	return names, err
 }
 
 // SyncDir syncs dir in the inner file system.
 func (f *Faulty) SyncDir(dir string) error {
-	crashed, err := f.begin(OpSyncDir, dir, "")
-	if crashed {
-		return err
-	}
-	defer f.end()
-	if err != nil {
-		return err
-	}
-	return f.inner.SyncDir(dir)
+	return f.run(OpSyncDir, dir, "", func() error { return f.inner.SyncDir(dir) })
 }
 
 // Lock locks name in the inner file system. Closing the returned Closer is
 // an operation too; it releases the inner lock even when it fails.
 func (f *Faulty) Lock(name string) (io.Closer, error) {
-	crashed, err := f.begin(OpLock, name, "")
-	if crashed {
-		return nil, err
-	}
-	defer f.end()
-	if err != nil {
-		return nil, err
-	}
-	c, err := f.inner.Lock(name)
+	var c io.Closer
+	err := f.run(OpLock, name, "", func() (err error) { c, err = f.inner.Lock(name); return err })
 	if err != nil {
 		return nil, err
 	}
@@ -373,28 +327,14 @@ type faultyFile struct {
 
 func (w *faultyFile) Name() string { return w.f.Name() }
 
-func (w *faultyFile) Read(p []byte) (int, error) {
-	crashed, err := w.fs.begin(OpRead, w.f.Name(), "")
-	if crashed {
-		return 0, err
-	}
-	defer w.fs.end()
-	if err != nil {
-		return 0, err
-	}
-	return w.f.Read(p)
+func (w *faultyFile) Read(p []byte) (n int, err error) {
+	err = w.fs.run(OpRead, w.f.Name(), "", func() (err error) { n, err = w.f.Read(p); return err })
+	return n, err
 }
 
-func (w *faultyFile) ReadAt(p []byte, off int64) (int, error) {
-	crashed, err := w.fs.begin(OpRead, w.f.Name(), "")
-	if crashed {
-		return 0, err
-	}
-	defer w.fs.end()
-	if err != nil {
-		return 0, err
-	}
-	return w.f.ReadAt(p, off)
+func (w *faultyFile) ReadAt(p []byte, off int64) (n int, err error) {
+	err = w.fs.run(OpRead, w.f.Name(), "", func() (err error) { n, err = w.f.ReadAt(p, off); return err })
+	return n, err
 }
 
 func (w *faultyFile) Write(p []byte) (int, error) {
@@ -424,39 +364,16 @@ func (w *faultyFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (w *faultyFile) Sync() error {
-	crashed, err := w.fs.begin(OpSync, w.f.Name(), "")
-	if crashed {
-		return err
-	}
-	defer w.fs.end()
-	if err != nil {
-		return err
-	}
-	return w.f.Sync()
+	return w.fs.run(OpSync, w.f.Name(), "", func() error { return w.f.Sync() })
 }
 
 func (w *faultyFile) Truncate(size int64) error {
-	crashed, err := w.fs.begin(OpTruncate, w.f.Name(), "")
-	if crashed {
-		return err
-	}
-	defer w.fs.end()
-	if err != nil {
-		return err
-	}
-	return w.f.Truncate(size)
+	return w.fs.run(OpTruncate, w.f.Name(), "", func() error { return w.f.Truncate(size) })
 }
 
-func (w *faultyFile) Size() (int64, error) {
-	crashed, err := w.fs.begin(OpSize, w.f.Name(), "")
-	if crashed {
-		return 0, err
-	}
-	defer w.fs.end()
-	if err != nil {
-		return 0, err
-	}
-	return w.f.Size()
+func (w *faultyFile) Size() (size int64, err error) {
+	err = w.fs.run(OpSize, w.f.Name(), "", func() (err error) { size, err = w.f.Size(); return err })
+	return size, err
 }
 
 // Close closes the inner file even when the operation fails.
