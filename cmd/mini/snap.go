@@ -37,6 +37,16 @@ func openSnaps(dir string) (*minisnap.Store, error) {
 	return minisnap.Open(dir, &minisnap.Options{ReadOnly: true})
 }
 
+// listSnaps opens dir read-only and lists its snapshots, newest first.
+func listSnaps(dir string) (*minisnap.Store, []minisnap.Info, error) {
+	s, err := openSnaps(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	infos, err := s.List()
+	return s, infos, err
+}
+
 // codecFor returns the codec that decodes snapshots written with name.
 func codecFor(name string) (minisnap.Codec, error) {
 	base, zst := strings.CutSuffix(name, "+zstd")
@@ -130,11 +140,7 @@ func newSnapLs() *cobra.Command {
 		Short: "List the snapshots in a folder, newest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openSnaps(args[0])
-			if err != nil {
-				return err
-			}
-			infos, err := s.List()
+			_, infos, err := listSnaps(args[0])
 			if err != nil {
 				return err
 			}
@@ -173,11 +179,7 @@ func newSnapShow() *cobra.Command {
 		Short: "Print a snapshot's state as JSON (the newest that verifies, or --seq)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openSnaps(args[0])
-			if err != nil {
-				return err
-			}
-			infos, err := s.List()
+			s, infos, err := listSnaps(args[0])
 			if err != nil {
 				return err
 			}
@@ -235,11 +237,7 @@ are sound; exit 1 naming each damaged one. A snapshot in the Rust crate's
 layout has no checksum: it is checked to be JSON.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openSnaps(args[0])
-			if err != nil {
-				return err
-			}
-			infos, err := s.List()
+			s, infos, err := listSnaps(args[0])
 			if err != nil {
 				return err
 			}

@@ -76,11 +76,7 @@ func findJournal(dir, name string) (string, error) {
 // newestGoodSnapshot returns the newest snapshot that verifies, with its
 // state as JSON, or ok false if there is none; skipped lists damaged ones.
 func newestGoodSnapshot(dir string) (info minisnap.Info, state json.RawMessage, skipped []string, ok bool, err error) {
-	s, err := minisnap.Open(dir, &minisnap.Options{ReadOnly: true})
-	if err != nil {
-		return info, nil, nil, false, err
-	}
-	infos, err := s.List()
+	s, infos, err := listSnaps(dir)
 	if err != nil {
 		return info, nil, nil, false, err
 	}
