@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/internal/vfs"
 )
 
@@ -105,3 +106,6 @@ func mustLogs(tb testing.TB, l *LogStore, want []*raft.Log) {
 		}
 	}
 }
+
+// encodeLog returns the record of l, as StoreLogs writes it.
+func encodeLog(l *raft.Log) jsonline.Trusted { return appendLog(nil, l) }

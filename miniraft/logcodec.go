@@ -1,7 +1,6 @@
 package miniraft
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/mini-go/mini/internal/jsonline"
 )
 
 // A log is stored as one ministore record, a compact JSON object:
@@ -26,7 +27,7 @@ import (
 // with no log (see LogStore.StoreLogs).
 
 // holeRecord is the record of an index without a log.
-var holeRecord = json.RawMessage("null")
+var holeRecord = jsonline.Trusted("null")
 
 // logRecord is the decoded form of a log record.
 type logRecord struct {
@@ -39,10 +40,8 @@ type logRecord struct {
 	At    int64           `json:"at"`
 }
 
-// encodeLog returns the record of l.
-func encodeLog(l *raft.Log) json.RawMessage {
-	n := 64 + len(l.Data)*4/3 + len(l.Extensions)*4/3
-	b := make([]byte, 0, n)
+// appendLog appends the record of l to b.
+func appendLog(b []byte, l *raft.Log) []byte {
 	b = append(b, `{"index":`...)
 	b = strconv.AppendUint(b, l.Index, 10)
 	b = append(b, `,"term":`...)
@@ -74,7 +73,7 @@ func encodeLog(l *raft.Log) json.RawMessage {
 // decodeLog parses the record of sequence number seq into out. It reports
 // false for a hole.
 func decodeLog(seq uint64, p []byte, out *raft.Log) (bool, error) {
-	if bytes.Equal(p, holeRecord) {
+	if string(p) == string(holeRecord) {
 		return false, nil
 	}
 	var r logRecord
@@ -99,7 +98,9 @@ func decodeLog(seq uint64, p []byte, out *raft.Log) (bool, error) {
 // compaction and HTML escaping (which ministore applies to every record):
 // no whitespace outside strings, no '<', '>' or '&', no U+2028 or U+2029.
 func embeddable(data []byte) bool {
-	if !utf8.Valid(data) {
+	// Most binary data (protobuf, msgpack, gob) fails these quick checks
+	// before it costs a full validation.
+	if !jsonStart[data[0]] || !jsonEnd[data[len(data)-1]] || !utf8.Valid(data) {
 		return false
 	}
 	inString, escaped := false, false
@@ -124,4 +125,14 @@ func embeddable(data []byte) bool {
 		}
 	}
 	return json.Valid(data)
+}
+
+// jsonStart and jsonEnd are the bytes a JSON value can start and end with.
+var jsonStart, jsonEnd = jsonBytes("{[\"-0123456789tfn"), jsonBytes("}]\"0123456789el")
+
+func jsonBytes(chars string) (set [256]bool) {
+	for i := range len(chars) {
+		set[chars[i]] = true
+	}
+	return set
 }

@@ -1,7 +1,6 @@
 package miniraft
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/internal/vfs"
 	"github.com/mini-go/mini/ministore"
 )
@@ -38,11 +38,11 @@ type LogStore struct {
 
 	// mu guards the fields below; readers hold it only to look them up.
 	mu     sync.RWMutex
-	j      *ministore.Store[json.RawMessage]
-	first  uint64      // first log index; 0 when the log is empty
-	last   uint64      // last log index; 0 when the log is empty
-	next   uint64      // sequence number the journal gives next; 0 if unknown
-	ring   []*raft.Log // recently stored logs, at index % len(ring)
+	j      *ministore.Store[jsonline.Trusted]
+	first  uint64     // first log index; 0 when the log is empty
+	last   uint64     // last log index; 0 when the log is empty
+	next   uint64     // sequence number the journal gives next; 0 if unknown
+	ring   []raft.Log // recently stored logs, at index % len(ring); Index 0 is empty
 	closed bool
 }
 
@@ -61,13 +61,13 @@ func OpenLogStore(path string, opts *StoreOptions) (*LogStore, error) {
 		fs:   o.FS,
 	}
 	if o.CacheLogs > 0 {
-		l.ring = make([]*raft.Log, o.CacheLogs)
+		l.ring = make([]raft.Log, o.CacheLogs)
 	}
 	existed, err := vfs.Exists(l.fs, l.path)
 	if err != nil {
 		return nil, fmt.Errorf("miniraft: open log %s: %w", path, err)
 	}
-	if l.j, err = ministore.Open[json.RawMessage](l.path, &l.opts); err != nil {
+	if l.j, err = ministore.Open[jsonline.Trusted](l.path, &l.opts); err != nil {
 		return nil, fmt.Errorf("miniraft: open log: %w", err)
 	}
 	if !existed {
@@ -179,7 +179,7 @@ func (l *LogStore) GetLog(index uint64, out *raft.Log) error {
 		return raft.ErrLogNotFound
 	}
 	if len(l.ring) > 0 {
-		if c := l.ring[index%uint64(len(l.ring))]; c != nil && c.Index == index {
+		if c := &l.ring[index%uint64(len(l.ring))]; c.Index == index {
 			*out = *c
 			l.mu.RUnlock()
 			return nil
@@ -231,7 +231,8 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 	if len(logs) == 0 {
 		return nil
 	}
-	recs := make([]json.RawMessage, 0, len(logs))
+	// Every log is encoded into one buffer; the records are slices of it.
+	size, holes := 0, 0
 	for i, lg := range logs {
 		if lg.Index == 0 {
 			return fmt.Errorf("%w: index 0 is not a raft log index", ErrNotContiguous)
@@ -244,11 +245,26 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 			if lg.Index-prev-1 > maxHoles {
 				return fmt.Errorf("%w: gap of %d between %d and %d", ErrNotContiguous, lg.Index-prev-1, prev, lg.Index)
 			}
-			for range lg.Index - prev - 1 {
+			holes += int(lg.Index - prev - 1)
+		}
+		size += 64 + len(lg.Data)*4/3 + len(lg.Extensions)*4/3
+	}
+	buf := make([]byte, 0, size)
+	ends := make([]int, len(logs))
+	for i, lg := range logs {
+		buf = appendLog(buf, lg)
+		ends[i] = len(buf)
+	}
+	recs := make([]jsonline.Trusted, 0, len(logs)+holes)
+	for i, lg := range logs {
+		from := 0
+		if i > 0 {
+			from = ends[i-1]
+			for range lg.Index - logs[i-1].Index - 1 {
 				recs = append(recs, holeRecord)
 			}
 		}
-		recs = append(recs, encodeLog(lg))
+		recs = append(recs, buf[from:ends[i]:ends[i]])
 	}
 
 	l.wmu.Lock()
@@ -281,7 +297,7 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 		if start-last-1 > maxHoles {
 			return fmt.Errorf("%w: index %d after %d leaves a gap of %d", ErrNotContiguous, start, last, start-last-1)
 		}
-		holes := make([]json.RawMessage, start-last-1, int(start-last-1)+len(recs))
+		holes := make([]jsonline.Trusted, start-last-1, int(start-last-1)+len(recs))
 		for i := range holes {
 			holes[i] = holeRecord
 		}
@@ -306,11 +322,10 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 	if n := uint64(len(l.ring)); n > 0 {
 		for seq := firstSeq; seq <= lastSeq; seq++ {
 			// Holes clear their slot, so it never shows an older log.
-			l.ring[seq%n] = nil
+			l.ring[seq%n] = raft.Log{}
 		}
 		for _, lg := range logs {
-			c := *lg
-			l.ring[lg.Index%n] = &c
+			l.ring[lg.Index%n] = *lg
 		}
 	}
 	return nil
@@ -371,7 +386,7 @@ func (l *LogStore) restart() error {
 	if err := l.fs.SyncDir(filepath.Clean(dir)); err != nil {
 		return fmt.Errorf("miniraft: restart log: %w", err)
 	}
-	j, err := ministore.Open[json.RawMessage](l.path, &l.opts)
+	j, err := ministore.Open[jsonline.Trusted](l.path, &l.opts)
 	if err != nil {
 		return fmt.Errorf("miniraft: restart log: %w", err)
 	}

@@ -1,7 +1,6 @@
 package miniraft
 
 import (
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/ministore"
 )
 
@@ -282,7 +282,7 @@ func TestLogStoreHoles(t *testing.T) {
 func TestLogStoreRecoversTrailingHoles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "raft.log")
-	j, err := ministore.Open[json.RawMessage](path, &ministore.Options{Logger: quiet})
+	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestLogStoreRecoversTrailingHoles(t *testing.T) {
 // A record that does not hold the log its sequence number says is damage.
 func TestLogStoreDetectsMisnumberedRecord(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.log")
-	j, err := ministore.Open[json.RawMessage](path, &ministore.Options{Logger: quiet})
+	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package ministore
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"sync"
@@ -112,7 +113,7 @@ func BenchmarkReplay(b *testing.B) {
 	const n = 200_000
 	writeBenchJournal(b, path, n)
 	b.Run("typed", func(b *testing.B) { benchReplay[benchRecord](b, path, n) })
-	b.Run("raw", func(b *testing.B) { benchReplay[[]byte](b, path, n) })
+	b.Run("raw", func(b *testing.B) { benchReplay[json.RawMessage](b, path, n) })
 }
 
 func benchReplay[R any](b *testing.B, path string, n int) {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/internal/vfs"
 )
 
@@ -20,7 +21,7 @@ func records[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint
 	workers := runtime.GOMAXPROCS(0)
 	var zero R
 	switch any(&zero).(type) {
-	case *json.RawMessage, *[]byte:
+	case *json.RawMessage, *jsonline.Trusted:
 		workers = 1 // nothing to decode
 	}
 	if workers < 2 {

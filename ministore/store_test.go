@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mini-go/mini/internal/jsonline"
 )
 
 type kv struct {
@@ -217,6 +220,66 @@ func TestAppendUnencodable(t *testing.T) {
 	if seq, err := s.Append("fine"); err != nil || seq != 1 {
 		t.Fatalf("Append after a failed encode: %d, %v", seq, err)
 	}
+}
+
+// Raw record types come back as they went in, through every read path:
+// []byte follows encoding/json (a base64 string on disk), json.RawMessage
+// and jsonline.Trusted are the line's JSON itself.
+func TestRawRecordTypesRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	t.Run("bytes", func(t *testing.T) {
+		roundTrip(t, filepath.Join(dir, "bytes.log"), [][]byte{[]byte("hi"), {0, 1, 2, 0xff}, {}}, `"aGk="`)
+	})
+	t.Run("RawMessage", func(t *testing.T) {
+		roundTrip(t, filepath.Join(dir, "raw.log"), []json.RawMessage{json.RawMessage(`{"a":1}`), json.RawMessage(`[1,"x"]`), json.RawMessage(`null`)}, `{"a":1}`)
+	})
+	t.Run("Trusted", func(t *testing.T) {
+		roundTrip(t, filepath.Join(dir, "trusted.log"), []jsonline.Trusted{jsonline.Trusted(`{"a":1}`), jsonline.Trusted(`"s"`), jsonline.Trusted(`7`)}, `{"a":1}`)
+	})
+}
+
+func roundTrip[R any](t *testing.T, path string, recs []R, firstOnDisk string) {
+	t.Helper()
+	s := openT[R](t, path, nil)
+	if _, _, err := s.AppendBatch(recs...); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range recs {
+		got, err := s.Get(uint64(i + 1))
+		if err != nil || !reflect.DeepEqual(normal(got), normal(want)) {
+			t.Fatalf("Get(%d) = %v, %v; want %v", i+1, got, err, want)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got []R
+	for r, err := range Records[R](path, 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r.Value)
+	}
+	if len(got) != len(recs) {
+		t.Fatalf("Records gave %d records, want %d", len(got), len(recs))
+	}
+	for i := range recs {
+		if !reflect.DeepEqual(normal(got[i]), normal(recs[i])) {
+			t.Fatalf("Records: record %d = %v, want %v", i+1, got[i], recs[i])
+		}
+	}
+	raw, err := Replay[json.RawMessage](path)
+	if err != nil || string(raw[0]) != firstOnDisk {
+		t.Fatalf("first record on disk = %s, %v; want %s", raw[0], err, firstOnDisk)
+	}
+}
+
+// normal makes empty and nil byte slices equal.
+func normal(v any) any {
+	if b, ok := v.([]byte); ok && len(b) == 0 {
+		return []byte{}
+	}
+	return v
 }
 
 func TestDecodeError(t *testing.T) {
