@@ -26,7 +26,7 @@
 // call keeps a prefix of them, never a log that was not given, never a
 // gap. DeleteRange leaves, at every crash point, either the old log or a
 // log with a prefix (compaction) or a suffix (conflict) of the range
-// removed. The log with raft index i is always the journal record with
+// removed; once it returns nil, the deleted logs never come back. The log with raft index i is always the journal record with
 // sequence number i, and GetLog checks that the record holds index i.
 //
 // StableStore: Set and SetUint64 are durable when they return nil; Open
@@ -57,6 +57,7 @@
 //	DIR/
 //	├── raft.log, raft.log.001, ...   the raft log: a ministore journal
 //	├── raft.log.lock
+//	├── raft.log.first                the log's front: {"first":N} records
 //	├── stable.log                    term, vote and the node's address
 //	└── snapshots/
 //	    └── snap-00000000000000000120/    a minisnap snapshot at index 120
@@ -73,7 +74,15 @@
 //	{"seq":7,"sync":6,"rec":{"index":7,"term":2,"type":0,"json":{"Inc":{"by":1}},"at":1767323045123456789},"crc":"…"}
 //	{"seq":8,"sync":7,"rec":{"index":8,"term":2,"type":5,"data":"AQIDBA=="},"crc":"…"}
 //
-// type is the raft.LogType number, at AppendedAt in Unix nanoseconds. A
+// type is the raft.LogType number, at AppendedAt in Unix nanoseconds.
+//
+// raft.log.first is a small ministore journal whose last record,
+// {"first":N}, is the log's front: the logs below N are deleted even where
+// their records are still in raft.log. Deleting the front of the log
+// after a snapshot appends a record there (one fsync) and then deletes the
+// raft.log segment files that lie wholly below N; the records below N in
+// the segment that holds N go when that segment does. So compaction copies
+// nothing, and `mini log cat raft.log` can show logs below the front. A
 // Manager's mutation is its JSON, {"Kind":{...}} with a Registry, or an
 // array of them for ApplyBatch: the records of a ministate journal.
 //

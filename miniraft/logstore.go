@@ -44,6 +44,10 @@ type LogStore struct {
 	next   uint64     // sequence number the journal gives next; 0 if unknown
 	ring   []raft.Log // recently stored logs, at index % len(ring); Index 0 is empty
 	closed bool
+
+	// front is the durable bound below which every log is deleted; only
+	// the writers (wmu) use it.
+	front *front
 }
 
 // OpenLogStore opens the log kept in the journal at path (a file name;
@@ -73,32 +77,42 @@ func OpenLogStore(path string, opts *StoreOptions) (*LogStore, error) {
 	if !existed {
 		l.next = 1
 	}
+	if l.front, err = openFront(l.path+".first", l.opts); err != nil {
+		l.j.Close()
+		return nil, err
+	}
 	if err := l.recover(); err != nil {
+		l.front.close()
 		l.j.Close()
 		return nil, err
 	}
 	return l, nil
 }
 
-// recover finds the first and last log, cutting off holes at either end
-// (a crash can leave them: StoreLogs writes holes and logs in one batch,
-// and DeleteRange removes holes after the cut).
+// recover finds the first and last log: the journal's records from the
+// front on, without holes at either end. (A crash can leave holes: StoreLogs
+// writes holes and logs in one batch, and DeleteRange from the front sets
+// the bound past the holes after the cut.) An empty log gets an empty
+// journal, so that the next StoreLogs may start anywhere.
 func (l *LogStore) recover() error {
-	first, last := l.j.FirstSeq(), l.j.LastSeq()
+	jFirst, last := l.j.FirstSeq(), l.j.LastSeq()
 	if last == 0 {
 		return nil
 	}
 	l.next = last + 1
-	realFirst, err := l.scanReal(first, last, +1)
-	if err != nil {
-		return err
+	var realFirst uint64
+	if first := max(jFirst, l.front.first); first <= last {
+		var err error
+		if realFirst, err = l.scanReal(first, last, +1); err != nil {
+			return err
+		}
 	}
 	if realFirst == 0 {
-		// Only holes: empty the journal.
-		if err := l.j.TruncateBack(first - 1); err != nil {
+		// Only holes, or only records below the front: empty the journal.
+		if err := l.j.TruncateBack(jFirst - 1); err != nil {
 			return fmt.Errorf("miniraft: recover log: %w", err)
 		}
-		l.next = first
+		l.next = jFirst
 		return nil
 	}
 	realLast, err := l.scanReal(last, realFirst, -1)
@@ -110,11 +124,6 @@ func (l *LogStore) recover() error {
 			return fmt.Errorf("miniraft: recover log: %w", err)
 		}
 		l.next = realLast + 1
-	}
-	if realFirst > first {
-		if err := l.j.TruncateFront(realFirst); err != nil {
-			return fmt.Errorf("miniraft: recover log: %w", err)
-		}
 	}
 	l.first, l.last = realFirst, realLast
 	return nil
@@ -278,7 +287,7 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 	start := logs[0].Index
 	switch {
 	case last == 0:
-		if err := l.align(start); err != nil {
+		if err := l.startAt(start); err != nil {
 			return err
 		}
 	case start <= first:
@@ -286,7 +295,7 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 		if err := l.deleteAll(); err != nil {
 			return err
 		}
-		if err := l.align(start); err != nil {
+		if err := l.startAt(start); err != nil {
 			return err
 		}
 	case start <= last:
@@ -329,6 +338,18 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 		}
 	}
 	return nil
+}
+
+// startAt prepares the empty log (whose journal is empty too) to store its
+// first log at index seq. Called with wmu held.
+func (l *LogStore) startAt(seq uint64) error {
+	if l.front.first > seq {
+		// The journal is empty, so nothing comes back from below the front.
+		if err := l.front.set(seq); err != nil {
+			return err
+		}
+	}
+	return l.align(seq)
 }
 
 // align makes the empty journal give sequence number seq next. Called with
@@ -437,27 +458,36 @@ func (l *LogStore) deleteAll() error {
 	return nil
 }
 
-// truncateFront drops the logs before seq, and the holes after them.
-// Called with wmu held; seq is inside the log.
+// truncateFront drops the logs before seq, and the holes after them: it
+// moves the front past them, then removes the journal's segment files that
+// lie wholly below it. Called with wmu held; seq is inside the log.
 func (l *LogStore) truncateFront(seq uint64) error {
-	if err := l.j.TruncateFront(seq); err != nil {
-		return fmt.Errorf("miniraft: delete logs before %d: %w", seq, err)
-	}
-	l.mu.Lock()
-	l.first = seq
+	l.mu.RLock()
 	last := l.last
-	l.mu.Unlock()
+	l.mu.RUnlock()
 	real, err := l.scanReal(seq, last, +1)
 	if err != nil {
 		return err
 	}
-	if real > seq {
-		if err := l.j.TruncateFront(real); err != nil {
+	if err := l.front.set(real); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.first = real
+	l.mu.Unlock()
+	// The segment holding the first log starts at the last cheap cut at
+	// or below it.
+	var cut uint64
+	for _, seg := range l.j.Segments() {
+		if seg.Records == 0 || seg.FirstSeq > real {
+			break
+		}
+		cut = seg.FirstSeq
+	}
+	if cut > l.j.FirstSeq() {
+		if err := l.j.TruncateFront(cut); err != nil {
 			return fmt.Errorf("miniraft: delete logs before %d: %w", real, err)
 		}
-		l.mu.Lock()
-		l.first = real
-		l.mu.Unlock()
 	}
 	return nil
 }
@@ -499,5 +529,9 @@ func (l *LogStore) Close() error {
 	l.ring = nil
 	j := l.j
 	l.mu.Unlock()
-	return j.Close()
+	err := j.Close()
+	if ferr := l.front.close(); err == nil {
+		err = ferr
+	}
+	return err
 }

@@ -121,6 +121,112 @@ func TestLogStore_DeleteRange(t *testing.T) {
 	mustIndexes(t, l, 3, 3)
 }
 
+// Deleting the front moves the log's front and removes whole segment files
+// below it; it rewrites no file, and the deletion holds after reopening.
+// The front's own journal stays small however many compactions run.
+func TestLogStoreFrontDeleteCopiesNothing(t *testing.T) {
+	opts := &StoreOptions{Logger: quiet, MaxSegmentBytes: 1000}
+	l := openLogStore(t, opts)
+	for i := uint64(1); i <= 100; i += 10 {
+		if err := l.StoreLogs(testLogs(i, i+9)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := l.j.Segments()
+	if len(before) < 4 {
+		t.Fatalf("want several segments, got %d", len(before))
+	}
+	if err := l.DeleteRange(1, 55); err != nil {
+		t.Fatal(err)
+	}
+	mustIndexes(t, l, 56, 100)
+	var got raft.Log
+	if err := l.GetLog(55, &got); err != raft.ErrLogNotFound {
+		t.Fatalf("GetLog(55) after delete: %v", err)
+	}
+	after := l.j.Segments()
+	// The first segment left is the one that held 56, unchanged: same
+	// file, same first record, same size.
+	var holder ministore.SegmentInfo
+	for _, seg := range before {
+		if seg.FirstSeq <= 56 && seg.Records > 0 && 56 < seg.FirstSeq+seg.Records {
+			holder = seg
+		}
+	}
+	if after[0].Path != holder.Path || after[0].FirstSeq != holder.FirstSeq || after[0].End != holder.End {
+		t.Fatalf("first segment after delete = %+v, want the untouched %+v", after[0], holder)
+	}
+	for _, seg := range before {
+		_, err := os.Stat(seg.Path)
+		gone := errors.Is(err, os.ErrNotExist)
+		if below := seg.FirstSeq+seg.Records <= holder.FirstSeq; below != gone {
+			t.Fatalf("segment %s (records %d..): removed %v, want %v", seg.Path, seg.FirstSeq, gone, below)
+		}
+	}
+
+	l = reopenLog(t, l, opts)
+	mustIndexes(t, l, 56, 100)
+	mustLogs(t, l, testLogs(56, 100))
+
+	for i := uint64(56); i < 99; i++ {
+		if err := l.DeleteRange(i, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustIndexes(t, l, 99, 100)
+	if n := l.front.j.LastSeq() - l.front.j.FirstSeq() + 1; n >= frontCompactAt {
+		t.Fatalf("front journal holds %d records after 43 compactions, want < %d", n, frontCompactAt)
+	}
+	l = reopenLog(t, l, opts)
+	mustIndexes(t, l, 99, 100)
+
+	// Deleting everything and starting below the old front brings back
+	// none of the old logs.
+	if err := l.DeleteRange(99, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StoreLogs(testLogs(10, 12)); err != nil {
+		t.Fatal(err)
+	}
+	mustIndexes(t, l, 10, 12)
+	l = reopenLog(t, l, opts)
+	mustIndexes(t, l, 10, 12)
+	mustLogs(t, l, testLogs(10, 12))
+}
+
+// A damaged front journal is an error that names it, never a log that
+// silently starts elsewhere.
+func TestLogStoreDamagedFront(t *testing.T) {
+	l := openLogStore(t, nil)
+	if err := l.StoreLogs(testLogs(1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	for _, hi := range []uint64{2, 4} {
+		if err := l.DeleteRange(1, hi); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	path := l.Path() + ".first"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Flip a digit in the first of the two records: damage in the middle.
+	i := strings.Index(string(data), `"first":3`)
+	if i < 0 {
+		t.Fatalf("no first record in %q", data)
+	}
+	data[i+len(`"first":`)] = '7'
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenLogStore(l.Path(), quietOpts(nil))
+	if !errors.Is(err, ministore.ErrCorrupt) || !strings.Contains(err.Error(), "raft.log.first") {
+		t.Fatalf("OpenLogStore with a damaged front = %v, want ErrCorrupt naming raft.log.first", err)
+	}
+}
+
 // The tests below go beyond raft-boltdb's list: what raft does to a log
 // store over a node's life, and reopening after each.
 

@@ -20,8 +20,9 @@ import (
 type StoreOptions struct {
 	// MaxSegmentBytes is the size at which the LogStore's journal starts a
 	// new segment file. Deleting the front of the log after a snapshot
-	// removes whole segments and rewrites the rest of the one holding the
-	// new first log, so this bounds the cost of a compaction. Default 16 MiB.
+	// removes the segment files wholly below the new first log and copies
+	// nothing, so deleted logs that share a file with live ones keep up to
+	// this much disk space until that file goes. Default 16 MiB.
 	MaxSegmentBytes int64
 	// CacheLogs is how many of the most recently stored logs the LogStore
 	// keeps in memory, so that GetLog for them (what raft asks for when it
