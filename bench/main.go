@@ -3,7 +3,7 @@
 // with a chart. It is a module of its own so that users of mini download
 // none of the peers.
 //
-//	go run -C bench .           # from the repository's root: the full run (about 20 minutes)
+//	go run -C bench .           # from the repository's root: the full run (about 15 minutes)
 //	go run . --quick            # in bench/: a rough run in about a minute
 //	go run . --smoke --out DIR  # seconds: proves every workload runs (CI)
 //
@@ -97,7 +97,7 @@ func main() {
 		cfg.runs, cfg.slowRuns = 5, 3
 		cfg.warm, cfg.dur = 250*time.Millisecond, 1500*time.Millisecond
 		cfg.replayN, cfg.recoverN, cfg.recTail = 1_000_000, 1_000_000, 10_000
-		cfg.raftCount, cfg.raftTime = 3, "1s"
+		cfg.raftCount, cfg.raftTime = 5, "1s"
 	}
 	for s := range strings.SplitSeq(*only, ",") {
 		s = strings.TrimSpace(s)

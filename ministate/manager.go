@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/ministore"
 )
@@ -21,7 +22,7 @@ type Manager[S any, M Mutator[S]] struct {
 	journal string
 	opts    Options
 	codec   codec[S, M]
-	log     *ministore.Store[json.RawMessage]
+	log     *ministore.Store[jsonline.Trusted]
 	snaps   *minisnap.Store
 	policy  bool // SnapshotEvery or SnapshotBytes is set
 
@@ -103,7 +104,7 @@ func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager
 	journal := filepath.Join(dir, journalFile)
 	// The journal first: its lock keeps a second Manager out before
 	// minisnap removes leftovers of an unfinished snapshot in dir.
-	log, err := ministore.Open[json.RawMessage](journal, &ministore.Options{
+	log, err := ministore.Open[jsonline.Trusted](journal, &ministore.Options{
 		Sync:            ministore.SyncNever, // Apply calls Sync itself; see complete
 		Format:          o.JournalFormat,
 		MaxSegmentBytes: o.MaxSegmentBytes,
