@@ -55,9 +55,12 @@ type inode struct {
 	mode    fs.FileMode // permission bits, plus fs.ModeDir for a directory
 	modTime int64       // Mem.clock at the last change
 
-	// File state. data and synced never share a backing array.
-	data   []byte // current contents
-	synced []byte // contents as of the last Sync
+	// File state. data and synced never share a backing array. Where
+	// they have the same length, they differ at most in data[dirtyLo:dirtyHi],
+	// so Sync copies only that.
+	data             []byte // current contents
+	synced           []byte // contents as of the last Sync
+	dirtyLo, dirtyHi int
 
 	// Directory state.
 	entries       map[string]*inode // current entries
@@ -65,6 +68,22 @@ type inode struct {
 }
 
 func (n *inode) isDir() bool { return n.mode.IsDir() }
+
+// changed notes that data[lo:hi] may now differ from synced.
+func (n *inode) changed(lo, hi int) {
+	if n.dirtyLo == n.dirtyHi {
+		n.dirtyLo, n.dirtyHi = lo, hi
+		return
+	}
+	n.dirtyLo, n.dirtyHi = min(n.dirtyLo, lo), max(n.dirtyHi, hi)
+}
+
+// setSize resizes data to size, zero-filling any growth.
+func (n *inode) setSize(size int) {
+	old := len(n.data)
+	n.data = resize(n.data, size)
+	n.changed(min(old, size), max(old, size))
+}
 
 func newDir(perm fs.FileMode, t int64) *inode {
 	return &inode{
@@ -169,7 +188,7 @@ func (m *Mem) open(name string, flag int, perm fs.FileMode) (*memFile, error) {
 		return nil, syscall.EISDIR
 	}
 	if flag&os.O_TRUNC != 0 && len(n.data) > 0 {
-		n.data = n.data[:0]
+		n.setSize(0)
 		n.modTime = m.tick()
 	}
 	return &memFile{
@@ -760,9 +779,10 @@ func (f *memFile) writeAt(p []byte, off int64) error {
 		return errFileTooBig
 	}
 	if end > int64(len(f.n.data)) {
-		f.n.data = resize(f.n.data, int(end))
+		f.n.setSize(int(end))
 	}
 	copy(f.n.data[off:], p)
+	f.n.changed(int(off), int(end))
 	f.n.modTime = f.m.tick()
 	return nil
 }
@@ -789,7 +809,14 @@ func (f *memFile) Sync() error {
 	if f.n.isDir() {
 		f.n.syncedEntries = maps.Clone(f.n.entries)
 	} else {
-		f.n.synced = bytes.Clone(f.n.data)
+		n := f.n
+		if len(n.synced) != len(n.data) {
+			n.synced = bytes.Clone(n.data)
+		} else {
+			lo, hi := min(n.dirtyLo, len(n.data)), min(n.dirtyHi, len(n.data))
+			copy(n.synced[lo:hi], n.data[lo:hi])
+		}
+		n.dirtyLo, n.dirtyHi = 0, 0
 	}
 	return nil
 }
@@ -804,7 +831,7 @@ func (f *memFile) Truncate(size int64) error {
 	if !f.write || size < 0 || size > math.MaxInt { // ftruncate(2) on Linux
 		return &fs.PathError{Op: "truncate", Path: f.name, Err: syscall.EINVAL}
 	}
-	f.n.data = resize(f.n.data, int(size))
+	f.n.setSize(int(size))
 	f.n.modTime = f.m.tick()
 	return nil
 }
