@@ -33,14 +33,21 @@ func records[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint
 
 func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(Record[R], error) bool) {
 	stopped := false
+	// One value decoded into, again and again, and copied out: decoding
+	// into a fresh Record would move each one to the heap.
+	v := new(R)
+	var (
+		zero R
+		sl   slab
+	)
 	err := readLog(fsys, path, from, limit, hint, func(seq uint64, payload []byte) bool {
-		rec := Record[R]{Seq: seq}
-		if err := decode(payload, &rec.Value); err != nil {
-			yield(rec, decodeError(path, seq, err))
+		*v = zero
+		if err := decodeWith(&sl, payload, v); err != nil {
+			yield(Record[R]{Seq: seq, Value: *v}, decodeError(path, seq, err))
 			stopped = true
 			return false
 		}
-		if !yield(rec, nil) {
+		if !yield(Record[R]{Seq: seq, Value: *v}, nil) {
 			stopped = true
 			return false
 		}
@@ -49,6 +56,40 @@ func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint
 	if err != nil && !stopped {
 		yield(Record[R]{}, err)
 	}
+}
+
+// decodeWith is decode, with raw payloads copied into sl.
+func decodeWith[R any](sl *slab, payload []byte, r *R) error {
+	switch p := any(r).(type) {
+	case *json.RawMessage:
+		*p = sl.copy(payload)
+		return nil
+	case *jsonline.Trusted:
+		*p = sl.copy(payload)
+		return nil
+	}
+	return decode(payload, r)
+}
+
+// A slab hands out copies of small payloads carved from larger blocks: one
+// allocation for many records instead of one each. A copy keeps its block
+// alive, so a caller that holds on to one record holds at most a block.
+type slab struct{ block []byte }
+
+const slabBlock = 32 << 10
+
+func (s *slab) copy(p []byte) []byte {
+	if len(p) > slabBlock/16 {
+		return append([]byte(nil), p...)
+	}
+	if cap(s.block)-len(s.block) < len(p) {
+		s.block = make([]byte, 0, slabBlock)
+	}
+	n := len(s.block)
+	s.block = append(s.block, p...)
+	// The capacity ends with the copy, so appending to it reallocates
+	// instead of writing over the next record.
+	return s.block[n:len(s.block):len(s.block)]
 }
 
 func decodeError(path string, seq uint64, err error) error {

@@ -254,18 +254,29 @@ func parseHex32(b []byte) (uint32, bool) {
 	if len(b) != 8 {
 		return 0, false
 	}
+	// A table instead of comparisons: checksums are random hex, so a
+	// branch on digit or letter would be mispredicted half the time.
 	var v uint32
+	bad := byte(0)
 	for _, c := range b {
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		default:
-			return 0, false
-		}
-		v = v<<4 | uint32(d)
+		d := hexDigit[c]
+		bad |= d
+		v = v<<4 | uint32(d&0x0f)
 	}
-	return v, true
+	return v, bad&0x80 == 0
 }
+
+// hexDigit maps '0'-'9' and 'a'-'f' to their values and every other byte
+// to 0xff.
+var hexDigit = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i := range byte(10) {
+		t['0'+i] = i
+	}
+	for i := range byte(6) {
+		t['a'+i] = 10 + i
+	}
+	return t
+}()
