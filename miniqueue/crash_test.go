@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -362,59 +361,32 @@ func TestIOErrorAtEveryOperation(t *testing.T) {
 	for _, sc := range crashScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			for k := 1; ; k++ {
-				more := true
-				synctest.Test(t, func(t *testing.T) { more = failOnce(t, sc, k) })
-				if !more {
-					t.Logf("%d operations, each failed once", k-1)
-					return
-				}
-			}
+			crashtest.ErrorSweep(t, func(in *crashtest.Injection) {
+				synctest.Test(t, func(t *testing.T) { failOnce(t, sc, in) })
+			})
 		})
 	}
 }
 
-// failOnce runs the workload with operation k failing and checks the queue
-// reopened, with and without a power loss. It reports whether operation k
-// existed.
-func failOnce(t *testing.T, sc crashScenario, k int) bool {
-	injected := syscall.EIO
-	if k%2 == 0 {
-		injected = syscall.ENOSPC
-	}
-	mem := vfs.NewMem()
-	ff := vfs.NewFaulty(mem)
-	var failed vfs.Op
-	ff.FailWhen(func(op vfs.Op) error {
-		if op.N == k {
-			failed = op
-			return injected
-		}
-		return nil
-	})
+// failOnce runs the workload with in's operation failing and checks the
+// queue reopened, with and without a power loss.
+func failOnce(t *testing.T, sc crashScenario, in *crashtest.Injection) {
 	m := newCrashModel()
-	err := runCrashWorkload(sc, ff, m)
+	err := runCrashWorkload(sc, in.FS, m)
 	var v *violation
 	if errors.As(err, &v) {
-		t.Fatalf("error at op %d (%v): %v", k, failed, v)
+		t.Fatalf("error at op %d (%v): %v", in.K, in.Op(), v)
 	}
-	if failed.N == 0 {
-		if err != nil {
-			t.Fatalf("workload failed without an injected error: %v", err)
-		}
-		return false
+	if !in.Reached(t, err, ministore.ErrFailed) {
+		return
 	}
-	if err != nil && !errors.Is(err, injected) && !errors.Is(err, ministore.ErrFailed) {
-		t.Fatalf("op %d (%v) failed; the workload got %v, which does not wrap %v", k, failed, err, injected)
-	}
-	powerLoss := mem.CrashClone(vfs.CrashOptions{})
-	if msg := checkRecovered(sc, ff, m); msg != "" {
-		t.Fatalf("error at op %d (%v), reopened: %s", k, failed, msg)
+	powerLoss := in.Mem.CrashClone(vfs.CrashOptions{})
+	if msg := checkRecovered(sc, in.FS, m); msg != "" {
+		t.Fatalf("error at op %d (%v), reopened: %s", in.K, in.Op(), msg)
 	}
 	if msg := checkRecovered(sc, powerLoss, m); msg != "" {
-		t.Fatalf("error at op %d (%v), then power loss: %s", k, failed, msg)
+		t.Fatalf("error at op %d (%v), then power loss: %s", in.K, in.Op(), msg)
 	}
-	return true
 }
 
 // TestCrashConcurrent crashes a workload of concurrent producers and

@@ -285,40 +285,19 @@ func TestIOErrorAtEveryOperation(t *testing.T) {
 	for _, sc := range crashScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			for k := 1; ; k++ {
-				injected := syscall.EIO
-				if k%2 == 0 {
-					injected = syscall.ENOSPC
-				}
-				mem := vfs.NewMem()
-				ff := vfs.NewFaulty(mem)
-				var failedOp vfs.Op
-				ff.FailWhen(func(op vfs.Op) error {
-					if op.N == k {
-						failedOp = op
-						return injected
-					}
-					return nil
-				})
-				mdl, err := runWorkload(sc, ff)
-				if failedOp.N == 0 {
-					if err != nil {
-						t.Fatalf("workload failed without an injected error: %v", err)
-					}
-					t.Logf("%d operations, each failed once", k-1)
+			crashtest.ErrorSweep(t, func(in *crashtest.Injection) {
+				mdl, err := runWorkload(sc, in.FS)
+				if !in.Reached(t, err) {
 					return
 				}
-				if err != nil && !errors.Is(err, injected) {
-					t.Fatalf("op %d (%v) failed with %v; the error does not wrap %v", k, failedOp, err, injected)
-				}
-				powerLoss := mem.CrashClone(vfs.CrashOptions{})
-				if msg := readBack(sc, ff, mdl); msg != "" {
-					t.Fatalf("error at op %d (%v), reopened: %s", k, failedOp, msg)
+				powerLoss := in.Mem.CrashClone(vfs.CrashOptions{})
+				if msg := readBack(sc, in.FS, mdl); msg != "" {
+					t.Fatalf("error at op %d (%v), reopened: %s", in.K, in.Op(), msg)
 				}
 				if msg := readBack(sc, powerLoss, mdl); msg != "" {
-					t.Fatalf("error at op %d (%v), then power loss: %s", k, failedOp, msg)
+					t.Fatalf("error at op %d (%v), then power loss: %s", in.K, in.Op(), msg)
 				}
-			}
+			})
 		})
 	}
 }

@@ -334,48 +334,27 @@ func TestCrashAtEveryOperation(t *testing.T) {
 func TestIOErrorAtEveryOperation(t *testing.T) {
 	for _, sc := range crashScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
-			for k := 1; ; k++ {
-				injected := syscall.EIO
-				if k%2 == 0 {
-					injected = syscall.ENOSPC
-				}
-				mem := vfs.NewMem()
-				ff := vfs.NewFaulty(mem)
-				var failedOp vfs.Op
-				ff.FailWhen(func(op vfs.Op) error {
-					if op.N == k {
-						failedOp = op
-						return injected
-					}
-					return nil
-				})
-				m, err := runWorkload(sc, ff)
-				if failedOp.N == 0 {
-					if err != nil {
-						t.Fatalf("workload failed without an injected error: %v", err)
-					}
-					t.Logf("%d operations, each failed once", k-1)
+			crashtest.ErrorSweep(t, func(in *crashtest.Injection) {
+				m, err := runWorkload(sc, in.FS)
+				if !in.Reached(t, err) {
 					return
 				}
-				if err != nil && !errors.Is(err, injected) {
-					t.Fatalf("op %d (%v) failed with %v; the error does not wrap %v", k, failedOp, err, injected)
-				}
-				powerLoss := mem.CrashClone(vfs.CrashOptions{})
+				powerLoss := in.Mem.CrashClone(vfs.CrashOptions{})
 				// The process goes on: the page cache still holds what was written.
-				if msg := readBack(t, sc, ff, m); msg != "" {
-					t.Fatalf("error at op %d (%v), reopened: %s", k, failedOp, msg)
+				if msg := readBack(t, sc, in.FS, m); msg != "" {
+					t.Fatalf("error at op %d (%v), reopened: %s", in.K, in.Op(), msg)
 				}
 				// Or the power fails right after.
 				if msg := readBack(t, sc, powerLoss, m); msg != "" {
-					t.Fatalf("error at op %d (%v), then power loss: %s", k, failedOp, msg)
+					t.Fatalf("error at op %d (%v), then power loss: %s", in.K, in.Op(), msg)
 				}
 				// Or the process reopens the journal, appends (readBack
 				// did: a record with V -1), and then the power fails:
 				// what it read and what it acknowledged must survive.
-				if msg := readBackAppended(t, sc, mem.CrashClone(vfs.CrashOptions{}), m); msg != "" {
-					t.Fatalf("error at op %d (%v), reopen, append, then power loss: %s", k, failedOp, msg)
+				if msg := readBackAppended(t, sc, in.Mem.CrashClone(vfs.CrashOptions{}), m); msg != "" {
+					t.Fatalf("error at op %d (%v), reopen, append, then power loss: %s", in.K, in.Op(), msg)
 				}
-			}
+			})
 		})
 	}
 }

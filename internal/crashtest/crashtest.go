@@ -2,8 +2,15 @@
 package crashtest
 
 import (
+	"errors"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/mini-go/mini/internal/vfs"
 )
 
 // Variants is how many crashes each crash point of a crash test gets: one
@@ -21,3 +28,101 @@ func Variants() int {
 
 // Raised reports whether MINI_CRASH_VARIANTS asks for more than the default.
 func Raised() bool { return Variants() != 3 }
+
+// An Injection is one run of a workload with its K-th file-system operation
+// failing. The run's workload goes on FS, then calls [Injection.Reached]
+// with the workload's error, and if that reports true, checks what the
+// workload left on FS (the process goes on) and on a
+// Mem.CrashClone(vfs.CrashOptions{}) (the power fails).
+type Injection struct {
+	K   int         // the operation that fails; the first is 1
+	Err error       // what it fails with: syscall.EIO if K is odd, syscall.ENOSPC if even
+	Mem *vfs.Mem    // the disk, new and empty for each run
+	FS  *vfs.Faulty // Mem, with operation K failing
+
+	mu      sync.Mutex
+	op      vfs.Op // operation K, once it has started
+	checked bool   // Reached was called
+}
+
+// Op returns operation K, or the zero Op if the workload has not got to it.
+func (in *Injection) Op() vfs.Op {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.op
+}
+
+// Reached checks the error err of the workload and reports whether the
+// workload got to operation K, and so had it fail. If it did not, the
+// workload must have succeeded: err must be nil. If it did, err must be
+// nil (the workload went on past the error, as a background task that
+// logs it does) or wrap Err or one of also. A check that fails is fatal to
+// t.
+func (in *Injection) Reached(t testing.TB, err error, also ...error) bool {
+	t.Helper()
+	in.mu.Lock()
+	in.checked = true
+	op := in.op
+	in.mu.Unlock()
+	if op.N == 0 {
+		if err != nil {
+			t.Fatalf("workload failed without an injected error: %v", err)
+		}
+		return false
+	}
+	if err == nil || errors.Is(err, in.Err) {
+		return true
+	}
+	want := []string{in.Err.Error()}
+	for _, e := range also {
+		if errors.Is(err, e) {
+			return true
+		}
+		want = append(want, e.Error())
+	}
+	t.Fatalf("op %d (%v) failed with %v; the error does not wrap %s", in.K, op, err, strings.Join(want, " or "))
+	return true
+}
+
+// ErrorSweep fails each file-system operation of a workload in turn. It
+// calls run with an Injection for K = 1, 2, …, each on a new disk, until a
+// run in which the workload did fewer than K operations, then logs how
+// many operations it failed. run must call [Injection.Reached]; it may
+// call t's Fatal methods, or those of a t of its own (as in a
+// synctest.Test bubble) if that stops the test too.
+func ErrorSweep(t testing.TB, run func(in *Injection)) {
+	t.Helper()
+	for k := 1; ; k++ {
+		in := newInjection(k)
+		run(in)
+		in.mu.Lock()
+		checked, reached := in.checked, in.op.N != 0
+		in.mu.Unlock()
+		if !checked {
+			t.Fatalf("crashtest.ErrorSweep: the run failing op %d did not call Injection.Reached", k)
+		}
+		if !reached {
+			t.Logf("%d operations, each failed once", k-1)
+			return
+		}
+	}
+}
+
+// newInjection returns an Injection failing operation k of a new disk.
+func newInjection(k int) *Injection {
+	in := &Injection{K: k, Err: syscall.EIO, Mem: vfs.NewMem()}
+	if k%2 == 0 {
+		in.Err = syscall.ENOSPC
+	}
+	in.FS = vfs.NewFaulty(in.Mem)
+	in.FS.FailWhen(func(op vfs.Op) error {
+		if op.N != k {
+			return nil
+		}
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		in.op = op
+		return in.Err
+	})
+	return in
+}
