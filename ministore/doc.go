@@ -31,7 +31,10 @@
 // Every file is fsync'd, then its directory, on every create, rename and
 // delete. After a failed write or fsync the store refuses all later writes
 // (ErrFailed): an fsync is never retried, because a second fsync can
-// succeed after the kernel dropped the data the first could not write.
+// succeed after the kernel dropped the data the first could not write. For
+// the same reason Open writes again the records of the newest segment that
+// no "sync" field proves durable (usually the last batch), before it
+// fsyncs and appends: they may be readable yet only in the page cache.
 //
 // SyncInterval and SyncNever trade that for speed: a record is handed to the
 // operating system before Append returns (it survives a crash of the

@@ -41,6 +41,9 @@ type scanner struct {
 
 	recOff int64 // offset of the record last returned
 	end    int64 // end of the last good record: the log's logical end
+	// proven is the highest "sync" field of the good records: every record
+	// up to it was durable when one of them was written.
+	proven uint64
 	torn   *TornTail
 	err    error
 }
@@ -143,6 +146,7 @@ func (s *scanner) next() (record, bool) {
 	if s.hdr.format == FormatPlain {
 		rec.seq = s.expect
 	}
+	s.proven = max(s.proven, rec.synced)
 	s.expect++
 	s.recOff = start
 	s.end = s.off

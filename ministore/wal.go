@@ -184,6 +184,41 @@ func (w *wal) recover() error {
 
 func (w *wal) active() *segment { return w.segs[len(w.segs)-1] }
 
+// rewriteUnproven writes the records of the newest segment after proven
+// (the highest sequence number the segment's "sync" fields show durable;
+// all of them in FormatPlain, which has none) again, with the same bytes.
+//
+// What Open reads may be only in the page cache, and after a failed fsync
+// Linux marks the pages it could not write clean: they are still read, but
+// no later fsync writes them, and a power loss takes them. Records
+// appended from now on stand on what was read, so it must become durable:
+// writing it again makes the pages dirty, and the fsync that follows (in
+// recover) writes them or fails. Usually this is the last batch, a few
+// hundred bytes.
+func (w *wal) rewriteUnproven(seg *segment, proven uint64) error {
+	if seg.empty() {
+		return nil
+	}
+	from := seg.base
+	if seg.hdr.format == FormatV1 {
+		from = max(from, proven+1)
+	}
+	if from > seg.last {
+		return nil
+	}
+	off := seg.index[from-seg.base]
+	if err := copyRange(seg.f, off, seg.f, off, seg.size-off); err != nil {
+		return fmt.Errorf("ministore: rewrite unsynced records of %s: %w", seg.path, err)
+	}
+	if seg.num != 0 {
+		// A sealed segment: recover syncs only the active file.
+		if err := seg.f.Sync(); err != nil {
+			return fmt.Errorf("ministore: fsync %s: %w", seg.path, err)
+		}
+	}
+	return nil
+}
+
 // readSealed reads the header and finds the last record of a sealed segment.
 func (w *wal) readSealed(seg *segment, expect uint64) error {
 	h, hdrLen, err := readHeader(seg.f, seg.path)
@@ -251,6 +286,9 @@ func (w *wal) recoverNewest(seg *segment, expect uint64) error {
 	seg.index = index
 	seg.last = seg.base + uint64(len(index)) - 1
 	seg.size, seg.alloc = s.end, s.off
+	if err := w.rewriteUnproven(seg, s.proven); err != nil {
+		return err
+	}
 	if s.torn != nil {
 		if err := seg.f.Truncate(s.end); err != nil {
 			return fmt.Errorf("ministore: cut torn tail of %s: %w", seg.path, err)

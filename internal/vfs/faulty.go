@@ -363,8 +363,24 @@ func (w *faultyFile) WriteAt(p []byte, off int64) (int, error) {
 	return w.f.WriteAt(p, off)
 }
 
+// Sync syncs the file in the inner file system. An injected failure does
+// what Linux does when fsync fails: the file's dirty pages are marked clean
+// (a Mem file loses its unsynced changes, see memFile.loseUnsynced), so a
+// later Sync that succeeds does not make them durable. A store that ignored
+// the error would lose data it acknowledged, and the tests see it.
 func (w *faultyFile) Sync() error {
-	return w.fs.run(OpSync, w.f.Name(), "", func() error { return w.f.Sync() })
+	crashed, err := w.fs.begin(OpSync, w.f.Name(), "")
+	if crashed {
+		return err
+	}
+	defer w.fs.end()
+	if err != nil {
+		if m, ok := w.f.(*memFile); ok {
+			m.loseUnsynced()
+		}
+		return err
+	}
+	return w.f.Sync()
 }
 
 func (w *faultyFile) Truncate(size int64) error {

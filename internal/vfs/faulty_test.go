@@ -152,7 +152,9 @@ func TestFaultyFailAt(t *testing.T) {
 			if pe.Op != step.kind.String() || pe.Path != step.path {
 				t.Errorf("op %d: error %q has Op %q, Path %q", n, err, pe.Op, pe.Path)
 			}
-			if after := mem.String(); step.kind != vfs.OpWrite && after != before {
+			// A failed write may have written part; a failed sync loses the
+			// unsynced data (TestFaultyFailedSyncLosesData).
+			if after := mem.String(); step.kind != vfs.OpWrite && step.kind != vfs.OpSync && after != before {
 				t.Errorf("failed op %d changed the file system:\n%s\nthen\n%s", n, before, after)
 			}
 			// Only op n fails: retry it (a failed Close has released the
@@ -662,5 +664,56 @@ func TestFaultyCrashIsAtomic(t *testing.T) {
 				t.Fatalf("round %d: writer %d had %d bytes fsync'd, the crash image holds %d (%v)", round, w, n, len(b), err)
 			}
 		}
+	}
+}
+
+// After a failed fsync, Linux marks the dirty pages clean: reads still see
+// the data, but no later fsync writes it, and a power loss takes it. A
+// store that ignored the failure would lose what it acknowledged.
+func TestFaultyFailedSyncLosesData(t *testing.T) {
+	mem := vfs.NewMem()
+	ff := vfs.NewFaulty(mem)
+	f, err := ff.OpenFile("/f", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("durable "), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ff.SyncDir("/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("lost"), 8); err != nil {
+		t.Fatal(err)
+	}
+	failing := true
+	ff.FailWhen(func(op vfs.Op) error {
+		if failing && op.Kind == vfs.OpSync {
+			return errInjected
+		}
+		return nil
+	})
+	if err := f.Sync(); !errors.Is(err, errInjected) {
+		t.Fatalf("Sync = %v, want the injected error", err)
+	}
+	failing = false
+	if got, _ := vfs.ReadFile(mem, "/f"); string(got) != "durable lost" {
+		t.Fatalf("read after the failed sync: %q, want the written data", got)
+	}
+	if _, err := f.WriteAt([]byte("!"), 12); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := vfs.ReadFile(mem.CrashClone(vfs.CrashOptions{}), "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "durable \x00\x00\x00\x00!"; string(got) != want {
+		t.Fatalf("after power loss: %q, want %q (the bytes of the failed sync lost, the later write kept)", got, want)
 	}
 }

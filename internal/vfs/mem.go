@@ -55,9 +55,11 @@ type inode struct {
 	mode    fs.FileMode // permission bits, plus fs.ModeDir for a directory
 	modTime int64       // Mem.clock at the last change
 
-	// File state. data and synced never share a backing array. Where
-	// they have the same length, they differ at most in data[dirtyLo:dirtyHi],
-	// so Sync copies only that.
+	// File state. data and synced never share a backing array. They
+	// differ at most in data[dirtyLo:dirtyHi] and past the shorter one's
+	// end (every size change marks the bytes between the sizes), so Sync
+	// copies only that; and in the bytes a failed sync lost (loseUnsynced),
+	// which no later Sync copies.
 	data             []byte // current contents
 	synced           []byte // contents as of the last Sync
 	dirtyLo, dirtyHi int
@@ -809,16 +811,32 @@ func (f *memFile) Sync() error {
 	if f.n.isDir() {
 		f.n.syncedEntries = maps.Clone(f.n.entries)
 	} else {
+		// Every byte that differs is in the dirty range (a size change
+		// marks the bytes between the sizes), except those a failed sync
+		// lost, which must stay lost.
 		n := f.n
-		if len(n.synced) != len(n.data) {
-			n.synced = bytes.Clone(n.data)
-		} else {
-			lo, hi := min(n.dirtyLo, len(n.data)), min(n.dirtyHi, len(n.data))
-			copy(n.synced[lo:hi], n.data[lo:hi])
-		}
+		n.synced = resize(n.synced, len(n.data))
+		lo, hi := min(n.dirtyLo, len(n.data)), min(n.dirtyHi, len(n.data))
+		copy(n.synced[lo:hi], n.data[lo:hi])
 		n.dirtyLo, n.dirtyHi = 0, 0
 	}
 	return nil
+}
+
+// loseUnsynced models a failed fsync: the kernel has given up on the
+// file's dirty pages and marked them clean. Reads still see the current
+// contents, but what was not durable stays that way, even after a later
+// Sync that succeeds: the durable contents take the current size, with the
+// changed bytes at their durable values (zeros where the file grew).
+func (f *memFile) loseUnsynced() {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	n := f.n
+	if n.isDir() {
+		return
+	}
+	n.synced = resize(n.synced, len(n.data))
+	n.dirtyLo, n.dirtyHi = 0, 0
 }
 
 // Truncate changes the file's size, zero-filling any growth.
