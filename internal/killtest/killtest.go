@@ -169,14 +169,14 @@ func runChild(workload, dir string, round int, d time.Duration) (acks []string, 
 		}
 		close(lines)
 	}()
-	done := make(chan error, 1)
 	first := time.After(10 * time.Second)
 	var timer <-chan time.Time
+	recv := lines // nil once closed, so the select stops taking it
 	for {
 		select {
-		case l, ok := <-lines:
+		case l, ok := <-recv:
 			if !ok {
-				lines = nil
+				recv = nil
 				continue
 			}
 			acks = append(acks, l)
@@ -198,11 +198,13 @@ func runChild(workload, dir string, round int, d time.Duration) (acks []string, 
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		exited = true
 	}
-	go func() { done <- cmd.Wait() }()
-	werr := <-done
-	for l := range lines { // what was in the pipe when it died
+	// Read what was in the pipe when it died, up to the end, before Wait:
+	// Wait closes the pipe, and lines still in it would be lost (and the
+	// check would then see applied operations that were never acknowledged).
+	for l := range lines {
 		acks = append(acks, l)
 	}
+	werr := cmd.Wait()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && !ws.Signaled() {
 		return acks, true, fmt.Errorf("child exited by itself (%v); stderr: %s", werr, stderr.String())
 	}
