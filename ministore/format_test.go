@@ -79,3 +79,20 @@ func TestRecordsRawCopiesAreSeparate(t *testing.T) {
 		}
 	}
 }
+
+func TestCountNonZeroBytes(t *testing.T) {
+	for _, size := range []int{0, 1, 4095, 4096, 4097, 3*4096 + 17} {
+		b := make([]byte, size)
+		if got := countNonZeroBytes(b); got != 0 {
+			t.Fatalf("%d zeros: %d non-zero", size, got)
+		}
+		want := 0
+		for i := 0; i < size; i += 1 + i%977 {
+			b[i] = byte(1 + i%255)
+			want++
+		}
+		if got := countNonZeroBytes(b); got != want {
+			t.Fatalf("size %d: %d non-zero, want %d", size, got, want)
+		}
+	}
+}

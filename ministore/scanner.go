@@ -58,6 +58,15 @@ func newScanner(path string, r io.Reader, newest bool, base uint64) (*scanner, e
 	if err != nil && err != io.EOF {
 		return nil, err
 	}
+	if len(line) >= maxHeaderLine {
+		// Longer than any header; judged as readHeader judges it, which
+		// sees only the first maxHeaderLine bytes.
+		head := line[:maxHeaderLine]
+		if bytes.HasPrefix([]byte(magic), head) || allZero(head) {
+			return s, errNoHeader
+		}
+		return nil, corruptAt(path, 1, 0, errBadHeader)
+	}
 	if !complete {
 		if bytes.HasPrefix([]byte(magic), line) || allZero(line) {
 			return s, errNoHeader
@@ -116,6 +125,18 @@ func (s *scanner) next() (record, bool) {
 		return record{}, false
 	}
 	start, lineNo := s.off, s.line
+	if p, _ := s.br.Peek(1); len(p) == 1 && p[0] == 0 {
+		// Preallocated space, unless something other than zeros follows:
+		// megabytes of zeros are counted as they stream by, not collected.
+		nonzero, _, err := s.skipLine()
+		if err != nil {
+			s.err = err
+			return record{}, false
+		}
+		s.line++
+		s.bad(start, lineNo, errGarbageTail, true, nonzero, false)
+		return record{}, false
+	}
 	line, complete, err := s.readLine()
 	if err == io.EOF {
 		return record{}, false
@@ -125,22 +146,17 @@ func (s *scanner) next() (record, bool) {
 		return record{}, false
 	}
 	s.line++
-	if len(line) > 0 && line[0] == 0 {
-		// Preallocated space, unless something other than zeros follows.
-		s.bad(start, lineNo, errGarbageTail, line, complete, false)
-		return record{}, false
-	}
 	if !complete {
-		s.bad(start, lineNo, errIncomplete, line, false, false)
+		s.bad(start, lineNo, errIncomplete, false, nonZero(line, false), false)
 		return record{}, false
 	}
 	rec, perr := parseLine(s.hdr.format, line)
 	if perr == nil && s.hdr.format == FormatV1 && rec.seq != s.expect {
-		s.bad(start, lineNo, sequenceError(rec.seq, s.expect), line, true, true)
+		s.bad(start, lineNo, sequenceError(rec.seq, s.expect), false, nonZero(line, true), true)
 		return record{}, false
 	}
 	if perr != nil {
-		s.bad(start, lineNo, perr, line, true, false)
+		s.bad(start, lineNo, perr, false, nonZero(line, true), false)
 		return record{}, false
 	}
 	if s.hdr.format == FormatPlain {
@@ -153,18 +169,45 @@ func (s *scanner) next() (record, bool) {
 	return rec, true
 }
 
-// bad handles the first bad line, at offset start. A line that starts
-// with a zero byte may begin the preallocated space: if only zeros follow,
-// the records simply end there.
-func (s *scanner) bad(start int64, lineNo int, reason error, line []byte, complete, validLine bool) {
-	zeroStart := len(line) > 0 && line[0] == 0
+// skipLine reads past the next line, which starts with a zero byte,
+// without keeping it, and returns how many of its bytes (its newline
+// included) are not zero.
+func (s *scanner) skipLine() (nonzero int64, complete bool, err error) {
+	for {
+		chunk, err := s.br.ReadSlice('\n')
+		s.off += int64(len(chunk))
+		nonzero += int64(countNonZeroBytes(chunk))
+		switch err {
+		case bufio.ErrBufferFull:
+			continue
+		case nil:
+			return nonzero, true, nil
+		case io.EOF:
+			return nonzero, false, nil
+		default:
+			return nonzero, false, err
+		}
+	}
+}
+
+// nonZero counts the bytes of line that are not zero, and its newline if
+// it had one.
+func nonZero(line []byte, complete bool) int64 {
+	n := int64(countNonZeroBytes(line))
+	if complete {
+		n++
+	}
+	return n
+}
+
+// bad handles the first bad line, at offset start, which has nonzero bytes
+// that are not zero. A line that starts with a zero byte (zeroStart) may
+// begin the preallocated space: if only zeros follow, the records simply
+// end there.
+func (s *scanner) bad(start int64, lineNo int, reason error, zeroStart bool, nonzero int64, validLine bool) {
 	if validLine || (!s.newest && !zeroStart) {
 		s.err = corruptAt(s.path, lineNo, start, reason)
 		return
-	}
-	nonzero := int64(countNonZeroBytes(line))
-	if complete {
-		nonzero++ // the newline
 	}
 	proof, more, err := s.readAhead()
 	if err != nil {
@@ -186,6 +229,14 @@ func (s *scanner) bad(start int64, lineNo int, reason error, line []byte, comple
 // the number of non-zero bytes read.
 func (s *scanner) readAhead() (proof error, nonzero int64, err error) {
 	for {
+		if p, _ := s.br.Peek(1); len(p) == 1 && p[0] == 0 {
+			n, _, err := s.skipLine()
+			nonzero += n
+			if err != nil {
+				return nil, nonzero, err
+			}
+			continue
+		}
 		line, complete, err := s.readLine()
 		if err == io.EOF {
 			return nil, nonzero, nil
@@ -211,13 +262,23 @@ func (s *scanner) readAhead() (proof error, nonzero int64, err error) {
 }
 
 func countNonZeroBytes(b []byte) int {
+	// Preallocated space is megabytes of zeros: compare it a block at a
+	// time (bytes.Equal is vectorized) and count only in blocks that are not.
 	n := 0
-	for _, c := range b {
-		if c != 0 {
-			n++
+	for len(b) > 0 {
+		k := min(len(b), len(zeroBlock))
+		if !bytes.Equal(b[:k], zeroBlock[:k]) {
+			for _, c := range b[:k] {
+				if c != 0 {
+					n++
+				}
+			}
 		}
+		b = b[k:]
 	}
 	return n
 }
+
+var zeroBlock [4096]byte
 
 func allZero(b []byte) bool { return countNonZeroBytes(b) == 0 }

@@ -82,9 +82,13 @@ func listSegments(fsys vfs.FS, path string) ([]segmentFile, error) {
 	return files, nil
 }
 
+// maxHeaderLine bounds a header line, newline included: a first line
+// without a newline in its first maxHeaderLine bytes is not a header.
+const maxHeaderLine = 256
+
 // readHeader reads the first line of a segment file.
 func readHeader(f vfs.File, path string) (header, int64, error) {
-	buf := make([]byte, 256)
+	buf := make([]byte, maxHeaderLine)
 	n, err := f.ReadAt(buf, 0)
 	if err != nil && err != io.EOF {
 		return header{}, 0, err
