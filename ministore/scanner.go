@@ -38,6 +38,9 @@ type scanner struct {
 	line   int    // line number of the next line
 	expect uint64 // sequence number the next record must have
 	long   []byte // holds lines longer than the bufio buffer
+	// dropped and droppedNonZero describe what readLine left out of the
+	// line it returned last (see readLine).
+	dropped, droppedNonZero int64
 
 	recOff int64 // offset of the record last returned
 	end    int64 // end of the last good record: the log's logical end
@@ -98,15 +101,42 @@ func (s *scanner) seek(r io.ReaderAt, off int64, seq uint64) {
 
 // readLine returns the next line without its '\n', whether it had one, and
 // io.EOF when nothing is left. The line is valid until the next call.
+//
+// A long line that holds a zero byte is no record (a record line never
+// does): it is kept only up to the buffer that shows the zero, and the
+// rest is counted as it streams by (s.dropped bytes, s.droppedNonZero of
+// them not zero, the newline left out), so that a torn write followed by
+// megabytes of preallocated zeros is not collected into memory.
 func (s *scanner) readLine() (line []byte, complete bool, err error) {
+	s.dropped, s.droppedNonZero = 0, 0
 	line, err = s.br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		s.long = append(s.long[:0], line...)
+		dropping := bytes.IndexByte(line, 0) >= 0
 		for err == bufio.ErrBufferFull {
 			line, err = s.br.ReadSlice('\n')
-			s.long = append(s.long, line...)
+			if !dropping {
+				s.long = append(s.long, line...)
+				dropping = bytes.IndexByte(line, 0) >= 0
+				continue
+			}
+			s.dropped += int64(len(line))
+			s.droppedNonZero += int64(countNonZeroBytes(line))
+			if err == nil {
+				s.droppedNonZero-- // the newline
+			}
 		}
 		line = s.long
+		if s.dropped > 0 {
+			s.off += int64(len(line)) + s.dropped
+			if err == nil {
+				return line, true, nil // the newline went with the dropped bytes
+			}
+			if err == io.EOF {
+				return line, false, nil
+			}
+			return line, false, err
+		}
 	}
 	s.off += int64(len(line))
 	if err == nil {
@@ -147,16 +177,16 @@ func (s *scanner) next() (record, bool) {
 	}
 	s.line++
 	if !complete {
-		s.bad(start, lineNo, errIncomplete, false, nonZero(line, false), false)
+		s.bad(start, lineNo, errIncomplete, false, s.nonZero(line, false), false)
 		return record{}, false
 	}
 	rec, perr := parseLine(s.hdr.format, line)
 	if perr == nil && s.hdr.format == FormatV1 && rec.seq != s.expect {
-		s.bad(start, lineNo, sequenceError(rec.seq, s.expect), false, nonZero(line, true), true)
+		s.bad(start, lineNo, sequenceError(rec.seq, s.expect), false, s.nonZero(line, true), true)
 		return record{}, false
 	}
 	if perr != nil {
-		s.bad(start, lineNo, perr, false, nonZero(line, true), false)
+		s.bad(start, lineNo, perr, false, s.nonZero(line, true), false)
 		return record{}, false
 	}
 	if s.hdr.format == FormatPlain {
@@ -190,10 +220,10 @@ func (s *scanner) skipLine() (nonzero int64, complete bool, err error) {
 	}
 }
 
-// nonZero counts the bytes of line that are not zero, and its newline if
-// it had one.
-func nonZero(line []byte, complete bool) int64 {
-	n := int64(countNonZeroBytes(line))
+// nonZero counts the bytes of the line readLine returned last that are not
+// zero, the ones it left out and the newline included.
+func (s *scanner) nonZero(line []byte, complete bool) int64 {
+	n := int64(countNonZeroBytes(line)) + s.droppedNonZero
 	if complete {
 		n++
 	}
@@ -244,10 +274,7 @@ func (s *scanner) readAhead() (proof error, nonzero int64, err error) {
 		if err != nil {
 			return nil, nonzero, err
 		}
-		nonzero += int64(countNonZeroBytes(line))
-		if complete {
-			nonzero++
-		}
+		nonzero += s.nonZero(line, complete)
 		if !complete || len(line) == 0 || line[0] == 0 {
 			continue
 		}
