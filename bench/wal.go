@@ -191,6 +191,13 @@ func openTidwall(cfg *config, dir string, size, workers int) (opFunc, func() err
 	if err != nil {
 		return nil, nil, err
 	}
+	return sequenced(size, l.Write), l.Close, nil
+}
+
+// sequenced returns an opFunc that encodes record i and hands it to write
+// with the next index, under a mutex: the logs that need the caller to
+// number the records.
+func sequenced(size int, write func(idx uint64, data []byte) error) opFunc {
 	mk := recMaker(size)
 	var mu sync.Mutex
 	var idx uint64
@@ -199,8 +206,8 @@ func openTidwall(cfg *config, dir string, size, workers int) (opFunc, func() err
 		mu.Lock()
 		defer mu.Unlock()
 		idx++
-		return l.Write(idx, data)
-	}, l.Close, nil
+		return write(idx, data)
+	}
 }
 
 // openRaftWAL: hashicorp/raft-wal with its defaults (fsync on every
@@ -211,16 +218,9 @@ func openRaftWAL(cfg *config, dir string, size, workers int) (opFunc, func() err
 	if err != nil {
 		return nil, nil, err
 	}
-	mk := recMaker(size)
-	var mu sync.Mutex
-	var idx uint64
-	return func(_ int, i int64) error {
-		data := encodeRec(mk(i))
-		mu.Lock()
-		defer mu.Unlock()
-		idx++
+	return sequenced(size, func(idx uint64, data []byte) error {
 		return w.StoreLog(&raft.Log{Index: idx, Term: 1, Type: raft.LogCommand, Data: data, AppendedAt: time.Now()})
-	}, closeFn, nil
+	}), closeFn, nil
 }
 
 // openRaftWALDir opens raft-wal in dir with a metadata store it can close:

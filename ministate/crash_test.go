@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mini-go/mini/internal/crashtest"
-	"math/rand/v2"
 	"slices"
 	"syscall"
 	"testing"
@@ -234,44 +233,20 @@ func TestCrashAtEveryOperation(t *testing.T) {
 	for _, sc := range crashScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			points, partial := 0, 0
-			rng := rand.New(rand.NewPCG(4, uint64(len(sc.name))))
-			for k := 1; ; k++ {
-				for variant := range crashtest.Variants() {
-					if variant > 0 && (testing.Short() || (k%2 == 0 && !crashtest.Raised())) {
-						continue
-					}
-					mem := vfs.NewMem()
-					ff := vfs.NewFaulty(mem)
-					ff.CrashAt(k)
-					if variant > 0 {
-						ff.SetCrashOptions(vfs.CrashOptions{Rand: rand.New(rand.NewPCG(rng.Uint64(), 0)), KeepUnsynced: 0.5})
-						partial++
-					}
-					mdl, err := runWorkload(sc, ff)
-					disk := ff.Crashed()
-					if disk == nil {
-						if err != nil {
-							t.Fatalf("workload failed without a crash: %v", err)
+			crashtest.CrashSweep(t, 4, uint64(len(sc.name)), func(c *crashtest.Crash) {
+				mdl, err := runWorkload(sc, c.FS)
+				if !c.Crashed(t, err) {
+					if c.Variant == 0 {
+						if msg := readBack(sc, c.Mem, mdl); msg != "" {
+							t.Fatalf("after the full workload: %s", msg)
 						}
-						if variant == 0 {
-							if msg := readBack(sc, mem, mdl); msg != "" {
-								t.Fatalf("after the full workload: %s", msg)
-							}
-							t.Logf("%d crash points (%d with partial loss of unsynced data)", points, partial)
-							return
-						}
-						continue
 					}
-					if !errors.Is(err, vfs.ErrCrashed) {
-						t.Fatalf("crash at op %d: workload error %v does not match ErrCrashed", k, err)
-					}
-					points++
-					if msg := readBack(sc, disk, mdl); msg != "" {
-						t.Fatalf("crash before op %d (variant %d): %s", k, variant, msg)
-					}
+					return
 				}
-			}
+				if msg := readBack(sc, c.Disk(), mdl); msg != "" {
+					t.Fatalf("crash before op %d (variant %d): %s", c.K, c.Variant, msg)
+				}
+			})
 		})
 	}
 }

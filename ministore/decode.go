@@ -58,7 +58,9 @@ func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint
 	}
 }
 
-// decodeWith is decode, with raw payloads copied into sl.
+// decodeWith decodes payload into r: raw record types (json.RawMessage,
+// jsonline.Trusted) get a copy from sl (a slab of their own if sl is nil),
+// the others go through encoding/json.
 func decodeWith[R any](sl *slab, payload []byte, r *R) error {
 	switch p := any(r).(type) {
 	case *json.RawMessage:
@@ -68,18 +70,19 @@ func decodeWith[R any](sl *slab, payload []byte, r *R) error {
 		*p = sl.copy(payload)
 		return nil
 	}
-	return decode(payload, r)
+	return json.Unmarshal(payload, r)
 }
 
 // A slab hands out copies of small payloads carved from larger blocks: one
 // allocation for many records instead of one each. A copy keeps its block
 // alive, so a caller that holds on to one record holds at most a block.
+// A nil slab copies each payload on its own.
 type slab struct{ block []byte }
 
 const slabBlock = 32 << 10
 
 func (s *slab) copy(p []byte) []byte {
-	if len(p) > slabBlock/16 {
+	if s == nil || len(p) > slabBlock/16 {
 		return append([]byte(nil), p...)
 	}
 	if cap(s.block)-len(s.block) < len(p) {

@@ -38,9 +38,9 @@ type scanner struct {
 	line   int    // line number of the next line
 	expect uint64 // sequence number the next record must have
 	long   []byte // holds lines longer than the bufio buffer
-	// dropped and droppedNonZero describe what readLine left out of the
-	// line it returned last (see readLine).
-	dropped, droppedNonZero int64
+	// droppedNonZero counts the bytes, not zero, that readLine left out
+	// of the line it returned last (see readLine).
+	droppedNonZero int64
 
 	recOff int64 // offset of the record last returned
 	end    int64 // end of the last good record: the log's logical end
@@ -104,11 +104,12 @@ func (s *scanner) seek(r io.ReaderAt, off int64, seq uint64) {
 //
 // A long line that holds a zero byte is no record (a record line never
 // does): it is kept only up to the buffer that shows the zero, and the
-// rest is counted as it streams by (s.dropped bytes, s.droppedNonZero of
-// them not zero, the newline left out), so that a torn write followed by
+// rest is counted as it streams by (s.droppedNonZero of its bytes are not
+// zero, the newline left out), so that a torn write followed by
 // megabytes of preallocated zeros is not collected into memory.
 func (s *scanner) readLine() (line []byte, complete bool, err error) {
-	s.dropped, s.droppedNonZero = 0, 0
+	s.droppedNonZero = 0
+	var dropped int64
 	line, err = s.br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		s.long = append(s.long[:0], line...)
@@ -120,15 +121,15 @@ func (s *scanner) readLine() (line []byte, complete bool, err error) {
 				dropping = bytes.IndexByte(line, 0) >= 0
 				continue
 			}
-			s.dropped += int64(len(line))
+			dropped += int64(len(line))
 			s.droppedNonZero += int64(countNonZeroBytes(line))
 			if err == nil {
 				s.droppedNonZero-- // the newline
 			}
 		}
 		line = s.long
-		if s.dropped > 0 {
-			s.off += int64(len(line)) + s.dropped
+		if dropped > 0 {
+			s.off += int64(len(line)) + dropped
 			if err == nil {
 				return line, true, nil // the newline went with the dropped bytes
 			}
@@ -155,18 +156,6 @@ func (s *scanner) next() (record, bool) {
 		return record{}, false
 	}
 	start, lineNo := s.off, s.line
-	if p, _ := s.br.Peek(1); len(p) == 1 && p[0] == 0 {
-		// Preallocated space, unless something other than zeros follows:
-		// megabytes of zeros are counted as they stream by, not collected.
-		nonzero, _, err := s.skipLine()
-		if err != nil {
-			s.err = err
-			return record{}, false
-		}
-		s.line++
-		s.bad(start, lineNo, errGarbageTail, true, nonzero, false)
-		return record{}, false
-	}
 	line, complete, err := s.readLine()
 	if err == io.EOF {
 		return record{}, false
@@ -176,6 +165,11 @@ func (s *scanner) next() (record, bool) {
 		return record{}, false
 	}
 	s.line++
+	if len(line) > 0 && line[0] == 0 {
+		// Preallocated space, unless something other than zeros follows.
+		s.bad(start, lineNo, errGarbageTail, true, s.nonZero(line, complete), false)
+		return record{}, false
+	}
 	if !complete {
 		s.bad(start, lineNo, errIncomplete, false, s.nonZero(line, false), false)
 		return record{}, false
@@ -197,27 +191,6 @@ func (s *scanner) next() (record, bool) {
 	s.recOff = start
 	s.end = s.off
 	return rec, true
-}
-
-// skipLine reads past the next line, which starts with a zero byte,
-// without keeping it, and returns how many of its bytes (its newline
-// included) are not zero.
-func (s *scanner) skipLine() (nonzero int64, complete bool, err error) {
-	for {
-		chunk, err := s.br.ReadSlice('\n')
-		s.off += int64(len(chunk))
-		nonzero += int64(countNonZeroBytes(chunk))
-		switch err {
-		case bufio.ErrBufferFull:
-			continue
-		case nil:
-			return nonzero, true, nil
-		case io.EOF:
-			return nonzero, false, nil
-		default:
-			return nonzero, false, err
-		}
-	}
 }
 
 // nonZero counts the bytes of the line readLine returned last that are not
@@ -259,14 +232,6 @@ func (s *scanner) bad(start int64, lineNo int, reason error, zeroStart bool, non
 // the number of non-zero bytes read.
 func (s *scanner) readAhead() (proof error, nonzero int64, err error) {
 	for {
-		if p, _ := s.br.Peek(1); len(p) == 1 && p[0] == 0 {
-			n, _, err := s.skipLine()
-			nonzero += n
-			if err != nil {
-				return nil, nonzero, err
-			}
-			continue
-		}
 		line, complete, err := s.readLine()
 		if err == io.EOF {
 			return nil, nonzero, nil

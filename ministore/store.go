@@ -98,17 +98,8 @@ func encode[R any](rec R) ([]byte, error) {
 	return p, nil
 }
 
-func decode[R any](payload []byte, r *R) error {
-	switch p := any(r).(type) {
-	case *json.RawMessage:
-		*p = append(json.RawMessage(nil), payload...)
-		return nil
-	case *jsonline.Trusted:
-		*p = append(jsonline.Trusted(nil), payload...)
-		return nil
-	}
-	return json.Unmarshal(payload, r)
-}
+// decode decodes payload into r; raw record types get their own copy.
+func decode[R any](payload []byte, r *R) error { return decodeWith(nil, payload, r) }
 
 // Sync makes every appended record durable. It matters only under
 // SyncInterval and SyncNever.

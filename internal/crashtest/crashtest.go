@@ -3,6 +3,7 @@ package crashtest
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -125,4 +126,82 @@ func newInjection(k int) *Injection {
 		return in.Err
 	})
 	return in
+}
+
+// A Crash is one run of a workload on a disk whose power fails as
+// operation K starts. The run's workload goes on FS, then calls
+// [Crash.Crashed] with the workload's error; if that reports true, the
+// run checks what the disk kept, Disk().
+type Crash struct {
+	K       int         // the operation the power fails at; the first is 1
+	Variant int         // 0: the disk keeps exactly what was synced; above 0: and some of the rest
+	Mem     *vfs.Mem    // the disk, new and empty for each run
+	FS      *vfs.Faulty // Mem, losing power at operation K
+
+	checked bool // Crashed was called
+	crashed bool
+}
+
+// Disk returns what the disk held after the power failed, or nil if the
+// workload finished before operation K.
+func (c *Crash) Disk() *vfs.Mem { return c.FS.Crashed() }
+
+// Crashed checks the error err of the workload and reports whether the
+// power failed during it. If it did not, the workload must have succeeded:
+// err must be nil. If it did, err must match vfs.ErrCrashed. A check that
+// fails is fatal to t.
+func (c *Crash) Crashed(t testing.TB, err error) bool {
+	t.Helper()
+	c.checked = true
+	if c.Disk() == nil {
+		if err != nil {
+			t.Fatalf("workload failed without a crash: %v", err)
+		}
+		return false
+	}
+	if !errors.Is(err, vfs.ErrCrashed) {
+		t.Fatalf("crash at op %d: workload error %v does not match ErrCrashed", c.K, err)
+	}
+	c.crashed = true
+	return true
+}
+
+// CrashSweep cuts the power at each file-system operation of a workload in
+// turn. For K = 1, 2, … it calls run with a Crash of variant 0, and with
+// Variants()-1 more whose disks also keep a random part of the unsynced
+// data (drawn from a generator seeded with seed1, seed2); at the default
+// Variants it does those only at odd K, and it skips them under -short.
+// It stops after the first variant-0 run in which the workload finished
+// before operation K, and logs how many crash points it checked. run must
+// call [Crash.Crashed].
+func CrashSweep(t testing.TB, seed1, seed2 uint64, run func(c *Crash)) {
+	t.Helper()
+	points, partial := 0, 0
+	rng := rand.New(rand.NewPCG(seed1, seed2))
+	for k := 1; ; k++ {
+		for variant := range Variants() {
+			if variant > 0 && (testing.Short() || (k%2 == 0 && !Raised())) {
+				continue
+			}
+			c := &Crash{K: k, Variant: variant, Mem: vfs.NewMem()}
+			c.FS = vfs.NewFaulty(c.Mem)
+			c.FS.CrashAt(k)
+			if variant > 0 {
+				c.FS.SetCrashOptions(vfs.CrashOptions{Rand: rand.New(rand.NewPCG(rng.Uint64(), 0)), KeepUnsynced: 0.5})
+				partial++
+			}
+			run(c)
+			if !c.checked {
+				t.Fatalf("crashtest.CrashSweep: the run crashing at op %d did not call Crash.Crashed", k)
+			}
+			if !c.crashed {
+				if variant == 0 {
+					t.Logf("%d crash points (%d with partial loss of unsynced data)", points, partial)
+					return
+				}
+				continue
+			}
+			points++
+		}
+	}
 }
