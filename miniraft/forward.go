@@ -144,7 +144,7 @@ func (m *Manager[S, M]) forward(req forwardRequest) (forwardResponse, error) {
 // reached the leader (after which it must not be retried).
 func (m *Manager[S, M]) call(addr string, req forwardRequest, deadline time.Time) (resp forwardResponse, sent bool, err error) {
 	timeout := max(time.Until(deadline), time.Second)
-	c, err := dialProto(addr, protoForward, timeout)
+	c, err := m.layer.dialProto(addr, protoForward, timeout)
 	if err != nil {
 		return resp, false, err
 	}

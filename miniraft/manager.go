@@ -121,7 +121,7 @@ func (m *Manager[S, M]) openTransport() error {
 			bind = string(prev)
 		}
 	}
-	layer, err := listen(bind, o.Advertise)
+	layer, err := listen(bind, o.Advertise, o.Dial)
 	if err != nil {
 		return err
 	}

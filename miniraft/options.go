@@ -1,9 +1,11 @@
 package miniraft
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -89,6 +91,10 @@ type Options struct {
 	// Advertise is the address the other nodes dial, if it is not the one
 	// Bind listens on (a wildcard or NAT'd bind address).
 	Advertise string
+	// Dial, when set, opens the TCP connections this node makes to other
+	// nodes (raft's RPCs and forwarded calls), for example through a proxy.
+	// Default: a net.Dialer. It must honour ctx's deadline.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
 	// Transport replaces the TCP transport, e.g. by raft's in-memory one
 	// in tests. Bind, Advertise and Forward are then ignored.
 	Transport raft.Transport

@@ -1,6 +1,7 @@
 package miniraft
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -28,10 +29,11 @@ type streamLayer struct {
 	closed    chan struct{}
 	once      sync.Once
 	forward   func(net.Conn) // serves a forwarded call; set before the first one can arrive
+	dial      func(ctx context.Context, addr string) (net.Conn, error)
 	wg        sync.WaitGroup
 }
 
-func listen(bind, advertise string) (*streamLayer, error) {
+func listen(bind, advertise string, dial func(ctx context.Context, addr string) (net.Conn, error)) (*streamLayer, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, fmt.Errorf("miniraft: listen: %w", err)
@@ -47,7 +49,11 @@ func listen(bind, advertise string) (*streamLayer, error) {
 		ln.Close()
 		return nil, fmt.Errorf("miniraft: %s is not an address other nodes can dial: set Options.Advertise", adv)
 	}
-	s := &streamLayer{ln: ln, advertise: adv, conns: make(chan net.Conn), closed: make(chan struct{})}
+	if dial == nil {
+		var d net.Dialer
+		dial = func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
+	}
+	s := &streamLayer{ln: ln, advertise: adv, conns: make(chan net.Conn), closed: make(chan struct{}), dial: dial}
 	return s, nil
 }
 
@@ -129,11 +135,13 @@ func (s *streamLayer) Addr() net.Addr { return s.advertise }
 
 // Dial opens a raft connection to another node.
 func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialProto(string(addr), protoRaft, timeout)
+	return s.dialProto(string(addr), protoRaft, timeout)
 }
 
-func dialProto(addr string, proto byte, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
+func (s *streamLayer) dialProto(addr string, proto byte, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	c, err := s.dial(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
