@@ -107,9 +107,15 @@ func TestDamagedJournals(t *testing.T) {
 		{name: "torn last record", damage: edit("j.log", func(b []byte) []byte {
 			return b[:len(b)-9]
 		}), torn: 3, wantVals: seqRange(1, 9)},
-		{name: "garbage after the last record", damage: edit("j.log", func(b []byte) []byte {
-			return append(b, "\x00\x00\x00{\"seq\":11,\"sy"...)
+		{name: "start of a record after a lost sector", damage: edit("j.log", func(b []byte) []byte {
+			// The write of record 11 lost its first sector, kept its second.
+			b = append(b, make([]byte, 2*512-len(b)%512)...)
+			return append(b, "\"k\":\"x\"},\"crc\":\"0"...)
 		}), torn: 4, wantVals: seqRange(1, 10)},
+		{name: "garbage after zeros inside a sector", damage: edit("j.log", func(b []byte) []byte {
+			// No crash leaves zeros that end inside a sector.
+			return append(b, "\x00\x00\x00{\"seq\":11,\"sy"...)
+		}), wantIs: ErrCorrupt, wantFile: "j.log", wantLine: 4, wantMsg: "end inside a sector"},
 		{name: "preallocated zeros", damage: edit("j.log", func(b []byte) []byte {
 			return append(b, make([]byte, 10000)...)
 		}), wantVals: seqRange(1, 10)},
@@ -273,7 +279,10 @@ func TestUnsyncedBatchLostFirstBlock(t *testing.T) {
 	if len(b)-int(start) < 2*4096 {
 		t.Fatalf("batch too small: %d bytes", len(b)-int(start))
 	}
-	copy(b[start:], make([]byte, 4096))
+	// The first block of the batch's write is lost: zeros from where the
+	// batch starts to the next 4096-byte boundary (a crash loses whole
+	// sectors).
+	copy(b[start:], make([]byte, 4096-start%4096))
 	os.WriteFile(path, b, 0o644)
 
 	s2, err := Open[kv](path, quietOptions(Options{}, nil))

@@ -78,10 +78,18 @@ type TornTail struct {
 	Line   int    // line number of the first removed line
 	Offset int64  // where the file now ends
 	Bytes  int64  // how many non-zero bytes were removed
+	// Saved is the file that now holds the removed bytes (Path+".broken",
+	// or with ".2", ".3", ... if that exists); empty when a reader that
+	// does not write (Replay, Records) reports it.
+	Saved string
 }
 
 func (t *TornTail) String() string {
-	return fmt.Sprintf("torn tail in %s at line %d (offset %d): removed %d bytes", t.Path, t.Line, t.Offset, t.Bytes)
+	s := fmt.Sprintf("torn tail in %s at line %d (offset %d): removed %d bytes", t.Path, t.Line, t.Offset, t.Bytes)
+	if t.Saved != "" {
+		s += ", kept in " + t.Saved
+	}
+	return s
 }
 
 func validJSON(b []byte) bool { return json.Valid(b) }

@@ -64,7 +64,7 @@ func inspectFS(fsys vfs.FS, path string, progress func(read, total int64)) (*Jou
 	}
 	expect := uint64(0)
 	for i, sf := range files {
-		seg, next, problem, err := inspectSegment(fsys, sf.path, i == len(files)-1, expect, pr)
+		seg, next, problem, err := inspectSegment(fsys, sf.path, i == len(files)-1, i == len(files)-1 && sf.num == 0, expect, pr)
 		if err != nil {
 			return nil, err
 		}
@@ -90,7 +90,8 @@ func inspectFS(fsys vfs.FS, path string, progress func(read, total int64)) (*Jou
 
 // inspectSegment reads one segment whole. It returns what it found, the
 // next expected sequence number, and the first problem.
-func inspectSegment(fsys vfs.FS, path string, newest bool, expect uint64, pr *progressReader) (*SegmentInfo, uint64, error, error) {
+// active says it is the journal's active file, and the newest.
+func inspectSegment(fsys vfs.FS, path string, newest, active bool, expect uint64, pr *progressReader) (*SegmentInfo, uint64, error, error) {
 	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, 0, nil, err
@@ -108,10 +109,14 @@ func inspectSegment(fsys vfs.FS, path string, newest bool, expect uint64, pr *pr
 	}
 	s, err := newScanner(path, r, newest, max(expect, 1))
 	if err == errNoHeader {
-		if newest && size == 0 {
+		switch {
+		case !active:
+			return seg, 0, corruptAt(path, 1, 0, errBadMagic), nil
+		case size == 0:
 			return seg, expect, nil, nil // a file created but never written
 		}
-		return seg, 0, corruptAt(path, 1, 0, errBadMagic), nil
+		// A crash while the file was being created; Open moves it aside.
+		return seg, 0, corruptAt(path, 1, 0, ErrTornTail), nil
 	}
 	var je *JournalError
 	if errors.As(err, &je) {
@@ -203,7 +208,7 @@ func boundsFS(fsys vfs.FS, path string) (first, last uint64, err error) {
 		}
 	}
 	newest := files[len(files)-1]
-	seg, _, problem, err := inspectSegment(fsys, newest.path, true, 0, nil)
+	seg, _, problem, err := inspectSegment(fsys, newest.path, true, newest.num == 0, 0, nil)
 	if err != nil {
 		return 0, 0, err
 	}

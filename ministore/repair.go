@@ -96,26 +96,9 @@ func repairFS(fsys vfs.FS, path string) (*RepairReport, error) {
 		return rep, err
 	}
 	rep.Cut = size - rep.Offset
-	saved, err := freeName(fsys, target+".broken")
+	saved, err := saveCopy(fsys, f, target, rep.Offset, size)
 	if err != nil {
-		return rep, err
-	}
-	out, err := fsys.OpenFile(saved, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return rep, err
-	}
-	err = copyRange(out, 0, f, rep.Offset, rep.Cut)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = fsys.SyncDir(dir)
-	}
-	if err != nil {
-		return rep, fmt.Errorf("ministore: save %s: %w", saved, err)
+		return rep, fmt.Errorf("ministore: %w", err)
 	}
 	rep.Saved = append([]string{saved}, rep.Saved...)
 	if err := f.Truncate(rep.Offset); err != nil {
@@ -134,6 +117,34 @@ func repairFS(fsys vfs.FS, path string) (*RepairReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+// saveCopy copies bytes [from, to) of f, the file path, to a new file
+// path.broken (or path.broken.2, ...), fsyncs it and its folder, and
+// returns its name.
+func saveCopy(fsys vfs.FS, f vfs.File, path string, from, to int64) (string, error) {
+	saved, err := freeName(fsys, path+".broken")
+	if err != nil {
+		return "", err
+	}
+	out, err := fsys.OpenFile(saved, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	err = copyRange(out, 0, f, from, to-from)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fsys.SyncDir(dirOf(path))
+	}
+	if err != nil {
+		return "", fmt.Errorf("save %s: %w", saved, err)
+	}
+	return saved, nil
 }
 
 func moveAside(fsys vfs.FS, path string) (string, error) {

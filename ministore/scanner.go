@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -13,21 +14,12 @@ var errNoHeader = errors.New("segment has no header")
 
 // scanner reads the records of one segment file, checking every line.
 //
-// At the first bad line it decides between a torn tail and corruption. In
-// a sealed segment every bad line is corruption: sealed segments were
-// fsync'd whole before they were sealed. In the newest segment a bad line is
-// a torn tail when nothing after it proves it had been made durable:
-//
-//   - zero bytes to the end of the file are preallocated space, not damage;
-//   - a complete, valid line whose sequence number is wrong is corruption
-//     (a torn write leaves garbage or zeros first, never a stray record);
-//   - otherwise the rest of the file is read: a valid line whose sequence
-//     number is below the expected one, or whose "sync" field says the
-//     expected record was already durable when it was written, proves
-//     corruption; anything else is the unsynced end of the log.
-//
-// In FormatPlain, which has no such fields, any valid line after a bad one
-// is corruption.
+// At the first line that does not verify it decides between a torn tail
+// and corruption. In a sealed segment every bad line is corruption: sealed
+// segments were fsync'd whole before they were sealed. In the newest
+// segment, a tailJudge (tail.go) reads the rest of the file and applies the
+// one rule of docs/FORMAT.md: the bytes are a torn tail only if a crash can
+// have left them.
 type scanner struct {
 	path   string
 	br     *bufio.Reader
@@ -38,9 +30,6 @@ type scanner struct {
 	line   int    // line number of the next line
 	expect uint64 // sequence number the next record must have
 	long   []byte // holds lines longer than the bufio buffer
-	// droppedNonZero counts the bytes, not zero, that readLine left out
-	// of the line it returned last (see readLine).
-	droppedNonZero int64
 
 	recOff int64 // offset of the record last returned
 	end    int64 // end of the last good record: the log's logical end
@@ -48,7 +37,10 @@ type scanner struct {
 	// up to it was durable when one of them was written.
 	proven uint64
 	torn   *TornTail
-	err    error
+	// dataEnd is the end of the last non-zero byte of a torn tail: what a
+	// cut must save.
+	dataEnd int64
+	err     error
 }
 
 const scanBufSize = 256 << 10
@@ -64,14 +56,12 @@ func newScanner(path string, r io.Reader, newest bool, base uint64) (*scanner, e
 	if len(line) >= maxHeaderLine {
 		// Longer than any header; judged as readHeader judges it, which
 		// sees only the first maxHeaderLine bytes.
-		head := line[:maxHeaderLine]
-		if bytes.HasPrefix([]byte(magic), head) || allZero(head) {
-			return s, errNoHeader
-		}
 		return nil, corruptAt(path, 1, 0, errBadHeader)
 	}
 	if !complete {
-		if bytes.HasPrefix([]byte(magic), line) || allZero(line) {
+		// The whole file, without a newline (a line with a zero byte
+		// is returned in part only when longer than the buffer).
+		if headerMissing(line) {
 			return s, errNoHeader
 		}
 		return nil, corruptAt(path, 1, 0, errBadMagic)
@@ -102,42 +92,29 @@ func (s *scanner) seek(r io.ReaderAt, off int64, seq uint64) {
 // readLine returns the next line without its '\n', whether it had one, and
 // io.EOF when nothing is left. The line is valid until the next call.
 //
-// A long line that holds a zero byte is no record (a record line never
-// does): it is kept only up to the buffer that shows the zero, and the
-// rest is counted as it streams by (s.droppedNonZero of its bytes are not
-// zero, the newline left out), so that a torn write followed by
-// megabytes of preallocated zeros is not collected into memory.
+// A line longer than the buffer that holds a zero byte is no record (a
+// record line never does): it is returned, incomplete, only up to the
+// buffer that shows the zero, and the rest stays to be read, so that a torn
+// write followed by megabytes of preallocated zeros is not collected into
+// memory.
 func (s *scanner) readLine() (line []byte, complete bool, err error) {
-	s.droppedNonZero = 0
-	var dropped int64
 	line, err = s.br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		s.long = append(s.long[:0], line...)
-		dropping := bytes.IndexByte(line, 0) >= 0
-		for err == bufio.ErrBufferFull {
+		s.off += int64(len(line))
+		for err == bufio.ErrBufferFull && bytes.IndexByte(line, 0) < 0 {
 			line, err = s.br.ReadSlice('\n')
-			if !dropping {
-				s.long = append(s.long, line...)
-				dropping = bytes.IndexByte(line, 0) >= 0
-				continue
-			}
-			dropped += int64(len(line))
-			s.droppedNonZero += int64(countNonZeroBytes(line))
-			if err == nil {
-				s.droppedNonZero-- // the newline
-			}
+			s.long = append(s.long, line...)
+			s.off += int64(len(line))
 		}
 		line = s.long
-		if dropped > 0 {
-			s.off += int64(len(line)) + dropped
-			if err == nil {
-				return line, true, nil // the newline went with the dropped bytes
-			}
-			if err == io.EOF {
-				return line, false, nil
-			}
-			return line, false, err
+		switch {
+		case err == nil:
+			return line[:len(line)-1], true, nil
+		case err == bufio.ErrBufferFull || err == io.EOF:
+			return line, false, nil
 		}
+		return line, false, err
 	}
 	s.off += int64(len(line))
 	if err == nil {
@@ -165,22 +142,21 @@ func (s *scanner) next() (record, bool) {
 		return record{}, false
 	}
 	s.line++
-	if len(line) > 0 && line[0] == 0 {
-		// Preallocated space, unless something other than zeros follows.
-		s.bad(start, lineNo, errGarbageTail, true, s.nonZero(line, complete), false)
-		return record{}, false
+	var rec record
+	perr := errIncomplete
+	if complete {
+		rec, perr = parseLine(s.hdr.format, line)
 	}
-	if !complete {
-		s.bad(start, lineNo, errIncomplete, false, s.nonZero(line, false), false)
-		return record{}, false
-	}
-	rec, perr := parseLine(s.hdr.format, line)
 	if perr == nil && s.hdr.format == FormatV1 && rec.seq != s.expect {
-		s.bad(start, lineNo, sequenceError(rec.seq, s.expect), false, s.nonZero(line, true), true)
+		// A record, whole and valid, in the wrong place: no crash writes one.
+		s.err = corruptAt(s.path, lineNo, start, sequenceError(rec.seq, s.expect))
 		return record{}, false
 	}
 	if perr != nil {
-		s.bad(start, lineNo, perr, false, s.nonZero(line, true), false)
+		if len(line) > 0 && line[0] == 0 {
+			perr = errGarbageTail
+		}
+		s.bad(start, lineNo, perr, line, complete)
 		return record{}, false
 	}
 	if s.hdr.format == FormatPlain {
@@ -193,63 +169,43 @@ func (s *scanner) next() (record, bool) {
 	return rec, true
 }
 
-// nonZero counts the bytes of the line readLine returned last that are not
-// zero, the ones it left out and the newline included.
-func (s *scanner) nonZero(line []byte, complete bool) int64 {
-	n := int64(countNonZeroBytes(line)) + s.droppedNonZero
+// bad handles the first line that does not verify, which starts at offset
+// start and was read as line (with its '\n' if complete). In a sealed
+// segment it is corruption. In the newest one the rest of the file is read
+// and judged (see tail.go): it is a torn tail, the preallocated space (only
+// zeros), or corruption.
+func (s *scanner) bad(start int64, lineNo int, reason error, line []byte, complete bool) {
+	if !s.newest {
+		s.err = corruptAt(s.path, lineNo, start, reason)
+		return
+	}
+	j := newTailJudge(s.hdr.format, s.expect, start)
+	j.feed(line)
 	if complete {
-		n++
+		j.feed([]byte{'\n'})
 	}
-	return n
-}
-
-// bad handles the first bad line, at offset start, which has nonzero bytes
-// that are not zero. A line that starts with a zero byte (zeroStart) may
-// begin the preallocated space: if only zeros follow, the records simply
-// end there.
-func (s *scanner) bad(start int64, lineNo int, reason error, zeroStart bool, nonzero int64, validLine bool) {
-	if validLine || (!s.newest && !zeroStart) {
-		s.err = corruptAt(s.path, lineNo, start, reason)
-		return
-	}
-	proof, more, err := s.readAhead()
-	if err != nil {
-		s.err = err
-		return
-	}
-	switch {
-	case zeroStart && nonzero+more == 0:
-		// preallocated space
-	case !s.newest || proof != nil:
-		s.err = corruptAt(s.path, lineNo, start, reason)
-	default:
-		s.torn = &TornTail{Path: s.path, Line: lineNo, Offset: start, Bytes: nonzero + more}
-	}
-}
-
-// readAhead reads the rest of the segment after a bad line. It returns a
-// non-nil proof when a later line shows the bad one had been durable, and
-// the number of non-zero bytes read.
-func (s *scanner) readAhead() (proof error, nonzero int64, err error) {
-	for {
-		line, complete, err := s.readLine()
+	j.off = s.off // a line is returned whole, or up to what was read
+	buf := make([]byte, 64<<10)
+	for j.why == nil {
+		n, err := s.br.Read(buf)
+		j.feed(buf[:n])
 		if err == io.EOF {
-			return nil, nonzero, nil
+			break
 		}
 		if err != nil {
-			return nil, nonzero, err
+			s.err = err
+			return
 		}
-		nonzero += s.nonZero(line, complete)
-		if !complete || len(line) == 0 || line[0] == 0 {
-			continue
-		}
-		rec, perr := parseLine(s.hdr.format, line)
-		if perr != nil {
-			continue
-		}
-		if s.hdr.format == FormatPlain || rec.seq < s.expect || rec.synced >= s.expect {
-			return ErrCorrupt, nonzero, nil
-		}
+	}
+	s.off = j.off
+	switch {
+	case j.why != nil:
+		s.err = corruptAt(s.path, lineNo, start, fmt.Errorf("%w; not a torn write: %w", reason, j.why))
+	case j.nonZero == 0:
+		// preallocated space
+	default:
+		s.torn = &TornTail{Path: s.path, Line: lineNo, Offset: start, Bytes: j.nonZero}
+		s.dataEnd = j.dataEnd
 	}
 }
 

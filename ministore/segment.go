@@ -95,8 +95,11 @@ func readHeader(f vfs.File, path string) (header, int64, error) {
 	}
 	i := bytes.IndexByte(buf[:n], '\n')
 	if i < 0 {
-		if bytes.HasPrefix([]byte(magic), buf[:n]) || allZero(buf[:n]) {
+		if n < len(buf) && headerMissing(buf[:n]) {
 			return header{}, 0, errNoHeader
+		}
+		if n < len(buf) {
+			return header{}, 0, corruptAt(path, 1, 0, errBadMagic)
 		}
 		return header{}, 0, corruptAt(path, 1, 0, errBadHeader)
 	}

@@ -92,7 +92,7 @@ func openWAL(path string, o *Options) (w *wal, err error) {
 	w.batchID = 1
 	if w.torn != nil {
 		opts.Logger.Warn("ministore: repaired torn tail", "path", w.torn.Path, "line", w.torn.Line,
-			"offset", w.torn.Offset, "bytes", w.torn.Bytes)
+			"offset", w.torn.Offset, "bytes", w.torn.Bytes, "saved", w.torn.Saved)
 	}
 	return w, nil
 }
@@ -136,9 +136,13 @@ func (w *wal) recover() error {
 		if newest {
 			err := w.recoverNewest(seg, expect)
 			if err == errNoHeader {
-				// Started afresh below.
+				// Started afresh below; what the crash left of the
+				// header is kept aside.
 				f.Close()
 				w.segs = w.segs[:len(w.segs)-1]
+				if err := w.setAsideHeaderless(sf.path); err != nil {
+					return err
+				}
 				break
 			}
 			if err != nil {
@@ -290,6 +294,11 @@ func (w *wal) recoverNewest(seg *segment, expect uint64) error {
 		return err
 	}
 	if s.torn != nil {
+		saved, err := saveCopy(w.fs, seg.f, seg.path, s.end, s.dataEnd)
+		if err != nil {
+			return fmt.Errorf("ministore: keep the torn tail of %s: %w", seg.path, err)
+		}
+		s.torn.Saved = saved
 		if err := seg.f.Truncate(s.end); err != nil {
 			return fmt.Errorf("ministore: cut torn tail of %s: %w", seg.path, err)
 		}
@@ -299,6 +308,25 @@ func (w *wal) recoverNewest(seg *segment, expect uint64) error {
 		seg.alloc = s.end
 		w.torn = s.torn
 	}
+	return nil
+}
+
+// setAsideHeaderless moves a newest file that holds no header, only what a
+// crash while it was being created can leave, to NAME.broken, unless it is
+// empty. It is reported as a torn tail.
+func (w *wal) setAsideHeaderless(path string) error {
+	info, err := w.fs.Stat(path)
+	if err != nil {
+		return fmt.Errorf("ministore: %w", err)
+	}
+	if info.Size() == 0 {
+		return nil
+	}
+	saved, err := moveAside(w.fs, path)
+	if err != nil {
+		return fmt.Errorf("ministore: set aside %s: %w", path, err)
+	}
+	w.torn = &TornTail{Path: path, Line: 1, Bytes: info.Size(), Saved: saved}
 	return nil
 }
 
