@@ -102,12 +102,8 @@ func parseMeta(b []byte, path string, seq uint64) (meta, uint32, error) {
 	bad := func(offset int64, format string, args ...any) (meta, uint32, error) {
 		return m, 0, corrupt(path, seq, offset, format, args...)
 	}
-	sealed, err := checkMetaSum(b)
+	sealed, offset, err := checkMetaSum(b)
 	if err != nil {
-		offset := int64(-1)
-		if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-			offset = se.Offset
-		}
 		return m, 0, &CorruptError{Path: path, Seq: seq, Offset: offset, Err: err}
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -142,58 +138,70 @@ func parseMeta(b []byte, path string, seq uint64) (meta, uint32, error) {
 // checkMetaSum walks the fields of meta.json. If it has a metacrc32c field,
 // the file must match it (sealed is then true); if not, it must hold
 // exactly the fields of an unsealed format-1 meta.json. A field given twice
-// is damage either way: no writer repeats one.
-func checkMetaSum(b []byte) (sealed bool, err error) {
+// is damage either way: no writer repeats one. On error, offset is where
+// the damage was found in b, or -1.
+func checkMetaSum(b []byte) (sealed bool, offset int64, err error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
-	if tok, err := dec.Token(); err != nil {
-		return false, fmt.Errorf("unreadable metadata: %w", err)
-	} else if tok != json.Delim('{') {
-		return false, errors.New("metadata is not a JSON object")
+	unreadable := func(err error) (bool, int64, error) {
+		offset := int64(-1)
+		if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+			offset = se.Offset
+		} else if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			offset = int64(len(b))
+		}
+		return false, offset, fmt.Errorf("unreadable metadata: %w", err)
 	}
-	seen := map[string]bool{}
+	if tok, err := dec.Token(); err != nil {
+		return unreadable(err)
+	} else if tok != json.Delim('{') {
+		return false, 0, errors.New("metadata is not a JSON object")
+	}
+	seen := map[string]int64{} // field name -> offset of its end
 	sumAt := -1
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return false, fmt.Errorf("unreadable metadata: %w", err)
+			return unreadable(err)
 		}
 		key, _ := tok.(string) // an object's keys are strings
+		at := dec.InputOffset()
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return false, fmt.Errorf("unreadable metadata: %w", err)
+			return unreadable(err)
 		}
-		if seen[key] {
-			return false, fmt.Errorf("field %q appears twice", key)
+		if _, ok := seen[key]; ok {
+			return false, at, fmt.Errorf("field %q appears twice", key)
 		}
-		seen[key] = true
+		seen[key] = at
 		if key == metaSumKey {
 			// raw is "xxxxxxxx"; the digits end 1 byte before the offset.
 			end := int(dec.InputOffset())
 			if len(raw) != len(metaSumDigits)+2 || end > len(b) || !bytes.Equal(b[end-len(raw):end], raw) {
-				return false, fmt.Errorf("bad metadata checksum %s", truncateForError(raw))
+				return false, at, fmt.Errorf("bad metadata checksum %s", truncateForError(raw))
 			}
 			sumAt = end - len(raw) + 1
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return false, fmt.Errorf("unreadable metadata: %w", err)
+		return unreadable(err)
 	}
 	if sumAt < 0 {
-		for key := range seen {
+		for key, at := range seen {
 			if !slices.Contains(metaFields, key) {
-				return false, fmt.Errorf("unknown field %q in metadata without a checksum", key)
+				return false, at, fmt.Errorf("unknown field %q in metadata without a checksum", key)
 			}
 		}
-		return false, nil
+		return false, -1, nil
 	}
-	want, ok := parseCRC(string(b[sumAt : sumAt+len(metaSumDigits)]))
+	digits := b[sumAt : sumAt+len(metaSumDigits)]
+	want, ok := parseCRC(string(digits))
 	if !ok {
-		return false, fmt.Errorf("bad metadata checksum %q", b[sumAt:sumAt+len(metaSumDigits)])
+		return false, int64(sumAt), fmt.Errorf("bad metadata checksum %q", digits)
 	}
 	if got := metaSum(b, sumAt); got != want {
-		return false, fmt.Errorf("metadata checksum mismatch: the file says %08x, its bytes give %08x", want, got)
+		return false, -1, fmt.Errorf("metadata checksum mismatch: the file says %08x, its bytes give %08x", want, got)
 	}
-	return true, nil
+	return true, -1, nil
 }
 
 // parseCRC parses exactly 8 lowercase hex digits.
