@@ -77,7 +77,9 @@ func (d *DeadLetters[T]) Get(id uint64) (DeadLetter[T], error) {
 	return toDeadLetter[T](id, ent), nil
 }
 
-// Len returns the number of dead letters.
+// Len returns the number of dead letters. It counts from memory and has
+// no error to report: Open opens the dead-letter queue and fails if it is
+// damaged, and All and Get return the errors of reading it.
 func (d *DeadLetters[T]) Len() int { return d.q.e.deadLen() }
 
 // Replay puts dead letter id back into the queue as a new message for the

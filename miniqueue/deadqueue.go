@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-
-	"github.com/mini-go/mini/internal/vfs"
 )
 
 // The dead-letter queue is an engine of its own in the folder "dead", with
@@ -32,8 +30,19 @@ func (e *engine) deadQueue(create bool) (*engine, error) {
 	}
 	dir := filepath.Join(e.dir, deadDir)
 	if !create {
-		if ok, err := vfs.Exists(e.fs, filepath.Join(dir, messagesFile)); err != nil || !ok {
-			return nil, err
+		// Either journal makes a dead-letter queue: openEngine reports the
+		// other one missing.
+		for _, name := range []string{messagesFile, consumersFile} {
+			ok, err := journalExists(e.fs, filepath.Join(dir, name))
+			if err != nil {
+				return nil, fmt.Errorf("miniqueue: open %s: %w", dir, err)
+			}
+			if ok {
+				create = true
+			}
+		}
+		if !create {
+			return nil, nil
 		}
 	}
 	o := e.opts
@@ -135,10 +144,14 @@ func (d *engine) entry(id uint64) (deadEntry, error) {
 	return ent, nil
 }
 
-// deadLen returns the number of dead letters.
+// deadLen returns the number of dead letters. It reads no file: Open
+// opened the dead-letter queue if there was one (failing on its errors),
+// and only this engine, which holds the folder's lock, creates one later.
 func (e *engine) deadLen() int {
-	d, err := e.deadQueue(false)
-	if err != nil || d == nil {
+	e.dlqMu.Lock()
+	d := e.dlq
+	e.dlqMu.Unlock()
+	if d == nil {
 		return 0
 	}
 	d.mu.Lock()

@@ -53,6 +53,14 @@
 // space is given back without compaction: journal segments that every
 // consumer is done with are deleted whole.
 //
+// Damage is an error, never skipped: Open fails if a journal of the queue
+// or of its dead-letter queue does not verify (an error matching
+// ministore.ErrCorrupt, naming the file, line and offset), or if the
+// queue's records do not fit together or one of its two journals is
+// missing while the other shows it existed (a *RecordError matching
+// ErrCorrupt). Only a torn tail, the last write a crash cut short, is
+// repaired, as ministore does.
+//
 // A failed write or fsync stops the journal it hit (ministore.ErrFailed):
 // the calls that need it fail until the queue is reopened. Nothing
 // acknowledged is lost by that either.

@@ -79,11 +79,28 @@ func openEngine(dir string, o Options, isDLQ bool) (*engine, error) {
 		closing:   make(chan struct{}),
 		consumers: map[string]*cstate{},
 	}
-	var err error
+	// The message journal is created first and the consumer journal
+	// before any message is pushed, so a consumer journal without a
+	// message journal, or messages without a consumer journal, are damage.
+	consExists, err := journalExists(o.FS, e.consPath)
+	if err != nil {
+		return nil, fmt.Errorf("miniqueue: open %s: %w", e.consPath, err)
+	}
+	if consExists {
+		if ok, err := journalExists(o.FS, e.msgPath); err != nil {
+			return nil, fmt.Errorf("miniqueue: open %s: %w", e.msgPath, err)
+		} else if !ok {
+			return nil, &RecordError{Journal: e.msgPath, Err: fmt.Errorf("missing, but %s exists", e.consPath)}
+		}
+	}
 	e.msgs, err = ministore.Open[json.RawMessage](e.msgPath, &ministore.Options{
 		MaxSegmentBytes: o.MaxSegmentBytes, FS: o.FS, Logger: o.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("miniqueue: open %s: %w", e.msgPath, err)
+	}
+	if !consExists && e.msgs.LastSeq() > 0 {
+		e.msgs.Close()
+		return nil, &RecordError{Journal: e.consPath, Err: fmt.Errorf("missing, but %s holds messages", e.msgPath)}
 	}
 	e.cons, err = ministore.Open[json.RawMessage](e.consPath, &ministore.Options{
 		MaxSegmentBytes: o.consSegmentBytes, FS: o.FS, Logger: o.Logger})

@@ -71,14 +71,18 @@ func (e *FullError) Is(target error) bool { return target == ErrFull }
 
 // A RecordError reports a queue record that Open cannot use: one that does
 // not decode, or one that refers to messages the message journal does not
-// hold. It matches ErrCorrupt.
+// hold; or a journal that is missing while the queue's other journal shows
+// it existed. It matches ErrCorrupt.
 type RecordError struct {
 	Journal string // path of the journal's active file
-	Seq     uint64 // the record's sequence number in that journal
+	Seq     uint64 // the record's sequence number in that journal; 0 if none
 	Err     error  // what is wrong
 }
 
 func (e *RecordError) Error() string {
+	if e.Seq == 0 {
+		return fmt.Sprintf("%s: %s: %v", ErrCorrupt, e.Journal, e.Err)
+	}
 	return fmt.Sprintf("%s: %s record %d: %v", ErrCorrupt, e.Journal, e.Seq, e.Err)
 }
 

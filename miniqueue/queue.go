@@ -32,6 +32,12 @@ type Queue[T any] struct {
 // MaxBytes, where it reads those still held to count their bytes). Every
 // message that was received and not acknowledged before the queue was
 // closed or its process stopped is ready to be delivered again at once.
+//
+// Open also opens the dead-letter queue (the folder "dead") if there is
+// one, and fails if anything in the queue or the dead-letter queue is
+// damaged: an error matching ministore.ErrCorrupt (a journal file that
+// does not verify) or ErrCorrupt (a *RecordError: queue records that do not
+// fit together, or one of a queue's two journals missing).
 func Open[T any](dir string, opts *Options) (*Queue[T], error) {
 	o, err := opts.resolved()
 	if err != nil {
@@ -57,7 +63,9 @@ func Open[T any](dir string, opts *Options) (*Queue[T], error) {
 		return nil, err
 	}
 	e.lock = lock
-	if _, err := e.deadQueue(false); err == nil {
+	// Open the dead-letter queue now, if there is one, so that its damage
+	// is Open's error and DeadLetters().Len() counts from memory.
+	if _, err = e.deadQueue(false); err == nil {
 		err = e.finishDeadLetters()
 	}
 	if err != nil {

@@ -69,7 +69,56 @@ var damages = []damage{
 		i := bytes.Index(b, []byte(`"crc32c": "`)) + len(`"crc32c": "`)
 		b[i] = map[bool]byte{true: '1', false: '0'}[b[i] == '0']
 		writeAll(t, m, p, b)
+		return p // meta.json no longer matches its own checksum
+	}, false},
+	{"meta checksum changed and resealed", func(t *testing.T, m *vfs.Mem, dir, state string) string {
+		p := filepath.Join(dir, "meta.json")
+		b := readAll(t, m, p)
+		i := bytes.Index(b, []byte(`"crc32c": "`)) + len(`"crc32c": "`)
+		b[i] = map[bool]byte{true: '1', false: '0'}[b[i] == '0']
+		writeAll(t, m, p, reseal(t, b))
 		return state // the state no longer matches it
+	}, false},
+	{"meta codec name bit flip", func(t *testing.T, m *vfs.Mem, dir, state string) string {
+		p := filepath.Join(dir, "meta.json")
+		writeAll(t, m, p, bytes.Replace(readAll(t, m, p), []byte(`"codec": "json"`), []byte(`"codec": "jsom"`), 1))
+		return p
+	}, false},
+	{"meta format digit flip", func(t *testing.T, m *vfs.Mem, dir, state string) string {
+		p := filepath.Join(dir, "meta.json")
+		writeAll(t, m, p, bytes.Replace(readAll(t, m, p), []byte(`"format": 1`), []byte(`"format": 3`), 1))
+		return p
+	}, false},
+	{"meta created changed", func(t *testing.T, m *vfs.Mem, dir, state string) string {
+		p := filepath.Join(dir, "meta.json")
+		b := readAll(t, m, p)
+		i := bytes.Index(b, []byte(`"created": "2`)) + len(`"created": "2`)
+		b[i] ^= 0x01
+		writeAll(t, m, p, b)
+		return p
+	}, false},
+	{"meta checksum field name flipped", func(t *testing.T, m *vfs.Mem, dir, state string) string {
+		p := filepath.Join(dir, "meta.json")
+		writeAll(t, m, p, bytes.Replace(readAll(t, m, p), []byte(`"metacrc32c"`), []byte(`"metacrc32C"`), 1))
+		return p
+	}, false},
+	{"meta checksum field removed after damage", func(t *testing.T, m *vfs.Mem, dir, state string) string {
+		// Not a crash or a bit flip, but the one edit an unsealed
+		// meta.json still catches: a field it does not know.
+		p := filepath.Join(dir, "meta.json")
+		b := unseal(t, readAll(t, m, p))
+		writeAll(t, m, p, bytes.Replace(b, []byte(`"size"`), []byte(`"sizf"`), 1))
+		return p
+	}, false},
+	{"meta not an object", func(t *testing.T, m *vfs.Mem, dir, state string) string {
+		p := filepath.Join(dir, "meta.json")
+		writeAll(t, m, p, []byte("null"))
+		return p
+	}, false},
+	{"meta field twice", func(t *testing.T, m *vfs.Mem, dir, state string) string {
+		p := filepath.Join(dir, "meta.json")
+		writeAll(t, m, p, bytes.Replace(readAll(t, m, p), []byte(`"format": 1,`), []byte(`"format": 1, "format": 1,`), 1))
+		return p
 	}, false},
 	{"meta seq changed", func(t *testing.T, m *vfs.Mem, dir, state string) string {
 		p := filepath.Join(dir, "meta.json")

@@ -51,7 +51,7 @@
 //	|   +-- snapshot.json                the state, as encoded by the codec
 //	|   +-- snapshot.seq                 "42": decimal text, no newline
 //	|   +-- meta.json                    format, seq, codec, file, size,
-//	|                                    crc32c, created
+//	|                                    crc32c, created, metacrc32c
 //	+-- .tmp-snap-43-KX2B7QAD/           Create in progress (or crashed)
 //	+-- snapshot.json                    legacy snapshot (Rust crate layout)
 //	+-- snapshot.seq                     legacy snapshot's seq
@@ -73,11 +73,19 @@
 //	  "file": "snapshot.json",
 //	  "size": 1234,
 //	  "crc32c": "8f9a01bc",
-//	  "created": "2026-01-02T03:04:05.123456789Z"
+//	  "created": "2026-01-02T03:04:05.123456789Z",
+//	  "metacrc32c": "a7e6a48f"
 //	}
 //
 // where crc32c is the CRC-32C (Castagnoli) of the state file's bytes in 8
-// lower-case hex digits and size is its length in bytes.
+// lower-case hex digits and size is its length in bytes. A last field,
+// metacrc32c, seals meta.json itself: the CRC-32C of the file with that
+// field's digits written as "00000000". Any damage to meta.json is then a
+// *CorruptError, even one that leaves valid JSON (a codec name "jsom", a
+// format 3), so RestoreLatestGood falls back over it; an intact meta.json
+// naming a codec the Store lacks is ErrCodec, and one of a newer format
+// ErrVersion. A meta.json written before the field existed still reads; it
+// must hold exactly the seven fields above (docs/FORMAT.md).
 //
 // Create writes the three files into DIR/.tmp-snap-<seq>-<random>/, fsyncs
 // each file and that directory, renames it to its snap- name and fsyncs
@@ -124,6 +132,9 @@
 //   - Create refuses a sequence number below the newest snapshot's
 //     (ErrOutOfOrder), even if that snapshot is damaged; remove it by hand
 //     to go back.
+//   - A meta.json written by a release before metacrc32c existed is only
+//     checked for sense: a bit flip that turns its codec name into another
+//     valid name reads as ErrCodec, not as corruption.
 //   - A Create that fails after publishing (syncing DIR, or removing old
 //     snapshots) returns an error although its snapshot may be the newest
 //     one; its error message says so.

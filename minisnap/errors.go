@@ -26,11 +26,16 @@ var (
 	ErrLocked = errors.New("minisnap: directory locked by another process")
 	// ErrReadOnly: Create on a Store opened with Options.ReadOnly.
 	ErrReadOnly = errors.New("minisnap: store is read-only")
+	// ErrVersion: an intact snapshot written in a newer format version
+	// than this library reads. It is not corruption, so RestoreLatestGood
+	// does not fall back over it.
+	ErrVersion = errors.New("minisnap: unsupported format version")
 )
 
 // CorruptError reports a snapshot file whose bytes do not verify: a
-// checksum or size mismatch, a missing or unreadable metadata file, or
-// sequence numbers that disagree. It matches ErrCorrupt with errors.Is and
+// checksum or size mismatch, a missing file, a metadata file that is
+// unreadable or does not match its own checksum, or sequence numbers that
+// disagree. It matches ErrCorrupt with errors.Is and
 // unwraps to the specific cause.
 type CorruptError struct {
 	// Path is the damaged file.

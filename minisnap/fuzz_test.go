@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/mini-go/mini/internal/vfs"
@@ -67,7 +68,7 @@ func FuzzRestoreState(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			writeAll(t, m, metaPath, b)
+			writeAll(t, m, metaPath, reseal(t, b))
 		}
 		intact := fixMeta || bytes.Equal(data, origBytes)
 
@@ -114,6 +115,9 @@ func FuzzRestoreMetadata(f *testing.F) {
 	f.Add(bytes.Replace(validMeta, []byte(`"format": 1`), []byte(`"format": 2`), 1), []byte("2"))
 	f.Add(bytes.Replace(validMeta, []byte(`"size": `), []byte(`"size": -`), 1), []byte("2"))
 	f.Add(bytes.Replace(validMeta, []byte(`snapshot.json`), []byte(`../../etc/x`), 1), []byte("2"))
+	f.Add(bytes.Replace(validMeta, []byte(`"codec": "json"`), []byte(`"codec": "jsom"`), 1), []byte("2"))
+	f.Add(bytes.Replace(validMeta, []byte(`"metacrc32c"`), []byte(`"metacrc32C"`), 1), []byte("2"))
+	f.Add(regexp.MustCompile(`,\n\s*"metacrc32c": "[0-9a-f]{8}"`).ReplaceAll(validMeta, nil), []byte("2"))
 	f.Add([]byte("{}"), []byte(""))
 	f.Add([]byte("null"), []byte("18446744073709551616"))
 	f.Fuzz(func(t *testing.T, meta, seqFile []byte) {

@@ -1,11 +1,14 @@
 package minisnap_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -152,3 +155,32 @@ func tempEntries(t testing.TB, fsys vfs.FS, dir string) []string {
 
 // snapDir is the directory of the snapshot described by info.
 func snapDir(info minisnap.Info) string { return filepath.Dir(info.Path) }
+
+// reseal recomputes the metacrc32c of a meta.json from the rule in
+// docs/FORMAT.md (the CRC-32C of the file with the field's 8 digits written
+// as "00000000"), independently of the package's code, so a test can make
+// an edit that only the state's checksum can catch.
+func reseal(t testing.TB, b []byte) []byte {
+	t.Helper()
+	b = bytes.Clone(b)
+	key := regexp.MustCompile(`"metacrc32c":\s*"`)
+	loc := key.FindIndex(b)
+	if loc == nil {
+		t.Fatalf("no metacrc32c in %s", b)
+	}
+	at := loc[1]
+	copy(b[at:at+8], "00000000")
+	copy(b[at:at+8], fmt.Sprintf("%08x", crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))))
+	return b
+}
+
+// unseal removes the metacrc32c field from a meta.json written by Create,
+// giving what a release before the field wrote.
+func unseal(t testing.TB, b []byte) []byte {
+	t.Helper()
+	out := regexp.MustCompile(`,\n\s*"metacrc32c": "[0-9a-f]{8}"`).ReplaceAll(b, nil)
+	if bytes.Equal(out, b) {
+		t.Fatalf("no metacrc32c in %s", b)
+	}
+	return out
+}

@@ -1,0 +1,161 @@
+package miniqueue
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/ministore"
+)
+
+// twoDeadLetters builds a closed queue in /q on a fresh file system whose
+// dead-letter queue holds "a" and "b", and whose main queue holds "c",
+// acknowledged, and "d", not received.
+func twoDeadLetters(t *testing.T) *vfs.Mem {
+	t.Helper()
+	mem := vfs.NewMem()
+	q, err := Open[string]("/q", withFS(Options{MaxDeliveries: 1}, mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPush(t, q, "a", "b", "c", "d")
+	c := q.Consumer("")
+	for _, want := range []string{"a", "b"} {
+		m := recvT(t, c)
+		if m.Value != want {
+			t.Fatalf("got %q, want %q", m.Value, want)
+		}
+		if err := m.Nack(0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustAck(t, recvT(t, c)) // a and b go to the dead-letter queue on the way
+	if n := q.DeadLetters().Len(); n != 2 {
+		t.Fatalf("%d dead letters, want 2", n)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return mem
+}
+
+func editFile(t *testing.T, fsys vfs.FS, path string, edit func([]byte) []byte) {
+	t.Helper()
+	b, err := vfs.ReadFile(fsys, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, fsys, path, edit(b))
+}
+
+// writeFile replaces the content of path, durably.
+func writeFile(t testing.TB, fsys vfs.FS, path string, data []byte) {
+	t.Helper()
+	f, err := fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every error of the dead-letter queue reaches Open's caller: damage to its
+// files fails Open with the typed error naming the file, instead of a
+// queue whose DeadLetters().Len() says 0.
+func TestOpenReportsDeadLetterDamage(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, mem *vfs.Mem)
+		is     error  // the sentinel the error matches
+		file   string // the file it names
+	}{
+		{"first dead letter's checksum", func(t *testing.T, mem *vfs.Mem) {
+			editFile(t, mem, "/q/dead/messages.log", func(b []byte) []byte {
+				// The second dead letter's "sync" proves the first durable.
+				i := bytes.Index(b, []byte(`"crc":"`)) + len(`"crc":"`)
+				b[i] ^= 0x01
+				return b
+			})
+		}, ministore.ErrCorrupt, "/q/dead/messages.log"},
+		{"dead letters' header", func(t *testing.T, mem *vfs.Mem) {
+			editFile(t, mem, "/q/dead/messages.log", func(b []byte) []byte {
+				b[5] ^= 0x20
+				return b
+			})
+		}, ministore.ErrCorrupt, "/q/dead/messages.log"},
+		{"dead letters' consumer journal header", func(t *testing.T, mem *vfs.Mem) {
+			editFile(t, mem, "/q/dead/consumers.log", func(b []byte) []byte {
+				b[5] ^= 0x20
+				return b
+			})
+		}, ministore.ErrCorrupt, "/q/dead/consumers.log"},
+		{"dead letters' message journal missing", func(t *testing.T, mem *vfs.Mem) {
+			if err := mem.Remove("/q/dead/messages.log"); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrCorrupt, "/q/dead/messages.log"},
+		{"dead letters' consumer journal missing", func(t *testing.T, mem *vfs.Mem) {
+			if err := mem.Remove("/q/dead/consumers.log"); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrCorrupt, "/q/dead/consumers.log"},
+		{"message journal missing", func(t *testing.T, mem *vfs.Mem) {
+			if err := mem.Remove("/q/messages.log"); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrCorrupt, "/q/messages.log"},
+		{"consumer journal missing", func(t *testing.T, mem *vfs.Mem) {
+			if err := mem.Remove("/q/consumers.log"); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrCorrupt, "/q/consumers.log"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := twoDeadLetters(t)
+			tc.damage(t, mem)
+			q, err := Open[string]("/q", withFS(Options{MaxDeliveries: 1}, mem))
+			if err == nil {
+				n := q.DeadLetters().Len()
+				q.Close()
+				t.Fatalf("Open succeeded (DeadLetters().Len() = %d), want an error", n)
+			}
+			if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.file) {
+				t.Fatalf("Open = %v, want %v naming %s", err, tc.is, tc.file)
+			}
+			// Nothing was repaired in silence: the folder still fails.
+			if _, err2 := Open[string]("/q", withFS(Options{MaxDeliveries: 1}, mem)); err2 == nil {
+				t.Fatalf("second Open succeeded after %v", err)
+			}
+		})
+	}
+}
+
+// DeadLetters().Len() counts from memory after Open: it agrees with All,
+// after a reopen too, and has no error to hide.
+func TestDeadLettersLenAfterReopen(t *testing.T) {
+	mem := twoDeadLetters(t)
+	q := openT[string](t, "/q", withFS(Options{MaxDeliveries: 1}, mem))
+	var vals []string
+	for dl, err := range q.DeadLetters().All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals = append(vals, dl.Value)
+	}
+	if n := q.DeadLetters().Len(); n != 2 || strings.Join(vals, ",") != "a,b" || q.Stats().DeadLetters != 2 {
+		t.Fatalf("Len = %d, All = %v, Stats = %+v", n, vals, q.Stats())
+	}
+	if m := recvT(t, q.Consumer("")); m.Value != "d" {
+		t.Fatalf("got %q, want d", m.Value)
+	}
+}
