@@ -88,7 +88,9 @@ Exit codes:
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newLogCmd(), newSnapCmd(), newStateCmd(), newQueueCmd(), newBenchCmd())
+	root.Version = buildVersion().String()
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.AddCommand(newLogCmd(), newSnapCmd(), newStateCmd(), newQueueCmd(), newBenchCmd(), newVersionCmd())
 	markUsage(root)
 	return root
 }
