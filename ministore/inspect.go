@@ -50,7 +50,7 @@ func Inspect(path string, progress func(read, total int64)) (*JournalInfo, error
 func inspectFS(fsys vfs.FS, path string, progress func(read, total int64)) (*JournalInfo, error) {
 	files, err := listSegments(fsys, path)
 	if err != nil {
-		return nil, fmt.Errorf("ministore: list %s: %w", path, err)
+		return nil, listError(path, err)
 	}
 	info := &JournalInfo{Path: path}
 	var pr *progressReader

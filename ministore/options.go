@@ -63,6 +63,7 @@ const (
 	defaultMaxSegmentBytes = 64 << 20
 	defaultSyncInterval    = 100 * time.Millisecond
 	preallocStep           = 4 << 20
+	minPreallocStep        = 64 << 10
 )
 
 // resolved returns a copy of o with defaults filled in.

@@ -50,7 +50,7 @@ func (e relistError) Is(target error) bool { return target == errRelist }
 func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(uint64, []byte) bool) (uint64, error) {
 	files, err := listSegments(fsys, path)
 	if err != nil {
-		return from, fmt.Errorf("ministore: list %s: %w", path, err)
+		return from, listError(path, err)
 	}
 	// Read every header first, to skip whole segments below from.
 	bases := make([]uint64, len(files))

@@ -197,6 +197,7 @@ func (s *scanner) bad(start int64, lineNo int, reason error, line []byte, comple
 			return
 		}
 	}
+	j.finish()
 	s.off = j.off
 	switch {
 	case j.why != nil:

@@ -2,8 +2,10 @@ package ministore
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,7 +81,52 @@ func listSegments(fsys vfs.FS, path string) ([]segmentFile, error) {
 	if active {
 		files = append(files, segmentFile{path: filepath.Join(dir, base), num: 0})
 	}
+	// A named pipe would block the open, a device would be read forever:
+	// refuse every file that is not a regular one before opening any.
+	for _, f := range files {
+		if err := checkRegular(fsys, f.path); err != nil {
+			return nil, err
+		}
+	}
 	return files, nil
+}
+
+// listError wraps an error of listSegments, unless it names its file.
+func listError(path string, err error) error {
+	if errors.Is(err, ErrNotRegular) {
+		return err
+	}
+	return fmt.Errorf("ministore: list %s: %w", path, err)
+}
+
+// checkRegular returns an error matching ErrNotRegular (and ErrIsDir for a
+// directory) if path exists and is not a regular file.
+func checkRegular(fsys vfs.FS, path string) error {
+	info, err := fsys.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // gone since the listing: the readers list again
+		}
+		return fmt.Errorf("ministore: %w", err)
+	}
+	m := info.Mode()
+	if m.IsRegular() {
+		return nil
+	}
+	kind := "not a regular file"
+	switch {
+	case m.IsDir():
+		return fmt.Errorf("%w: %w: %s is a directory", ErrNotRegular, ErrIsDir, path)
+	case m&fs.ModeNamedPipe != 0:
+		kind = "a named pipe"
+	case m&fs.ModeSocket != 0:
+		kind = "a socket"
+	case m&fs.ModeCharDevice != 0:
+		kind = "a character device"
+	case m&fs.ModeDevice != 0:
+		kind = "a device"
+	}
+	return fmt.Errorf("%w: %s is %s", ErrNotRegular, path, kind)
 }
 
 // maxHeaderLine bounds a header line, newline included: a first line

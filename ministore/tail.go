@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // This file holds the one rule by which every reader of a journal (Open,
@@ -103,11 +104,56 @@ func (j *tailJudge) feed(b []byte) {
 		}
 		// A zero run starts. Unless only zeros follow, it must be a lost
 		// sector (on a sector boundary) or a lost write (where a line began).
+		j.checkPrefix()
 		if j.off%sectorSize != 0 && !(j.fragLine && len(j.frag) == 0) {
 			j.pending = fmt.Errorf("zero bytes at offset %d, inside a sector after written bytes", j.off)
 		}
 		j.zeroFrom = j.off
 		j.frag, j.fragLine = j.frag[:0], false
+	}
+}
+
+// finish is called at the end of the file.
+func (j *tailJudge) finish() {
+	if j.why == nil && j.zeroFrom < 0 {
+		j.checkPrefix()
+	}
+}
+
+// checkPrefix checks that the bytes of a line that a zero run or the end
+// of the file interrupts are the start of a record line, as a torn write
+// leaves: in FormatV1, the start of {"seq":N,... with N the expected
+// number for the first bad line, and not a whole record followed by
+// something other than its '\n'.
+func (j *tailJudge) checkPrefix() {
+	if !j.fragLine || len(j.frag) == 0 || j.format != FormatV1 || j.why != nil {
+		return
+	}
+	b := j.frag
+	if n := min(len(b), len(linePrefixSeq)); !bytes.Equal(b[:n], []byte(linePrefixSeq)[:n]) {
+		j.why = fmt.Errorf("the line at offset %d does not start as a record does", j.fragFrom)
+		return
+	}
+	if j.fragFrom == j.start {
+		num, _, ok := bytes.Cut(b[min(len(b), len(linePrefixSeq)):], []byte(","))
+		if ok && string(num) != strconv.FormatUint(j.expect, 10) {
+			j.why = fmt.Errorf("the start of the line at offset %d is not that of record %d", j.fragFrom, j.expect)
+			return
+		}
+	}
+	// A record's value may hold ,"crc":" too: try every place.
+	for i := 0; ; {
+		k := bytes.Index(b[i:], []byte(lineCRC))
+		if k < 0 || i+k+lineSuffixLen >= len(b) {
+			return
+		}
+		i += k
+		if _, err := parseLine(j.format, b[:i+lineSuffixLen]); err == nil {
+			j.why = fmt.Errorf("the line at offset %d holds a whole record and then %q, not a newline",
+				j.fragFrom, b[i+lineSuffixLen:min(len(b), i+lineSuffixLen+8)])
+			return
+		}
+		i++
 	}
 }
 

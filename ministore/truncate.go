@@ -86,6 +86,7 @@ func (w *wal) rewriteFrom(i int, seq uint64) error {
 		f.Close()
 		return fmt.Errorf("truncate front: rewrite %s: %w", old.path, err)
 	}
+	f = renamed(f, old.path)
 	shift := off - int64(len(hdr))
 	seg := &segment{path: old.path, num: old.num, hdr: old.hdr, base: seq, last: max(old.last, seq-1), f: f,
 		size: old.size - shift}

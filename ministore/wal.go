@@ -23,6 +23,9 @@ type wal struct {
 	lock     io.Closer
 	torn     *TornTail
 	prealloc bool
+	// preallocStep is how far preallocate extends the active file; it
+	// shrinks when the disk is full.
+	preallocStep int64
 
 	// mu guards the append queue, the counters and the state below it.
 	mu       sync.Mutex
@@ -62,6 +65,8 @@ func openWAL(path string, o *Options) (w *wal, err error) {
 	fsys := opts.FS
 	if info, err := fsys.Stat(path); err == nil && info.IsDir() {
 		return nil, fmt.Errorf("%w: %s", ErrIsDir, path)
+	} else if err == nil && !info.Mode().IsRegular() {
+		return nil, checkRegular(fsys, path)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("ministore: %w", err)
 	}
@@ -113,7 +118,7 @@ func (w *wal) recover() error {
 	}
 	files, err := listSegments(w.fs, w.path)
 	if err != nil {
-		return fmt.Errorf("ministore: list %s: %w", w.dir, err)
+		return listError(w.dir, err)
 	}
 	format := w.opts.Format
 	if format == FormatAuto {
@@ -180,6 +185,7 @@ func (w *wal) recover() error {
 	}
 	w.format = w.active().hdr.format
 	w.prealloc = w.format == FormatV1 && !w.opts.NoPreallocate
+	w.preallocStep = preallocStep
 	w.next = expect
 	w.written, w.durable = expect-1, expect-1
 	w.first = w.segs[0].base
@@ -353,6 +359,7 @@ func (w *wal) createSegment(format Format, base uint64) (*segment, error) {
 		f.Close()
 		return nil, fmt.Errorf("ministore: create segment %s: %w", w.path, err)
 	}
+	f = renamed(f, w.path)
 	h, _ := parseHeader(hdr[:len(hdr)-1])
 	if h.base == 0 {
 		h.base = base

@@ -1,7 +1,9 @@
 package ministore
 
 import (
+	"errors"
 	"fmt"
+	"syscall"
 	"time"
 )
 
@@ -121,21 +123,52 @@ var zeros = make([]byte, 64<<10)
 // file-system journal, which is most of the cost of a small synced append.
 // The zeros are never read as records: a record line never starts with a
 // zero byte, and Close trims them.
+//
+// When the disk is full (ENOSPC), it gives back what it wrote and tries a
+// quarter of the step, down to minPreallocStep; then it stops
+// preallocating for the life of the Store, and the batch is written past
+// the end of the file as without preallocation. A full disk fails a write
+// only when the records themselves do not fit.
 func (w *wal) preallocate(a *segment, need int64) error {
 	if !w.prealloc || need <= a.alloc {
 		return nil
 	}
-	target := max(need, min(a.alloc+preallocStep, w.opts.MaxSegmentBytes))
+	for {
+		target := max(need, min(a.alloc+w.preallocStep, w.opts.MaxSegmentBytes))
+		err := w.writeZeros(a, target)
+		if err == nil {
+			w.segMu.Lock()
+			a.alloc = target
+			w.segMu.Unlock()
+			return nil
+		}
+		if !errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("preallocate %s: %w", a.path, err)
+		}
+		// Give the space back before trying less.
+		if terr := a.f.Truncate(a.alloc); terr != nil {
+			return fmt.Errorf("preallocate %s: %w (and giving the space back: %w)", a.path, err, terr)
+		}
+		w.preallocStep /= 4
+		if w.preallocStep < minPreallocStep {
+			w.prealloc = false
+			w.opts.Logger.Warn("ministore: disk full, preallocation off", "path", a.path, "err", err)
+			return nil
+		}
+		w.opts.Logger.Warn("ministore: disk full, preallocating less", "path", a.path,
+			"step", w.preallocStep, "err", err)
+	}
+}
+
+// writeZeros writes zeros from the end of a's preallocated space to target.
+func (w *wal) writeZeros(a *segment, target int64) error {
 	for off := a.alloc; off < target; {
 		n := min(int64(len(zeros)), target-off)
 		if err := writeFull(a.f, zeros[:n], off); err != nil {
-			return fmt.Errorf("preallocate %s: %w", a.path, err)
+			return err
 		}
 		off += n
 	}
-	w.segMu.Lock()
-	a.alloc = target
-	w.segMu.Unlock()
 	return nil
 }
 

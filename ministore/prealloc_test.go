@@ -1,0 +1,80 @@
+package ministore
+
+import (
+	"errors"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// Issue #13, item 5: a nearly full disk. Preallocation asks for 4 MiB; when
+// the disk has less, it must ask for less, then for nothing, instead of
+// failing the first Append and the Store for good. And every error names a
+// file that exists: the active file, not the NAME.tmp it was created as.
+func TestPreallocationDegradesOnFullDisk(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failures int64 // writes after Open that fail with ENOSPC
+		prealloc bool  // whether the active file is still preallocated
+		fails    bool  // whether the Append fails
+	}{
+		{"4 MiB does not fit", 1, true, false},
+		{"1 MiB does not fit", 2, true, false},
+		{"256 KiB does not fit", 3, true, false},
+		{"64 KiB does not fit", 4, false, false},
+		{"the record does not fit", 1 << 20, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := vfs.NewMem()
+			fsys := vfs.NewFaulty(mem)
+			var armed atomic.Bool
+			var left atomic.Int64
+			left.Store(tc.failures)
+			fsys.FailWhen(func(op vfs.Op) error {
+				if armed.Load() && op.Kind == vfs.OpWrite && left.Add(-1) >= 0 {
+					return syscall.ENOSPC
+				}
+				return nil
+			})
+			s, err := Open[kv]("/d/j.log", quietOptions(Options{}, fsys))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			armed.Store(true)
+			seq, err := s.Append(kv{K: "a", V: 1})
+			armed.Store(false)
+			if tc.fails {
+				if err == nil || !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("Append = %d, %v; want ENOSPC", seq, err)
+				}
+				if strings.Contains(err.Error(), ".tmp") || !strings.Contains(err.Error(), "/d/j.log") {
+					t.Fatalf("the error does not name the journal: %v", err)
+				}
+				return
+			}
+			if err != nil || seq != 1 {
+				t.Fatalf("Append = %d, %v; want 1 with %d ENOSPC failures of preallocation", seq, err, tc.failures)
+			}
+			if left.Load() > 0 {
+				t.Fatalf("only %d of %d failures injected", tc.failures-left.Load(), tc.failures)
+			}
+			appendN(t, s, 2, 50)
+			segs := s.Segments()
+			if a := segs[len(segs)-1]; (a.Bytes > a.End) != tc.prealloc {
+				t.Fatalf("active file %d bytes, records end at %d; want preallocated %v", a.Bytes, a.End, tc.prealloc)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s2, err := Open[kv]("/d/j.log", quietOptions(Options{}, mem))
+			if err != nil || s2.LastSeq() != 51 {
+				t.Fatalf("reopen: %v, last %d", err, s2.LastSeq())
+			}
+			s2.Close()
+		})
+	}
+}

@@ -1,0 +1,64 @@
+package ministore
+
+import (
+	"io/fs"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// renamedFile is a file created under a temporary name and then renamed:
+// the errors of its operations name the file as it is now called, not the
+// temporary name the operating system remembers (NAME.tmp no longer
+// exists).
+type renamedFile struct {
+	vfs.File
+	name string
+}
+
+// renamed returns f, whose errors name the file name.
+func renamed(f vfs.File, name string) vfs.File {
+	if f.Name() == name {
+		return f
+	}
+	return &renamedFile{File: f, name: name}
+}
+
+func (f *renamedFile) fix(err error) error {
+	if e, ok := err.(*fs.PathError); ok && e.Path != f.name {
+		return &fs.PathError{Op: e.Op, Path: f.name, Err: e.Err}
+	}
+	return err
+}
+
+func (f *renamedFile) Name() string { return f.name }
+
+func (f *renamedFile) Read(b []byte) (int, error) {
+	n, err := f.File.Read(b)
+	return n, f.fix(err)
+}
+
+func (f *renamedFile) ReadAt(b []byte, off int64) (int, error) {
+	n, err := f.File.ReadAt(b, off)
+	return n, f.fix(err)
+}
+
+func (f *renamedFile) Write(b []byte) (int, error) {
+	n, err := f.File.Write(b)
+	return n, f.fix(err)
+}
+
+func (f *renamedFile) WriteAt(b []byte, off int64) (int, error) {
+	n, err := f.File.WriteAt(b, off)
+	return n, f.fix(err)
+}
+
+func (f *renamedFile) Sync() error { return f.fix(f.File.Sync()) }
+
+func (f *renamedFile) Truncate(size int64) error { return f.fix(f.File.Truncate(size)) }
+
+func (f *renamedFile) Size() (int64, error) {
+	n, err := f.File.Size()
+	return n, f.fix(err)
+}
+
+func (f *renamedFile) Close() error { return f.fix(f.File.Close()) }

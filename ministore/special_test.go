@@ -1,0 +1,79 @@
+//go:build unix
+
+package ministore
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mini-go/mini/internal/damagetest"
+)
+
+// Issue #13, item 4: a named pipe, a device or a directory where a journal
+// file is expected is refused at once, by Open and every reader (before
+// the fix, Replay on a pipe blocked for ever and Open said "illegal seek").
+func TestSpecialFilesRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T, dir string) // makes the special file
+		kind string
+	}{
+		{"named pipe as the journal", func(t *testing.T, dir string) {
+			if err := syscall.Mkfifo(filepath.Join(dir, "j.log"), 0o644); err != nil {
+				t.Skipf("mkfifo: %v", err)
+			}
+		}, "a named pipe"},
+		{"named pipe as a sealed segment", func(t *testing.T, dir string) {
+			writeJournal(t, filepath.Join(dir, "j.log"), 3, nil)
+			if err := syscall.Mkfifo(filepath.Join(dir, "j.log.001"), 0o644); err != nil {
+				t.Skipf("mkfifo: %v", err)
+			}
+		}, "a named pipe"},
+		{"device as the journal", func(t *testing.T, dir string) {
+			if err := os.Symlink("/dev/null", filepath.Join(dir, "j.log")); err != nil {
+				t.Skipf("symlink: %v", err)
+			}
+		}, "a character device"},
+		{"directory as a sealed segment", func(t *testing.T, dir string) {
+			writeJournal(t, filepath.Join(dir, "j.log"), 3, nil)
+			if err := os.Mkdir(filepath.Join(dir, "j.log.001"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, "a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "j.log")
+			tc.make(t, dir)
+			errs := map[string]error{}
+			err := damagetest.Guard(5*time.Second, func() {
+				_, errs["Open"] = Open[kv](path, quietOptions(Options{}, nil))
+				_, errs["Replay"] = Replay[kv](path)
+				for _, err := range Records[kv](path, 1) {
+					errs["Records"] = err
+					break
+				}
+				_, errs["Inspect"] = Inspect(path, nil)
+				_, _, errs["Bounds"] = Bounds(path)
+			})
+			if err != nil {
+				// A blocked open leaves its goroutine waiting on the pipe:
+				// open the other end so it can finish.
+				if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
+					f.Close()
+				}
+				t.Fatal(err)
+			}
+			for what, err := range errs {
+				if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), tc.kind) {
+					t.Errorf("%s: %v, want ErrNotRegular saying %q", what, err, tc.kind)
+				}
+			}
+		})
+	}
+}
