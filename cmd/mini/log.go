@@ -207,11 +207,13 @@ func (p *problemJSON) String() string {
 	where += fmt.Sprintf(", byte offset %d", p.Offset)
 	switch p.Kind {
 	case "torn tail":
-		return fmt.Sprintf("torn tail: %s: the last record was cut short by a crash (mini log repair removes it; opening the journal does too)", where)
+		return fmt.Sprintf("torn tail: %s: the last write was cut short by a crash and nothing after it was acknowledged "+
+			"(opening the journal removes it, keeping a .broken copy; so does mini log repair)", where)
 	case "version":
 		return fmt.Sprintf("unsupported version: %s: %s", where, p.Error)
 	}
-	return fmt.Sprintf("corrupt: %s: %s", where, p.Error)
+	return fmt.Sprintf("corrupt: %s: %s (damage, not a crash: the journal is refused until mini log repair "+
+		"cuts it here, keeping a .broken copy)", where, p.Error)
 }
 
 func newLogVerify() *cobra.Command {
@@ -221,8 +223,17 @@ func newLogVerify() *cobra.Command {
 		Short: "Check every header, checksum and sequence number",
 		Long: `Read the whole journal and check every header, record checksum and
 sequence number. Exit 0 when it is sound; exit 1 naming the file, line and
-byte offset of the first problem. A record cut short at the end (a torn
-tail, left by a crash) is reported as such.`,
+byte offset of the first problem, and which of two kinds it is:
+
+  torn tail  the end of the last write, cut short by a crash: nothing in it
+             was acknowledged; opening the journal removes it (keeping a
+             .broken copy)
+  corrupt    damage a crash cannot leave (a bad header, a complete line that
+             fails its checksum, zeros inside a sector, a record that a
+             later one proves was durable): every reader refuses the
+             journal until mini log repair cuts it there
+
+The rule is in docs/FORMAT.md, "Recovery".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
