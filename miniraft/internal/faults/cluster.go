@@ -15,6 +15,7 @@ type Cluster struct {
 	Mesh *Mesh
 	base string
 	seed uint64
+	bug  string // NodeConfig.Bug of every node
 
 	mu    sync.Mutex
 	procs map[string]*Proc // the latest process of each node, dead or alive
@@ -69,7 +70,7 @@ func (c *Cluster) Start(id string, bootstrap, memDisk bool) (*Proc, error) {
 		}
 	}
 	c.seed++
-	cfg := NodeConfig{ID: id, Dir: filepath.Join(c.base, id), Bootstrap: bootstrap, Links: c.Mesh.Links(id), MemDisk: memDisk, Seed: c.seed}
+	cfg := NodeConfig{ID: id, Dir: filepath.Join(c.base, id), Bootstrap: bootstrap, Links: c.Mesh.Links(id), MemDisk: memDisk, Seed: c.seed, Bug: c.bug}
 	p, err := startProc(cfg)
 	if err != nil {
 		return nil, err

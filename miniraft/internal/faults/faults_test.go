@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 //	                        (unless MINI_FAULTS says which); .ci/run uses 60,
 //	                        scripts/crash-suite its FAULT_SECONDS
 //	MINI_FAULTS=kill-leader,pause-leader   the faults to inject
+//	MINI_FAULTS_BUG=stale-read             plant a bug in the nodes (NodeConfig.Bug:
+//	                                       stale-read, fake-ack): the test then
+//	                                       passes only if the checks catch it
 func TestFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts node processes")
@@ -41,7 +44,7 @@ func TestFaults(t *testing.T) {
 	} else if env := os.Getenv("MINI_FAULTS"); env != "" {
 		faults = strings.Split(env, ",")
 	}
-	cfg := Config{Dir: t.TempDir(), Faults: faults, Phase: phase, Logf: t.Logf}
+	cfg := Config{Dir: t.TempDir(), Faults: faults, Phase: phase, Logf: t.Logf, Bug: os.Getenv("MINI_FAULTS_BUG")}
 	rep, err := Run(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +52,13 @@ func TestFaults(t *testing.T) {
 	for _, p := range rep.Phases {
 		t.Logf("fault %s", p)
 	}
-	if f := rep.Failed(cfg.TrustNotApplied); f != "" {
+	f := rep.Failed(cfg.TrustNotApplied)
+	switch {
+	case cfg.Bug != "" && f == "":
+		t.Fatalf("the nodes had the bug %q, and the checks found nothing", cfg.Bug)
+	case cfg.Bug != "":
+		t.Logf("bug %q caught: %s", cfg.Bug, f)
+	case f != "":
 		t.Fatal(f)
 	}
 }

@@ -10,7 +10,10 @@ import (
 // prepares it before the phase's clients start. Each returns a line that
 // says what it did.
 type Nemesis struct {
-	Name   string
+	Name string
+	// Manual keeps it out of the default list (NemesisNames): name it in
+	// Config.Faults (MINI_FAULTS) to run it.
+	Manual bool
 	Setup  func(r *runner) (string, error)
 	Inject func(r *runner) (string, error)
 	Heal   func(r *runner) (string, error)
@@ -25,13 +28,17 @@ var Nemeses = []Nemesis{
 	{Name: "latency-cut", Inject: latencyCut, Heal: healLatency},
 	{Name: "membership", Inject: changeMembers, Heal: restoreMembers},
 	{Name: "disk-loss", Setup: memDiskLeader, Inject: powerLossVictim, Heal: restartVictims},
+	// Manual until the nodes run with TLS: on plain TCP the attacker wins.
+	{Name: "attacker", Manual: true, Inject: attack, Heal: noHeal},
 }
 
-// NemesisNames lists the names of Nemeses.
+// NemesisNames lists the names of Nemeses, except the manual ones.
 func NemesisNames() []string {
 	var names []string
 	for _, n := range Nemeses {
-		names = append(names, n.Name)
+		if !n.Manual {
+			names = append(names, n.Name)
+		}
 	}
 	return names
 }
@@ -199,3 +206,31 @@ func powerLossVictim(r *runner) (string, error) {
 	<-r.c.Proc(id).Exited()
 	return fmt.Sprintf("power loss on %s (leader: %v): unsynced writes dropped", id, st.Leader), nil
 }
+
+// attack has each attacker try its forgeries on every running node.
+func attack(r *runner) (string, error) {
+	key := "attacker/0"
+	attempts := 0
+	for _, id := range r.c.IDs() {
+		p := r.c.Proc(id)
+		if !p.Alive() {
+			continue
+		}
+		st, err := r.c.Admin(id, Request{Op: "status"}, 5*time.Second)
+		if err != nil {
+			return "", err
+		}
+		t := Target{ID: id, Addr: p.Raft, LastIndex: st.LastIndex, LastTerm: st.LastTerm, Term: st.Term}
+		for _, a := range r.attackers {
+			attempts += a.Attack(t, key)
+		}
+	}
+	var names, accepted []string
+	for _, a := range r.attackers {
+		names = append(names, a.Name)
+		accepted = append(accepted, a.Accepted()...)
+	}
+	return fmt.Sprintf("attackers %s: %d forgeries sent to the nodes' raft ports, %d accepted %q", strings.Join(names, ", "), attempts, len(accepted), accepted), nil
+}
+
+func noHeal(*runner) (string, error) { return "nothing to heal", nil }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -34,6 +35,11 @@ type NodeConfig struct {
 	// the "powerloss" request can drop what was not fsync'd.
 	MemDisk bool
 	Seed    uint64
+	// Bug plants a bug in the node, to show the checks catch it:
+	// "stale-read" serves reads from this node's state without
+	// ViewConsistent; "fake-ack" acknowledges every 10th append without
+	// applying it.
+	Bug string
 }
 
 // EnvNode names the environment variable that makes a test binary run a
@@ -89,6 +95,10 @@ type Response struct {
 	Leader   bool     `json:"leader,omitempty"`
 	LeaderID string   `json:"leaderID,omitempty"`
 	Servers  []string `json:"servers,omitempty"`
+	// Raft's view (status): the last log's index and term, the current term.
+	LastIndex uint64 `json:"lastIndex,omitempty"`
+	LastTerm  uint64 `json:"lastTerm,omitempty"`
+	Term      uint64 `json:"term,omitempty"`
 }
 
 type node struct {
@@ -98,6 +108,7 @@ type node struct {
 
 	mu    sync.Mutex
 	links map[string]string
+	fakes int // appends seen, for Bug "fake-ack"
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x666175)) }
@@ -188,6 +199,15 @@ func (n *node) handle(req Request) Response {
 	fail := func(err error) Response { return Response{Err: err.Error(), Class: classify(err)} }
 	switch req.Op {
 	case "append":
+		if n.cfg.Bug == "fake-ack" {
+			n.mu.Lock()
+			n.fakes++
+			fake := n.fakes%10 == 0
+			n.mu.Unlock()
+			if fake {
+				return Response{OK: true, Seq: m.Sequence()}
+			}
+		}
 		seq, err := m.Apply(Append{Key: req.Key, Val: req.Val})
 		if err != nil {
 			return fail(err)
@@ -195,7 +215,12 @@ func (n *node) handle(req Request) Response {
 		return Response{OK: true, Seq: seq}
 	case "read":
 		var vals []string
-		err := m.ViewConsistent(func(s *KV) { vals = slices.Clone(s.Lists[req.Key]) })
+		view := func(s *KV) { vals = slices.Clone(s.Lists[req.Key]) }
+		if n.cfg.Bug == "stale-read" {
+			m.View(view)
+			return Response{OK: true, Vals: vals}
+		}
+		err := m.ViewConsistent(view)
 		if err != nil {
 			return fail(err)
 		}
@@ -209,6 +234,10 @@ func (n *node) handle(req Request) Response {
 	case "status":
 		id, _ := m.Leader()
 		resp := Response{OK: true, Leader: m.IsLeader(), LeaderID: id, Seq: m.Sequence()}
+		stats := m.Raft().Stats()
+		resp.LastIndex, _ = strconv.ParseUint(stats["last_log_index"], 10, 64)
+		resp.LastTerm, _ = strconv.ParseUint(stats["last_log_term"], 10, 64)
+		resp.Term, _ = strconv.ParseUint(stats["term"], 10, 64)
 		if servers, err := m.Servers(); err == nil {
 			for _, s := range servers {
 				resp.Servers = append(resp.Servers, s.ID)

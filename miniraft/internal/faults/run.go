@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -24,8 +25,11 @@ type Config struct {
 	// out. Without it such writes are treated as unknown, and only counted.
 	TrustNotApplied bool
 	CheckTimeout    time.Duration // per phase; default 60s
-	Seed            uint64        // default from the clock
-	Logf            func(format string, args ...any)
+	// Bug plants a bug in every node (NodeConfig.Bug), to show that the
+	// checks catch it: a run with a Bug must fail.
+	Bug  string
+	Seed uint64 // default from the clock
+	Logf func(format string, args ...any)
 }
 
 // A PhaseReport is the outcome of one fault.
@@ -39,6 +43,12 @@ type PhaseReport struct {
 	// after it; -1 if there was none.
 	Unavailable time.Duration
 	Result
+	// The attacker phase: what the nodes accepted from the attackers
+	// ("node: what"), how many of the values they tried to write are in
+	// the final state, and whether their voter is a member.
+	Accepted   []string
+	ForgedIn   int
+	EvilMember bool
 }
 
 // OKPerSecond is the phase's rate of acknowledged operations.
@@ -50,7 +60,14 @@ func (p PhaseReport) String() string {
 		unavail = fmt.Sprintf("%.2fs", p.Unavailable.Seconds())
 	}
 	return fmt.Sprintf("%-16s ok %5.1f ops/s (%d in %.1fs), unavailable %s, acked writes %d, lost %d, duplicated %d, unknown %d (%d applied), not-applied %d (%d applied), linearizable %s (%d ops)",
-		p.Fault, p.OKPerSecond(), p.OK, p.Duration.Seconds(), unavail, p.Acked, p.Lost, p.Duplicated, p.Unknown, p.UnknownIn, p.NotApplied, p.NotAppliedIn, p.Linearizable, p.Ops)
+		p.Fault, p.OKPerSecond(), p.OK, p.Duration.Seconds(), unavail, p.Acked, p.Lost, p.Duplicated, p.Unknown, p.UnknownIn, p.NotApplied, p.NotAppliedIn, p.Linearizable, p.Ops) + p.attackString()
+}
+
+func (p PhaseReport) attackString() string {
+	if p.Fault != "attacker" {
+		return ""
+	}
+	return fmt.Sprintf("; attacker: %d forgeries accepted %q, %d forged values in the final state, %q a member: %v", len(p.Accepted), p.Accepted, p.ForgedIn, EvilID, p.EvilMember)
 }
 
 // A Report is the outcome of a run.
@@ -73,17 +90,22 @@ func (r *Report) Failed(trustNotApplied bool) string {
 		if f := p.Failed(trustNotApplied); f != "" {
 			bad = append(bad, p.Fault+": "+f)
 		}
+		if len(p.Accepted) > 0 || p.ForgedIn > 0 || p.EvilMember {
+			bad = append(bad, fmt.Sprintf("%s: the nodes accepted %q; %d forged values in the final state; %q a member: %v",
+				p.Fault, p.Accepted, p.ForgedIn, EvilID, p.EvilMember))
+		}
 	}
 	return strings.Join(bad, "; ")
 }
 
 type runner struct {
-	cfg     Config
-	c       *Cluster
-	hist    *History
-	rng     *rand.Rand
-	members []string // the voters at the start of the phase
-	victims []string // the nemesis's targets, between Inject and Heal
+	cfg       Config
+	c         *Cluster
+	hist      *History
+	rng       *rand.Rand
+	members   []string    // the voters at the start of the phase
+	attackers []*Attacker // see the attacker nemesis
+	victims   []string    // the nemesis's targets, between Inject and Heal
 }
 
 // Run starts a cluster of node processes (the test binary, see NodeMain),
@@ -125,6 +147,10 @@ func Run(cfg Config) (*Report, error) {
 		faults = append(faults, Nemeses[i])
 	}
 	r := &runner{cfg: cfg, c: NewCluster(cfg.Dir, cfg.Seed), hist: NewHistory(), rng: newRand(cfg.Seed)}
+	r.c.bug = cfg.Bug
+	r.attackers = []*Attacker{{Name: "plain", Dial: func(addr string, timeout time.Duration) (net.Conn, error) {
+		return net.DialTimeout("tcp", addr, timeout)
+	}}}
 	defer r.c.Close()
 	cfg.Logf("faults: %d nodes, %d clients, %v per fault, seed %d", cfg.Nodes, cfg.Clients, cfg.Phase, cfg.Seed)
 	if err := r.boot(); err != nil {
@@ -161,6 +187,9 @@ func Run(cfg Config) (*Report, error) {
 			}
 		}
 		pr.Result = Check(phaseOps, final, cfg.TrustNotApplied, cfg.CheckTimeout)
+		if m.name == "attacker" {
+			r.audit(&pr, final, rep.Members)
+		}
 		rep.Phases = append(rep.Phases, pr)
 		cfg.Logf("faults: %s", pr)
 	}
@@ -368,4 +397,24 @@ func (r *runner) finish(rep *Report) (map[string][]string, error) {
 	r.cfg.Logf("faults: final state: members %s, sequence %d, %d keys, identical on every member: %v",
 		strings.Join(members, ", "), resp.Seq, len(final.Lists), len(rep.Diverged) == 0)
 	return final.Lists, nil
+}
+
+// audit fills in what the attackers achieved.
+func (r *runner) audit(pr *PhaseReport, final map[string][]string, members []string) {
+	in := map[string]bool{}
+	for _, vals := range final {
+		for _, v := range vals {
+			in[v] = true
+		}
+	}
+	for _, a := range r.attackers {
+		pr.Accepted = append(pr.Accepted, a.Accepted()...)
+		for _, v := range a.Values() {
+			if in[v] {
+				pr.ForgedIn++
+			}
+		}
+	}
+	pr.EvilMember = slices.Contains(members, EvilID)
+	pr.Did = append(pr.Did, fmt.Sprintf("accepted %d forgeries, %d forged values in the final state, %q a member: %v", len(pr.Accepted), pr.ForgedIn, EvilID, pr.EvilMember))
 }
