@@ -28,6 +28,8 @@ var Nemeses = []Nemesis{
 	{Name: "latency-cut", Inject: latencyCut, Heal: healLatency},
 	{Name: "membership", Inject: changeMembers, Heal: restoreMembers},
 	{Name: "disk-loss", Setup: memDiskLeader, Inject: powerLossVictim, Heal: restartVictims},
+	// No fault: the baseline rate, e.g. with and without TLS.
+	{Name: "none", Manual: true, Inject: noHeal, Heal: noHeal},
 	// Manual until the nodes run with TLS: on plain TCP the attacker wins.
 	{Name: "attacker", Manual: true, Inject: attack, Heal: noHeal},
 }
@@ -233,4 +235,4 @@ func attack(r *runner) (string, error) {
 	return fmt.Sprintf("attackers %s: %d forgeries sent to the nodes' raft ports, %d accepted %q", strings.Join(names, ", "), attempts, len(accepted), accepted), nil
 }
 
-func noHeal(*runner) (string, error) { return "nothing to heal", nil }
+func noHeal(*runner) (string, error) { return "nothing", nil }
