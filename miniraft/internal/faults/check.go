@@ -1,0 +1,173 @@
+package faults
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// A Result is what the checks found in one phase's operations.
+type Result struct {
+	Linearizable porcupine.CheckResult // Ok, Illegal, or Unknown (the check timed out)
+	Ops          int                   // operations in the history given to the checker
+	Acked        int                   // appends acknowledged
+	Lost         int                   // acknowledged appends missing from the final state
+	Duplicated   int                   // values found more than once in the final state
+	Unknown      int                   // appends with an unknown outcome (timeouts and unknown errors)
+	UnknownIn    int                   // of those, found in the final state
+	NotApplied   int                   // appends that failed with an error that says "not applied"
+	NotAppliedIn int                   // of those, found in the final state: the error lied
+	Info         porcupine.LinearizationInfo
+}
+
+type kvInput struct {
+	read bool
+	key  string
+	val  string
+}
+
+// Model is the porcupine model of the KV state: per key (the partition), a
+// list of appended values; a read must return exactly the list.
+var Model = porcupine.Model{
+	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
+		byKey := map[string][]porcupine.Operation{}
+		var keys []string
+		for _, op := range history {
+			k := op.Input.(kvInput).key
+			if _, ok := byKey[k]; !ok {
+				keys = append(keys, k)
+			}
+			byKey[k] = append(byKey[k], op)
+		}
+		var out [][]porcupine.Operation
+		for _, k := range keys {
+			out = append(out, byKey[k])
+		}
+		return out
+	},
+	Init: func() any { return "" },
+	Step: func(state, input, output any) (bool, any) {
+		s, in := state.(string), input.(kvInput)
+		if !in.read {
+			if s == "" {
+				return true, in.val
+			}
+			return true, s + "," + in.val
+		}
+		return output.(string) == s, s
+	},
+	DescribeOperation: func(input, output any) string {
+		in := input.(kvInput)
+		if in.read {
+			return fmt.Sprintf("read(%s) -> [%s]", in.key, output)
+		}
+		return fmt.Sprintf("append(%s, %s)", in.key, in.val)
+	},
+	DescribeState: func(state any) string { return "[" + state.(string) + "]" },
+}
+
+// Check checks ops against final, the state every node agreed on at the
+// end (only its keys that ops use matter):
+//
+//   - the appends acknowledged are all in final (Lost), no value is there
+//     twice (Duplicated), and, if trustNotApplied, no append that failed
+//     "not applied" is there (NotAppliedIn; it is counted either way);
+//   - the history, with a read of final at the end, is linearizable.
+//     An append whose outcome is unknown is open (it may take effect at any
+//     instant after its call) if final holds its value, and left out if it
+//     does not: final holds every append ever applied, since values are
+//     only ever appended, so such an append never took effect. With
+//     trustNotApplied false, an append that failed "not applied" is
+//     treated as unknown.
+func Check(ops []Op, final map[string][]string, trustNotApplied bool, timeout time.Duration) Result {
+	var r Result
+	in := map[string]int{} // value -> times in final
+	keys := map[string]bool{}
+	var end time.Duration
+	for _, op := range ops {
+		keys[op.Key] = true
+		end = max(end, op.Call, op.Return)
+	}
+	for k := range keys {
+		for _, v := range final[k] {
+			in[v]++
+		}
+	}
+	for _, n := range in {
+		if n > 1 {
+			r.Duplicated++
+		}
+	}
+	var hist []porcupine.Operation
+	add := func(op Op, input kvInput, output any, ret int64) {
+		hist = append(hist, porcupine.Operation{ClientId: op.Client, Input: input, Output: output, Call: int64(op.Call), Return: ret})
+	}
+	for _, op := range ops {
+		if op.Status == StatusNotSent {
+			continue
+		}
+		if op.Kind == "read" {
+			if op.Status == StatusOK {
+				add(op, kvInput{read: true, key: op.Key}, strings.Join(op.Vals, ","), int64(op.Return))
+			}
+			continue
+		}
+		input := kvInput{key: op.Key, val: op.Val}
+		switch {
+		case op.Status == StatusOK:
+			r.Acked++
+			if in[op.Val] == 0 {
+				r.Lost++
+			}
+			add(op, input, nil, int64(op.Return))
+			continue
+		case op.Status == StatusFailed && op.Class == ClassNotApplied:
+			r.NotApplied++
+			if in[op.Val] > 0 {
+				r.NotAppliedIn++
+			}
+			if trustNotApplied {
+				continue
+			}
+		default:
+			r.Unknown++
+			if in[op.Val] > 0 {
+				r.UnknownIn++
+			}
+		}
+		if in[op.Val] > 0 {
+			add(op, input, nil, math.MaxInt64)
+		}
+	}
+	for k := range keys {
+		op := Op{Client: -1, Call: end + 1}
+		add(op, kvInput{read: true, key: k}, strings.Join(final[k], ","), int64(end+2))
+	}
+	r.Ops = len(hist)
+	r.Linearizable, r.Info = porcupine.CheckOperationsVerbose(Model, hist, timeout)
+	return r
+}
+
+// Failed says what is wrong, or "" if nothing is.
+func (r Result) Failed(trustNotApplied bool) string {
+	var bad []string
+	switch r.Linearizable {
+	case porcupine.Illegal:
+		bad = append(bad, "not linearizable")
+	case porcupine.Unknown:
+		bad = append(bad, "linearizability check timed out")
+	}
+	if r.Lost > 0 {
+		bad = append(bad, fmt.Sprintf("%d acknowledged writes lost", r.Lost))
+	}
+	if r.Duplicated > 0 {
+		bad = append(bad, fmt.Sprintf("%d writes applied twice", r.Duplicated))
+	}
+	if trustNotApplied && r.NotAppliedIn > 0 {
+		bad = append(bad, fmt.Sprintf("%d writes applied after an error that says \"not applied\"", r.NotAppliedIn))
+	}
+	return strings.Join(bad, "; ")
+}

@@ -1,0 +1,278 @@
+package faults
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/miniraft"
+)
+
+// NodeConfig is what a node process is started with (as JSON in the
+// environment variable EnvNode).
+type NodeConfig struct {
+	ID        string
+	Dir       string
+	Bootstrap bool
+	// Links maps each peer's raft address to the proxy this node must
+	// dial instead (Mesh.Links).
+	Links map[string]string
+	// MemDisk runs the node on an in-memory disk loaded from Dir, so that
+	// the "powerloss" request can drop what was not fsync'd.
+	MemDisk bool
+	Seed    uint64
+	// Bug plants a bug in the node, to show the checks catch it:
+	// "stale-read" serves reads from this node's state without
+	// ViewConsistent; "fake-ack" acknowledges every 10th append without
+	// applying it.
+	Bug string
+}
+
+// EnvNode names the environment variable that makes a test binary run a
+// node (see NodeMain).
+const EnvNode = "MINI_FAULTS_NODE"
+
+// The timeouts of a node: generous, for a slow, shared machine.
+const (
+	heartbeatTimeout = 1500 * time.Millisecond
+	applyTimeout     = 4 * time.Second
+)
+
+// NodeMain runs a node if the environment says so, and exits; otherwise
+// it returns. Call it first in TestMain.
+func NodeMain() {
+	env := os.Getenv(EnvNode)
+	if env == "" {
+		return
+	}
+	var cfg NodeConfig
+	if err := json.Unmarshal([]byte(env), &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "faults node:", err)
+		os.Exit(3)
+	}
+	if err := runNode(cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "faults node %s: %v\n", cfg.ID, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// A Request is one line a client sends to a node; the node answers each
+// with one Response line, in order.
+type Request struct {
+	Op    string            `json:"op"` // append, read, state, status, links, addVoter, remove, transfer, powerloss
+	Key   string            `json:"key,omitempty"`
+	Val   string            `json:"val,omitempty"`
+	ID    string            `json:"id,omitempty"`
+	Addr  string            `json:"addr,omitempty"`
+	Links map[string]string `json:"links,omitempty"`
+}
+
+// A Response answers a Request.
+type Response struct {
+	OK  bool   `json:"ok"`
+	Err string `json:"err,omitempty"`
+	// Class classifies a failed append as the library's documentation
+	// does: ClassUnknown or ClassNotApplied (see classify).
+	Class    string   `json:"class,omitempty"`
+	Seq      uint64   `json:"seq,omitempty"`
+	Vals     []string `json:"vals,omitempty"`
+	State    *KV      `json:"state,omitempty"`
+	Leader   bool     `json:"leader,omitempty"`
+	LeaderID string   `json:"leaderID,omitempty"`
+	Servers  []string `json:"servers,omitempty"`
+	// Raft's view (status): the last log's index and term, the current term.
+	LastIndex uint64 `json:"lastIndex,omitempty"`
+	LastTerm  uint64 `json:"lastTerm,omitempty"`
+	Term      uint64 `json:"term,omitempty"`
+}
+
+type node struct {
+	cfg  NodeConfig
+	m    *miniraft.Manager[KV, Append]
+	disk *vfs.Faulty // with MemDisk
+
+	mu    sync.Mutex
+	links map[string]string
+	fakes int // appends seen, for Bug "fake-ack"
+}
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x666175)) }
+
+func runNode(cfg NodeConfig) error {
+	n := &node{cfg: cfg, links: cfg.Links}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	conf := raft.DefaultConfig()
+	conf.HeartbeatTimeout = heartbeatTimeout
+	conf.ElectionTimeout = heartbeatTimeout
+	conf.LeaderLeaseTimeout = heartbeatTimeout / 2
+	conf.SnapshotThreshold = 256
+	conf.SnapshotInterval = 2 * time.Second
+	conf.TrailingLogs = 128
+	o := &miniraft.Options{
+		ID:           cfg.ID,
+		Bind:         "127.0.0.1:0",
+		Bootstrap:    cfg.Bootstrap,
+		Forward:      true,
+		Dial:         n.dial,
+		Raft:         conf,
+		ApplyTimeout: applyTimeout,
+		Logger:       log,
+	}
+	if cfg.MemDisk {
+		disk, err := loadMemDisk(cfg.Dir)
+		if err != nil {
+			return err
+		}
+		n.disk, o.FS = disk, disk
+	}
+	m, err := miniraft.Open[KV, Append](cfg.Dir, o)
+	if err != nil {
+		return err
+	}
+	n.m = m
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ready %s %s\n", ln.Addr(), m.Addr())
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go n.serve(c)
+	}
+}
+
+// dial reaches a peer through the proxy of the link to it, never directly.
+func (n *node) dial(ctx context.Context, addr string) (net.Conn, error) {
+	n.mu.Lock()
+	p, ok := n.links[addr]
+	n.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("faults: node %s has no link to %s", n.cfg.ID, addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", p)
+}
+
+func (n *node) serve(c net.Conn) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	enc := json.NewEncoder(c)
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			return
+		}
+		var req Request
+		if err := json.Unmarshal(line, &req); err != nil {
+			return
+		}
+		resp := n.handle(req)
+		if err := enc.Encode(resp); err != nil {
+			return
+		}
+		if req.Op == "powerloss" && resp.OK {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	}
+}
+
+func (n *node) handle(req Request) Response {
+	m := n.m
+	fail := func(err error) Response { return Response{Err: err.Error(), Class: classify(err)} }
+	switch req.Op {
+	case "append":
+		if n.cfg.Bug == "fake-ack" {
+			n.mu.Lock()
+			n.fakes++
+			fake := n.fakes%10 == 0
+			n.mu.Unlock()
+			if fake {
+				return Response{OK: true, Seq: m.Sequence()}
+			}
+		}
+		seq, err := m.Apply(Append{Key: req.Key, Val: req.Val})
+		if err != nil {
+			return fail(err)
+		}
+		return Response{OK: true, Seq: seq}
+	case "read":
+		var vals []string
+		view := func(s *KV) { vals = slices.Clone(s.Lists[req.Key]) }
+		if n.cfg.Bug == "stale-read" {
+			m.View(view)
+			return Response{OK: true, Vals: vals}
+		}
+		err := m.ViewConsistent(view)
+		if err != nil {
+			return fail(err)
+		}
+		return Response{OK: true, Vals: vals}
+	case "state":
+		st, err := m.Copy()
+		if err != nil {
+			return fail(err)
+		}
+		return Response{OK: true, State: &st, Seq: m.Sequence()}
+	case "status":
+		id, _ := m.Leader()
+		resp := Response{OK: true, Leader: m.IsLeader(), LeaderID: id, Seq: m.Sequence()}
+		stats := m.Raft().Stats()
+		resp.LastIndex, _ = strconv.ParseUint(stats["last_log_index"], 10, 64)
+		resp.LastTerm, _ = strconv.ParseUint(stats["last_log_term"], 10, 64)
+		resp.Term, _ = strconv.ParseUint(stats["term"], 10, 64)
+		if servers, err := m.Servers(); err == nil {
+			for _, s := range servers {
+				resp.Servers = append(resp.Servers, s.ID)
+			}
+		}
+		return resp
+	case "links":
+		n.mu.Lock()
+		n.links = req.Links
+		n.mu.Unlock()
+		return Response{OK: true}
+	case "addVoter":
+		if err := m.AddVoter(req.ID, req.Addr); err != nil {
+			return fail(err)
+		}
+		return Response{OK: true}
+	case "remove":
+		if err := m.RemoveServer(req.ID); err != nil {
+			return fail(err)
+		}
+		return Response{OK: true}
+	case "transfer":
+		f := m.Raft().LeadershipTransferToServer(raft.ServerID(req.ID), raft.ServerAddress(req.Addr))
+		if err := f.Error(); err != nil {
+			return fail(err)
+		}
+		return Response{OK: true}
+	case "powerloss":
+		if n.disk == nil {
+			return fail(errors.New("not on a memory disk"))
+		}
+		if err := powerLoss(n.disk, n.cfg.Dir, n.cfg.Seed, 0.5); err != nil {
+			return fail(err)
+		}
+		return Response{OK: true}
+	}
+	return fail(fmt.Errorf("unknown op %q", req.Op))
+}

@@ -1,0 +1,420 @@
+package faults
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config says what Run does. Zero fields take the defaults.
+type Config struct {
+	Dir     string        // where the nodes keep their folders and logs (required)
+	Faults  []string      // names of Nemeses to inject, in their order; default all
+	Phase   time.Duration // per fault: clients run Phase/5 before it, 2*Phase/5 under it, and at least 2*Phase/5 after it heals; default 8s
+	Clients int           // concurrent clients, bound round-robin to the nodes; default 6
+	Nodes   int           // cluster size; default 3
+	// TrustNotApplied makes a write that failed with an error that the
+	// library calls "not applied" count as not applied: finding it in the
+	// final state fails the run, and the linearizability check leaves it
+	// out. Without it such writes are treated as unknown, and only counted.
+	TrustNotApplied bool
+	CheckTimeout    time.Duration // per phase; default 60s
+	// Bug plants a bug in every node (NodeConfig.Bug), to show that the
+	// checks catch it: a run with a Bug must fail.
+	Bug  string
+	Seed uint64 // default from the clock
+	Logf func(format string, args ...any)
+}
+
+// A PhaseReport is the outcome of one fault.
+type PhaseReport struct {
+	Fault    string
+	Did      []string      // what the nemesis did
+	Duration time.Duration // of the phase, clients running
+	OK       int           // operations acknowledged (appends and reads)
+	// Unavailable is the time from the moment the fault is in place (the
+	// nemesis's Inject returned) to the first acknowledged append called
+	// after it; -1 if there was none.
+	Unavailable time.Duration
+	Result
+	// The attacker phase: what the nodes accepted from the attackers
+	// ("node: what"), how many of the values they tried to write are in
+	// the final state, and whether their voter is a member.
+	Accepted   []string
+	ForgedIn   int
+	EvilMember bool
+}
+
+// OKPerSecond is the phase's rate of acknowledged operations.
+func (p PhaseReport) OKPerSecond() float64 { return float64(p.OK) / p.Duration.Seconds() }
+
+func (p PhaseReport) String() string {
+	unavail := "none acknowledged after the fault"
+	if p.Unavailable >= 0 {
+		unavail = fmt.Sprintf("%.2fs", p.Unavailable.Seconds())
+	}
+	return fmt.Sprintf("%-16s ok %5.1f ops/s (%d in %.1fs), unavailable %s, acked writes %d, lost %d, duplicated %d, unknown %d (%d applied), not-applied %d (%d applied), linearizable %s (%d ops)",
+		p.Fault, p.OKPerSecond(), p.OK, p.Duration.Seconds(), unavail, p.Acked, p.Lost, p.Duplicated, p.Unknown, p.UnknownIn, p.NotApplied, p.NotAppliedIn, p.Linearizable, p.Ops) + p.attackString()
+}
+
+func (p PhaseReport) attackString() string {
+	if p.Fault != "attacker" {
+		return ""
+	}
+	return fmt.Sprintf("; attacker: %d forgeries accepted %q, %d forged values in the final state, %q a member: %v", len(p.Accepted), p.Accepted, p.ForgedIn, EvilID, p.EvilMember)
+}
+
+// A Report is the outcome of a run.
+type Report struct {
+	Phases []PhaseReport
+	// Diverged names the nodes whose final state differs from the first
+	// member's; empty if every member holds the same state.
+	Diverged []string
+	Members  []string
+	FinalSeq uint64
+}
+
+// Failed says what is wrong with the run, or "" if nothing is.
+func (r *Report) Failed(trustNotApplied bool) string {
+	var bad []string
+	if len(r.Diverged) > 0 {
+		bad = append(bad, "final states differ on "+strings.Join(r.Diverged, ", "))
+	}
+	for _, p := range r.Phases {
+		if f := p.Failed(trustNotApplied); f != "" {
+			bad = append(bad, p.Fault+": "+f)
+		}
+		if len(p.Accepted) > 0 || p.ForgedIn > 0 || p.EvilMember {
+			bad = append(bad, fmt.Sprintf("%s: the nodes accepted %q; %d forged values in the final state; %q a member: %v",
+				p.Fault, p.Accepted, p.ForgedIn, EvilID, p.EvilMember))
+		}
+	}
+	return strings.Join(bad, "; ")
+}
+
+type runner struct {
+	cfg       Config
+	c         *Cluster
+	hist      *History
+	rng       *rand.Rand
+	members   []string    // the voters at the start of the phase
+	attackers []*Attacker // see the attacker nemesis
+	victims   []string    // the nemesis's targets, between Inject and Heal
+}
+
+// Run starts a cluster of node processes (the test binary, see NodeMain),
+// runs the clients through one phase per fault, heals everything, and
+// checks the histories against the nodes' final states. It returns an
+// error if the harness itself could not do its work; what the checks
+// found is in the Report (see Report.Failed).
+func Run(cfg Config) (*Report, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("faults: Config.Dir is required")
+	}
+	if len(cfg.Faults) == 0 {
+		cfg.Faults = NemesisNames()
+	}
+	if cfg.Phase <= 0 {
+		cfg.Phase = 8 * time.Second
+	}
+	if cfg.Clients <= 0 {
+		cfg.Clients = 6
+	}
+	if cfg.Nodes <= 0 {
+		cfg.Nodes = 3
+	}
+	if cfg.CheckTimeout <= 0 {
+		cfg.CheckTimeout = 60 * time.Second
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = uint64(time.Now().UnixNano())
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	var faults []Nemesis
+	for _, name := range cfg.Faults {
+		i := slices.IndexFunc(Nemeses, func(n Nemesis) bool { return n.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("faults: no fault %q (have %s)", name, strings.Join(NemesisNames(), ", "))
+		}
+		faults = append(faults, Nemeses[i])
+	}
+	r := &runner{cfg: cfg, c: NewCluster(cfg.Dir, cfg.Seed), hist: NewHistory(), rng: newRand(cfg.Seed)}
+	r.c.bug = cfg.Bug
+	r.attackers = []*Attacker{{Name: "plain", Dial: func(addr string, timeout time.Duration) (net.Conn, error) {
+		return net.DialTimeout("tcp", addr, timeout)
+	}}}
+	defer r.c.Close()
+	cfg.Logf("faults: %d nodes, %d clients, %v per fault, seed %d", cfg.Nodes, cfg.Clients, cfg.Phase, cfg.Seed)
+	if err := r.boot(); err != nil {
+		return nil, err
+	}
+	rep := &Report{}
+	var marks []phaseMarks
+	for _, f := range faults {
+		m, err := r.phase(f)
+		if err != nil {
+			return nil, fmt.Errorf("fault %s: %w", f.Name, err)
+		}
+		marks = append(marks, m)
+	}
+	final, err := r.finish(rep)
+	if err != nil {
+		return nil, err
+	}
+	ops := r.hist.Ops()
+	for _, m := range marks {
+		var phaseOps []Op
+		pr := PhaseReport{Fault: m.name, Did: m.did, Duration: m.end - m.start, Unavailable: -1}
+		for _, op := range ops {
+			if op.Phase != m.name {
+				continue
+			}
+			phaseOps = append(phaseOps, op)
+			if op.Status != StatusOK {
+				continue
+			}
+			pr.OK++
+			if op.Kind == "append" && op.Call >= m.fault && (pr.Unavailable < 0 || op.Return-m.fault < pr.Unavailable) {
+				pr.Unavailable = op.Return - m.fault
+			}
+		}
+		pr.Result = Check(phaseOps, final, cfg.TrustNotApplied, cfg.CheckTimeout)
+		if m.name == "attacker" {
+			r.audit(&pr, final, rep.Members)
+		}
+		rep.Phases = append(rep.Phases, pr)
+		cfg.Logf("faults: %s", pr)
+	}
+	return rep, nil
+}
+
+// boot starts the first node as a one-node cluster and adds the others.
+func (r *runner) boot() error {
+	if _, err := r.c.Start("n1", true, false); err != nil {
+		return err
+	}
+	if _, err := r.c.Leader(leaderWait); err != nil {
+		return err
+	}
+	for i := 2; i <= r.cfg.Nodes; i++ {
+		id := fmt.Sprintf("n%d", i)
+		p, err := r.c.Start(id, false, false)
+		if err != nil {
+			return err
+		}
+		if _, err := r.c.Retry(Request{Op: "addVoter", ID: id, Addr: p.Raft}, leaderWait); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// phaseMarks are the instants of a phase, on the history's clock.
+type phaseMarks struct {
+	name                    string
+	did                     []string
+	start, fault, heal, end time.Duration
+}
+
+// phase runs the clients through one fault.
+func (r *runner) phase(f Nemesis) (phaseMarks, error) {
+	m := phaseMarks{name: f.Name}
+	log := func(s string) {
+		m.did = append(m.did, s)
+		r.cfg.Logf("faults: %s: %s", f.Name, s)
+	}
+	if f.Setup != nil {
+		s, err := f.Setup(r)
+		if err != nil {
+			return m, fmt.Errorf("setup: %w", err)
+		}
+		log(s)
+	}
+	members, err := r.c.Members(leaderWait)
+	if err != nil {
+		return m, err
+	}
+	r.members = members
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	m.start = r.hist.Now()
+	for i := range r.cfg.Clients {
+		id := members[i%len(members)]
+		seed := r.rng.Uint64()
+		wg.Go(func() { r.client(f.Name, i, id, seed, stop) })
+	}
+	time.Sleep(r.cfg.Phase / 5)
+	s, err := f.Inject(r)
+	if err != nil {
+		close(stop)
+		wg.Wait()
+		return m, fmt.Errorf("inject: %w", err)
+	}
+	m.fault = r.hist.Now() // the fault is in place
+	log(s)
+	time.Sleep(2 * r.cfg.Phase / 5)
+	m.heal = r.hist.Now()
+	s, err = f.Heal(r)
+	if err != nil {
+		close(stop)
+		wg.Wait()
+		return m, fmt.Errorf("heal: %w", err)
+	}
+	log(s)
+	// Run at least 2/5 of the phase more, and until a write called after
+	// the heal is acknowledged (at most a minute).
+	time.Sleep(2 * r.cfg.Phase / 5)
+	for limit := time.Now().Add(time.Minute); time.Now().Before(limit) && !r.ackedSince(f.Name, m.heal); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	m.end = r.hist.Now()
+	r.victims = nil
+	return m, nil
+}
+
+func (r *runner) ackedSince(phase string, t time.Duration) bool {
+	for _, op := range r.hist.Ops() {
+		if op.Phase == phase && op.Kind == "append" && op.Status == StatusOK && op.Call >= t {
+			return true
+		}
+	}
+	return false
+}
+
+// requestTimeout bounds one client request: longer than a forwarded
+// Apply may take (applyTimeout on the follower and on the leader).
+const requestTimeout = 3 * applyTimeout
+
+// keysPerPhase is how many keys a phase's clients use.
+const keysPerPhase = 4
+
+// client runs one client bound to node id until stop: appends of unique
+// values and reads, on the phase's own keys, each recorded.
+func (r *runner) client(phase string, n int, id string, seed uint64, stop chan struct{}) {
+	rng := newRand(seed)
+	cl := NewClient(func() string { return r.c.ClientAddr(id) })
+	defer cl.Close()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		op := Op{Phase: phase, Client: n, Node: id, Key: fmt.Sprintf("%s/%d", phase, rng.IntN(keysPerPhase))}
+		req := Request{Op: "read", Key: op.Key}
+		if rng.IntN(10) < 6 {
+			op.Kind, op.Val = "append", fmt.Sprintf("%s.%d.%d", phase, n, i)
+			req = Request{Op: "append", Key: op.Key, Val: op.Val}
+		} else {
+			op.Kind = "read"
+		}
+		op.Call = r.hist.Now()
+		resp, sent, err := cl.Do(req, requestTimeout)
+		op.Return = r.hist.Now()
+		switch {
+		case !sent:
+			op.Status, op.Err = StatusNotSent, err.Error()
+		case err != nil:
+			op.Status, op.Err = StatusTimeout, err.Error()
+		case !resp.OK:
+			op.Status, op.Class, op.Err = StatusFailed, resp.Class, resp.Err
+		default:
+			op.Status, op.Vals, op.Seq = StatusOK, resp.Vals, resp.Seq
+		}
+		r.hist.Add(op)
+		if op.Status != StatusOK {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// finish heals everything, restarts what is down, writes one last value
+// through the leader, waits until every member has applied it, and
+// compares their states. It returns the final state.
+func (r *runner) finish(rep *Report) (map[string][]string, error) {
+	r.c.Mesh.Heal()
+	members, err := r.c.Members(leaderWait)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range members {
+		p := r.c.Proc(id)
+		if p == nil {
+			return nil, fmt.Errorf("member %s was never started", id)
+		}
+		if p.Alive() {
+			continue
+		}
+		select {
+		case <-p.Exited():
+			if _, err := r.c.Start(id, false, false); err != nil {
+				return nil, err
+			}
+		default:
+			p.Cont()
+		}
+	}
+	resp, err := r.c.Retry(Request{Op: "append", Key: "final", Val: "final"}, 2*leaderWait)
+	if err != nil {
+		return nil, fmt.Errorf("final write: %w", err)
+	}
+	rep.FinalSeq, rep.Members = resp.Seq, members
+	states := map[string][]byte{}
+	var final *KV
+	deadline := time.Now().Add(2 * leaderWait)
+	for _, id := range members {
+		for {
+			st, err := r.c.Admin(id, Request{Op: "state"}, 10*time.Second)
+			if err == nil && st.Seq >= resp.Seq {
+				b, _ := json.Marshal(st.State)
+				states[id] = b
+				if final == nil {
+					final = st.State
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("node %s did not apply the final write (seq %d) in time: %v", id, resp.Seq, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	for _, id := range members[1:] {
+		if string(states[id]) != string(states[members[0]]) {
+			rep.Diverged = append(rep.Diverged, id)
+		}
+	}
+	r.cfg.Logf("faults: final state: members %s, sequence %d, %d keys, identical on every member: %v",
+		strings.Join(members, ", "), resp.Seq, len(final.Lists), len(rep.Diverged) == 0)
+	return final.Lists, nil
+}
+
+// audit fills in what the attackers achieved.
+func (r *runner) audit(pr *PhaseReport, final map[string][]string, members []string) {
+	in := map[string]bool{}
+	for _, vals := range final {
+		for _, v := range vals {
+			in[v] = true
+		}
+	}
+	for _, a := range r.attackers {
+		pr.Accepted = append(pr.Accepted, a.Accepted()...)
+		for _, v := range a.Values() {
+			if in[v] {
+				pr.ForgedIn++
+			}
+		}
+	}
+	pr.EvilMember = slices.Contains(members, EvilID)
+	pr.Did = append(pr.Did, fmt.Sprintf("accepted %d forgeries, %d forged values in the final state, %q a member: %v", len(pr.Accepted), pr.ForgedIn, EvilID, pr.EvilMember))
+}
