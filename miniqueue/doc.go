@@ -74,6 +74,12 @@
 //	DIR/consumers.log, .001, ...        the consumer records (a ministore journal)
 //	DIR/dead/                           the dead-letter queue, the same layout
 //
+// The message journal is created first, the consumer journal next, both
+// before Open returns (the dead-letter queue's when its first letter is
+// moved): a consumer journal without a message journal, or a message
+// journal holding messages without a consumer journal, is damage, and
+// Open refuses it.
+//
 // Both journals are ministore FormatV1 journals, so every line carries its
 // sequence number and a CRC (see ministore). In the message journal, a
 // message's sequence number is its Seq, and its record is an envelope
