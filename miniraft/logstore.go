@@ -27,10 +27,9 @@ const maxHoles = 1 << 16
 // raft index i is the journal's record with sequence number i. It is safe
 // for concurrent use. Create one with OpenLogStore.
 type LogStore struct {
-	path  string
-	opts  ministore.Options
-	fs    vfs.FS
-	cache int
+	path string
+	opts ministore.Options
+	fs   vfs.FS
 
 	// wmu serializes the writers (StoreLogs, DeleteRange, Close): raft
 	// stores logs from its main loop and compacts from its snapshot loop.
