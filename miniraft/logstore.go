@@ -60,7 +60,7 @@ func OpenLogStore(path string, opts *StoreOptions) (*LogStore, error) {
 	}
 	l := &LogStore{
 		path: filepath.Clean(path),
-		opts: ministore.Options{MaxSegmentBytes: o.MaxSegmentBytes, Logger: o.Logger, FS: o.FS},
+		opts: ministore.Options{MaxSegmentBytes: o.MaxSegmentBytes, Logger: o.Logger, FS: o.FS, Schema: "miniraft.log"},
 		fs:   o.FS,
 	}
 	if o.CacheLogs > 0 {
