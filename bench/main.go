@@ -38,17 +38,16 @@ type config struct {
 	raftCount int
 	raftTime  string
 
-	sizes         []int
-	writers       []int
-	stateWriters  []int
-	queueWorkers  []int
-	sections      []string
-	dir, out      string
-	args          []string
-	benchDir      string
-	problemsMu    sync.Mutex
-	problems      []string
-	tablesPrinted int
+	sizes        []int
+	writers      []int
+	stateWriters []int
+	queueWorkers []int
+	sections     []string
+	dir, out     string
+	args         []string
+	benchDir     string
+	problemsMu   sync.Mutex
+	problems     []string
 }
 
 var allSections = []string{"wal", "replay", "state", "queue", "raft"}

@@ -65,6 +65,12 @@
 // the calls that need it fail until the queue is reopened. Nothing
 // acknowledged is lost by that either.
 //
+// A message is delivered as it was pushed: Push and PushBatch refuse a
+// value with invalid UTF-8 in a string (ministore.ErrInvalidUTF8), which
+// JSON would store as U+FFFD, and write nothing. The journals record their
+// schemas ("miniqueue.messages", "miniqueue.consumers"), so a program that
+// opens them with ministore as journals of its own is refused.
+//
 // # Format
 //
 // A queue is a folder:

@@ -63,6 +63,11 @@ const (
 	consumersFile = "consumers.log"
 	deadDir       = "dead"
 	lockFile      = "queue.lock"
+
+	// The schemas the two journals record (ministore.Options.Schema), so
+	// that no other program opens them as journals of its own.
+	messagesSchema  = "miniqueue.messages"
+	consumersSchema = "miniqueue.consumers"
 )
 
 // openEngine opens (or creates) the journals in dir and recovers the
@@ -94,7 +99,7 @@ func openEngine(dir string, o Options, isDLQ bool) (*engine, error) {
 		}
 	}
 	e.msgs, err = ministore.Open[json.RawMessage](e.msgPath, &ministore.Options{
-		MaxSegmentBytes: o.MaxSegmentBytes, FS: o.FS, Logger: o.Logger})
+		MaxSegmentBytes: o.MaxSegmentBytes, FS: o.FS, Logger: o.Logger, Schema: messagesSchema})
 	if err != nil {
 		return nil, fmt.Errorf("miniqueue: open %s: %w", e.msgPath, err)
 	}
@@ -103,7 +108,7 @@ func openEngine(dir string, o Options, isDLQ bool) (*engine, error) {
 		return nil, &RecordError{Journal: e.consPath, Err: fmt.Errorf("missing, but %s holds messages", e.msgPath)}
 	}
 	e.cons, err = ministore.Open[json.RawMessage](e.consPath, &ministore.Options{
-		MaxSegmentBytes: o.consSegmentBytes, FS: o.FS, Logger: o.Logger})
+		MaxSegmentBytes: o.consSegmentBytes, FS: o.FS, Logger: o.Logger, Schema: consumersSchema})
 	if err != nil {
 		e.msgs.Close()
 		return nil, fmt.Errorf("miniqueue: open %s: %w", e.consPath, err)

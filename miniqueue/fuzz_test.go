@@ -144,7 +144,7 @@ func FuzzOpenConsumerJournal(f *testing.F) {
 			mustAck(t, recvT(t, q.Consumer("")))
 			recvT(t, q.Consumer(""))
 			q.Close()
-			s, err := ministore.Open[json.RawMessage]("/q/consumers.log", &ministore.Options{FS: mem, Logger: quietLogger})
+			s, err := ministore.Open[json.RawMessage]("/q/consumers.log", &ministore.Options{FS: mem, Logger: quietLogger, Schema: ministore.AnySchema})
 			if err != nil {
 				t.Fatal(err)
 			}

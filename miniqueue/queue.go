@@ -10,7 +10,9 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/ministore"
 )
 
 // A Queue is a durable queue of messages of type T in one folder. It is
@@ -120,6 +122,9 @@ func encodeMessage[T any](v T) (json.RawMessage, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("miniqueue: encode message: %w", err)
+	}
+	if jsonline.ReplacedUTF8(b) {
+		return nil, fmt.Errorf("miniqueue: encode message: %w in a string: it would be stored as U+FFFD", ministore.ErrInvalidUTF8)
 	}
 	return appendEnvelope(make([]byte, 0, len(b)+len(envPrefix)+1), b), nil
 }

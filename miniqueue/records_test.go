@@ -93,7 +93,7 @@ func TestBadConsumerRecords(t *testing.T) {
 			q.Consumer("")
 			mustPush(t, q, 1, 2, 3)
 			q.Close()
-			s, err := ministore.Open[json.RawMessage]("/q/consumers.log", &ministore.Options{FS: mem, Logger: quietLogger})
+			s, err := ministore.Open[json.RawMessage]("/q/consumers.log", &ministore.Options{FS: mem, Logger: quietLogger, Schema: ministore.AnySchema})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -90,6 +90,10 @@
 // uint64, {"k":"LastVoteCand","v":"bjE="} for bytes (base64), "k64"
 // instead of "k" for a key that is not UTF-8.
 //
+// The three journals' headers name their schemas (ministore's
+// Options.Schema): "miniraft.log", "miniraft.front" and "miniraft.stable";
+// ministore refuses to open them under another schema.
+//
 // snapshot.raft starts with one line of JSON, the raft metadata:
 //
 //	{"id":"3-120-1767323045123456789","version":1,"term":3,"index":120,"configurationIndex":4,"servers":[{"id":"n1","address":"127.0.0.1:7001","suffrage":0}]}

@@ -40,6 +40,7 @@ type frontRecord struct {
 // bound from its last record.
 func openFront(path string, opts ministore.Options) (*front, error) {
 	opts.MaxSegmentBytes = frontSegmentBytes
+	opts.Schema = "miniraft.front"
 	j, err := ministore.Open[frontRecord](path, &opts)
 	if err != nil {
 		return nil, fmt.Errorf("miniraft: open log front: %w", err)

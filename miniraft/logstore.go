@@ -27,10 +27,9 @@ const maxHoles = 1 << 16
 // raft index i is the journal's record with sequence number i. It is safe
 // for concurrent use. Create one with OpenLogStore.
 type LogStore struct {
-	path  string
-	opts  ministore.Options
-	fs    vfs.FS
-	cache int
+	path string
+	opts ministore.Options
+	fs   vfs.FS
 
 	// wmu serializes the writers (StoreLogs, DeleteRange, Close): raft
 	// stores logs from its main loop and compacts from its snapshot loop.
@@ -61,7 +60,7 @@ func OpenLogStore(path string, opts *StoreOptions) (*LogStore, error) {
 	}
 	l := &LogStore{
 		path: filepath.Clean(path),
-		opts: ministore.Options{MaxSegmentBytes: o.MaxSegmentBytes, Logger: o.Logger, FS: o.FS},
+		opts: ministore.Options{MaxSegmentBytes: o.MaxSegmentBytes, Logger: o.Logger, FS: o.FS, Schema: "miniraft.log"},
 		fs:   o.FS,
 	}
 	if o.CacheLogs > 0 {

@@ -388,7 +388,7 @@ func TestLogStoreHoles(t *testing.T) {
 func TestLogStoreRecoversTrailingHoles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "raft.log")
-	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: quiet})
+	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: quiet, Schema: ministore.AnySchema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func TestLogStoreRecoversTrailingHoles(t *testing.T) {
 // A record that does not hold the log its sequence number says is damage.
 func TestLogStoreDetectsMisnumberedRecord(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.log")
-	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: quiet})
+	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: quiet, Schema: ministore.AnySchema})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,8 @@ func OpenStableStore(path string, opts *StoreOptions) (*StableStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	j, err := ministore.Open[kvRecord](path, &ministore.Options{MaxSegmentBytes: stableSegmentBytes, Logger: o.Logger, FS: o.FS})
+	j, err := ministore.Open[kvRecord](path, &ministore.Options{MaxSegmentBytes: stableSegmentBytes, Logger: o.Logger, FS: o.FS,
+		Schema: "miniraft.stable"})
 	if err != nil {
 		return nil, fmt.Errorf("miniraft: open stable store: %w", err)
 	}

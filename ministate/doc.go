@@ -57,6 +57,16 @@
 // After a failed write or fsync the Manager refuses all later writes
 // (ErrFailed); the fsync is never retried (see ministore). Reopen to go on.
 //
+// The journal records what it holds (ministore's schema): the records'
+// shape, with or without a Registry, and Options.Schema when set. Open of
+// a folder whose journal records another shape or name fails with an error
+// matching ministore.ErrSchema before anything is appended, so a program
+// with the wrong mutation type, or without the Registry, cannot add
+// records the right program would not read. Apply refuses a mutation with
+// invalid UTF-8 in a string (ministore.ErrInvalidUTF8), which JSON would
+// store as U+FFFD: a mutation is applied again on recovery exactly as
+// logged.
+//
 // # Format
 //
 // A Manager keeps everything in one folder, the state dir:
@@ -89,6 +99,10 @@
 // that format when it is continued, so the Rust crate can still read it;
 // its record i is sequence number i. The state's sequence number is the
 // number of the last record applied; a batch counts once.
+//
+// The journal's headers name its schema: "ministate.registry" or
+// "ministate.bare", then "/" and Options.Schema when set (for example
+// "// MINISTORE JOURNAL v1 base=1 schema=ministate.registry/bank crc=...").
 //
 // # Concurrency
 //
@@ -144,4 +158,12 @@
 //     the record as a *RecordError from then on: fix the code first.
 //   - Durability needs a file system where fsync and rename mean what
 //     POSIX says (see ministore and minisnap).
+//   - A folder written before ministate recorded a schema (or by the Rust
+//     crate) opens with any shape, as before, and records the Manager's
+//     schema from the journal's next new segment header (rotation or
+//     compaction) on. A schema is never changed afterwards: set
+//     Options.Schema when the folder is created.
+//   - Mutations are decoded as encoding/json decodes them: unknown fields
+//     are ignored (unlike ministore's typed reading). The journal's schema
+//     is what keeps records of another type out.
 package ministate

@@ -1,7 +1,6 @@
 package ministate_test
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -149,5 +148,3 @@ func copyFixture(t testing.TB, name string) string {
 	}
 	return dst
 }
-
-func isErr(err, target error) bool { return errors.Is(err, target) }

@@ -110,7 +110,12 @@ func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager
 		MaxSegmentBytes: o.MaxSegmentBytes,
 		Logger:          o.Logger,
 		FS:              o.FS,
+		Schema:          o.journalSchema(),
 	})
+	if se := (*ministore.SchemaError)(nil); errors.As(err, &se) {
+		return nil, fmt.Errorf("ministate: %s holds %s; this Manager has %s: %w",
+			se.Path, describeSchema(se.Holds), describeSchema(se.Wanted), err)
+	}
 	if err != nil {
 		return nil, err
 	}

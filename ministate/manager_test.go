@@ -314,7 +314,7 @@ func TestGapErrors(t *testing.T) {
 	}
 	withStore := func(t *testing.T, fn func(s *ministore.Store[json.RawMessage]) error) func(string, string) {
 		return func(_, journal string) {
-			s, err := ministore.Open[json.RawMessage](journal, &ministore.Options{Logger: quiet()})
+			s, err := ministore.Open[json.RawMessage](journal, &ministore.Options{Logger: quiet(), Schema: ministore.AnySchema})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -474,7 +474,7 @@ func TestUndecodableRecord(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s, err := ministore.Open[json.RawMessage](filepath.Join(dir, "tape.log"), &ministore.Options{Logger: quiet()})
+			s, err := ministore.Open[json.RawMessage](filepath.Join(dir, "tape.log"), &ministore.Options{Logger: quiet(), Schema: ministore.AnySchema})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -498,7 +498,7 @@ func TestUndecodableRecord(t *testing.T) {
 func TestMisalignedJournal(t *testing.T) {
 	mem := vfs.NewMem()
 	path := "/d/tape.log"
-	s, err := ministore.Open[json.RawMessage](path, &ministore.Options{FS: mem, Logger: quiet()})
+	s, err := ministore.Open[json.RawMessage](path, &ministore.Options{FS: mem, Logger: quiet(), Schema: ministore.AnySchema})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,9 @@ package ministate
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/mini-go/mini/internal/vfs"
 	"github.com/mini-go/mini/minisnap"
@@ -39,6 +41,17 @@ type Options struct {
 	// when M is an interface type. Default nil: a mutation is logged as its
 	// own JSON, and decoded into M.
 	Registry Kinds
+	// Schema names the mutations, such as "bank/v1": 1 to 100 bytes of
+	// printable ASCII without spaces. The journal records it with the
+	// records' shape, as ministore's schema "ministate.registry/NAME"
+	// (with a Registry) or "ministate.bare/NAME" (without; the name and
+	// its slash are left out when Schema is ""). Open refuses a journal
+	// that records another shape or name with an error matching
+	// ministore.ErrSchema, before it appends or changes anything. A journal
+	// that records no schema (written before ministate recorded one, or by
+	// the Rust crate) opens as before and records it from its next new
+	// segment header on (rotation or compaction). Default "".
+	Schema string
 	// JournalFormat is the format of a new journal. Default
 	// ministore.FormatAuto: ministore's checksummed FormatV1 for a new
 	// journal, and an existing journal keeps its own format, so a journal
@@ -68,6 +81,9 @@ func (o *Options) resolve() (Options, error) {
 	if r.SnapshotBytes < 0 || r.MaxSegmentBytes < 0 {
 		return r, errors.New("ministate: negative option")
 	}
+	if r.Schema != "" && !validSchema(r.Schema) {
+		return r, fmt.Errorf("ministate: invalid Options.Schema %q: want 1 to %d bytes of printable ASCII without spaces", r.Schema, maxSchemaLen)
+	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
 	}
@@ -78,4 +94,55 @@ func (o *Options) resolve() (Options, error) {
 		r.SnapshotCodec = minisnap.JSONCodec{}
 	}
 	return r, nil
+}
+
+// The journal's schema (ministore.Options.Schema) is one of these
+// prefixes, then "/" and Options.Schema when that is set.
+const (
+	schemaRegistry = "ministate.registry"
+	schemaBare     = "ministate.bare"
+	maxSchemaLen   = 100
+)
+
+func validSchema(s string) bool {
+	if len(s) == 0 || len(s) > maxSchemaLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// journalSchema is the schema the journal of a Manager with these options
+// records.
+func (o *Options) journalSchema() string {
+	s := schemaBare
+	if o.Registry != nil {
+		s = schemaRegistry
+	}
+	if o.Schema != "" {
+		s += "/" + o.Schema
+	}
+	return s
+}
+
+// describeSchema says in words what a journal recording schema s holds.
+func describeSchema(s string) string {
+	shape, name, named := strings.Cut(s, "/")
+	var what string
+	switch shape {
+	case schemaRegistry:
+		what = "mutations logged with a Registry"
+	case schemaBare:
+		what = "mutations logged as their own JSON (no Registry)"
+	default:
+		return fmt.Sprintf("records of schema %q, not a ministate journal", s)
+	}
+	if named {
+		return fmt.Sprintf("%s, Options.Schema %q", what, name)
+	}
+	return what + ", no Options.Schema"
 }

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+
+	"github.com/mini-go/mini/internal/jsonline"
+	"github.com/mini-go/mini/ministore"
 )
 
 // codec turns mutations into journal records and back. A record is one
@@ -49,6 +52,9 @@ func (c codec[S, M]) encodeOne(m M) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if jsonline.ReplacedUTF8(p) {
+		return nil, fmt.Errorf("ministate: encode mutation: %w in a string: it would be stored as U+FFFD", ministore.ErrInvalidUTF8)
 	}
 	if bytes.Equal(p, null) {
 		return nil, errors.New("ministate: mutation encodes as null (a nil pointer?)")

@@ -26,10 +26,9 @@ type rec struct {
 
 // step is one operation of a workload.
 type step struct {
-	kind  string // "append", "batch", "front", "back", "sync", "close-reopen"
-	n     int    // records for "batch"
-	seq   uint64 // for "front" and "back"
-	label string
+	kind string // "append", "batch", "front", "back", "sync", "close-reopen"
+	n    int    // records for "batch"
+	seq  uint64 // for "front" and "back"
 }
 
 type scenario struct {

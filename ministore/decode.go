@@ -1,8 +1,11 @@
 package ministore
 
 import (
+	"bytes"
 	"encoding/json"
-	"fmt"
+	"errors"
+	"io"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -11,13 +14,20 @@ import (
 	"github.com/mini-go/mini/internal/vfs"
 )
 
-// records reads the journal and decodes its records into R, yielding them
-// in order. Decoding JSON costs several times what reading and checking a
-// line does, so when R needs decoding and more than one CPU is available
-// the lines are decoded by several goroutines in batches while the next
-// ones are read; the records are still yielded one at a time, in order,
-// and at most a few batches are held at once.
+// records reads the journal and decodes its records into R strictly (see
+// readRecords), yielding them in order.
 func records[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(Record[R], error) bool) {
+	readRecords(fsys, path, from, limit, hint, true, yield)
+}
+
+// readRecords reads the journal and decodes its records into R, yielding
+// them in order; strict refuses object keys R has no field for. Decoding
+// JSON costs several times what reading and checking a line does, so when
+// R needs decoding and more than one CPU is available the lines are
+// decoded by several goroutines in batches while the next ones are read;
+// the records are still yielded one at a time, in order, and at most a few
+// batches are held at once.
+func readRecords[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, strict bool, yield func(Record[R], error) bool) {
 	workers := runtime.GOMAXPROCS(0)
 	var zero R
 	switch any(&zero).(type) {
@@ -25,13 +35,13 @@ func records[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint
 		workers = 1 // nothing to decode
 	}
 	if workers < 2 {
-		recordsSequential(fsys, path, from, limit, hint, yield)
+		recordsSequential(fsys, path, from, limit, hint, strict, yield)
 		return
 	}
-	recordsParallel(fsys, path, from, limit, hint, workers, yield)
+	recordsParallel(fsys, path, from, limit, hint, workers, strict, yield)
 }
 
-func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(Record[R], error) bool) {
+func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, strict bool, yield func(Record[R], error) bool) {
 	stopped := false
 	// One value decoded into, again and again, and copied out: decoding
 	// into a fresh Record would move each one to the heap.
@@ -40,10 +50,11 @@ func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint
 		zero R
 		sl   slab
 	)
+	dec := recordDecoder{strict: strict}
 	err := readLog(fsys, path, from, limit, hint, func(seq uint64, payload []byte) bool {
 		*v = zero
-		if err := decodeWith(&sl, payload, v); err != nil {
-			yield(Record[R]{Seq: seq, Value: *v}, decodeError(path, seq, err))
+		if err := decodeWith(&sl, &dec, payload, v); err != nil {
+			yield(Record[R]{Seq: seq, Value: *v}, decodeError(fsys, path, seq, err))
 			stopped = true
 			return false
 		}
@@ -60,8 +71,8 @@ func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint
 
 // decodeWith decodes payload into r: raw record types (json.RawMessage,
 // jsonline.Trusted) get a copy from sl (a slab of their own if sl is nil),
-// the others go through encoding/json.
-func decodeWith[R any](sl *slab, payload []byte, r *R) error {
+// the others go through dec.
+func decodeWith[R any](sl *slab, dec *recordDecoder, payload []byte, r *R) error {
 	switch p := any(r).(type) {
 	case *json.RawMessage:
 		*p = sl.copy(payload)
@@ -70,7 +81,46 @@ func decodeWith[R any](sl *slab, payload []byte, r *R) error {
 		*p = sl.copy(payload)
 		return nil
 	}
-	return json.Unmarshal(payload, r)
+	return dec.decode(payload, r)
+}
+
+// A recordDecoder decodes one record's JSON after another with a single
+// json.Decoder: json.Unmarshal allocates its decoding state on every call,
+// a Decoder keeps it, and only a Decoder can refuse unknown fields. The
+// zero value is lenient; set strict before the first decode.
+type recordDecoder struct {
+	strict bool
+	src    bytes.Reader
+	dec    *json.Decoder
+	fed    int64 // bytes given to dec so far
+}
+
+func (d *recordDecoder) decode(payload []byte, v any) error {
+	if d.dec == nil {
+		d.dec = json.NewDecoder(&d.src)
+		if d.strict {
+			d.dec.DisallowUnknownFields()
+		}
+		d.fed = 0
+	}
+	d.src.Reset(payload)
+	d.fed += int64(len(payload))
+	err := d.dec.Decode(v)
+	if err == nil && d.dec.InputOffset() != d.fed && !onlySpace(d) {
+		err = errors.New("invalid data after the record's JSON value")
+	}
+	if err != nil {
+		d.dec = nil // start afresh: the Decoder may hold the bad input
+	}
+	return err
+}
+
+// onlySpace reports whether what d's Decoder has not consumed is JSON
+// whitespace. A record's payload is one JSON value, so this is reached
+// only for whitespace around it, or for damage that a checksum covers.
+func onlySpace(d *recordDecoder) bool {
+	rest, _ := io.ReadAll(io.MultiReader(d.dec.Buffered(), &d.src))
+	return len(bytes.TrimLeft(rest, " \t\r\n")) == 0
 }
 
 // A slab hands out copies of small payloads carved from larger blocks: one
@@ -95,8 +145,15 @@ func (s *slab) copy(p []byte) []byte {
 	return s.block[n:len(s.block):len(s.block)]
 }
 
-func decodeError(path string, seq uint64, err error) error {
-	return fmt.Errorf("ministore: %s: decode record %d: %w", path, seq, err)
+// decodeError is the *DecodeError for record seq of the journal at path.
+// Decoding does not know where the record is; on this rare path the
+// journal is read again to find its file, line and offset.
+func decodeError(fsys vfs.FS, path string, seq uint64, err error) error {
+	e := &DecodeError{Path: path, Seq: seq, Err: err}
+	if loc, ok := locateRecord(fsys, path, seq); ok {
+		e.Path, e.Line, e.Offset = loc.path, loc.line, loc.off
+	}
+	return e
 }
 
 const (
@@ -116,13 +173,13 @@ type decodeBatch[R any] struct {
 	done    chan struct{}
 }
 
-func (b *decodeBatch[R]) decode(path string) {
+func (b *decodeBatch[R]) decode(fsys vfs.FS, path string, dec *recordDecoder) {
 	b.out = slices.Grow(b.out[:0], len(b.seqs))[:len(b.seqs)]
 	start := 0
 	for i, end := range b.ends {
 		b.out[i].Seq = b.seqs[i]
-		if err := decode(b.buf[start:end], &b.out[i].Value); err != nil {
-			b.errAt, b.err = i, decodeError(path, b.seqs[i], err)
+		if err := decodeWith(nil, dec, b.buf[start:end], &b.out[i].Value); err != nil {
+			b.errAt, b.err = i, decodeError(fsys, path, b.seqs[i], err)
 			break
 		}
 		start = end
@@ -139,7 +196,7 @@ func (b *decodeBatch[R]) reset() *decodeBatch[R] {
 	return b
 }
 
-func recordsParallel[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, workers int, yield func(Record[R], error) bool) {
+func recordsParallel[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, workers int, strict bool, yield func(Record[R], error) bool) {
 	stop := make(chan struct{})
 	work := make(chan *decodeBatch[R], workers)
 	order := make(chan *decodeBatch[R], 2*workers)
@@ -162,8 +219,9 @@ func recordsParallel[R any](fsys vfs.FS, path string, from, limit uint64, hint *
 	}()
 	for range workers {
 		wg.Go(func() {
+			dec := recordDecoder{strict: strict}
 			for b := range work {
-				b.decode(path)
+				b.decode(fsys, path, &dec)
 			}
 		})
 	}
@@ -223,4 +281,48 @@ func recordsParallel[R any](fsys vfs.FS, path string, from, limit uint64, hint *
 		default:
 		}
 	}
+}
+
+// recordPlace is where a record's line is.
+type recordPlace struct {
+	path string // the segment file
+	line int
+	off  int64
+}
+
+// locateRecord finds where record seq of the journal at path is, reading
+// the journal from its start. It is for error messages only.
+func locateRecord(fsys vfs.FS, path string, seq uint64) (recordPlace, bool) {
+	files, err := listSegments(fsys, path)
+	if err != nil {
+		return recordPlace{}, false
+	}
+	expect := uint64(1)
+	for i, sf := range files {
+		f, err := fsys.OpenFile(sf.path, os.O_RDONLY, 0)
+		if err != nil {
+			return recordPlace{}, false
+		}
+		s, err := newScanner(sf.path, f, i == len(files)-1, expect)
+		if err != nil || s.hdr.base > seq {
+			f.Close()
+			return recordPlace{}, false
+		}
+		for {
+			rec, ok := s.next()
+			if !ok {
+				break
+			}
+			if rec.seq == seq {
+				f.Close()
+				return recordPlace{path: sf.path, line: 2 + int(seq-s.hdr.base), off: s.recOff}, true
+			}
+		}
+		f.Close()
+		if s.err != nil {
+			return recordPlace{}, false
+		}
+		expect = s.expect
+	}
+	return recordPlace{}, false
 }

@@ -28,6 +28,15 @@
 // Repair cuts the journal at its first bad record and keeps a copy of what
 // it cut.
 //
+// A record reads back as it was appended, or not at all: Append refuses a
+// value with invalid UTF-8 in a string (ErrInvalidUTF8), which
+// encoding/json would store as U+FFFD, and reading refuses a record whose
+// JSON has a field the record type does not take (a *DecodeError matching
+// ErrDecode, naming file, line and offset) instead of dropping it. A
+// journal that records a schema (Options.Schema) is opened only with that
+// schema: any other gives a *SchemaError (ErrSchema) before Open changes
+// anything.
+//
 // Every file is fsync'd, then its directory, on every create, rename and
 // delete. After a failed write or fsync the store refuses all later writes
 // (ErrFailed): an fsync is never retried, because a second fsync can
@@ -56,7 +65,9 @@
 // record's sequence number, rec the record as compact JSON, crc the CRC-32C
 // (Castagnoli) of the line up to and including the record, and sync the
 // highest sequence number that was durable when the line was written. The
-// header's crc covers the header up to "base=N".
+// header's crc covers the header before " crc=". A header also names the
+// records' schema, "base=N schema=NAME crc=...", when the Store that wrote
+// it set Options.Schema.
 //
 // sync lets Open tell a torn write from damage: a crash can lose blocks of
 // an unsynced write out of order, leaving valid lines after garbage; those
@@ -71,7 +82,8 @@
 // the end of the newest file are free space, and Close trims them.
 //
 // FormatPlain is the Rust crate's format: the header "// MINISTORE JOURNAL
-// v0.1.4" (Go adds " base=N", which Rust readers ignore) and one bare JSON
+// v0.1.4" (Go adds " base=N" and " schema=NAME", which Rust readers
+// ignore) and one bare JSON
 // record a line; a record's sequence number is its position. ministore
 // reads it, continues it when it opens a journal in that format, and writes
 // it when asked, so a Rust program can replay the journal. It cannot detect
@@ -107,5 +119,19 @@
 // Get keeps an index of 8 bytes per record for each segment it has read.
 //
 // Records are encoded with encoding/json; replay speed for typed records
-// is mostly the speed of json.Unmarshal.
+// is mostly the speed of its decoding.
+//
+// Decoding is strict about unknown fields only: a record missing a field
+// of the type decodes with that field's zero value, as encoding/json does.
+// A program that adds or drops fields between versions sets
+// Options.AllowUnknownFields (or reads with RecordsWith) to read older
+// records. A custom MarshalJSON or a json.RawMessage field that writes the
+// escape \ufffd is refused by Append as invalid UTF-8; write the
+// character U+FFFD itself.
+//
+// A journal without a schema opens with any Options.Schema and takes it in
+// the headers it writes from then on, so its older segments say nothing.
+// A journal's schema cannot be changed: choose the name when the journal
+// is created. Readers older than the schema field reject a header that
+// carries it as malformed; the Rust crate ignores it.
 package ministore

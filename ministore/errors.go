@@ -38,7 +38,44 @@ var (
 	// ErrTornTail is what Repair reports for a record cut short at the end of
 	// the newest segment. Open and Replay do not fail on it (see TornTail).
 	ErrTornTail = errors.New("ministore: torn tail")
+	// ErrSchema means the journal records a schema other than
+	// Options.Schema (see SchemaError). Open returns it before it changes
+	// anything.
+	ErrSchema = errors.New("ministore: schema mismatch")
+	// ErrDecode means a record is whole and verified but its JSON does not
+	// decode into the record type: it was written as another type, or
+	// carries a field the type does not have (see
+	// Options.AllowUnknownFields). The error is a *DecodeError.
+	ErrDecode = errors.New("ministore: record does not decode")
+	// ErrInvalidUTF8 is returned by Append and AppendBatch for a record
+	// with invalid UTF-8 in a string: encoding/json would store U+FFFD in
+	// its place, so it would not read back as written. Nothing is written.
+	ErrInvalidUTF8 = errors.New("ministore: invalid UTF-8")
 )
+
+// A DecodeError reports a record whose JSON does not decode into the
+// record type. Path, Line and Offset say where it is when they could be
+// found (Line 0 otherwise).
+type DecodeError struct {
+	Path   string // the segment file, or the journal's path
+	Line   int    // 1-based line number; 0 when not known
+	Offset int64  // byte offset of the start of the record's line
+	Seq    uint64 // the record's sequence number
+	Err    error  // encoding/json's error
+}
+
+func (e *DecodeError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("ministore: %s:%d (offset %d): decode record %d: %v", e.Path, e.Line, e.Offset, e.Seq, e.Err)
+	}
+	return fmt.Sprintf("ministore: %s: decode record %d: %v", e.Path, e.Seq, e.Err)
+}
+
+// Unwrap returns encoding/json's error.
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// Is matches ErrDecode.
+func (e *DecodeError) Is(target error) bool { return target == ErrDecode }
 
 // A JournalError reports a problem at a place in a journal file.
 type JournalError struct {

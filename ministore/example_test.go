@@ -1,6 +1,7 @@
 package ministore_test
 
 import (
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -115,4 +116,32 @@ func ExampleStore_Append_concurrent() {
 	fmt.Println(store.LastSeq(), sum)
 	// Output:
 	// 8 36
+}
+
+// A journal records what it holds: opened under another schema it is
+// refused before anything changes, and records of another type do not
+// decode into zero values.
+func ExampleOptions_schema() {
+	dir, _ := os.MkdirTemp("", "ministore")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "counter.log")
+
+	store, err := ministore.Open[CounterMutation](path, &ministore.Options{Schema: "counter/v1"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	store.Append(CounterMutation{Set: ptr(7)})
+	store.Close()
+
+	type Shipment struct{ Parcel string }
+	_, err = ministore.Open[Shipment](path, &ministore.Options{Schema: "shipments/v1"})
+	fmt.Println(errors.Is(err, ministore.ErrSchema))
+	for _, err := range ministore.Records[Shipment](path, 1) {
+		var de *ministore.DecodeError
+		fmt.Println(errors.As(err, &de), de.Seq, de.Err)
+		break
+	}
+	// Output:
+	// true
+	// true 1 json: unknown field "Set"
 }

@@ -47,6 +47,8 @@ const (
 	linePrefixSync = `,"sync":`
 	linePrefixRec  = `,"rec":`
 	lineCRC        = `,"crc":"`
+	// headerSchema introduces the optional schema field of a header.
+	headerSchema = " schema="
 	// lineSuffixLen is len(`,"crc":"xxxxxxxx"}`).
 	lineSuffixLen = len(lineCRC) + 8 + 2
 )
@@ -58,20 +60,36 @@ type header struct {
 	format  Format
 	version string // as written after "v"
 	base    uint64 // first sequence number; 0 when the header has none (Rust files)
+	schema  string // what the records hold (Options.Schema); "" when the header says nothing
 }
 
-// appendHeader appends the header line for a segment starting at base.
+// appendHeader appends the header line for a segment starting at base,
+// with no schema field.
 func appendHeader(dst []byte, format Format, base uint64) []byte {
+	return appendSchemaHeader(dst, format, base, "")
+}
+
+// appendSchemaHeader appends the header line for a segment starting at
+// base whose records hold schema ("" for none; a valid name otherwise).
+func appendSchemaHeader(dst []byte, format Format, base uint64, schema string) []byte {
 	if format == FormatPlain {
 		dst = append(dst, magic...)
 		dst = append(dst, plainVersion+" base="...)
 		dst = strconv.AppendUint(dst, base, 10)
+		if schema != "" {
+			dst = append(dst, headerSchema...)
+			dst = append(dst, schema...)
+		}
 		return append(dst, '\n')
 	}
 	start := len(dst)
 	dst = append(dst, magic...)
 	dst = append(dst, "1 base="...)
 	dst = strconv.AppendUint(dst, base, 10)
+	if schema != "" {
+		dst = append(dst, headerSchema...)
+		dst = append(dst, schema...)
+	}
 	sum := crc32.Checksum(dst[start:], castagnoli)
 	dst = append(dst, " crc="...)
 	dst = appendHex32(dst, sum)
@@ -99,24 +117,38 @@ func parseHeader(line []byte) (header, error) {
 	switch {
 	case bytes.HasPrefix(version, []byte("0.")):
 		h := header{format: FormatPlain, version: string(version)}
-		// The Rust crate writes no fields; Go adds base=N. Anything else
-		// after the version is ignored, as the Rust reader ignores it.
-		if b, ok := bytes.CutPrefix(fields, []byte("base=")); ok {
+		// The Rust crate writes no fields; Go adds base=N and, when the
+		// records have one, schema=NAME. Anything else after the version
+		// is ignored, as the Rust reader ignores it.
+		first, more, spaced := bytes.Cut(fields, []byte(" "))
+		if b, ok := bytes.CutPrefix(first, []byte("base=")); ok {
 			n, err := parseUint(b)
 			if err != nil || n == 0 {
 				return header{}, errBadHeader
 			}
 			h.base = n
+			// After base=N, which only Go writes, nothing but a schema.
+			if spaced {
+				name, ok := bytes.CutPrefix(more, []byte(headerSchema[1:]))
+				if !ok || !validSchemaName(name) {
+					return header{}, errBadHeader
+				}
+				h.schema = string(name)
+			}
 		}
 		return h, nil
 	case string(version) == "1":
-		// "1 base=N crc=XXXXXXXX"
+		// "1 base=N crc=XXXXXXXX" or "1 base=N schema=NAME crc=XXXXXXXX"
 		b, ok := bytes.CutPrefix(fields, []byte("base="))
 		if !ok {
 			return header{}, errBadHeader
 		}
 		num, sum, ok := bytes.Cut(b, []byte(" crc="))
 		if !ok {
+			return header{}, errBadHeader
+		}
+		num, name, named := bytes.Cut(num, []byte(headerSchema))
+		if named && !validSchemaName(name) {
 			return header{}, errBadHeader
 		}
 		n, err := parseUint(num)
@@ -130,7 +162,7 @@ func parseHeader(line []byte) (header, error) {
 		if crc32.Checksum(line[:len(line)-len(" crc=")-8], castagnoli) != want {
 			return header{}, errChecksum
 		}
-		return header{format: FormatV1, version: "1", base: n}, nil
+		return header{format: FormatV1, version: "1", base: n, schema: string(name)}, nil
 	}
 	return header{}, fmt.Errorf("%w v%s", ErrVersion, version)
 }

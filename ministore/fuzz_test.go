@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/mini-go/mini/internal/vfs"
 )
@@ -112,12 +113,16 @@ func FuzzOpen(f *testing.F) {
 	})
 }
 
-// FuzzParseLine: parsing never panics, and a line that parses is exactly
-// what appendLine writes for its fields (one canonical form).
+// FuzzParseLine: parsing never panics, and a line or a header that parses
+// is exactly what appendLine or appendSchemaHeader writes for its fields
+// (one canonical form).
 func FuzzParseLine(f *testing.F) {
 	f.Add([]byte(`{"seq":1,"sync":0,"rec":{"a":1},"crc":"00000000"}`))
 	f.Add(appendLine(nil, FormatV1, 77, 76, []byte(`[1,2,3]`)))
 	f.Add([]byte(`{"Set":{"value":1}}`))
+	f.Add(appendSchemaHeader(nil, FormatV1, 9, "ministate.registry/bank"))
+	f.Add(appendSchemaHeader(nil, FormatPlain, 9, "x"))
+	f.Add([]byte("// MINISTORE JOURNAL v0.1.4 base=3 schema=a b"))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		line = bytes.TrimSuffix(line, []byte("\n"))
 		rec, err := parseLine(FormatV1, line)
@@ -128,14 +133,26 @@ func FuzzParseLine(f *testing.F) {
 			}
 		}
 		parseLine(FormatPlain, line)
-		parseHeader(line)
+		if h, err := parseHeader(line); err == nil && (h.format == FormatV1 || h.base != 0 && h.version == plainVersion) {
+			if h.schema != "" && !validSchemaName(h.schema) {
+				t.Fatalf("header %q gives the invalid schema %q", line, h.schema)
+			}
+			again := appendSchemaHeader(nil, h.format, h.base, h.schema)
+			if !bytes.Equal(again[:len(again)-1], line) {
+				t.Fatalf("parsed header %q but writes %q", line, again)
+			}
+		}
 	})
 }
 
-// FuzzRoundTrip: any record appended replays unchanged, in both formats.
+// FuzzRoundTrip: any record appended replays unchanged, in both formats;
+// a string that is not valid UTF-8 (which JSON would turn into U+FFFD) is
+// refused with ErrInvalidUTF8 and nothing is written.
 func FuzzRoundTrip(f *testing.F) {
 	f.Add("hello", int64(7), true)
 	f.Add("line\nbreak \x00 \u2028 \"quoted\"", int64(-1), false)
+	f.Add("bad \xff byte, a real \ufffd and a text \\ufffd", int64(3), false)
+	f.Add("\\\ufffd\xc3", int64(0), true)
 	f.Fuzz(func(t *testing.T, s string, n int64, plain bool) {
 		type R struct {
 			S string
@@ -151,6 +168,18 @@ func FuzzRoundTrip(f *testing.F) {
 			t.Fatal(err)
 		}
 		in := []R{{s, n}, {s + s, -n}, {}}
+		if !utf8.ValidString(s) {
+			if _, err := st.Append(in[0]); !errors.Is(err, ErrInvalidUTF8) {
+				t.Fatalf("Append(%q) = %v, want ErrInvalidUTF8", s, err)
+			}
+			if _, _, err := st.AppendBatch(in[2], in[1]); !errors.Is(err, ErrInvalidUTF8) {
+				t.Fatalf("AppendBatch with %q = %v, want ErrInvalidUTF8", s+s, err)
+			}
+			if st.LastSeq() != 0 {
+				t.Fatalf("a refused record was written: LastSeq %d", st.LastSeq())
+			}
+			in = in[2:]
+		}
 		for _, r := range in {
 			if _, err := st.Append(r); err != nil {
 				t.Fatal(err)
@@ -165,13 +194,8 @@ func FuzzRoundTrip(f *testing.F) {
 			out = append(out, r.Value)
 			return true
 		})
-		// JSON replaces invalid UTF-8 with U+FFFD: compare with what a
-		// plain JSON round trip gives.
-		var want []R
-		b, _ := json.Marshal(in)
-		json.Unmarshal(b, &want)
-		if !slices.Equal(want, out) {
-			t.Fatalf("wrote %+v, read %+v", want, out)
+		if !slices.Equal(in, out) {
+			t.Fatalf("wrote %+v, read %+v", in, out)
 		}
 	})
 }

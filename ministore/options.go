@@ -54,6 +54,24 @@ type Options struct {
 	// Logger receives warnings, such as a torn tail repaired on Open.
 	// Default slog.Default().
 	Logger *slog.Logger
+	// Schema names what the records hold, such as a type or a version of
+	// one: "" (the default) for no name, AnySchema for whatever the
+	// journal records, or 1 to MaxSchemaLen bytes of printable ASCII
+	// without spaces. A journal records its schema in every segment header;
+	// Open fails with a *SchemaError (ErrSchema), before it changes
+	// anything, if the journal records a schema other than this one, and
+	// also when it records one and Schema is "". A journal that records no
+	// schema (written before it had one, or by the Rust crate) opens with
+	// any Schema and records it from its next new header on.
+	// ministate, miniqueue and miniraft set their own.
+	Schema string
+	// AllowUnknownFields turns off strict decoding: by default a record
+	// whose JSON has an object key that no field of the record type takes
+	// (encoding/json's Decoder.DisallowUnknownFields) fails to decode with
+	// a *DecodeError, because it is usually a record of another type.
+	// Set it where records may carry fields a newer program wrote or an
+	// older one dropped. It applies to All, Get and RecordsWith.
+	AllowUnknownFields bool
 	// FS is the file system used for all I/O. Default: the operating
 	// system's. It is here for the crash and fault tests in this module.
 	FS vfs.FS
@@ -80,6 +98,9 @@ func (o *Options) resolved() (Options, error) {
 	}
 	if r.Format > FormatPlain {
 		return r, errors.New("ministore: unknown format")
+	}
+	if err := checkSchemaOption(r.Schema); err != nil {
+		return r, err
 	}
 	if r.MaxSegmentBytes == 0 {
 		r.MaxSegmentBytes = defaultMaxSegmentBytes

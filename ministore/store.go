@@ -64,7 +64,7 @@ func (s *Store[R]) AppendBatch(recs ...R) (first, last uint64, err error) {
 	payloads := make([][]byte, len(recs))
 	for i, r := range recs {
 		if payloads[i], err = encode(r); err != nil {
-			return 0, 0, err
+			return 0, 0, fmt.Errorf("record %d of the batch: %w", i, err)
 		}
 	}
 	return s.w.append(payloads)
@@ -92,6 +92,9 @@ func encode[R any](rec R) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ministore: encode record: %w", err)
 	}
+	if jsonline.ReplacedUTF8(p) {
+		return nil, fmt.Errorf("%w in a string of the record: it would be stored as U+FFFD", ErrInvalidUTF8)
+	}
 	if bytes.IndexByte(p, '\n') >= 0 {
 		return nil, errors.New("ministore: encoded record contains a newline")
 	}
@@ -99,7 +102,9 @@ func encode[R any](rec R) ([]byte, error) {
 }
 
 // decode decodes payload into r; raw record types get their own copy.
-func decode[R any](payload []byte, r *R) error { return decodeWith(nil, payload, r) }
+func decode[R any](payload []byte, r *R, strict bool) error {
+	return decodeWith(nil, &recordDecoder{strict: strict}, payload, r)
+}
 
 // Sync makes every appended record durable. It matters only under
 // SyncInterval and SyncNever.
@@ -112,6 +117,11 @@ func (s *Store[R]) Close() error { return s.w.close() }
 
 // Path returns the path of the active file.
 func (s *Store[R]) Path() string { return s.w.path }
+
+// Schema returns the schema the journal records (see Options.Schema): the
+// one its headers name, or the one it will name from its next new header,
+// or "" for none.
+func (s *Store[R]) Schema() string { return s.w.schema }
 
 // Format returns the format the journal is written in.
 func (s *Store[R]) Format() Format { return s.w.format }
@@ -162,8 +172,8 @@ func (s *Store[R]) Get(seq uint64) (R, error) {
 	if err != nil {
 		return r, err
 	}
-	if err := decode(p, &r); err != nil {
-		return r, fmt.Errorf("ministore: decode record %d: %w", seq, err)
+	if err := decode(p, &r, !s.w.opts.AllowUnknownFields); err != nil {
+		return r, decodeError(s.w.fs, s.w.path, seq, err)
 	}
 	return r, nil
 }
@@ -185,7 +195,7 @@ func (s *Store[R]) All(from uint64) iter.Seq2[Record[R], error] {
 			yield(Record[R]{}, err)
 			return
 		}
-		records(w.fs, w.path, from, last, w.locate(from), yield)
+		readRecords(w.fs, w.path, from, last, w.locate(from), !w.opts.AllowUnknownFields, yield)
 	}
 }
 
@@ -206,10 +216,26 @@ func Replay[R any](path string) ([]R, error) {
 // Records returns the records of the journal at path from sequence number
 // from on, reading one record at a time, so memory does not depend on the
 // journal's size. Like Replay it takes no lock and never writes. After an
-// error the iteration ends.
+// error the iteration ends. A record whose JSON does not decode into R,
+// an unknown field included, is a *DecodeError (ErrDecode); RecordsWith
+// can allow unknown fields.
 func Records[R any](path string, from uint64) iter.Seq2[Record[R], error] {
+	return RecordsWith[R](path, from, nil)
+}
+
+// RecordsWith is Records with options: of opts, only AllowUnknownFields
+// and FS are used. Like Records it reads whatever schema the journal
+// records.
+func RecordsWith[R any](path string, from uint64, opts *Options) iter.Seq2[Record[R], error] {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.FS == nil {
+		o.FS = vfs.OS
+	}
 	return func(yield func(Record[R], error) bool) {
-		records(vfs.OS, path, from, 0, nil, yield)
+		readRecords(o.FS, path, from, 0, nil, !o.AllowUnknownFields, yield)
 	}
 }
 

@@ -68,7 +68,7 @@ func (w *wal) rewriteFrom(i int, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("truncate front: %w", err)
 	}
-	hdr := appendHeader(nil, old.hdr.format, seq)
+	hdr := appendSchemaHeader(nil, old.hdr.format, seq, w.schema)
 	err = writeFull(f, hdr, 0)
 	if err == nil {
 		err = copyRange(f, int64(len(hdr)), old.f, off, old.size-off)
@@ -90,7 +90,7 @@ func (w *wal) rewriteFrom(i int, seq uint64) error {
 	shift := off - int64(len(hdr))
 	seg := &segment{path: old.path, num: old.num, hdr: old.hdr, base: seq, last: max(old.last, seq-1), f: f,
 		size: old.size - shift}
-	seg.hdr.base = seq
+	seg.hdr.base, seg.hdr.schema = seq, w.schema
 	seg.alloc = seg.size
 	if old.index != nil {
 		seg.index = make([]int64, 0, len(old.index))

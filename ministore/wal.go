@@ -26,6 +26,7 @@ type wal struct {
 	// preallocStep is how far preallocate extends the active file; it
 	// shrinks when the disk is full.
 	preallocStep int64
+	schema       string // written in every new header; see checkSchema
 
 	// mu guards the append queue, the counters and the state below it.
 	mu       sync.Mutex
@@ -89,7 +90,14 @@ func openWAL(path string, o *Options) (w *wal, err error) {
 		lock: lock,
 	}
 	w.cond.L = &w.mu
-	if err := w.recover(); err != nil {
+	err = w.checkSchema()
+	if err == nil {
+		err = w.recover()
+	}
+	if err == nil {
+		err = w.settleSchema()
+	}
+	if err != nil {
 		w.closeFiles()
 		lock.Close()
 		return nil, err
@@ -344,7 +352,7 @@ func (w *wal) createSegment(format Format, base uint64) (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ministore: create segment: %w", err)
 	}
-	hdr := appendHeader(nil, format, base)
+	hdr := appendSchemaHeader(nil, format, base, w.schema)
 	err = writeFull(f, hdr, 0)
 	if err == nil {
 		err = f.Sync()

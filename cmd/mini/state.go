@@ -189,7 +189,7 @@ call the program's Manager.Compact.`,
 				fmt.Fprintf(out, "nothing to compact: no snapshot in %s\n", dir)
 				return nil
 			}
-			s, err := ministore.Open[json.RawMessage](jpath, nil)
+			s, err := ministore.Open[json.RawMessage](jpath, &ministore.Options{Schema: ministore.AnySchema})
 			if errors.Is(err, ministore.ErrLocked) {
 				return fmt.Errorf("%s is open in another process; compact from the program (Manager.Compact)", jpath)
 			}

@@ -1,0 +1,48 @@
+package jsonline
+
+import (
+	"encoding/json"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestReplacedUTF8(t *testing.T) {
+	tests := []struct {
+		json string
+		want bool
+	}{
+		{`"plain"`, false},
+		{`"\ufffd"`, true},
+		{`{"k":"a\ufffdb"}`, true},
+		{`"\\ufffd"`, false},      // an escaped backslash, then text
+		{`"\\\ufffd"`, true},      // an escaped backslash, then the escape
+		{`"\\\\ufffd"`, false},    // two escaped backslashes, then text
+		{`"\\u \ufffd"`, true},    // the escape after an unrelated one
+		{`"\\ufffd\ufffd"`, true}, // text, then the escape
+		{"\"\ufffd\"", false},     // the rune itself
+		{`"\uFFFD"`, false},       // Marshal never writes upper case
+	}
+	for _, tt := range tests {
+		if got := ReplacedUTF8([]byte(tt.json)); got != tt.want {
+			t.Errorf("ReplacedUTF8(%s) = %v, want %v", tt.json, got, tt.want)
+		}
+	}
+}
+
+// What Marshal writes for a string holds the escape exactly when the
+// string is not valid UTF-8.
+func FuzzReplacedUTF8(f *testing.F) {
+	f.Add("ok")
+	f.Add("\xff")
+	f.Add(`\ufffd`)
+	f.Add("\\\xff\ufffd")
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := json.Marshal(map[string]string{s: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := ReplacedUTF8(b), !utf8.ValidString(s); got != want {
+			t.Fatalf("ReplacedUTF8(%s) = %v for a string with valid UTF-8 %v", b, got, !want)
+		}
+	})
+}
