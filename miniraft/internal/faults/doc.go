@@ -42,14 +42,21 @@
 //     has one per ordered pair of nodes.
 //   - KV and Append are the replicated state: per key, the list of values
 //     appended. A read returns the whole list, so the porcupine model
-//     (Model) sees exactly which writes a read observed.
+//     (Model) sees exactly which writes a read observed. The model keeps
+//     each list as a digest (length and hash), so its steps do not slow
+//     down as the lists grow.
 //   - Nemeses are the faults: kill-leader (SIGKILL), kill-two (the leader
 //     and a follower), partition-leader (every link to and from it
 //     blackholed), pause-leader (SIGSTOP, then SIGCONT), latency-cut (80
 //     ms on every link each way, every open connection closed),
-//     membership (add a voter, remove the leader, add it back, remove the
-//     new one), disk-loss (a node restarted with what it had not fsync'd
-//     lost).
+//     membership (add a voter, remove the leader, restart it and add it
+//     back, remove the new one), disk-loss (a node restarted with what it
+//     had not fsync'd lost); and, named in Config.Faults only, none (a
+//     baseline) and attacker (Attacker: forged forwarded calls,
+//     AppendEntries and InstallSnapshot sent straight to every raft port).
+//   - Config.Bug plants a bug in the nodes (stale reads, acknowledgements
+//     of writes never made): a run with one must fail, which shows the
+//     checks can.
 //
 // Each fault is a phase with its own keys: clients run a fifth of the
 // phase, the fault holds two fifths, and after the heal the clients run
