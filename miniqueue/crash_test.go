@@ -41,7 +41,7 @@ const crashDir = "/q"
 type crashScenario struct {
 	name   string
 	opts   Options
-	script string // tokens: C<name> create consumer, P push, B<n> batch, R<name> receive, A<name> ack, N<name> nack, X reopen
+	script string // tokens: C<name> create consumer, P push, B<n> batch, R<name> receive, A<name> ack, N<name> nack, T<name> term, X reopen
 }
 
 func tinyOptions(o Options) Options {
@@ -63,6 +63,8 @@ func crashScenarios() []crashScenario {
 			"C Cb P P B2 R Rb A R Ab Rb X R Rb A Ab P R A Rb Ab Rb Ab R A X Rb Ab R A"},
 		{"dead letters", tinyOptions(Options{MaxDeliveries: 2}),
 			"C P P P R N R N R A R N R A P R N R N R A X R A R A"},
+		{"term", tinyOptions(Options{}),
+			"C Cb P P P R T Rb A R N R T Rb Tb P B2 R A R T Rb Tb X R T Rb A Rb Tb"},
 	}
 }
 
@@ -74,13 +76,16 @@ type crashModel struct {
 	maybe     map[int]bool            // Push interrupted: may be there
 	acked     map[string]map[int]bool // Ack returned nil
 	acking    map[string]map[int]bool // Ack called: may have taken effect
+	termed    map[string]map[int]bool // Term returned nil: in the dead-letter queue once
+	terming   map[string]map[int]bool // Term called: may have taken effect
 	attempts  map[string]map[int]int  // highest Attempt Receive returned
 	held      map[string][]*Message[int]
 }
 
 func newCrashModel() *crashModel {
 	return &crashModel{nextID: 1, pushed: map[int]bool{}, maybe: map[int]bool{},
-		acked: map[string]map[int]bool{}, acking: map[string]map[int]bool{}, attempts: map[string]map[int]int{}, held: map[string][]*Message[int]{}}
+		acked: map[string]map[int]bool{}, acking: map[string]map[int]bool{}, termed: map[string]map[int]bool{},
+		terming: map[string]map[int]bool{}, attempts: map[string]map[int]int{}, held: map[string][]*Message[int]{}}
 }
 
 // violation is a broken promise seen during the workload itself.
@@ -92,6 +97,8 @@ func (m *crashModel) addConsumer(name string) {
 	m.consumers = append(m.consumers, name)
 	m.acked[name] = map[int]bool{}
 	m.acking[name] = map[int]bool{}
+	m.termed[name] = map[int]bool{}
+	m.terming[name] = map[int]bool{}
 	m.attempts[name] = map[int]int{}
 }
 
@@ -159,12 +166,15 @@ func runCrashWorkload(sc crashScenario, fsys vfs.FS, m *crashModel) (err error) 
 			if m.acked[arg][msg.Value] {
 				return &violation{fmt.Sprintf("consumer %q: message %d (id %d) delivered again after its Ack", arg, msg.Seq, msg.Value)}
 			}
+			if m.termed[arg][msg.Value] {
+				return &violation{fmt.Sprintf("consumer %q: message %d (id %d) delivered again after its Term", arg, msg.Seq, msg.Value)}
+			}
 			if msg.Attempt <= m.attempts[arg][msg.Value] {
 				return &violation{fmt.Sprintf("consumer %q: id %d delivered with attempt %d after attempt %d", arg, msg.Value, msg.Attempt, m.attempts[arg][msg.Value])}
 			}
 			m.attempts[arg][msg.Value] = msg.Attempt
 			m.held[arg] = append(m.held[arg], msg)
-		case "A", "N":
+		case "A", "N", "T":
 			if len(m.held[arg]) == 0 {
 				continue
 			}
@@ -174,6 +184,14 @@ func runCrashWorkload(sc crashScenario, fsys vfs.FS, m *crashModel) (err error) 
 				if err := msg.Nack(0); err != nil {
 					return err
 				}
+				continue
+			}
+			if op == "T" {
+				m.terming[arg][msg.Value] = true
+				if err := msg.Term("crash test"); err != nil {
+					return err
+				}
+				m.termed[arg][msg.Value] = true
 				continue
 			}
 			m.acking[arg][msg.Value] = true
@@ -227,6 +245,8 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 			switch {
 			case m.acked[name][id]:
 				return fmt.Sprintf("consumer %q: id %d (seq %d) was acknowledged, delivered again after the crash", name, id, msg.Seq)
+			case m.termed[name][id]:
+				return fmt.Sprintf("consumer %q: id %d (seq %d) was Term'd, delivered again after the crash", name, id, msg.Seq)
 			case drained[name][id] > 0:
 				return fmt.Sprintf("consumer %q: id %d delivered twice in one drain", name, id)
 			case !m.pushed[id] && !m.maybe[id]:
@@ -256,6 +276,8 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 			return fmt.Sprintf("id %d is in the dead-letter queue twice for consumer %q", dl.Value, dl.Consumer)
 		case m.acked[dl.Consumer][dl.Value]:
 			return fmt.Sprintf("consumer %q: id %d was acknowledged, and is in the dead-letter queue", dl.Consumer, dl.Value)
+		case strings.HasPrefix(dl.Reason, "Term") && !m.terming[dl.Consumer][dl.Value]:
+			return fmt.Sprintf("consumer %q: id %d is in the dead-letter queue by Term, never Term'd", dl.Consumer, dl.Value)
 		case drained[dl.Consumer][dl.Value] > 0:
 			return fmt.Sprintf("consumer %q: id %d was delivered after the crash, and is in the dead-letter queue", dl.Consumer, dl.Value)
 		}
@@ -265,6 +287,11 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 		for id := range m.pushed {
 			if !m.acking[name][id] && drained[name][id] == 0 && !dead[key{name, id}] {
 				return fmt.Sprintf("consumer %q: id %d was pushed and never acknowledged, and is lost", name, id)
+			}
+		}
+		for id := range m.termed[name] {
+			if !dead[key{name, id}] {
+				return fmt.Sprintf("consumer %q: id %d was Term'd and is not in the dead-letter queue", name, id)
 			}
 		}
 	}

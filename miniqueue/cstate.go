@@ -51,6 +51,8 @@ type pending struct {
 	status   status    //
 	at       time.Time // lease deadline (in flight) or end of the delay
 	idx      int       // index in the heap holding it
+	moving   bool      // being moved to the dead-letter queue
+	termed   bool      // a Term was cut short after its "term" record (Open finishes the move)
 }
 
 // maxPrefetched bounds the messages an Ack prefetches for a consumer, and
@@ -258,8 +260,12 @@ func (c *cstate) snapshot() cpConsumer {
 		if p.attempts > 0 {
 			cp.Attempts = append(cp.Attempts, [2]uint64{s, uint64(p.attempts)})
 		}
+		if p.termed {
+			cp.Term = append(cp.Term, s)
+		}
 	}
 	slices.SortFunc(cp.Attempts, func(a, b [2]uint64) int { return cmpU(a[0], b[0]) })
+	slices.Sort(cp.Term)
 	return cp
 }
 
@@ -275,6 +281,14 @@ func fromCheckpoint(cp cpConsumer) *cstate {
 	for _, a := range cp.Attempts {
 		if !c.resolved(a[0]) {
 			c.pend[a[0]] = newPending(a[0], int(a[1]))
+		}
+	}
+	for _, s := range cp.Term {
+		if !c.resolved(s) {
+			if c.pend[s] == nil {
+				c.pend[s] = newPending(s, 0)
+			}
+			c.pend[s].termed = true
 		}
 	}
 	return c

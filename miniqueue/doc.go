@@ -15,8 +15,8 @@
 // receivers until it is acknowledged (Message.Ack), released
 // (Message.Nack), or its visibility timeout runs out (extend it with
 // Message.Extend); then it is delivered again. After MaxDeliveries
-// deliveries it goes to the dead-letter queue (Queue.DeadLetters), which can
-// be read, and replayed or emptied.
+// deliveries, or at once with Message.Term, it goes to the dead-letter
+// queue (Queue.DeadLetters), which can be read, and replayed or emptied.
 //
 // # Guarantees
 //
@@ -43,6 +43,12 @@
 // crash such a message, if nobody received it yet, counts one delivery too
 // many (never too few). Close takes those counts back, and with
 // MaxDeliveries 1 nothing is prefetched.
+//
+// Term returns when the message is in the dead-letter queue and resolved
+// for its consumer, both fsync'd; it is then never delivered to that
+// consumer again, and it is in the dead-letter queue once: a crash during
+// Term leaves it either delivered again (Term had not written the dead
+// letter) or moved, which Open completes.
 //
 // Messages are delivered more than once only when an earlier delivery was
 // not acknowledged: its visibility timeout ran out while it was still being
@@ -92,6 +98,7 @@
 //	{"op":"ack","c":"billing","seq":7}           message 7 acknowledged
 //	{"op":"dead","c":"billing","seq":8,"n":10}   message 8 moved to the dead-letter queue
 //	{"op":"return","c":"billing","seq":9}        a prefetched delivery of 9 did not happen
+//	{"op":"term","c":"billing","seq":7,"n":2}    Term is moving message 7 (2nd delivery) to the dead-letter queue
 //	{"op":"delete","c":"billing"}                consumer deleted
 //	{"op":"checkpoint","base":5,"consumers":[{"c":"billing","floor":7,"next":10,
 //	    "done":[[8,8]],"attempts":[[7,2],[9,1]]}]}
@@ -100,8 +107,11 @@
 // below floor is resolved (acknowledged, dead-lettered, or replayed for
 // another consumer), so are the spans in done, and messages from next on
 // were never handed out; attempts gives the delivery counts of the
-// unresolved messages that were handed out. base is where a consumer created
-// when there is none starts.
+// unresolved messages that were handed out; term (rarely there) lists the
+// messages whose Term failed after its "term" record, for Open to finish
+// (an older reader ignores it, and may deliver such a message again though
+// it is in the dead-letter queue). base is where a consumer created when
+// there is none starts.
 //
 // An Ack that prefetches writes its "ack" and the next message's "deliver"
 // with one write and one fsync. Recovery reads the consumer journal from
@@ -123,7 +133,13 @@
 // its messages are {"consumer":...,"seq":...,"attempts":...,"reason":...,
 // "time":...,"value":...}. A dead letter is first written there, then the
 // "dead" record is written here; Open completes a move that a crash cut in
-// between, so a message is in the dead-letter queue once.
+// between, so a message is in the dead-letter queue once. Term writes a
+// "term" record before the dead letter so that Open knows to look.
+//
+// Versions: a reader older than a record kind ("term", say) refuses the
+// journal with a *RecordError naming it ("unknown operation") rather than
+// skipping it. Fields added to a checkpoint are optional; an older reader
+// ignores them, which is documented with each.
 //
 // # Concurrency
 //

@@ -4,11 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/mini-go/mini/miniqueue"
 )
+
+// quiet drops the queue's warnings (such as a message moved to the
+// dead-letter queue) from the examples' output.
+var quiet = slog.New(slog.DiscardHandler)
 
 type Order struct {
 	ID    int    `json:"id"`
@@ -163,4 +168,30 @@ func ExampleOptions_maxBytes() {
 	// push 1 <nil>
 	// push 2 <nil>
 	// push 3 miniqueue: queue full: 16 bytes do not fit (32 of 32 in use)
+}
+
+// Term gives up on a message at once: it goes to the dead-letter queue
+// without waiting for MaxDeliveries.
+func ExampleMessage_Term() {
+	dir, _ := os.MkdirTemp("", "miniqueue")
+	defer os.RemoveAll(dir)
+
+	q, _ := miniqueue.Open[Order](dir, &miniqueue.Options{Logger: quiet})
+	defer q.Close()
+	q.Push(Order{ID: 1, Item: "", Count: -3})
+
+	m, _ := q.Receive(context.Background())
+	if m.Value.Count < 0 {
+		m.Term("negative count") // durable when it returns; never delivered again
+	}
+	for dl, err := range q.DeadLetters().All() {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("dead letter %d: order %d, %q after %d delivery\n", dl.ID, dl.Value.ID, dl.Reason, dl.Attempts)
+	}
+	fmt.Println("left:", q.Len())
+	// Output:
+	// dead letter 1: order 1, "Term: negative count" after 1 delivery
+	// left: 0
 }

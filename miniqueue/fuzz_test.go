@@ -22,6 +22,8 @@ var consumerRecordSeeds = []string{
 	`{"op":"ack","c":"x","seq":3}`,
 	`{"op":"dead","seq":3,"n":10}`,
 	`{"op":"return","c":"w","seq":4}`,
+	`{"op":"term","c":"w","seq":4,"n":2}`,
+	`{"op":"checkpoint","base":1,"consumers":[{"c":"","floor":1,"next":3,"attempts":[[2,1]],"term":[2]}]}`,
 	`{"op":"checkpoint","base":2,"consumers":[{"c":"","floor":2,"next":6,"done":[[4,4]],"attempts":[[2,1],[5,3]]}]}`,
 	`{"op":"checkpoint","base":1,"consumers":[]}`,
 	`{"op":"ack","seq":18446744073709551615}`,
@@ -49,7 +51,7 @@ func FuzzConsumerRecord(f *testing.F) {
 		}
 		var again []byte
 		switch r.Op {
-		case opDeliver, opAck, opDead, opReturn:
+		case opDeliver, opAck, opDead, opReturn, opTerm:
 			n := r.N
 			if r.Op == opAck || r.Op == opReturn {
 				n = 0
@@ -87,6 +89,9 @@ func normal(r consRecord) consRecord {
 		}
 		if len(c.Attempts) == 0 {
 			c.Attempts = nil
+		}
+		if len(c.Term) == 0 {
+			c.Term = nil
 		}
 	}
 	return r

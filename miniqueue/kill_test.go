@@ -90,6 +90,7 @@ func killChild(role, dir, base string) {
 	parent := os.Getppid()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
 	o := killOptions
+	o.Logger = quietLogger
 	for start := time.Now(); time.Since(start) < 5*time.Minute && os.Getppid() == parent; {
 		q, err := Open[int](dir, &o)
 		if errors.Is(err, ErrLocked) {
@@ -139,6 +140,15 @@ func killChild(role, dir, base string) {
 							return
 						}
 						say("recv %d %d", m.Value, m.Attempt)
+						if wrng.IntN(40) == 0 {
+							switch err := m.Term("kill test"); {
+							case err == nil:
+								say("termed %d", m.Value)
+							case !errors.Is(err, ErrClosed):
+								say("error term: %v", err)
+							}
+							continue
+						}
 						if wrng.IntN(20) == 0 {
 							if err := m.Nack(0); err != nil && !errors.Is(err, ErrClosed) {
 								say("error nack: %v", err)
@@ -333,11 +343,19 @@ func TestKillProducerAndConsumer(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
+	dead := map[int]int{} // dead letters by message
+	for dl, err := range q.DeadLetters().All() {
+		if err != nil {
+			t.Fatalf("dead letters: %v", err)
+		}
+		dead[dl.Value]++
+	}
 	q.Close()
 
 	// The audit.
 	acked := map[int]int{}
-	ackedAt := map[int]int{} // index of the "acked" line
+	termed := map[int]bool{}
+	ackedAt := map[int]int{} // index of the "acked" line, or of the "termed" line
 	attempts := map[[2]int]bool{}
 	lastRecv := map[int]int{} // index of the last "recv" line
 	recvLife := map[int]int{} // process of the last "recv"
@@ -350,7 +368,7 @@ func TestKillProducerAndConsumer(t *testing.T) {
 				t.Fatalf("message %d received, but no producer tried to push it", id)
 			}
 			if _, ok := ackedAt[id]; ok {
-				t.Fatalf("message %d received (attempt %d) after its Ack returned", id, ev.b)
+				t.Fatalf("message %d received (attempt %d) after its Ack or Term returned", id, ev.b)
 			}
 			if attempts[[2]int{id, ev.b}] {
 				t.Fatalf("message %d delivered twice as attempt %d: a delivery count was lost", id, ev.b)
@@ -364,14 +382,30 @@ func TestKillProducerAndConsumer(t *testing.T) {
 		case "acked":
 			acked[ev.a]++
 			ackedAt[ev.a] = i
-			if acked[ev.a] > 1 {
-				t.Fatalf("message %d acked twice", ev.a)
+			if acked[ev.a] > 1 || termed[ev.a] {
+				t.Fatalf("message %d acked twice, or acked and Term'd", ev.a)
 			}
+		case "termed":
+			if termed[ev.a] || acked[ev.a] > 0 {
+				t.Fatalf("message %d Term'd twice, or acked and Term'd", ev.a)
+			}
+			termed[ev.a] = true
+			ackedAt[ev.a] = i
+		}
+	}
+	for id, n := range dead {
+		if n > 1 || acked[id] > 0 {
+			t.Fatalf("message %d is %d times in the dead-letter queue (acked %d times)", id, n, acked[id])
+		}
+	}
+	for id := range termed {
+		if dead[id] != 1 {
+			t.Fatalf("message %d was Term'd and is not in the dead-letter queue", id)
 		}
 	}
 	hidden := 0
 	for id := range pushed {
-		if acked[id] == 1 {
+		if acked[id] == 1 || dead[id] == 1 {
 			continue
 		}
 		// Not acked by the record: its last delivery's Ack may have been
@@ -389,8 +423,8 @@ func TestKillProducerAndConsumer(t *testing.T) {
 		}
 	}
 	t.Logf("%.0f s, %d kills (%d consumer processes); %d messages pushed (%d tried), %d deliveries, %d redeliveries, "+
-		"%d acks whose print a kill cut off", seconds, kills, consumerLife-1, len(pushed), len(tried), deliveries,
-		redeliveries, hidden)
+		"%d Term'd (%d dead letters), %d acks whose print a kill cut off", seconds, kills, consumerLife-1, len(pushed),
+		len(tried), deliveries, redeliveries, len(termed), len(dead), hidden)
 	if len(pushed) == 0 || redeliveries == 0 {
 		t.Fatalf("the test exercised too little: %d pushed, %d redeliveries", len(pushed), redeliveries)
 	}

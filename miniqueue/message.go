@@ -33,6 +33,19 @@ func (m *Message[T]) Nack(delay time.Duration) error {
 	return m.wrap(m.c.q.e.nack(m.c.st, m.Seq, m.Attempt, delay))
 }
 
+// Term gives up on the message at once: it moves it to the dead-letter
+// queue with reason (prefixed with "Term: "), whatever its delivery count,
+// and it is not delivered to this consumer again. Term returns when the
+// dead letter and the message's removal from the consumer are on stable
+// storage; the message is then in the dead-letter queue once, even if a
+// crash cuts Term short (Open finishes the move or, if the dead letter was
+// not written yet, the message is delivered again). Term fails like Nack on
+// a message already acknowledged (ErrAcked) or delivered again since
+// (ErrStale).
+func (m *Message[T]) Term(reason string) error {
+	return m.wrap(m.c.q.e.term(m.c.st, m.Seq, m.Attempt, reason))
+}
+
 // Extend keeps the message hidden from the consumer's other receivers for d
 // from now, for a receiver that needs longer than the visibility timeout.
 // It fails with ErrStale if the message was delivered again since this

@@ -21,6 +21,7 @@ const (
 	opAck        = "ack"        // a message is acknowledged
 	opDead       = "dead"       // a message went to the dead-letter queue
 	opReturn     = "return"     // a recorded delivery that did not happen (prefetched, not taken)
+	opTerm       = "term"       // Message.Term is moving a message to the dead-letter queue
 	opCheckpoint = "checkpoint" // the whole consumer state
 )
 
@@ -45,6 +46,7 @@ type cpConsumer struct {
 	Next     uint64      `json:"next"`
 	Done     [][2]uint64 `json:"done,omitempty"`
 	Attempts [][2]uint64 `json:"attempts,omitempty"`
+	Term     []uint64    `json:"term,omitempty"` // messages a failed Term may have put in the dead-letter queue
 }
 
 // quoteName returns name as a JSON string.
@@ -113,7 +115,7 @@ func parseConsRecord(p []byte) (consRecord, error) {
 		if r.Seq == 0 || r.N < 1 {
 			return r, fmt.Errorf("%q record needs seq and n >= 1", r.Op)
 		}
-	case opAck, opDead, opReturn:
+	case opAck, opDead, opReturn, opTerm:
 		if r.Seq == 0 {
 			return r, fmt.Errorf("%q record without seq", r.Op)
 		}
@@ -154,6 +156,11 @@ func (c *cpConsumer) check() error {
 	}
 	if !slices.IsSortedFunc(c.Attempts, func(a, b [2]uint64) int { return cmpU(a[0], b[0]) }) {
 		return fmt.Errorf("attempts out of order")
+	}
+	for _, s := range c.Term {
+		if s < c.Floor || s >= c.Next {
+			return fmt.Errorf("bad term entry %d", s)
+		}
 	}
 	for i, a := range c.Attempts {
 		if a[0] < c.Floor || a[0] >= c.Next || a[1] == 0 || a[1] > 1<<31 || (i > 0 && c.Attempts[i-1][0] == a[0]) {

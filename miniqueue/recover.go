@@ -79,6 +79,19 @@ func applyRecord(cs map[string]*cstate, base uint64, r consRecord) uint64 {
 		if c := cs[r.C]; c != nil {
 			c.resolve(r.Seq)
 		}
+	case opTerm:
+		c := cs[r.C]
+		if c == nil || c.resolved(r.Seq) {
+			return base
+		}
+		p := c.pend[r.Seq]
+		if p == nil {
+			p = newPending(r.Seq, 0)
+			c.pend[r.Seq] = p
+		}
+		p.attempts = max(p.attempts, r.N)
+		p.termed = true
+		c.next = max(c.next, r.Seq+1)
 	case opReturn:
 		if c := cs[r.C]; c != nil {
 			if p := c.pend[r.Seq]; p != nil && p.attempts > 0 {
@@ -120,10 +133,11 @@ func checkAgainstMessages(c *cstate, first, last uint64) error {
 // crash interrupted: a message that reached MaxDeliveries and is in the
 // dead-letter queue already, but whose "dead" record was not written, gets
 // that record now instead of a second copy in the dead-letter queue.
+//
+// A message named by a "term" record (Message.Term was moving it) is
+// finished the same way; if its copy is not in the dead-letter queue, Term
+// did not return, and the message is delivered again.
 func (e *engine) finishDeadLetters() error {
-	if e.opts.MaxDeliveries < 0 {
-		return nil
-	}
 	type key struct {
 		c string
 		s uint64
@@ -132,7 +146,7 @@ func (e *engine) finishDeadLetters() error {
 	e.mu.Lock()
 	for _, c := range e.consumers {
 		for s, p := range c.pend {
-			if p.attempts >= e.opts.MaxDeliveries {
+			if p.termed || (e.opts.MaxDeliveries > 0 && p.attempts >= e.opts.MaxDeliveries) {
 				cand[key{c.name, s}] = c
 			}
 		}
@@ -159,7 +173,13 @@ func (e *engine) finishDeadLetters() error {
 	defer e.cpMu.RUnlock()
 	for _, k := range moved {
 		c := cand[k]
-		if err := e.appendCons(appendSeqRecord(nil, opDead, c.qname, k.s, e.opts.MaxDeliveries)); err != nil {
+		e.mu.Lock()
+		n := e.opts.MaxDeliveries
+		if p := c.pend[k.s]; p != nil {
+			n = p.attempts
+		}
+		e.mu.Unlock()
+		if err := e.appendCons(appendSeqRecord(nil, opDead, c.qname, k.s, max(n, 1))); err != nil {
 			return err
 		}
 		e.mu.Lock()
