@@ -41,7 +41,7 @@ const crashDir = "/q"
 type crashScenario struct {
 	name   string
 	opts   Options
-	script string // tokens: C<name> create consumer, P push, B<n> batch, R<name> receive, A<name> ack, N<name> nack, T<name> term, X reopen
+	script string // tokens: C<name> create consumer, P push, B<n> batch, R<name> receive, A<name> ack, N<name> nack, D<name> nack with a delay, T<name> term, X reopen
 }
 
 func tinyOptions(o Options) Options {
@@ -63,6 +63,8 @@ func crashScenarios() []crashScenario {
 			"C Cb P P B2 R Rb A R Ab Rb X R Rb A Ab P R A Rb Ab Rb Ab R A X Rb Ab R A"},
 		{"dead letters", tinyOptions(Options{MaxDeliveries: 2}),
 			"C P P P R N R N R A R N R A P R N R N R A X R A R A"},
+		{"back-off", tinyOptions(Options{BackOff: []time.Duration{time.Second, 3 * time.Second}}),
+			"C Cb P P P R D Rb N R A R Rb A X R A Rb D P R Rb A X R A Rb A R N R A Rb A"},
 		{"term", tinyOptions(Options{}),
 			"C Cb P P P R T Rb A R N R T Rb Tb P B2 R A R T Rb Tb X R T Rb A Rb Tb"},
 	}
@@ -72,20 +74,21 @@ func crashScenarios() []crashScenario {
 type crashModel struct {
 	consumers []string
 	nextID    int
-	pushed    map[int]bool            // Push returned nil
-	maybe     map[int]bool            // Push interrupted: may be there
-	acked     map[string]map[int]bool // Ack returned nil
-	acking    map[string]map[int]bool // Ack called: may have taken effect
-	termed    map[string]map[int]bool // Term returned nil: in the dead-letter queue once
-	terming   map[string]map[int]bool // Term called: may have taken effect
-	attempts  map[string]map[int]int  // highest Attempt Receive returned
+	pushed    map[int]bool                 // Push returned nil
+	maybe     map[int]bool                 // Push interrupted: may be there
+	acked     map[string]map[int]bool      // Ack returned nil
+	acking    map[string]map[int]bool      // Ack called: may have taken effect
+	termed    map[string]map[int]bool      // Term returned nil: in the dead-letter queue once
+	terming   map[string]map[int]bool      // Term called: may have taken effect
+	attempts  map[string]map[int]int       // highest Attempt Receive returned
+	delayed   map[string]map[int]time.Time // Nack returned nil: not delivered again before
 	held      map[string][]*Message[int]
 }
 
 func newCrashModel() *crashModel {
 	return &crashModel{nextID: 1, pushed: map[int]bool{}, maybe: map[int]bool{},
 		acked: map[string]map[int]bool{}, acking: map[string]map[int]bool{}, termed: map[string]map[int]bool{},
-		terming: map[string]map[int]bool{}, attempts: map[string]map[int]int{}, held: map[string][]*Message[int]{}}
+		terming: map[string]map[int]bool{}, attempts: map[string]map[int]int{}, delayed: map[string]map[int]time.Time{}, held: map[string][]*Message[int]{}}
 }
 
 // violation is a broken promise seen during the workload itself.
@@ -100,6 +103,7 @@ func (m *crashModel) addConsumer(name string) {
 	m.termed[name] = map[int]bool{}
 	m.terming[name] = map[int]bool{}
 	m.attempts[name] = map[int]int{}
+	m.delayed[name] = map[int]time.Time{}
 }
 
 // runCrashWorkload runs the script until the first error.
@@ -158,11 +162,15 @@ func runCrashWorkload(sc crashScenario, fsys vfs.FS, m *crashModel) (err error) 
 			msg, err := c.Receive(ctx)
 			cancel()
 			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) && c.Lag() <= len(m.held[arg]) {
-					continue // the rest went to the dead-letter queue
+				if errors.Is(err, context.DeadlineExceeded) && (c.Lag() <= len(m.held[arg]) || len(m.delayed[arg]) > 0) {
+					continue // the rest went to the dead-letter queue, or waits out a delay
 				}
 				return err
 			}
+			if until, ok := m.delayed[arg][msg.Value]; ok && time.Now().Before(until) {
+				return &violation{fmt.Sprintf("consumer %q: id %d delivered %v before the end of its delay", arg, msg.Value, until.Sub(time.Now()))}
+			}
+			delete(m.delayed[arg], msg.Value)
 			if m.acked[arg][msg.Value] {
 				return &violation{fmt.Sprintf("consumer %q: message %d (id %d) delivered again after its Ack", arg, msg.Seq, msg.Value)}
 			}
@@ -174,15 +182,23 @@ func runCrashWorkload(sc crashScenario, fsys vfs.FS, m *crashModel) (err error) 
 			}
 			m.attempts[arg][msg.Value] = msg.Attempt
 			m.held[arg] = append(m.held[arg], msg)
-		case "A", "N", "T":
+		case "A", "N", "D", "T":
 			if len(m.held[arg]) == 0 {
 				continue
 			}
 			msg := m.held[arg][0]
 			m.held[arg] = m.held[arg][1:]
-			if op == "N" {
-				if err := msg.Nack(0); err != nil {
+			if op == "N" || op == "D" {
+				delay := backoff(sc.opts.BackOff, msg.Attempt)
+				if op == "D" {
+					delay = 20 * time.Second
+				}
+				until := time.Now().Add(delay)
+				if err := msg.Nack(delay); err != nil {
 					return err
+				}
+				if delay > 0 {
+					m.delayed[arg][msg.Value] = until
 				}
 				continue
 			}
@@ -232,7 +248,7 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 			return fmt.Sprintf("consumer %q: %v", name, c.err)
 		}
 		for c.Lag() > 0 {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // longer than any delay
 			msg, err := c.Receive(ctx)
 			cancel()
 			if err != nil {
@@ -242,7 +258,9 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 				return fmt.Sprintf("drain %q: %v (lag %d)", name, err, c.Lag())
 			}
 			id := msg.Value
-			switch {
+			switch until, delayed := m.delayed[name][id]; {
+			case delayed && time.Now().Before(until):
+				return fmt.Sprintf("consumer %q: id %d delivered after the crash %v before the end of its delay", name, id, until.Sub(time.Now()))
 			case m.acked[name][id]:
 				return fmt.Sprintf("consumer %q: id %d (seq %d) was acknowledged, delivered again after the crash", name, id, msg.Seq)
 			case m.termed[name][id]:

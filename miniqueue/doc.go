@@ -44,6 +44,12 @@
 // many (never too few). Close takes those counts back, and with
 // MaxDeliveries 1 nothing is prefetched.
 //
+// A delayed Nack (Nack(d) with d > 0, or Nack(0) with Options.BackOff)
+// returns when the delay is fsync'd: the message is not delivered again
+// before its time, not after a restart, not after a power loss. With
+// BackOff, a visibility timeout that runs out delays the message too; that
+// delay is kept in memory and in checkpoints, so a crash can shorten it.
+//
 // Term returns when the message is in the dead-letter queue and resolved
 // for its consumer, both fsync'd; it is then never delivered to that
 // consumer again, and it is in the dead-letter queue once: a crash during
@@ -99,6 +105,8 @@
 //	{"op":"dead","c":"billing","seq":8,"n":10}   message 8 moved to the dead-letter queue
 //	{"op":"return","c":"billing","seq":9}        a prefetched delivery of 9 did not happen
 //	{"op":"term","c":"billing","seq":7,"n":2}    Term is moving message 7 (2nd delivery) to the dead-letter queue
+//	{"op":"nack","c":"billing","seq":7,"n":2,"at":1764252000123}
+//	                                             2nd delivery of 7 nacked: not again before at (ms since 1970)
 //	{"op":"delete","c":"billing"}                consumer deleted
 //	{"op":"checkpoint","base":5,"consumers":[{"c":"billing","floor":7,"next":10,
 //	    "done":[[8,8]],"attempts":[[7,2],[9,1]]}]}
@@ -107,7 +115,10 @@
 // below floor is resolved (acknowledged, dead-lettered, or replayed for
 // another consumer), so are the spans in done, and messages from next on
 // were never handed out; attempts gives the delivery counts of the
-// unresolved messages that were handed out; term (rarely there) lists the
+// unresolved messages that were handed out; delays gives the times
+// ([seq, ms since 1970]) before which delayed messages are not delivered
+// again (an older reader ignores it: they are ready at once, as it
+// documents for Nack delays); term (rarely there) lists the
 // messages whose Term failed after its "term" record, for Open to finish
 // (an older reader ignores it, and may deliver such a message again though
 // it is in the dead-letter queue). base is where a consumer created when
@@ -158,8 +169,10 @@
 // Order: a consumer's messages are handed out in sequence order, but
 // redeliveries come first, and competing receivers process concurrently.
 //
-// A Nack delay is kept in memory only: after a reopen the message is ready
-// at once. A delivery cut short by a crash after its count was written (but
+// Delays are measured with the wall clock: setting the clock forward ends
+// them early, setting it back makes them longer. A message that was in
+// flight when the process stopped is ready at once after a reopen, even
+// with BackOff (its consumer died, not the message). A delivery cut short by a crash after its count was written (but
 // before Receive returned, or prefetched by an Ack and not yet received)
 // still counts, so Attempt can skip a number. Up to 64 messages per
 // consumer can be prefetched; they go to whichever receiver of the

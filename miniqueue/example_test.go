@@ -195,3 +195,28 @@ func ExampleMessage_Term() {
 	// dead letter 1: order 1, "Term: negative count" after 1 delivery
 	// left: 0
 }
+
+// BackOff spaces out the redeliveries of a failing message; the delay of a
+// Nack is on disk when Nack returns, so it holds across a restart.
+func ExampleOptions_backOff() {
+	dir, _ := os.MkdirTemp("", "miniqueue")
+	defer os.RemoveAll(dir)
+
+	opts := &miniqueue.Options{BackOff: []time.Duration{20 * time.Millisecond, 50 * time.Millisecond}}
+	q, _ := miniqueue.Open[string](dir, opts)
+	q.Push("flaky job")
+
+	ctx := context.Background()
+	m, _ := q.Receive(ctx)
+	start := time.Now()
+	m.Nack(0) // fails: try again after BackOff[0]
+	q.Close()
+
+	q, _ = miniqueue.Open[string](dir, opts) // the delay survives the restart
+	defer q.Close()
+	m, _ = q.Receive(ctx)
+	fmt.Printf("%s: attempt %d, not before 20ms: %v\n", m.Value, m.Attempt, time.Since(start) >= 20*time.Millisecond)
+	m.Ack()
+	// Output:
+	// flaky job: attempt 2, not before 20ms: true
+}

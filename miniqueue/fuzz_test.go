@@ -23,6 +23,8 @@ var consumerRecordSeeds = []string{
 	`{"op":"dead","seq":3,"n":10}`,
 	`{"op":"return","c":"w","seq":4}`,
 	`{"op":"term","c":"w","seq":4,"n":2}`,
+	`{"op":"nack","c":"w","seq":4,"n":2,"at":946684805000}`,
+	`{"op":"checkpoint","base":1,"consumers":[{"c":"","floor":1,"next":3,"attempts":[[2,1]],"delays":[[2,946684805000]]}]}`,
 	`{"op":"checkpoint","base":1,"consumers":[{"c":"","floor":1,"next":3,"attempts":[[2,1]],"term":[2]}]}`,
 	`{"op":"checkpoint","base":2,"consumers":[{"c":"","floor":2,"next":6,"done":[[4,4]],"attempts":[[2,1],[5,3]]}]}`,
 	`{"op":"checkpoint","base":1,"consumers":[]}`,
@@ -46,7 +48,7 @@ func FuzzConsumerRecord(f *testing.F) {
 		applyRecord(cs, 1, r)
 		for _, c := range cs {
 			if c.next-c.floor < 1<<16 { // rebuild walks the window
-				c.rebuild()
+				c.rebuild(time.Unix(0, 0))
 			}
 		}
 		var again []byte
@@ -57,6 +59,8 @@ func FuzzConsumerRecord(f *testing.F) {
 				n = 0
 			}
 			again = appendSeqRecord(nil, r.Op, quoteName(r.C), r.Seq, n)
+		case opNack:
+			again = appendNackRecord(nil, quoteName(r.C), r.Seq, r.N, r.At)
 		case opNew:
 			again = newRecord(r.C, r.From)
 		case opDelete:
@@ -92,6 +96,9 @@ func normal(r consRecord) consRecord {
 		}
 		if len(c.Term) == 0 {
 			c.Term = nil
+		}
+		if len(c.Delays) == 0 {
+			c.Delays = nil
 		}
 	}
 	return r

@@ -139,7 +139,7 @@ func killChild(role, dir, base string) {
 							}
 							return
 						}
-						say("recv %d %d", m.Value, m.Attempt)
+						say("recv %d %d %d", m.Value, m.Attempt, time.Now().UnixMicro())
 						if wrng.IntN(40) == 0 {
 							switch err := m.Term("kill test"); {
 							case err == nil:
@@ -151,6 +151,19 @@ func killChild(role, dir, base string) {
 						}
 						if wrng.IntN(20) == 0 {
 							if err := m.Nack(0); err != nil && !errors.Is(err, ErrClosed) {
+								say("error nack: %v", err)
+							}
+							continue
+						}
+						if wrng.IntN(20) == 0 {
+							// A delayed Nack: the message must not come back
+							// before its time, whichever process receives it.
+							d := time.Duration(20+wrng.IntN(200)) * time.Millisecond
+							until := time.Now().Add(d)
+							switch err := m.Nack(d); {
+							case err == nil:
+								say("delayed %d %d", m.Value, until.UnixMicro())
+							case !errors.Is(err, ErrClosed):
 								say("error nack: %v", err)
 							}
 							continue
@@ -182,6 +195,7 @@ type killEvent struct {
 	life int // which consumer process (for consumer lines)
 	kind string
 	a, b int
+	c    int64 // recv: when, in µs since the epoch
 }
 
 type killProc struct {
@@ -235,19 +249,23 @@ func TestKillProducerAndConsumer(t *testing.T) {
 	pushed := map[int]bool{}
 	var failures []string
 	consumerLife := 0
-	parse := func(line string) (string, int, int) {
+	parse := func(line string) (string, int, int, int64) {
 		f := strings.Fields(line)
 		var a, b int
+		var c int64
 		if len(f) > 1 {
 			a, _ = strconv.Atoi(f[1])
 		}
 		if len(f) > 2 {
 			b, _ = strconv.Atoi(f[2])
 		}
-		return f[0], a, b
+		if len(f) > 3 {
+			c, _ = strconv.ParseInt(f[3], 10, 64)
+		}
+		return f[0], a, b, c
 	}
 	producerSink := func(line string) {
-		kind, a, b := parse(line)
+		kind, a, b, _ := parse(line)
 		mu.Lock()
 		defer mu.Unlock()
 		switch kind {
@@ -264,14 +282,14 @@ func TestKillProducerAndConsumer(t *testing.T) {
 		}
 	}
 	consumerSink := func(line string) {
-		kind, a, b := parse(line)
+		kind, a, b, c := parse(line)
 		mu.Lock()
 		defer mu.Unlock()
 		if kind == "error" {
 			failures = append(failures, "consumer: "+line)
 			return
 		}
-		events = append(events, killEvent{life: consumerLife, kind: kind, a: a, b: b})
+		events = append(events, killEvent{life: consumerLife, kind: kind, a: a, b: b, c: c})
 	}
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
@@ -330,7 +348,7 @@ func TestKillProducerAndConsumer(t *testing.T) {
 					t.Errorf("final drain, lag %d: %v", c.Lag(), err)
 					return
 				}
-				consumerSink(fmt.Sprintf("recv %d %d", m.Value, m.Attempt))
+				consumerSink(fmt.Sprintf("recv %d %d %d", m.Value, m.Attempt, time.Now().UnixMicro()))
 				if err := m.Ack(); err != nil {
 					t.Errorf("final drain: %v", err)
 					return
@@ -359,6 +377,8 @@ func TestKillProducerAndConsumer(t *testing.T) {
 	attempts := map[[2]int]bool{}
 	lastRecv := map[int]int{} // index of the last "recv" line
 	recvLife := map[int]int{} // process of the last "recv"
+	delayedUntil := map[int]int64{}
+	delays, delaysAcrossKill := 0, 0
 	deliveries, redeliveries := 0, 0
 	for i, ev := range events {
 		switch ev.kind {
@@ -374,6 +394,17 @@ func TestKillProducerAndConsumer(t *testing.T) {
 				t.Fatalf("message %d delivered twice as attempt %d: a delivery count was lost", id, ev.b)
 			}
 			attempts[[2]int{id, ev.b}] = true
+			if until, ok := delayedUntil[id]; ok {
+				// The process that receives may read the clock a little
+				// after the one that nacked; the queue rounds up to 1 ms.
+				if ev.c < until {
+					t.Fatalf("message %d delivered (attempt %d) %d µs before the end of its delay", id, ev.b, until-ev.c)
+				}
+				if ev.life != recvLife[id] {
+					delaysAcrossKill++
+				}
+				delete(delayedUntil, id)
+			}
 			deliveries++
 			if ev.b > 1 {
 				redeliveries++
@@ -385,6 +416,9 @@ func TestKillProducerAndConsumer(t *testing.T) {
 			if acked[ev.a] > 1 || termed[ev.a] {
 				t.Fatalf("message %d acked twice, or acked and Term'd", ev.a)
 			}
+		case "delayed":
+			delayedUntil[ev.a] = int64(ev.b)
+			delays++
 		case "termed":
 			if termed[ev.a] || acked[ev.a] > 0 {
 				t.Fatalf("message %d Term'd twice, or acked and Term'd", ev.a)
@@ -423,8 +457,9 @@ func TestKillProducerAndConsumer(t *testing.T) {
 		}
 	}
 	t.Logf("%.0f s, %d kills (%d consumer processes); %d messages pushed (%d tried), %d deliveries, %d redeliveries, "+
-		"%d Term'd (%d dead letters), %d acks whose print a kill cut off", seconds, kills, consumerLife-1, len(pushed),
-		len(tried), deliveries, redeliveries, len(termed), len(dead), hidden)
+		"%d Term'd (%d dead letters), %d delayed Nacks (%d redelivered by a later process), %d acks whose print a kill cut off",
+		seconds, kills, consumerLife-1, len(pushed), len(tried), deliveries, redeliveries, len(termed), len(dead), delays,
+		delaysAcrossKill, hidden)
 	if len(pushed) == 0 || redeliveries == 0 {
 		t.Fatalf("the test exercised too little: %d pushed, %d redeliveries", len(pushed), redeliveries)
 	}

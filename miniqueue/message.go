@@ -26,9 +26,12 @@ func (m *Message[T]) Ack() error {
 	return m.wrap(m.c.q.e.ack(m.c.st, m.Seq))
 }
 
-// Nack releases the message: it is delivered again after delay (at once if
-// delay <= 0), to any receiver of the consumer. The delay is kept in memory
-// only: if the queue is reopened first, the message is ready at once.
+// Nack releases the message: it is delivered again, to any receiver of the
+// consumer, after delay; with delay 0, after Options.BackOff's delay for
+// this attempt (at once without BackOff); with delay < 0, at once. A
+// delayed Nack returns when the delay is on stable storage: the message is
+// not delivered before its time, even after a restart or a crash. A Nack
+// without delay writes nothing.
 func (m *Message[T]) Nack(delay time.Duration) error {
 	return m.wrap(m.c.q.e.nack(m.c.st, m.Seq, m.Attempt, delay))
 }

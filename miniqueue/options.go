@@ -3,6 +3,7 @@ package miniqueue
 import (
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/mini-go/mini/internal/vfs"
@@ -20,6 +21,14 @@ type Options struct {
 	// before the message goes to the dead-letter queue instead of being
 	// delivered again. Default 10; a negative value means no limit.
 	MaxDeliveries int
+
+	// BackOff lists redelivery delays by attempt: after the n-th delivery
+	// of a message is nacked without a delay (Nack(0)) or its visibility
+	// timeout runs out, the message is not delivered again for
+	// BackOff[n-1] (the last entry for later attempts). A delayed Nack is
+	// durable: the delay holds across a restart or a crash. Default none:
+	// redelivery at once.
+	BackOff []time.Duration
 
 	// MaxBytes, when positive, bounds the encoded size of the messages the
 	// queue holds: those from the oldest one some consumer has not
@@ -76,6 +85,12 @@ func (o *Options) resolved() (Options, error) {
 	if r.VisibilityTimeout < 0 || r.MaxBytes < 0 || r.MaxSegmentBytes < 0 {
 		return r, errors.New("miniqueue: negative option")
 	}
+	for _, d := range r.BackOff {
+		if d < 0 {
+			return r, errors.New("miniqueue: negative BackOff delay")
+		}
+	}
+	r.BackOff = slices.Clone(r.BackOff)
 	if r.VisibilityTimeout == 0 {
 		r.VisibilityTimeout = defaultVisibility
 	}

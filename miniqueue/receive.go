@@ -28,7 +28,7 @@ func (e *engine) receive(ctx context.Context, c *cstate, accept func(value []byt
 			e.cpMu.RUnlock()
 			return 0, 0, err
 		}
-		p, recorded, wake := c.claim(time.Now(), e.cache.published, e.opts.VisibilityTimeout)
+		p, recorded, wake := c.claim(time.Now(), e.cache.published, e.opts.VisibilityTimeout, e.opts.BackOff)
 		if p == nil {
 			ch := make(chan struct{}, 1)
 			c.waiters = append(c.waiters, ch)
@@ -251,25 +251,6 @@ func (e *engine) currentLocked(c *cstate, seq uint64, attempt int) (*pending, er
 		return nil, ErrStale // (moving: on its way to the dead-letter queue)
 	}
 	return p, nil
-}
-
-// nack makes a delivery's message available again after delay. It writes
-// nothing: the delivery count was recorded when the message was handed out.
-func (e *engine) nack(c *cstate, seq uint64, attempt int, delay time.Duration) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, err := e.currentLocked(c, seq, attempt)
-	if err != nil {
-		return err
-	}
-	c.stats.nacked++
-	if delay <= 0 {
-		c.setStatus(p, stReady, time.Time{})
-	} else {
-		c.setStatus(p, stDelayed, time.Now().Add(delay))
-	}
-	c.wakeOne()
-	return nil
 }
 
 // extend sets a delivery's lease to end d from now.

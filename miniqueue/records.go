@@ -22,6 +22,7 @@ const (
 	opDead       = "dead"       // a message went to the dead-letter queue
 	opReturn     = "return"     // a recorded delivery that did not happen (prefetched, not taken)
 	opTerm       = "term"       // Message.Term is moving a message to the dead-letter queue
+	opNack       = "nack"       // a message is not to be delivered again before a time
 	opCheckpoint = "checkpoint" // the whole consumer state
 )
 
@@ -32,6 +33,7 @@ type consRecord struct {
 	Seq       uint64       `json:"seq,omitempty"`
 	N         int          `json:"n,omitempty"`
 	From      uint64       `json:"from,omitempty"`
+	At        int64        `json:"at,omitempty"`   // nack: not before, in ms since the epoch
 	Base      uint64       `json:"base,omitempty"` // checkpoint: the queue floor
 	Consumers []cpConsumer `json:"consumers,omitempty"`
 }
@@ -46,7 +48,8 @@ type cpConsumer struct {
 	Next     uint64      `json:"next"`
 	Done     [][2]uint64 `json:"done,omitempty"`
 	Attempts [][2]uint64 `json:"attempts,omitempty"`
-	Term     []uint64    `json:"term,omitempty"` // messages a failed Term may have put in the dead-letter queue
+	Term     []uint64    `json:"term,omitempty"`   // messages a failed Term may have put in the dead-letter queue
+	Delays   [][2]uint64 `json:"delays,omitempty"` // [seq, ms since the epoch]: not delivered again before
 }
 
 // quoteName returns name as a JSON string.
@@ -115,6 +118,10 @@ func parseConsRecord(p []byte) (consRecord, error) {
 		if r.Seq == 0 || r.N < 1 {
 			return r, fmt.Errorf("%q record needs seq and n >= 1", r.Op)
 		}
+	case opNack:
+		if r.Seq == 0 || r.N < 1 || r.At <= 0 {
+			return r, fmt.Errorf("%q record needs seq, n >= 1 and at > 0", r.Op)
+		}
 	case opAck, opDead, opReturn, opTerm:
 		if r.Seq == 0 {
 			return r, fmt.Errorf("%q record without seq", r.Op)
@@ -156,6 +163,11 @@ func (c *cpConsumer) check() error {
 	}
 	if !slices.IsSortedFunc(c.Attempts, func(a, b [2]uint64) int { return cmpU(a[0], b[0]) }) {
 		return fmt.Errorf("attempts out of order")
+	}
+	for i, d := range c.Delays {
+		if d[0] < c.Floor || d[0] >= c.Next || d[1] == 0 || d[1] > 1<<62 || (i > 0 && c.Delays[i-1][0] >= d[0]) {
+			return fmt.Errorf("bad delay [%d, %d]", d[0], d[1])
+		}
 	}
 	for _, s := range c.Term {
 		if s < c.Floor || s >= c.Next {

@@ -1,6 +1,9 @@
 package miniqueue
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // recover rebuilds the consumer state from the consumer journal: it applies
 // every record in order, and a checkpoint replaces everything before it.
@@ -28,11 +31,12 @@ func (e *engine) recover() error {
 	}
 	e.sinceCP.Store(since)
 	last, first := e.cache.published, e.msgs.FirstSeq()
+	now := time.Now()
 	for _, c := range cs {
 		if err := checkAgainstMessages(c, first, last); err != nil {
 			return &RecordError{Journal: e.consPath, Err: err}
 		}
-		c.rebuild()
+		c.rebuild(now)
 	}
 	for _, c := range cs {
 		base = max(base, c.floor)
@@ -74,7 +78,17 @@ func applyRecord(cs map[string]*cstate, base uint64, r consRecord) uint64 {
 			c.pend[r.Seq] = p
 		}
 		p.attempts = max(p.attempts, r.N)
+		p.until = time.Time{} // delivered again: an older Nack's delay is over
 		c.next = max(c.next, r.Seq+1)
+	case opNack:
+		c := cs[r.C]
+		if c == nil || c.resolved(r.Seq) {
+			return base
+		}
+		if p := c.pend[r.Seq]; p != nil && p.attempts <= r.N {
+			p.attempts = r.N
+			p.until = time.UnixMilli(r.At)
+		}
 	case opAck, opDead:
 		if c := cs[r.C]; c != nil {
 			c.resolve(r.Seq)
