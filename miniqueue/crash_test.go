@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mini-go/mini/internal/crashtest"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -41,7 +42,7 @@ const crashDir = "/q"
 type crashScenario struct {
 	name   string
 	opts   Options
-	script string // tokens: C<name> create consumer, P push, B<n> batch, R<name> receive, A<name> ack, N<name> nack, D<name> nack with a delay, T<name> term, X reopen
+	script string // tokens: C<name> create consumer, P push, U PushWithID, B<n> batch, R<name> receive, A<name> ack, N<name> nack, D<name> nack with a delay, T<name> term, X reopen
 }
 
 func tinyOptions(o Options) Options {
@@ -65,8 +66,10 @@ func crashScenarios() []crashScenario {
 			"C P P P R N R N R A R N R A P R N R N R A X R A R A"},
 		{"back-off", tinyOptions(Options{BackOff: []time.Duration{time.Second, 3 * time.Second}}),
 			"C Cb P P P R D Rb N R A R Rb A X R A Rb D P R Rb A X R A Rb A R N R A Rb A"},
+		{"de-duplication", tinyOptions(Options{DedupWindow: time.Hour}),
+			"C Cb U U P R A Rb U Ab R A U Rb Ab X U R A Rb Ab Rb Ab U R A"},
 		{"term", tinyOptions(Options{}),
-			"C Cb P P P R T Rb A R N R T Rb Tb P B2 R A R T Rb Tb X R T Rb A Rb Tb"},
+			"C Cb P P P R T Rb A R N R T Rb Tb X R A Rb Tb"},
 	}
 }
 
@@ -82,13 +85,14 @@ type crashModel struct {
 	terming   map[string]map[int]bool      // Term called: may have taken effect
 	attempts  map[string]map[int]int       // highest Attempt Receive returned
 	delayed   map[string]map[int]time.Time // Nack returned nil: not delivered again before
+	withID    map[int]uint64               // pushed with PushWithID: its sequence number, 0 if not known
 	held      map[string][]*Message[int]
 }
 
 func newCrashModel() *crashModel {
 	return &crashModel{nextID: 1, pushed: map[int]bool{}, maybe: map[int]bool{},
 		acked: map[string]map[int]bool{}, acking: map[string]map[int]bool{}, termed: map[string]map[int]bool{},
-		terming: map[string]map[int]bool{}, attempts: map[string]map[int]int{}, delayed: map[string]map[int]time.Time{}, held: map[string][]*Message[int]{}}
+		terming: map[string]map[int]bool{}, attempts: map[string]map[int]int{}, delayed: map[string]map[int]time.Time{}, withID: map[int]uint64{}, held: map[string][]*Message[int]{}}
 }
 
 // violation is a broken promise seen during the workload itself.
@@ -138,6 +142,21 @@ func runCrashWorkload(sc crashScenario, fsys vfs.FS, m *crashModel) (err error) 
 			}
 			delete(m.maybe, id)
 			m.pushed[id] = true
+		case "U":
+			id := m.nextID
+			m.nextID++
+			m.maybe[id] = true
+			m.withID[id] = 0
+			seq, dup, err := q.PushWithID(dedupID(id), id)
+			if err != nil {
+				return err
+			}
+			if dup {
+				return &violation{fmt.Sprintf("first PushWithID of id %d reported a duplicate (seq %d)", id, seq)}
+			}
+			delete(m.maybe, id)
+			m.pushed[id] = true
+			m.withID[id] = seq
 		case "B":
 			n, _ := strconv.Atoi(arg)
 			ids := make([]int, n)
@@ -240,6 +259,21 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 		return fmt.Sprintf("reopen: %v", err)
 	}
 	defer q.Close()
+	// A producer that does not know whether its PushWithID went through
+	// retries it: that gives one message, and, if the first had returned,
+	// the first one's sequence number. (The model is left as it is: it is
+	// checked against more than one disk.)
+	pushed := maps.Clone(m.pushed)
+	for id, want := range m.withID {
+		seq, dup, err := q.PushWithID(dedupID(id), id)
+		switch {
+		case err != nil:
+			return fmt.Sprintf("retry of PushWithID(%d): %v", id, err)
+		case m.pushed[id] && (!dup || seq != want):
+			return fmt.Sprintf("retry of PushWithID(%d), pushed as %d: got %d, duplicate %v", id, want, seq, dup)
+		}
+		pushed[id] = true // there now, once
+	}
 	drained := map[string]map[int]int{}
 	for _, name := range m.consumers {
 		drained[name] = map[int]int{}
@@ -267,7 +301,7 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 				return fmt.Sprintf("consumer %q: id %d (seq %d) was Term'd, delivered again after the crash", name, id, msg.Seq)
 			case drained[name][id] > 0:
 				return fmt.Sprintf("consumer %q: id %d delivered twice in one drain", name, id)
-			case !m.pushed[id] && !m.maybe[id]:
+			case !pushed[id] && !m.maybe[id]:
 				return fmt.Sprintf("consumer %q: id %d was never pushed", name, id)
 			case msg.Attempt <= m.attempts[name][id]:
 				return fmt.Sprintf("consumer %q: id %d delivered with attempt %d, but attempt %d was seen before the crash",
@@ -302,7 +336,7 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 		dead[k] = true
 	}
 	for _, name := range m.consumers {
-		for id := range m.pushed {
+		for id := range pushed {
 			if !m.acking[name][id] && drained[name][id] == 0 && !dead[key{name, id}] {
 				return fmt.Sprintf("consumer %q: id %d was pushed and never acknowledged, and is lost", name, id)
 			}
@@ -593,3 +627,5 @@ func runConcurrentWorkload(sc crashScenario, fsys vfs.FS, m *crashModel, seed ui
 	}
 	return firstErr
 }
+
+func dedupID(id int) string { return "id-" + strconv.Itoa(id) }

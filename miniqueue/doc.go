@@ -28,6 +28,13 @@
 // and not acknowledged when the queue was closed or its process died is
 // ready to be delivered again as soon as the queue is reopened.
 //
+// PushWithID de-duplicates: within DedupWindow (default 2 minutes) of a
+// PushWithID that returned, another with the same ID pushes nothing and
+// returns the first message's Seq, also after a restart, a crash or a
+// power loss; a PushWithID cut short by a crash, retried, gives one
+// message. The IDs live in the messages' records, so they are exactly as
+// durable as the messages.
+//
 // Ack returns when the acknowledgement is fsync'd: an acknowledged message
 // is not delivered to that consumer again, not after a crash, not after a
 // power loss. Of several deliveries of one message, the first Ack wins; the
@@ -94,8 +101,12 @@
 //	{"seq":7,"sync":6,"rec":{"v":{"id":7,"item":"tea"}},"crc":"6f1c2a0b"}
 //	{"seq":9,"sync":8,"rec":{"to":"billing","dead":3,"v":{"id":4}},"crc":"..."}
 //
+//	{"seq":10,"sync":9,"rec":{"id":"order-7","t":1764252000123,"v":{"id":7}},"crc":"..."}
+//
 // The second form is a dead letter replayed for one consumer ("to") only;
-// "dead" names the dead letter it came from. The records of the consumer
+// "dead" names the dead letter it came from. The third is a message pushed
+// with PushWithID: its ID and push time (t, ms since 1970). An older reader
+// ignores id and t and reads the value. The records of the consumer
 // journal, shown without the ministore framing ("c" is the consumer's name,
 // left out for the default consumer ""):
 //
@@ -105,6 +116,7 @@
 //	{"op":"dead","c":"billing","seq":8,"n":10}   message 8 moved to the dead-letter queue
 //	{"op":"return","c":"billing","seq":9}        a prefetched delivery of 9 did not happen
 //	{"op":"term","c":"billing","seq":7,"n":2}    Term is moving message 7 (2nd delivery) to the dead-letter queue
+//	{"op":"dedup","seq":10}                      messages from 10 on may carry IDs (the first PushWithID)
 //	{"op":"nack","c":"billing","seq":7,"n":2,"at":1764252000123}
 //	                                             2nd delivery of 7 nacked: not again before at (ms since 1970)
 //	{"op":"delete","c":"billing"}                consumer deleted
@@ -122,7 +134,9 @@
 // messages whose Term failed after its "term" record, for Open to finish
 // (an older reader ignores it, and may deliver such a message again though
 // it is in the dead-letter queue). base is where a consumer created when
-// there is none starts.
+// there is none starts. dedup (once PushWithID was used) is the first
+// message Open reads to rebuild the table of IDs: the oldest one whose ID is
+// still within DedupWindow. The message journal is never cut above it.
 //
 // An Ack that prefetches writes its "ack" and the next message's "deliver"
 // with one write and one fsync. Recovery reads the consumer journal from
@@ -184,6 +198,13 @@
 // oldest unacknowledged message on disk, and so does a message that stays
 // unacknowledged (delete the consumer, or let MaxDeliveries move the
 // message away). Space comes back a segment at a time (MaxSegmentBytes).
+//
+// De-duplication: Open reads the messages pushed since the last checkpoint
+// and those whose ID is within DedupWindow, to rebuild the IDs' table
+// (kept in memory: about 100 bytes per ID). Messages with an ID stay on
+// disk for DedupWindow even when acknowledged. The window is measured with
+// the wall clock. An older version of this package opening the folder
+// keeps its messages but forgets the IDs.
 //
 // MaxBytes counts the encoded size of the messages from the oldest one
 // some consumer has not acknowledged on, in steps of about MaxBytes/256;

@@ -220,3 +220,24 @@ func ExampleOptions_backOff() {
 	// Output:
 	// flaky job: attempt 2, not before 20ms: true
 }
+
+// PushWithID makes a retried push harmless: a producer that does not know
+// whether its push went through (it timed out, or its process restarted)
+// pushes again with the same ID and gets the first message's number.
+func ExampleQueue_PushWithID() {
+	dir, _ := os.MkdirTemp("", "miniqueue")
+	defer os.RemoveAll(dir)
+
+	q, _ := miniqueue.Open[Order](dir, nil) // DedupWindow: 2 minutes
+	seq, dup, _ := q.PushWithID("order-7", Order{ID: 7, Item: "tea", Count: 1})
+	fmt.Println(seq, dup)
+	q.Close()
+
+	q, _ = miniqueue.Open[Order](dir, nil) // a restart, or a crash
+	defer q.Close()
+	seq, dup, _ = q.PushWithID("order-7", Order{ID: 7, Item: "tea", Count: 1})
+	fmt.Println(seq, dup, q.Len())
+	// Output:
+	// 1 false
+	// 1 true 1
+}

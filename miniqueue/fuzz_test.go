@@ -24,6 +24,8 @@ var consumerRecordSeeds = []string{
 	`{"op":"return","c":"w","seq":4}`,
 	`{"op":"term","c":"w","seq":4,"n":2}`,
 	`{"op":"nack","c":"w","seq":4,"n":2,"at":946684805000}`,
+	`{"op":"dedup","seq":3}`,
+	`{"op":"checkpoint","base":1,"dedup":2,"consumers":[]}`,
 	`{"op":"checkpoint","base":1,"consumers":[{"c":"","floor":1,"next":3,"attempts":[[2,1]],"delays":[[2,946684805000]]}]}`,
 	`{"op":"checkpoint","base":1,"consumers":[{"c":"","floor":1,"next":3,"attempts":[[2,1]],"term":[2]}]}`,
 	`{"op":"checkpoint","base":2,"consumers":[{"c":"","floor":2,"next":6,"done":[[4,4]],"attempts":[[2,1],[5,3]]}]}`,
@@ -53,7 +55,7 @@ func FuzzConsumerRecord(f *testing.F) {
 		}
 		var again []byte
 		switch r.Op {
-		case opDeliver, opAck, opDead, opReturn, opTerm:
+		case opDeliver, opAck, opDead, opReturn, opTerm, opDedup:
 			n := r.N
 			if r.Op == opAck || r.Op == opReturn {
 				n = 0
@@ -66,7 +68,7 @@ func FuzzConsumerRecord(f *testing.F) {
 		case opDelete:
 			again = deleteRecord(r.C)
 		case opCheckpoint:
-			again = checkpointRecord(r.Base, r.Consumers)
+			again = checkpointRecord(r.Base, r.Dedup, r.Consumers)
 		}
 		r2, err := parseConsRecord(again)
 		if err != nil {
@@ -126,6 +128,15 @@ func FuzzEnvelope(f *testing.F) {
 		json.Unmarshal(quoteName(to), &wantTo)
 		if err != nil || !bytes.Equal(env.value, v) || !env.targeted || env.to != wantTo || env.deadID != dead {
 			t.Fatalf("targeted envelope of %s to %q: %+v, %v", v, to, env, err)
+		}
+		meta := msgMeta{id: to, hasID: dead%2 == 0, t: int64(dead >> 2), at: int64(dead >> 3)}
+		env, err = parseEnvelope(appendMetaEnvelope(nil, meta, v))
+		if !meta.hasID {
+			wantTo = ""
+		}
+		if err != nil || !bytes.Equal(env.value, v) || env.targeted || env.hasID != meta.hasID || env.id != wantTo ||
+			env.t != meta.t || env.at != meta.at {
+			t.Fatalf("envelope of %s with %+v: %+v, %v", v, meta, env, err)
 		}
 	})
 }

@@ -42,10 +42,11 @@ import (
 // 3 with -short).
 
 const (
-	envKillRole = "MINIQUEUE_KILL_ROLE"
-	envKillDir  = "MINIQUEUE_KILL_DIR"
-	envKillBase = "MINIQUEUE_KILL_BASE"
-	envOpenOnce = "MINIQUEUE_OPEN_ONCE"
+	envKillRole  = "MINIQUEUE_KILL_ROLE"
+	envKillDir   = "MINIQUEUE_KILL_DIR"
+	envKillBase  = "MINIQUEUE_KILL_BASE"
+	envKillRetry = "MINIQUEUE_KILL_RETRY"
+	envOpenOnce  = "MINIQUEUE_OPEN_ONCE"
 )
 
 func TestMain(m *testing.M) {
@@ -63,7 +64,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	if role := os.Getenv(envKillRole); role != "" {
-		killChild(role, os.Getenv(envKillDir), os.Getenv(envKillBase))
+		killChild(role, os.Getenv(envKillDir), os.Getenv(envKillBase), os.Getenv(envKillRetry))
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -79,7 +80,7 @@ var killOptions = Options{VisibilityTimeout: time.Minute, MaxDeliveries: -1, Max
 
 // killChild is the body of a producer or consumer process. It runs until it
 // is killed, or its parent goes away.
-func killChild(role, dir, base string) {
+func killChild(role, dir, base, retry string) {
 	var outMu sync.Mutex
 	say := func(format string, args ...any) {
 		outMu.Lock()
@@ -103,6 +104,17 @@ func killChild(role, dir, base string) {
 		}
 		until := time.Now().Add(time.Duration(20+rng.IntN(100)) * time.Millisecond)
 		if role == "producer" {
+			if id, _ := strconv.Atoi(retry); id > 0 {
+				// The killed producer's last PushWithID may or may not
+				// have gone through: retry it, as a producer would.
+				seq, dup, err := q.PushWithID("m"+retry, id)
+				if err != nil {
+					say("error push: %v", err)
+					return
+				}
+				say("retried %d %d %t", id, seq, dup)
+				retry = ""
+			}
 			for time.Now().Before(until) {
 				n := 1
 				if rng.IntN(4) == 0 {
@@ -112,10 +124,18 @@ func killChild(role, dir, base string) {
 				for i := range ids {
 					ids[i] = next + i
 				}
-				say("try %d %d", ids[0], ids[n-1])
-				if n == 1 {
-					_, err = q.Push(ids[0])
+				withID := n == 1 && rng.IntN(2) == 0
+				if withID {
+					say("try-id %d %d", ids[0], ids[0])
 				} else {
+					say("try %d %d", ids[0], ids[n-1])
+				}
+				switch {
+				case withID:
+					_, _, err = q.PushWithID("m"+strconv.Itoa(ids[0]), ids[0])
+				case n == 1:
+					_, err = q.Push(ids[0])
+				default:
 					_, _, err = q.PushBatch(ids...)
 				}
 				if err != nil {
@@ -203,9 +223,10 @@ type killProc struct {
 	done chan struct{} // closed when its output is read to the end
 }
 
-func startKillProc(t *testing.T, role, dir string, base int, sink func(line string)) *killProc {
+func startKillProc(t *testing.T, role, dir string, base, retry int, sink func(line string)) *killProc {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envKillRole+"="+role, envKillDir+"="+dir, envKillBase+"="+strconv.Itoa(base))
+	cmd.Env = append(os.Environ(), envKillRole+"="+role, envKillDir+"="+dir, envKillBase+"="+strconv.Itoa(base),
+		envKillRetry+"="+strconv.Itoa(retry))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -249,6 +270,8 @@ func TestKillProducerAndConsumer(t *testing.T) {
 	pushed := map[int]bool{}
 	var failures []string
 	consumerLife := 0
+	lastTryID := 0               // the current producer's last push, if it was a PushWithID
+	retries, retriedDups := 0, 0 // PushWithIDs retried by the next producer; those that found the first
 	parse := func(line string) (string, int, int, int64) {
 		f := strings.Fields(line)
 		var a, b int
@@ -269,9 +292,23 @@ func TestKillProducerAndConsumer(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch kind {
-		case "try":
+		case "try", "try-id":
 			for id := a; id <= b; id++ {
 				tried[id] = true
+			}
+			lastTryID = 0
+			if kind == "try-id" {
+				lastTryID = a
+			}
+		case "retried":
+			dup := strings.HasSuffix(line, "true")
+			if pushed[a] && !dup {
+				failures = append(failures, fmt.Sprintf("PushWithID of %d returned, and its retry pushed it again", a))
+			}
+			pushed[a] = true
+			retries++
+			if dup {
+				retriedDups++
 			}
 		case "pushed":
 			for id := a; id <= b; id++ {
@@ -296,13 +333,16 @@ func TestKillProducerAndConsumer(t *testing.T) {
 	producerLife := 0
 	startProducer := func() *killProc {
 		producerLife++
-		return startKillProc(t, "producer", dir, producerLife*1_000_000, producerSink)
+		mu.Lock()
+		retry := lastTryID // whether its PushWithID returned or not (it stays the last push)
+		mu.Unlock()
+		return startKillProc(t, "producer", dir, producerLife*1_000_000, retry, producerSink)
 	}
 	startConsumer := func() *killProc {
 		mu.Lock()
 		consumerLife++
 		mu.Unlock()
-		return startKillProc(t, "consumer", dir, 0, consumerSink)
+		return startKillProc(t, "consumer", dir, 0, 0, consumerSink)
 	}
 	prod, cons := startProducer(), startConsumer()
 	kills := 0
@@ -457,9 +497,10 @@ func TestKillProducerAndConsumer(t *testing.T) {
 		}
 	}
 	t.Logf("%.0f s, %d kills (%d consumer processes); %d messages pushed (%d tried), %d deliveries, %d redeliveries, "+
-		"%d Term'd (%d dead letters), %d delayed Nacks (%d redelivered by a later process), %d acks whose print a kill cut off",
+		"%d Term'd (%d dead letters), %d delayed Nacks (%d redelivered by a later process), %d PushWithIDs retried after a kill "+
+		"(%d found the first), %d acks whose print a kill cut off",
 		seconds, kills, consumerLife-1, len(pushed), len(tried), deliveries, redeliveries, len(termed), len(dead), delays,
-		delaysAcrossKill, hidden)
+		delaysAcrossKill, retries, retriedDups, hidden)
 	if len(pushed) == 0 || redeliveries == 0 {
 		t.Fatalf("the test exercised too little: %d pushed, %d redeliveries", len(pushed), redeliveries)
 	}

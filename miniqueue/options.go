@@ -30,6 +30,13 @@ type Options struct {
 	// redelivery at once.
 	BackOff []time.Duration
 
+	// DedupWindow is how long the ID of a message pushed with PushWithID is
+	// remembered: a PushWithID with the same ID within the window pushes
+	// nothing and returns the first message's sequence number, also after a
+	// restart or a crash. Messages with an ID stay on disk for the window.
+	// Default 2 minutes (as NATS JetStream's Duplicates window).
+	DedupWindow time.Duration
+
 	// MaxBytes, when positive, bounds the encoded size of the messages the
 	// queue holds: those from the oldest one some consumer has not
 	// acknowledged on. A Push that would go beyond it fails with ErrFull,
@@ -69,6 +76,7 @@ type Options struct {
 const (
 	defaultVisibility      = 30 * time.Second
 	defaultMaxDeliveries   = 10
+	defaultDedupWindow     = 2 * time.Minute
 	defaultSegmentBytes    = 16 << 20
 	minSegmentBytes        = 64 << 10
 	defaultCacheBytes      = 8 << 20
@@ -82,7 +90,7 @@ func (o *Options) resolved() (Options, error) {
 	if o != nil {
 		r = *o
 	}
-	if r.VisibilityTimeout < 0 || r.MaxBytes < 0 || r.MaxSegmentBytes < 0 {
+	if r.VisibilityTimeout < 0 || r.MaxBytes < 0 || r.MaxSegmentBytes < 0 || r.DedupWindow < 0 {
 		return r, errors.New("miniqueue: negative option")
 	}
 	for _, d := range r.BackOff {
@@ -93,6 +101,9 @@ func (o *Options) resolved() (Options, error) {
 	r.BackOff = slices.Clone(r.BackOff)
 	if r.VisibilityTimeout == 0 {
 		r.VisibilityTimeout = defaultVisibility
+	}
+	if r.DedupWindow == 0 {
+		r.DedupWindow = defaultDedupWindow
 	}
 	if r.MaxDeliveries == 0 {
 		r.MaxDeliveries = defaultMaxDeliveries

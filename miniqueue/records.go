@@ -23,6 +23,7 @@ const (
 	opReturn     = "return"     // a recorded delivery that did not happen (prefetched, not taken)
 	opTerm       = "term"       // Message.Term is moving a message to the dead-letter queue
 	opNack       = "nack"       // a message is not to be delivered again before a time
+	opDedup      = "dedup"      // messages from seq on may carry de-duplication IDs
 	opCheckpoint = "checkpoint" // the whole consumer state
 )
 
@@ -33,8 +34,9 @@ type consRecord struct {
 	Seq       uint64       `json:"seq,omitempty"`
 	N         int          `json:"n,omitempty"`
 	From      uint64       `json:"from,omitempty"`
-	At        int64        `json:"at,omitempty"`   // nack: not before, in ms since the epoch
-	Base      uint64       `json:"base,omitempty"` // checkpoint: the queue floor
+	At        int64        `json:"at,omitempty"`    // nack: not before, in ms since the epoch
+	Base      uint64       `json:"base,omitempty"`  // checkpoint: the queue floor
+	Dedup     uint64       `json:"dedup,omitempty"` // checkpoint: Open reads de-duplication IDs from here
 	Consumers []cpConsumer `json:"consumers,omitempty"`
 }
 
@@ -88,7 +90,7 @@ func deleteRecord(name string) []byte {
 	return b
 }
 
-func checkpointRecord(base uint64, cs []cpConsumer) []byte {
+func checkpointRecord(base, dedup uint64, cs []cpConsumer) []byte {
 	if cs == nil {
 		cs = []cpConsumer{}
 	}
@@ -96,8 +98,9 @@ func checkpointRecord(base uint64, cs []cpConsumer) []byte {
 	b, _ := json.Marshal(struct {
 		Op        string       `json:"op"`
 		Base      uint64       `json:"base"`
+		Dedup     uint64       `json:"dedup,omitempty"`
 		Consumers []cpConsumer `json:"consumers"`
-	}{opCheckpoint, base, cs})
+	}{opCheckpoint, base, dedup, cs})
 	return b
 }
 
@@ -122,7 +125,7 @@ func parseConsRecord(p []byte) (consRecord, error) {
 		if r.Seq == 0 || r.N < 1 || r.At <= 0 {
 			return r, fmt.Errorf("%q record needs seq, n >= 1 and at > 0", r.Op)
 		}
-	case opAck, opDead, opReturn, opTerm:
+	case opAck, opDead, opReturn, opTerm, opDedup:
 		if r.Seq == 0 {
 			return r, fmt.Errorf("%q record without seq", r.Op)
 		}
@@ -194,7 +197,10 @@ func cmpU(a, b uint64) int {
 
 // The envelope around a message value: {"v":VALUE} for an ordinary message,
 // {"to":"NAME","dead":ID,"v":VALUE} for a message replayed from the
-// dead-letter queue to one consumer only.
+// dead-letter queue to one consumer only, and {"id":"ID","t":MS,"at":MS,
+// "v":VALUE} for a message with a de-duplication ID (PushWithID), a push
+// time (t, ms since 1970; written with an ID, a delivery time or MaxAge) or
+// a delivery time (at, PushAt). id and at are optional.
 var envPrefix = []byte(`{"v":`)
 
 func appendEnvelope(dst, value []byte) []byte {
@@ -215,12 +221,39 @@ func appendTargetedEnvelope(dst []byte, to string, deadID uint64, value []byte) 
 	return append(dst, '}')
 }
 
+// msgMeta is what an envelope may carry besides the value.
+type msgMeta struct {
+	id    string // de-duplication ID; "" for none
+	t     int64  // push time, ms since 1970; 0 for none
+	at    int64  // not delivered before, ms since 1970; 0 for none
+	hasID bool
+}
+
+func appendMetaEnvelope(dst []byte, m msgMeta, value []byte) []byte {
+	dst = append(dst, '{')
+	if m.hasID {
+		dst = append(dst, `"id":`...)
+		dst = append(dst, quoteName(m.id)...)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"t":`...)
+	dst = strconv.AppendInt(dst, m.t, 10)
+	if m.at > 0 {
+		dst = append(dst, `,"at":`...)
+		dst = strconv.AppendInt(dst, m.at, 10)
+	}
+	dst = append(dst, `,"v":`...)
+	dst = append(dst, value...)
+	return append(dst, '}')
+}
+
 // envelope is a decoded message record.
 type envelope struct {
 	value    []byte // the message value's JSON
 	targeted bool   // only for consumer to
 	to       string
 	deadID   uint64
+	msgMeta
 }
 
 // parseEnvelope decodes a message record. The usual {"v":...} is recognised
@@ -234,6 +267,9 @@ func parseEnvelope(p []byte) (envelope, error) {
 	var e struct {
 		To   *string         `json:"to"`
 		Dead uint64          `json:"dead"`
+		ID   *string         `json:"id"`
+		T    int64           `json:"t"`
+		At   int64           `json:"at"`
 		V    json.RawMessage `json:"v"`
 	}
 	if err := json.Unmarshal(p, &e); err != nil {
@@ -242,7 +278,10 @@ func parseEnvelope(p []byte) (envelope, error) {
 	if e.V == nil {
 		return envelope{}, fmt.Errorf("message record without a value (\"v\")")
 	}
-	env := envelope{value: e.V, deadID: e.Dead}
+	env := envelope{value: e.V, deadID: e.Dead, msgMeta: msgMeta{t: e.T, at: e.At}}
+	if e.ID != nil {
+		env.id, env.hasID = *e.ID, true
+	}
 	if e.To != nil {
 		env.targeted, env.to = true, *e.To
 	}

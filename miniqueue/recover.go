@@ -10,23 +10,30 @@ import (
 // (The journal is only ever cut at or before a checkpoint, so whatever the
 // journal starts with, the state from its newest checkpoint on is whole.)
 // Every message left unresolved and handed out is then ready to be
-// delivered again.
-func (e *engine) recover() error {
+// delivered again. It returns the message from which Open reads the
+// de-duplication IDs (0: none were used).
+func (e *engine) recover() (dedupFrom uint64, err error) {
 	cs := map[string]*cstate{}
 	base := uint64(1)
 	var since int64
 	for rec, err := range e.cons.All(1) {
 		if err != nil {
-			return e.ioErr("read consumer journal", err)
+			return 0, e.ioErr("read consumer journal", err)
 		}
 		r, err := parseConsRecord(rec.Value)
 		if err != nil {
-			return &RecordError{Journal: e.consPath, Seq: rec.Seq, Err: err}
+			return 0, &RecordError{Journal: e.consPath, Seq: rec.Seq, Err: err}
 		}
 		base = applyRecord(cs, base, r)
 		since += int64(len(rec.Value)) + 48
-		if r.Op == opCheckpoint {
+		switch r.Op {
+		case opCheckpoint:
 			since = 0
+			dedupFrom = r.Dedup
+		case opDedup:
+			if dedupFrom == 0 {
+				dedupFrom = r.Seq
+			}
 		}
 	}
 	e.sinceCP.Store(since)
@@ -34,7 +41,7 @@ func (e *engine) recover() error {
 	now := time.Now()
 	for _, c := range cs {
 		if err := checkAgainstMessages(c, first, last); err != nil {
-			return &RecordError{Journal: e.consPath, Err: err}
+			return 0, &RecordError{Journal: e.consPath, Err: err}
 		}
 		c.rebuild(now)
 	}
@@ -42,14 +49,14 @@ func (e *engine) recover() error {
 		base = max(base, c.floor)
 	}
 	if base > last+1 {
-		return &RecordError{Journal: e.consPath, Err: fmt.Errorf("queue floor %d is beyond the message journal's end, %d", base, last)}
+		return 0, &RecordError{Journal: e.consPath, Err: fmt.Errorf("queue floor %d is beyond the message journal's end, %d", base, last)}
 	}
 	e.consumers = cs
 	e.base = base
 	if mf, ok := e.minFloorLocked(); ok {
 		e.base = max(e.base, mf)
 	}
-	return nil
+	return dedupFrom, nil
 }
 
 // applyRecord applies one consumer record to the state being recovered,
