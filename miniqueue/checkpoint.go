@@ -3,8 +3,10 @@ package miniqueue
 import (
 	"encoding/json"
 	"errors"
-	"github.com/mini-go/mini/ministore"
 	"slices"
+	"time"
+
+	"github.com/mini-go/mini/ministore"
 )
 
 // Checkpoints and truncation.
@@ -25,7 +27,7 @@ import (
 // that crossed the threshold, after that call's own record is durable;
 // calls that cross it meanwhile go on without waiting.
 func (e *engine) maybeCheckpoint() {
-	needCP := e.sinceCP.Load() >= e.opts.checkpointBytes
+	needCP := e.sinceCP.Load() >= e.opts.checkpointBytes || e.pushedSinceCP.Load() >= dedupCheckpointBytes(e.opts)
 	needList := e.pushedSinceList.Load() >= e.opts.MaxSegmentBytes/4
 	if !needCP && !needList && !e.canFreeMessages() {
 		return
@@ -96,10 +98,17 @@ func (e *engine) checkpointLocked() error {
 		minFloor = e.base
 	}
 	base := e.base
+	var dedup uint64
+	if e.dedup.on {
+		e.dedup.expire(time.Now().UnixMilli(), e.opts.DedupWindow)
+		dedup = e.dedup.mark(e.cache.published)
+		minFloor = min(minFloor, dedup) // Open reads the messages from there
+	}
 	e.mu.Unlock()
-	seq, err := e.cons.Append(json.RawMessage(checkpointRecord(base, snap)))
+	seq, err := e.cons.Append(json.RawMessage(checkpointRecord(base, dedup, snap)))
 	if err == nil {
 		e.sinceCP.Store(0)
+		e.pushedSinceCP.Store(0)
 	}
 	e.cpMu.Unlock()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mini-go/mini/internal/crashtest"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -41,7 +42,7 @@ const crashDir = "/q"
 type crashScenario struct {
 	name   string
 	opts   Options
-	script string // tokens: C<name> create consumer, P push, B<n> batch, R<name> receive, A<name> ack, N<name> nack, X reopen
+	script string // tokens: C<name> create consumer, P push, U PushWithID, B<n> batch, R<name> receive, A<name> ack, N<name> nack, D<name> nack with a delay, T<name> term, X reopen
 }
 
 func tinyOptions(o Options) Options {
@@ -63,6 +64,12 @@ func crashScenarios() []crashScenario {
 			"C Cb P P B2 R Rb A R Ab Rb X R Rb A Ab P R A Rb Ab Rb Ab R A X Rb Ab R A"},
 		{"dead letters", tinyOptions(Options{MaxDeliveries: 2}),
 			"C P P P R N R N R A R N R A P R N R N R A X R A R A"},
+		{"back-off", tinyOptions(Options{BackOff: []time.Duration{time.Second, 3 * time.Second}}),
+			"C Cb P P P R D Rb N R A R Rb A X R A Rb D P R Rb A X R A Rb A R N R A Rb A"},
+		{"de-duplication", tinyOptions(Options{DedupWindow: time.Hour}),
+			"C Cb U U P R A Rb U Ab R A U Rb Ab X U R A Rb Ab Rb Ab U R A"},
+		{"term", tinyOptions(Options{}),
+			"C Cb P P P R T Rb A R N R T Rb Tb X R A Rb Tb"},
 	}
 }
 
@@ -70,17 +77,22 @@ func crashScenarios() []crashScenario {
 type crashModel struct {
 	consumers []string
 	nextID    int
-	pushed    map[int]bool            // Push returned nil
-	maybe     map[int]bool            // Push interrupted: may be there
-	acked     map[string]map[int]bool // Ack returned nil
-	acking    map[string]map[int]bool // Ack called: may have taken effect
-	attempts  map[string]map[int]int  // highest Attempt Receive returned
+	pushed    map[int]bool                 // Push returned nil
+	maybe     map[int]bool                 // Push interrupted: may be there
+	acked     map[string]map[int]bool      // Ack returned nil
+	acking    map[string]map[int]bool      // Ack called: may have taken effect
+	termed    map[string]map[int]bool      // Term returned nil: in the dead-letter queue once
+	terming   map[string]map[int]bool      // Term called: may have taken effect
+	attempts  map[string]map[int]int       // highest Attempt Receive returned
+	delayed   map[string]map[int]time.Time // Nack returned nil: not delivered again before
+	withID    map[int]uint64               // pushed with PushWithID: its sequence number, 0 if not known
 	held      map[string][]*Message[int]
 }
 
 func newCrashModel() *crashModel {
 	return &crashModel{nextID: 1, pushed: map[int]bool{}, maybe: map[int]bool{},
-		acked: map[string]map[int]bool{}, acking: map[string]map[int]bool{}, attempts: map[string]map[int]int{}, held: map[string][]*Message[int]{}}
+		acked: map[string]map[int]bool{}, acking: map[string]map[int]bool{}, termed: map[string]map[int]bool{},
+		terming: map[string]map[int]bool{}, attempts: map[string]map[int]int{}, delayed: map[string]map[int]time.Time{}, withID: map[int]uint64{}, held: map[string][]*Message[int]{}}
 }
 
 // violation is a broken promise seen during the workload itself.
@@ -92,7 +104,10 @@ func (m *crashModel) addConsumer(name string) {
 	m.consumers = append(m.consumers, name)
 	m.acked[name] = map[int]bool{}
 	m.acking[name] = map[int]bool{}
+	m.termed[name] = map[int]bool{}
+	m.terming[name] = map[int]bool{}
 	m.attempts[name] = map[int]int{}
+	m.delayed[name] = map[int]time.Time{}
 }
 
 // runCrashWorkload runs the script until the first error.
@@ -127,6 +142,21 @@ func runCrashWorkload(sc crashScenario, fsys vfs.FS, m *crashModel) (err error) 
 			}
 			delete(m.maybe, id)
 			m.pushed[id] = true
+		case "U":
+			id := m.nextID
+			m.nextID++
+			m.maybe[id] = true
+			m.withID[id] = 0
+			seq, dup, err := q.PushWithID(dedupID(id), id)
+			if err != nil {
+				return err
+			}
+			if dup {
+				return &violation{fmt.Sprintf("first PushWithID of id %d reported a duplicate (seq %d)", id, seq)}
+			}
+			delete(m.maybe, id)
+			m.pushed[id] = true
+			m.withID[id] = seq
 		case "B":
 			n, _ := strconv.Atoi(arg)
 			ids := make([]int, n)
@@ -151,29 +181,52 @@ func runCrashWorkload(sc crashScenario, fsys vfs.FS, m *crashModel) (err error) 
 			msg, err := c.Receive(ctx)
 			cancel()
 			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) && c.Lag() <= len(m.held[arg]) {
-					continue // the rest went to the dead-letter queue
+				if errors.Is(err, context.DeadlineExceeded) && (c.Lag() <= len(m.held[arg]) || len(m.delayed[arg]) > 0) {
+					continue // the rest went to the dead-letter queue, or waits out a delay
 				}
 				return err
 			}
+			if until, ok := m.delayed[arg][msg.Value]; ok && time.Now().Before(until) {
+				return &violation{fmt.Sprintf("consumer %q: id %d delivered %v before the end of its delay", arg, msg.Value, until.Sub(time.Now()))}
+			}
+			delete(m.delayed[arg], msg.Value)
 			if m.acked[arg][msg.Value] {
 				return &violation{fmt.Sprintf("consumer %q: message %d (id %d) delivered again after its Ack", arg, msg.Seq, msg.Value)}
+			}
+			if m.termed[arg][msg.Value] {
+				return &violation{fmt.Sprintf("consumer %q: message %d (id %d) delivered again after its Term", arg, msg.Seq, msg.Value)}
 			}
 			if msg.Attempt <= m.attempts[arg][msg.Value] {
 				return &violation{fmt.Sprintf("consumer %q: id %d delivered with attempt %d after attempt %d", arg, msg.Value, msg.Attempt, m.attempts[arg][msg.Value])}
 			}
 			m.attempts[arg][msg.Value] = msg.Attempt
 			m.held[arg] = append(m.held[arg], msg)
-		case "A", "N":
+		case "A", "N", "D", "T":
 			if len(m.held[arg]) == 0 {
 				continue
 			}
 			msg := m.held[arg][0]
 			m.held[arg] = m.held[arg][1:]
-			if op == "N" {
-				if err := msg.Nack(0); err != nil {
+			if op == "N" || op == "D" {
+				delay := backoff(sc.opts.BackOff, msg.Attempt)
+				if op == "D" {
+					delay = 20 * time.Second
+				}
+				until := time.Now().Add(delay)
+				if err := msg.Nack(delay); err != nil {
 					return err
 				}
+				if delay > 0 {
+					m.delayed[arg][msg.Value] = until
+				}
+				continue
+			}
+			if op == "T" {
+				m.terming[arg][msg.Value] = true
+				if err := msg.Term("crash test"); err != nil {
+					return err
+				}
+				m.termed[arg][msg.Value] = true
 				continue
 			}
 			m.acking[arg][msg.Value] = true
@@ -206,6 +259,21 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 		return fmt.Sprintf("reopen: %v", err)
 	}
 	defer q.Close()
+	// A producer that does not know whether its PushWithID went through
+	// retries it: that gives one message, and, if the first had returned,
+	// the first one's sequence number. (The model is left as it is: it is
+	// checked against more than one disk.)
+	pushed := maps.Clone(m.pushed)
+	for id, want := range m.withID {
+		seq, dup, err := q.PushWithID(dedupID(id), id)
+		switch {
+		case err != nil:
+			return fmt.Sprintf("retry of PushWithID(%d): %v", id, err)
+		case m.pushed[id] && (!dup || seq != want):
+			return fmt.Sprintf("retry of PushWithID(%d), pushed as %d: got %d, duplicate %v", id, want, seq, dup)
+		}
+		pushed[id] = true // there now, once
+	}
 	drained := map[string]map[int]int{}
 	for _, name := range m.consumers {
 		drained[name] = map[int]int{}
@@ -214,7 +282,7 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 			return fmt.Sprintf("consumer %q: %v", name, c.err)
 		}
 		for c.Lag() > 0 {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // longer than any delay
 			msg, err := c.Receive(ctx)
 			cancel()
 			if err != nil {
@@ -224,12 +292,16 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 				return fmt.Sprintf("drain %q: %v (lag %d)", name, err, c.Lag())
 			}
 			id := msg.Value
-			switch {
+			switch until, delayed := m.delayed[name][id]; {
+			case delayed && time.Now().Before(until):
+				return fmt.Sprintf("consumer %q: id %d delivered after the crash %v before the end of its delay", name, id, until.Sub(time.Now()))
 			case m.acked[name][id]:
 				return fmt.Sprintf("consumer %q: id %d (seq %d) was acknowledged, delivered again after the crash", name, id, msg.Seq)
+			case m.termed[name][id]:
+				return fmt.Sprintf("consumer %q: id %d (seq %d) was Term'd, delivered again after the crash", name, id, msg.Seq)
 			case drained[name][id] > 0:
 				return fmt.Sprintf("consumer %q: id %d delivered twice in one drain", name, id)
-			case !m.pushed[id] && !m.maybe[id]:
+			case !pushed[id] && !m.maybe[id]:
 				return fmt.Sprintf("consumer %q: id %d was never pushed", name, id)
 			case msg.Attempt <= m.attempts[name][id]:
 				return fmt.Sprintf("consumer %q: id %d delivered with attempt %d, but attempt %d was seen before the crash",
@@ -256,15 +328,22 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 			return fmt.Sprintf("id %d is in the dead-letter queue twice for consumer %q", dl.Value, dl.Consumer)
 		case m.acked[dl.Consumer][dl.Value]:
 			return fmt.Sprintf("consumer %q: id %d was acknowledged, and is in the dead-letter queue", dl.Consumer, dl.Value)
+		case strings.HasPrefix(dl.Reason, "Term") && !m.terming[dl.Consumer][dl.Value]:
+			return fmt.Sprintf("consumer %q: id %d is in the dead-letter queue by Term, never Term'd", dl.Consumer, dl.Value)
 		case drained[dl.Consumer][dl.Value] > 0:
 			return fmt.Sprintf("consumer %q: id %d was delivered after the crash, and is in the dead-letter queue", dl.Consumer, dl.Value)
 		}
 		dead[k] = true
 	}
 	for _, name := range m.consumers {
-		for id := range m.pushed {
+		for id := range pushed {
 			if !m.acking[name][id] && drained[name][id] == 0 && !dead[key{name, id}] {
 				return fmt.Sprintf("consumer %q: id %d was pushed and never acknowledged, and is lost", name, id)
+			}
+		}
+		for id := range m.termed[name] {
+			if !dead[key{name, id}] {
+				return fmt.Sprintf("consumer %q: id %d was Term'd and is not in the dead-letter queue", name, id)
 			}
 		}
 	}
@@ -548,3 +627,5 @@ func runConcurrentWorkload(sc crashScenario, fsys vfs.FS, m *crashModel, seed ui
 	}
 	return firstErr
 }
+
+func dedupID(id int) string { return "id-" + strconv.Itoa(id) }

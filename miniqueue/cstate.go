@@ -51,6 +51,9 @@ type pending struct {
 	status   status    //
 	at       time.Time // lease deadline (in flight) or end of the delay
 	idx      int       // index in the heap holding it
+	moving   bool      // being moved to the dead-letter queue
+	termed   bool      // a Term was cut short after its "term" record (Open finishes the move)
+	until    time.Time // recovery: not to be delivered again before (a delayed Nack)
 }
 
 // maxPrefetched bounds the messages an Ack prefetches for a consumer, and
@@ -118,12 +121,17 @@ func (c *cstate) setStatus(p *pending, st status, at time.Time) {
 	}
 }
 
-// promote makes the leases and delays that ran out by now ready.
-func (c *cstate) promote(now time.Time) {
+// promote makes the leases and delays that ran out by now ready. With a
+// back-off, a lease that ran out becomes a delay first.
+func (c *cstate) promote(now time.Time, backOff []time.Duration) {
 	for c.timers.Len() > 0 && !c.timers.s[0].at.After(now) {
 		p := c.timers.s[0]
 		if p.status == stInFlight {
 			c.stats.expired++
+			if d := backoff(backOff, p.attempts); d > 0 {
+				c.setStatus(p, stDelayed, p.at.Add(d))
+				continue
+			}
 		}
 		c.setStatus(p, stReady, time.Time{})
 	}
@@ -148,8 +156,8 @@ func (c *cstate) nextNew() uint64 {
 // for redelivery, else the next new one up to published. It leases it until
 // now+lease. Otherwise it returns the time of the next lease or delay to run
 // out (zero if none).
-func (c *cstate) claim(now time.Time, published uint64, lease time.Duration) (p *pending, recorded bool, wake time.Time) {
-	c.promote(now)
+func (c *cstate) claim(now time.Time, published uint64, lease time.Duration, backOff []time.Duration) (p *pending, recorded bool, wake time.Time) {
+	c.promote(now, backOff)
 	for len(c.prefetched) > 0 {
 		p := c.prefetched[0]
 		c.prefetched = c.prefetched[1:]
@@ -258,8 +266,16 @@ func (c *cstate) snapshot() cpConsumer {
 		if p.attempts > 0 {
 			cp.Attempts = append(cp.Attempts, [2]uint64{s, uint64(p.attempts)})
 		}
+		if p.termed {
+			cp.Term = append(cp.Term, s)
+		}
+		if p.status == stDelayed {
+			cp.Delays = append(cp.Delays, [2]uint64{s, uint64(max(unixMilliCeil(p.at), 1))})
+		}
 	}
+	slices.SortFunc(cp.Delays, func(a, b [2]uint64) int { return cmpU(a[0], b[0]) })
 	slices.SortFunc(cp.Attempts, func(a, b [2]uint64) int { return cmpU(a[0], b[0]) })
+	slices.Sort(cp.Term)
 	return cp
 }
 
@@ -277,14 +293,27 @@ func fromCheckpoint(cp cpConsumer) *cstate {
 			c.pend[a[0]] = newPending(a[0], int(a[1]))
 		}
 	}
+	for _, d := range cp.Delays {
+		if p := c.pend[d[0]]; p != nil {
+			p.until = time.UnixMilli(int64(d[1]))
+		}
+	}
+	for _, s := range cp.Term {
+		if !c.resolved(s) {
+			if c.pend[s] == nil {
+				c.pend[s] = newPending(s, 0)
+			}
+			c.pend[s].termed = true
+		}
+	}
 	return c
 }
 
 // rebuild runs after recovery: every unresolved message in [floor, next) is
-// ready to be delivered again, whether it was in flight, waiting out a Nack
-// delay, or handed out when the process stopped before its delivery record
-// was durable.
-func (c *cstate) rebuild() {
+// ready to be delivered again, whether it was in flight or handed out when
+// the process stopped before its delivery record was durable, except that
+// one whose delayed Nack has not run out by now waits until it does.
+func (c *cstate) rebuild(now time.Time) {
 	c.next = max(c.next, c.floor)
 	c.done.gaps(c.floor, c.next, func(s uint64) {
 		if c.pend[s] == nil {
@@ -297,7 +326,12 @@ func (c *cstate) rebuild() {
 			continue
 		}
 		p.idx = -1
-		c.setStatus(p, stReady, time.Time{})
+		if p.until.After(now) {
+			c.setStatus(p, stDelayed, p.until)
+		} else {
+			c.setStatus(p, stReady, time.Time{})
+		}
+		p.until = time.Time{}
 	}
 }
 

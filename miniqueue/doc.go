@@ -15,8 +15,8 @@
 // receivers until it is acknowledged (Message.Ack), released
 // (Message.Nack), or its visibility timeout runs out (extend it with
 // Message.Extend); then it is delivered again. After MaxDeliveries
-// deliveries it goes to the dead-letter queue (Queue.DeadLetters), which can
-// be read, and replayed or emptied.
+// deliveries, or at once with Message.Term, it goes to the dead-letter
+// queue (Queue.DeadLetters), which can be read, and replayed or emptied.
 //
 // # Guarantees
 //
@@ -27,6 +27,13 @@
 // a crash of the process or a power loss. Every message that was received
 // and not acknowledged when the queue was closed or its process died is
 // ready to be delivered again as soon as the queue is reopened.
+//
+// PushWithID de-duplicates: within DedupWindow (default 2 minutes) of a
+// PushWithID that returned, another with the same ID pushes nothing and
+// returns the first message's Seq, also after a restart, a crash or a
+// power loss; a PushWithID cut short by a crash, retried, gives one
+// message. The IDs live in the messages' records, so they are exactly as
+// durable as the messages.
 //
 // Ack returns when the acknowledgement is fsync'd: an acknowledged message
 // is not delivered to that consumer again, not after a crash, not after a
@@ -43,6 +50,18 @@
 // crash such a message, if nobody received it yet, counts one delivery too
 // many (never too few). Close takes those counts back, and with
 // MaxDeliveries 1 nothing is prefetched.
+//
+// A delayed Nack (Nack(d) with d > 0, or Nack(0) with Options.BackOff)
+// returns when the delay is fsync'd: the message is not delivered again
+// before its time, not after a restart, not after a power loss. With
+// BackOff, a visibility timeout that runs out delays the message too; that
+// delay is kept in memory and in checkpoints, so a crash can shorten it.
+//
+// Term returns when the message is in the dead-letter queue and resolved
+// for its consumer, both fsync'd; it is then never delivered to that
+// consumer again, and it is in the dead-letter queue once: a crash during
+// Term leaves it either delivered again (Term had not written the dead
+// letter) or moved, which Open completes.
 //
 // Messages are delivered more than once only when an earlier delivery was
 // not acknowledged: its visibility timeout ran out while it was still being
@@ -94,8 +113,12 @@
 //	{"seq":7,"sync":6,"rec":{"v":{"id":7,"item":"tea"}},"crc":"6f1c2a0b"}
 //	{"seq":9,"sync":8,"rec":{"to":"billing","dead":3,"v":{"id":4}},"crc":"..."}
 //
+//	{"seq":10,"sync":9,"rec":{"id":"order-7","t":1764252000123,"v":{"id":7}},"crc":"..."}
+//
 // The second form is a dead letter replayed for one consumer ("to") only;
-// "dead" names the dead letter it came from. The records of the consumer
+// "dead" names the dead letter it came from. The third is a message pushed
+// with PushWithID: its ID and push time (t, ms since 1970). An older reader
+// ignores id and t and reads the value. The records of the consumer
 // journal, shown without the ministore framing ("c" is the consumer's name,
 // left out for the default consumer ""):
 //
@@ -104,6 +127,10 @@
 //	{"op":"ack","c":"billing","seq":7}           message 7 acknowledged
 //	{"op":"dead","c":"billing","seq":8,"n":10}   message 8 moved to the dead-letter queue
 //	{"op":"return","c":"billing","seq":9}        a prefetched delivery of 9 did not happen
+//	{"op":"term","c":"billing","seq":7,"n":2}    Term is moving message 7 (2nd delivery) to the dead-letter queue
+//	{"op":"dedup","seq":10}                      messages from 10 on may carry IDs (the first PushWithID)
+//	{"op":"nack","c":"billing","seq":7,"n":2,"at":1764252000123}
+//	                                             2nd delivery of 7 nacked: not again before at (ms since 1970)
 //	{"op":"delete","c":"billing"}                consumer deleted
 //	{"op":"checkpoint","base":5,"consumers":[{"c":"billing","floor":7,"next":10,
 //	    "done":[[8,8]],"attempts":[[7,2],[9,1]]}]}
@@ -112,8 +139,16 @@
 // below floor is resolved (acknowledged, dead-lettered, or replayed for
 // another consumer), so are the spans in done, and messages from next on
 // were never handed out; attempts gives the delivery counts of the
-// unresolved messages that were handed out. base is where a consumer created
-// when there is none starts.
+// unresolved messages that were handed out; delays gives the times
+// ([seq, ms since 1970]) before which delayed messages are not delivered
+// again (an older reader ignores it: they are ready at once, as it
+// documents for Nack delays); term (rarely there) lists the
+// messages whose Term failed after its "term" record, for Open to finish
+// (an older reader ignores it, and may deliver such a message again though
+// it is in the dead-letter queue). base is where a consumer created when
+// there is none starts. dedup (once PushWithID was used) is the first
+// message Open reads to rebuild the table of IDs: the oldest one whose ID is
+// still within DedupWindow. The message journal is never cut above it.
 //
 // An Ack that prefetches writes its "ack" and the next message's "deliver"
 // with one write and one fsync. Recovery reads the consumer journal from
@@ -135,7 +170,13 @@
 // its messages are {"consumer":...,"seq":...,"attempts":...,"reason":...,
 // "time":...,"value":...}. A dead letter is first written there, then the
 // "dead" record is written here; Open completes a move that a crash cut in
-// between, so a message is in the dead-letter queue once.
+// between, so a message is in the dead-letter queue once. Term writes a
+// "term" record before the dead letter so that Open knows to look.
+//
+// Versions: a reader older than a record kind ("term", say) refuses the
+// journal with a *RecordError naming it ("unknown operation") rather than
+// skipping it. Fields added to a checkpoint are optional; an older reader
+// ignores them, which is documented with each.
 //
 // # Concurrency
 //
@@ -154,8 +195,10 @@
 // Order: a consumer's messages are handed out in sequence order, but
 // redeliveries come first, and competing receivers process concurrently.
 //
-// A Nack delay is kept in memory only: after a reopen the message is ready
-// at once. A delivery cut short by a crash after its count was written (but
+// Delays are measured with the wall clock: setting the clock forward ends
+// them early, setting it back makes them longer. A message that was in
+// flight when the process stopped is ready at once after a reopen, even
+// with BackOff (its consumer died, not the message). A delivery cut short by a crash after its count was written (but
 // before Receive returned, or prefetched by an Ack and not yet received)
 // still counts, so Attempt can skip a number. Up to 64 messages per
 // consumer can be prefetched; they go to whichever receiver of the
@@ -167,6 +210,13 @@
 // oldest unacknowledged message on disk, and so does a message that stays
 // unacknowledged (delete the consumer, or let MaxDeliveries move the
 // message away). Space comes back a segment at a time (MaxSegmentBytes).
+//
+// De-duplication: Open reads the messages pushed since the last checkpoint
+// and those whose ID is within DedupWindow, to rebuild the IDs' table
+// (kept in memory: about 100 bytes per ID). Messages with an ID stay on
+// disk for DedupWindow even when acknowledged. The window is measured with
+// the wall clock. An older version of this package opening the folder
+// keeps its messages but forgets the IDs.
 //
 // MaxBytes counts the encoded size of the messages from the oldest one
 // some consumer has not acknowledged on, in steps of about MaxBytes/256;

@@ -43,6 +43,7 @@ type engine struct {
 	cpRun           sync.Mutex
 	sinceCP         atomic.Int64  // bytes of consumer records since the last checkpoint
 	pushedSinceList atomic.Int64  // bytes pushed since the message segments were listed
+	pushedSinceCP   atomic.Int64  // bytes pushed since the last checkpoint
 	freeAt          atomic.Uint64 // a message segment can go once every consumer is past this; 0: none known
 
 	mu        sync.Mutex
@@ -52,6 +53,8 @@ type engine struct {
 	base      uint64 // messages below are resolved by every consumer there was: a new first consumer starts here
 	cache     msgCache
 	cap       *capacity // nil without MaxBytes
+	dedup     dedupTable
+	dedupInit sync.Mutex // one "dedup" record
 
 	dlqMu    sync.Mutex // guards dlq; serializes replays and deletions of dead letters
 	dlq      *engine
@@ -83,6 +86,7 @@ func openEngine(dir string, o Options, isDLQ bool) (*engine, error) {
 		consPath:  filepath.Join(dir, consumersFile),
 		closing:   make(chan struct{}),
 		consumers: map[string]*cstate{},
+		dedup:     dedupTable{busy: map[string]chan struct{}{}},
 	}
 	// The message journal is created first and the consumer journal
 	// before any message is pushed, so a consumer journal without a
@@ -118,7 +122,11 @@ func openEngine(dir string, o Options, isDLQ bool) (*engine, error) {
 		cacheBytes = 0
 	}
 	e.cache = newMsgCache(e.msgs.LastSeq(), cacheBytes)
-	if err := e.recover(); err != nil {
+	dedupFrom, err := e.recover()
+	if err == nil && dedupFrom > 0 && !isDLQ {
+		err = e.loadDedup(dedupFrom)
+	}
+	if err != nil {
 		e.msgs.Close()
 		e.cons.Close()
 		return nil, err
@@ -202,6 +210,12 @@ func (e *engine) floorMovedLocked() {
 // push appends encoded messages and makes them visible to consumers once
 // they are durable.
 func (e *engine) push(ctx context.Context, payloads []json.RawMessage, block bool) (first, last uint64, err error) {
+	return e.pushMeta(ctx, payloads, block, nil)
+}
+
+// pushMeta is push; ids, if any, gives each message's de-duplication ID and
+// push time, registered as the message is published.
+func (e *engine) pushMeta(ctx context.Context, payloads []json.RawMessage, block bool, ids []dedupItem) (first, last uint64, err error) {
 	var size int64
 	for _, p := range payloads {
 		size += int64(len(p))
@@ -223,12 +237,16 @@ func (e *engine) push(ctx context.Context, payloads []json.RawMessage, block boo
 		for i, p := range payloads {
 			e.publishLocked(first+uint64(i), p)
 		}
+		for i, it := range ids {
+			e.dedup.add(it.id, first+uint64(i), it.t)
+		}
 	}
 	e.mu.Unlock()
 	if err != nil {
 		return 0, 0, e.ioErr("push", err)
 	}
 	e.pushedSinceList.Add(size)
+	e.pushedSinceCP.Add(size)
 	return first, last, nil
 }
 

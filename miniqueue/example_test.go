@@ -4,11 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/mini-go/mini/miniqueue"
 )
+
+// quiet drops the queue's warnings (such as a message moved to the
+// dead-letter queue) from the examples' output.
+var quiet = slog.New(slog.DiscardHandler)
 
 type Order struct {
 	ID    int    `json:"id"`
@@ -163,4 +168,76 @@ func ExampleOptions_maxBytes() {
 	// push 1 <nil>
 	// push 2 <nil>
 	// push 3 miniqueue: queue full: 16 bytes do not fit (32 of 32 in use)
+}
+
+// Term gives up on a message at once: it goes to the dead-letter queue
+// without waiting for MaxDeliveries.
+func ExampleMessage_Term() {
+	dir, _ := os.MkdirTemp("", "miniqueue")
+	defer os.RemoveAll(dir)
+
+	q, _ := miniqueue.Open[Order](dir, &miniqueue.Options{Logger: quiet})
+	defer q.Close()
+	q.Push(Order{ID: 1, Item: "", Count: -3})
+
+	m, _ := q.Receive(context.Background())
+	if m.Value.Count < 0 {
+		m.Term("negative count") // durable when it returns; never delivered again
+	}
+	for dl, err := range q.DeadLetters().All() {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("dead letter %d: order %d, %q after %d delivery\n", dl.ID, dl.Value.ID, dl.Reason, dl.Attempts)
+	}
+	fmt.Println("left:", q.Len())
+	// Output:
+	// dead letter 1: order 1, "Term: negative count" after 1 delivery
+	// left: 0
+}
+
+// BackOff spaces out the redeliveries of a failing message; the delay of a
+// Nack is on disk when Nack returns, so it holds across a restart.
+func ExampleOptions_backOff() {
+	dir, _ := os.MkdirTemp("", "miniqueue")
+	defer os.RemoveAll(dir)
+
+	opts := &miniqueue.Options{BackOff: []time.Duration{20 * time.Millisecond, 50 * time.Millisecond}}
+	q, _ := miniqueue.Open[string](dir, opts)
+	q.Push("flaky job")
+
+	ctx := context.Background()
+	m, _ := q.Receive(ctx)
+	start := time.Now()
+	m.Nack(0) // fails: try again after BackOff[0]
+	q.Close()
+
+	q, _ = miniqueue.Open[string](dir, opts) // the delay survives the restart
+	defer q.Close()
+	m, _ = q.Receive(ctx)
+	fmt.Printf("%s: attempt %d, not before 20ms: %v\n", m.Value, m.Attempt, time.Since(start) >= 20*time.Millisecond)
+	m.Ack()
+	// Output:
+	// flaky job: attempt 2, not before 20ms: true
+}
+
+// PushWithID makes a retried push harmless: a producer that does not know
+// whether its push went through (it timed out, or its process restarted)
+// pushes again with the same ID and gets the first message's number.
+func ExampleQueue_PushWithID() {
+	dir, _ := os.MkdirTemp("", "miniqueue")
+	defer os.RemoveAll(dir)
+
+	q, _ := miniqueue.Open[Order](dir, nil) // DedupWindow: 2 minutes
+	seq, dup, _ := q.PushWithID("order-7", Order{ID: 7, Item: "tea", Count: 1})
+	fmt.Println(seq, dup)
+	q.Close()
+
+	q, _ = miniqueue.Open[Order](dir, nil) // a restart, or a crash
+	defer q.Close()
+	seq, dup, _ = q.PushWithID("order-7", Order{ID: 7, Item: "tea", Count: 1})
+	fmt.Println(seq, dup, q.Len())
+	// Output:
+	// 1 false
+	// 1 true 1
 }

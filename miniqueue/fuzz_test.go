@@ -22,6 +22,12 @@ var consumerRecordSeeds = []string{
 	`{"op":"ack","c":"x","seq":3}`,
 	`{"op":"dead","seq":3,"n":10}`,
 	`{"op":"return","c":"w","seq":4}`,
+	`{"op":"term","c":"w","seq":4,"n":2}`,
+	`{"op":"nack","c":"w","seq":4,"n":2,"at":946684805000}`,
+	`{"op":"dedup","seq":3}`,
+	`{"op":"checkpoint","base":1,"dedup":2,"consumers":[]}`,
+	`{"op":"checkpoint","base":1,"consumers":[{"c":"","floor":1,"next":3,"attempts":[[2,1]],"delays":[[2,946684805000]]}]}`,
+	`{"op":"checkpoint","base":1,"consumers":[{"c":"","floor":1,"next":3,"attempts":[[2,1]],"term":[2]}]}`,
 	`{"op":"checkpoint","base":2,"consumers":[{"c":"","floor":2,"next":6,"done":[[4,4]],"attempts":[[2,1],[5,3]]}]}`,
 	`{"op":"checkpoint","base":1,"consumers":[]}`,
 	`{"op":"ack","seq":18446744073709551615}`,
@@ -44,23 +50,25 @@ func FuzzConsumerRecord(f *testing.F) {
 		applyRecord(cs, 1, r)
 		for _, c := range cs {
 			if c.next-c.floor < 1<<16 { // rebuild walks the window
-				c.rebuild()
+				c.rebuild(time.Unix(0, 0))
 			}
 		}
 		var again []byte
 		switch r.Op {
-		case opDeliver, opAck, opDead, opReturn:
+		case opDeliver, opAck, opDead, opReturn, opTerm, opDedup:
 			n := r.N
 			if r.Op == opAck || r.Op == opReturn {
 				n = 0
 			}
 			again = appendSeqRecord(nil, r.Op, quoteName(r.C), r.Seq, n)
+		case opNack:
+			again = appendNackRecord(nil, quoteName(r.C), r.Seq, r.N, r.At)
 		case opNew:
 			again = newRecord(r.C, r.From)
 		case opDelete:
 			again = deleteRecord(r.C)
 		case opCheckpoint:
-			again = checkpointRecord(r.Base, r.Consumers)
+			again = checkpointRecord(r.Base, r.Dedup, r.Consumers)
 		}
 		r2, err := parseConsRecord(again)
 		if err != nil {
@@ -88,6 +96,12 @@ func normal(r consRecord) consRecord {
 		if len(c.Attempts) == 0 {
 			c.Attempts = nil
 		}
+		if len(c.Term) == 0 {
+			c.Term = nil
+		}
+		if len(c.Delays) == 0 {
+			c.Delays = nil
+		}
 	}
 	return r
 }
@@ -114,6 +128,15 @@ func FuzzEnvelope(f *testing.F) {
 		json.Unmarshal(quoteName(to), &wantTo)
 		if err != nil || !bytes.Equal(env.value, v) || !env.targeted || env.to != wantTo || env.deadID != dead {
 			t.Fatalf("targeted envelope of %s to %q: %+v, %v", v, to, env, err)
+		}
+		meta := msgMeta{id: to, hasID: dead%2 == 0, t: int64(dead >> 2), at: int64(dead >> 3)}
+		env, err = parseEnvelope(appendMetaEnvelope(nil, meta, v))
+		if !meta.hasID {
+			wantTo = ""
+		}
+		if err != nil || !bytes.Equal(env.value, v) || env.targeted || env.hasID != meta.hasID || env.id != wantTo ||
+			env.t != meta.t || env.at != meta.at {
+			t.Fatalf("envelope of %s with %+v: %+v, %v", v, meta, env, err)
 		}
 	})
 }

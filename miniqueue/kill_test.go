@@ -42,10 +42,11 @@ import (
 // 3 with -short).
 
 const (
-	envKillRole = "MINIQUEUE_KILL_ROLE"
-	envKillDir  = "MINIQUEUE_KILL_DIR"
-	envKillBase = "MINIQUEUE_KILL_BASE"
-	envOpenOnce = "MINIQUEUE_OPEN_ONCE"
+	envKillRole  = "MINIQUEUE_KILL_ROLE"
+	envKillDir   = "MINIQUEUE_KILL_DIR"
+	envKillBase  = "MINIQUEUE_KILL_BASE"
+	envKillRetry = "MINIQUEUE_KILL_RETRY"
+	envOpenOnce  = "MINIQUEUE_OPEN_ONCE"
 )
 
 func TestMain(m *testing.M) {
@@ -63,7 +64,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	if role := os.Getenv(envKillRole); role != "" {
-		killChild(role, os.Getenv(envKillDir), os.Getenv(envKillBase))
+		killChild(role, os.Getenv(envKillDir), os.Getenv(envKillBase), os.Getenv(envKillRetry))
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -79,7 +80,7 @@ var killOptions = Options{VisibilityTimeout: time.Minute, MaxDeliveries: -1, Max
 
 // killChild is the body of a producer or consumer process. It runs until it
 // is killed, or its parent goes away.
-func killChild(role, dir, base string) {
+func killChild(role, dir, base, retry string) {
 	var outMu sync.Mutex
 	say := func(format string, args ...any) {
 		outMu.Lock()
@@ -90,6 +91,7 @@ func killChild(role, dir, base string) {
 	parent := os.Getppid()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
 	o := killOptions
+	o.Logger = quietLogger
 	for start := time.Now(); time.Since(start) < 5*time.Minute && os.Getppid() == parent; {
 		q, err := Open[int](dir, &o)
 		if errors.Is(err, ErrLocked) {
@@ -102,6 +104,17 @@ func killChild(role, dir, base string) {
 		}
 		until := time.Now().Add(time.Duration(20+rng.IntN(100)) * time.Millisecond)
 		if role == "producer" {
+			if id, _ := strconv.Atoi(retry); id > 0 {
+				// The killed producer's last PushWithID may or may not
+				// have gone through: retry it, as a producer would.
+				seq, dup, err := q.PushWithID("m"+retry, id)
+				if err != nil {
+					say("error push: %v", err)
+					return
+				}
+				say("retried %d %d %t", id, seq, dup)
+				retry = ""
+			}
 			for time.Now().Before(until) {
 				n := 1
 				if rng.IntN(4) == 0 {
@@ -111,10 +124,18 @@ func killChild(role, dir, base string) {
 				for i := range ids {
 					ids[i] = next + i
 				}
-				say("try %d %d", ids[0], ids[n-1])
-				if n == 1 {
-					_, err = q.Push(ids[0])
+				withID := n == 1 && rng.IntN(2) == 0
+				if withID {
+					say("try-id %d %d", ids[0], ids[0])
 				} else {
+					say("try %d %d", ids[0], ids[n-1])
+				}
+				switch {
+				case withID:
+					_, _, err = q.PushWithID("m"+strconv.Itoa(ids[0]), ids[0])
+				case n == 1:
+					_, err = q.Push(ids[0])
+				default:
 					_, _, err = q.PushBatch(ids...)
 				}
 				if err != nil {
@@ -138,9 +159,31 @@ func killChild(role, dir, base string) {
 							}
 							return
 						}
-						say("recv %d %d", m.Value, m.Attempt)
+						say("recv %d %d %d", m.Value, m.Attempt, time.Now().UnixMicro())
+						if wrng.IntN(40) == 0 {
+							switch err := m.Term("kill test"); {
+							case err == nil:
+								say("termed %d", m.Value)
+							case !errors.Is(err, ErrClosed):
+								say("error term: %v", err)
+							}
+							continue
+						}
 						if wrng.IntN(20) == 0 {
 							if err := m.Nack(0); err != nil && !errors.Is(err, ErrClosed) {
+								say("error nack: %v", err)
+							}
+							continue
+						}
+						if wrng.IntN(20) == 0 {
+							// A delayed Nack: the message must not come back
+							// before its time, whichever process receives it.
+							d := time.Duration(20+wrng.IntN(200)) * time.Millisecond
+							until := time.Now().Add(d)
+							switch err := m.Nack(d); {
+							case err == nil:
+								say("delayed %d %d", m.Value, until.UnixMicro())
+							case !errors.Is(err, ErrClosed):
 								say("error nack: %v", err)
 							}
 							continue
@@ -172,6 +215,7 @@ type killEvent struct {
 	life int // which consumer process (for consumer lines)
 	kind string
 	a, b int
+	c    int64 // recv: when, in µs since the epoch
 }
 
 type killProc struct {
@@ -179,9 +223,10 @@ type killProc struct {
 	done chan struct{} // closed when its output is read to the end
 }
 
-func startKillProc(t *testing.T, role, dir string, base int, sink func(line string)) *killProc {
+func startKillProc(t *testing.T, role, dir string, base, retry int, sink func(line string)) *killProc {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envKillRole+"="+role, envKillDir+"="+dir, envKillBase+"="+strconv.Itoa(base))
+	cmd.Env = append(os.Environ(), envKillRole+"="+role, envKillDir+"="+dir, envKillBase+"="+strconv.Itoa(base),
+		envKillRetry+"="+strconv.Itoa(retry))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -225,25 +270,45 @@ func TestKillProducerAndConsumer(t *testing.T) {
 	pushed := map[int]bool{}
 	var failures []string
 	consumerLife := 0
-	parse := func(line string) (string, int, int) {
+	lastTryID := 0               // the current producer's last push, if it was a PushWithID
+	retries, retriedDups := 0, 0 // PushWithIDs retried by the next producer; those that found the first
+	parse := func(line string) (string, int, int, int64) {
 		f := strings.Fields(line)
 		var a, b int
+		var c int64
 		if len(f) > 1 {
 			a, _ = strconv.Atoi(f[1])
 		}
 		if len(f) > 2 {
 			b, _ = strconv.Atoi(f[2])
 		}
-		return f[0], a, b
+		if len(f) > 3 {
+			c, _ = strconv.ParseInt(f[3], 10, 64)
+		}
+		return f[0], a, b, c
 	}
 	producerSink := func(line string) {
-		kind, a, b := parse(line)
+		kind, a, b, _ := parse(line)
 		mu.Lock()
 		defer mu.Unlock()
 		switch kind {
-		case "try":
+		case "try", "try-id":
 			for id := a; id <= b; id++ {
 				tried[id] = true
+			}
+			lastTryID = 0
+			if kind == "try-id" {
+				lastTryID = a
+			}
+		case "retried":
+			dup := strings.HasSuffix(line, "true")
+			if pushed[a] && !dup {
+				failures = append(failures, fmt.Sprintf("PushWithID of %d returned, and its retry pushed it again", a))
+			}
+			pushed[a] = true
+			retries++
+			if dup {
+				retriedDups++
 			}
 		case "pushed":
 			for id := a; id <= b; id++ {
@@ -254,27 +319,30 @@ func TestKillProducerAndConsumer(t *testing.T) {
 		}
 	}
 	consumerSink := func(line string) {
-		kind, a, b := parse(line)
+		kind, a, b, c := parse(line)
 		mu.Lock()
 		defer mu.Unlock()
 		if kind == "error" {
 			failures = append(failures, "consumer: "+line)
 			return
 		}
-		events = append(events, killEvent{life: consumerLife, kind: kind, a: a, b: b})
+		events = append(events, killEvent{life: consumerLife, kind: kind, a: a, b: b, c: c})
 	}
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	producerLife := 0
 	startProducer := func() *killProc {
 		producerLife++
-		return startKillProc(t, "producer", dir, producerLife*1_000_000, producerSink)
+		mu.Lock()
+		retry := lastTryID // whether its PushWithID returned or not (it stays the last push)
+		mu.Unlock()
+		return startKillProc(t, "producer", dir, producerLife*1_000_000, retry, producerSink)
 	}
 	startConsumer := func() *killProc {
 		mu.Lock()
 		consumerLife++
 		mu.Unlock()
-		return startKillProc(t, "consumer", dir, 0, consumerSink)
+		return startKillProc(t, "consumer", dir, 0, 0, consumerSink)
 	}
 	prod, cons := startProducer(), startConsumer()
 	kills := 0
@@ -320,7 +388,7 @@ func TestKillProducerAndConsumer(t *testing.T) {
 					t.Errorf("final drain, lag %d: %v", c.Lag(), err)
 					return
 				}
-				consumerSink(fmt.Sprintf("recv %d %d", m.Value, m.Attempt))
+				consumerSink(fmt.Sprintf("recv %d %d %d", m.Value, m.Attempt, time.Now().UnixMicro()))
 				if err := m.Ack(); err != nil {
 					t.Errorf("final drain: %v", err)
 					return
@@ -333,14 +401,24 @@ func TestKillProducerAndConsumer(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
+	dead := map[int]int{} // dead letters by message
+	for dl, err := range q.DeadLetters().All() {
+		if err != nil {
+			t.Fatalf("dead letters: %v", err)
+		}
+		dead[dl.Value]++
+	}
 	q.Close()
 
 	// The audit.
 	acked := map[int]int{}
-	ackedAt := map[int]int{} // index of the "acked" line
+	termed := map[int]bool{}
+	ackedAt := map[int]int{} // index of the "acked" line, or of the "termed" line
 	attempts := map[[2]int]bool{}
 	lastRecv := map[int]int{} // index of the last "recv" line
 	recvLife := map[int]int{} // process of the last "recv"
+	delayedUntil := map[int]int64{}
+	delays, delaysAcrossKill := 0, 0
 	deliveries, redeliveries := 0, 0
 	for i, ev := range events {
 		switch ev.kind {
@@ -350,12 +428,23 @@ func TestKillProducerAndConsumer(t *testing.T) {
 				t.Fatalf("message %d received, but no producer tried to push it", id)
 			}
 			if _, ok := ackedAt[id]; ok {
-				t.Fatalf("message %d received (attempt %d) after its Ack returned", id, ev.b)
+				t.Fatalf("message %d received (attempt %d) after its Ack or Term returned", id, ev.b)
 			}
 			if attempts[[2]int{id, ev.b}] {
 				t.Fatalf("message %d delivered twice as attempt %d: a delivery count was lost", id, ev.b)
 			}
 			attempts[[2]int{id, ev.b}] = true
+			if until, ok := delayedUntil[id]; ok {
+				// The process that receives may read the clock a little
+				// after the one that nacked; the queue rounds up to 1 ms.
+				if ev.c < until {
+					t.Fatalf("message %d delivered (attempt %d) %d µs before the end of its delay", id, ev.b, until-ev.c)
+				}
+				if ev.life != recvLife[id] {
+					delaysAcrossKill++
+				}
+				delete(delayedUntil, id)
+			}
 			deliveries++
 			if ev.b > 1 {
 				redeliveries++
@@ -364,14 +453,33 @@ func TestKillProducerAndConsumer(t *testing.T) {
 		case "acked":
 			acked[ev.a]++
 			ackedAt[ev.a] = i
-			if acked[ev.a] > 1 {
-				t.Fatalf("message %d acked twice", ev.a)
+			if acked[ev.a] > 1 || termed[ev.a] {
+				t.Fatalf("message %d acked twice, or acked and Term'd", ev.a)
 			}
+		case "delayed":
+			delayedUntil[ev.a] = int64(ev.b)
+			delays++
+		case "termed":
+			if termed[ev.a] || acked[ev.a] > 0 {
+				t.Fatalf("message %d Term'd twice, or acked and Term'd", ev.a)
+			}
+			termed[ev.a] = true
+			ackedAt[ev.a] = i
+		}
+	}
+	for id, n := range dead {
+		if n > 1 || acked[id] > 0 {
+			t.Fatalf("message %d is %d times in the dead-letter queue (acked %d times)", id, n, acked[id])
+		}
+	}
+	for id := range termed {
+		if dead[id] != 1 {
+			t.Fatalf("message %d was Term'd and is not in the dead-letter queue", id)
 		}
 	}
 	hidden := 0
 	for id := range pushed {
-		if acked[id] == 1 {
+		if acked[id] == 1 || dead[id] == 1 {
 			continue
 		}
 		// Not acked by the record: its last delivery's Ack may have been
@@ -389,8 +497,10 @@ func TestKillProducerAndConsumer(t *testing.T) {
 		}
 	}
 	t.Logf("%.0f s, %d kills (%d consumer processes); %d messages pushed (%d tried), %d deliveries, %d redeliveries, "+
-		"%d acks whose print a kill cut off", seconds, kills, consumerLife-1, len(pushed), len(tried), deliveries,
-		redeliveries, hidden)
+		"%d Term'd (%d dead letters), %d delayed Nacks (%d redelivered by a later process), %d PushWithIDs retried after a kill "+
+		"(%d found the first), %d acks whose print a kill cut off",
+		seconds, kills, consumerLife-1, len(pushed), len(tried), deliveries, redeliveries, len(termed), len(dead), delays,
+		delaysAcrossKill, retries, retriedDups, hidden)
 	if len(pushed) == 0 || redeliveries == 0 {
 		t.Fatalf("the test exercised too little: %d pushed, %d redeliveries", len(pushed), redeliveries)
 	}

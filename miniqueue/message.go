@@ -26,11 +26,27 @@ func (m *Message[T]) Ack() error {
 	return m.wrap(m.c.q.e.ack(m.c.st, m.Seq))
 }
 
-// Nack releases the message: it is delivered again after delay (at once if
-// delay <= 0), to any receiver of the consumer. The delay is kept in memory
-// only: if the queue is reopened first, the message is ready at once.
+// Nack releases the message: it is delivered again, to any receiver of the
+// consumer, after delay; with delay 0, after Options.BackOff's delay for
+// this attempt (at once without BackOff); with delay < 0, at once. A
+// delayed Nack returns when the delay is on stable storage: the message is
+// not delivered before its time, even after a restart or a crash. A Nack
+// without delay writes nothing.
 func (m *Message[T]) Nack(delay time.Duration) error {
 	return m.wrap(m.c.q.e.nack(m.c.st, m.Seq, m.Attempt, delay))
+}
+
+// Term gives up on the message at once: it moves it to the dead-letter
+// queue with reason (prefixed with "Term: "), whatever its delivery count,
+// and it is not delivered to this consumer again. Term returns when the
+// dead letter and the message's removal from the consumer are on stable
+// storage; the message is then in the dead-letter queue once, even if a
+// crash cuts Term short (Open finishes the move or, if the dead letter was
+// not written yet, the message is delivered again). Term fails like Nack on
+// a message already acknowledged (ErrAcked) or delivered again since
+// (ErrStale).
+func (m *Message[T]) Term(reason string) error {
+	return m.wrap(m.c.q.e.term(m.c.st, m.Seq, m.Attempt, reason))
 }
 
 // Extend keeps the message hidden from the consumer's other receivers for d

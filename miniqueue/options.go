@@ -3,6 +3,7 @@ package miniqueue
 import (
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/mini-go/mini/internal/vfs"
@@ -20,6 +21,21 @@ type Options struct {
 	// before the message goes to the dead-letter queue instead of being
 	// delivered again. Default 10; a negative value means no limit.
 	MaxDeliveries int
+
+	// BackOff lists redelivery delays by attempt: after the n-th delivery
+	// of a message is nacked without a delay (Nack(0)) or its visibility
+	// timeout runs out, the message is not delivered again for
+	// BackOff[n-1] (the last entry for later attempts). A delayed Nack is
+	// durable: the delay holds across a restart or a crash. Default none:
+	// redelivery at once.
+	BackOff []time.Duration
+
+	// DedupWindow is how long the ID of a message pushed with PushWithID is
+	// remembered: a PushWithID with the same ID within the window pushes
+	// nothing and returns the first message's sequence number, also after a
+	// restart or a crash. Messages with an ID stay on disk for the window.
+	// Default 2 minutes (as NATS JetStream's Duplicates window).
+	DedupWindow time.Duration
 
 	// MaxBytes, when positive, bounds the encoded size of the messages the
 	// queue holds: those from the oldest one some consumer has not
@@ -60,6 +76,7 @@ type Options struct {
 const (
 	defaultVisibility      = 30 * time.Second
 	defaultMaxDeliveries   = 10
+	defaultDedupWindow     = 2 * time.Minute
 	defaultSegmentBytes    = 16 << 20
 	minSegmentBytes        = 64 << 10
 	defaultCacheBytes      = 8 << 20
@@ -73,11 +90,20 @@ func (o *Options) resolved() (Options, error) {
 	if o != nil {
 		r = *o
 	}
-	if r.VisibilityTimeout < 0 || r.MaxBytes < 0 || r.MaxSegmentBytes < 0 {
+	if r.VisibilityTimeout < 0 || r.MaxBytes < 0 || r.MaxSegmentBytes < 0 || r.DedupWindow < 0 {
 		return r, errors.New("miniqueue: negative option")
 	}
+	for _, d := range r.BackOff {
+		if d < 0 {
+			return r, errors.New("miniqueue: negative BackOff delay")
+		}
+	}
+	r.BackOff = slices.Clone(r.BackOff)
 	if r.VisibilityTimeout == 0 {
 		r.VisibilityTimeout = defaultVisibility
+	}
+	if r.DedupWindow == 0 {
+		r.DedupWindow = defaultDedupWindow
 	}
 	if r.MaxDeliveries == 0 {
 		r.MaxDeliveries = defaultMaxDeliveries

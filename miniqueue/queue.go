@@ -101,6 +101,27 @@ func (q *Queue[T]) PushContext(ctx context.Context, v T) (seq uint64, err error)
 	return last, err
 }
 
+// PushWithID is Push with de-duplication: if a message with the same id
+// was pushed within Options.DedupWindow, it pushes nothing and returns that
+// message's sequence number with dup true (whether or not it was received
+// since). The ID is kept with the message, so this holds after a restart
+// or a crash: a producer that retries a PushWithID whose outcome it does
+// not know, even in a new process, gets one message. Two PushWithIDs of one
+// id at once give one message; the second returns when the first did.
+func (q *Queue[T]) PushWithID(id string, v T) (seq uint64, dup bool, err error) {
+	if id == "" {
+		return 0, false, errEmptyID
+	}
+	if !utf8.ValidString(id) {
+		return 0, false, fmt.Errorf("miniqueue: de-duplication ID %q is not valid UTF-8", id)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, false, fmt.Errorf("miniqueue: encode message: %w", err)
+	}
+	return q.e.pushWithID(context.Background(), id, b, msgMeta{}, q.e.opts.BlockWhenFull)
+}
+
 // PushBatch appends vs with one write and one fsync, and returns the
 // sequence numbers of the first and the last. It is not atomic across a
 // crash: if the process dies during the call, a prefix of the batch may be

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -52,7 +53,7 @@ func TestOptionsResolved(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
 			}
-			if tt.in != nil && *tt.in != before {
+			if tt.in != nil && !reflect.DeepEqual(*tt.in, before) {
 				t.Fatalf("resolved changed the caller's options: %+v, was %+v", *tt.in, before)
 			}
 			if err == nil && !tt.check(got) {

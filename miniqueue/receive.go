@@ -28,7 +28,7 @@ func (e *engine) receive(ctx context.Context, c *cstate, accept func(value []byt
 			e.cpMu.RUnlock()
 			return 0, 0, err
 		}
-		p, recorded, wake := c.claim(time.Now(), e.cache.published, e.opts.VisibilityTimeout)
+		p, recorded, wake := c.claim(time.Now(), e.cache.published, e.opts.VisibilityTimeout, e.opts.BackOff)
 		if p == nil {
 			ch := make(chan struct{}, 1)
 			c.waiters = append(c.waiters, ch)
@@ -47,6 +47,7 @@ func (e *engine) receive(ctx context.Context, c *cstate, accept func(value []byt
 		case e.opts.MaxDeliveries > 0 && attempt > e.opts.MaxDeliveries:
 			// On its way to the dead-letter queue: no lease runs out meanwhile.
 			over = true
+			p.moving = true
 			c.setStatus(p, stInFlight, time.Now().Add(100*365*24*time.Hour))
 		default:
 			p.attempts = attempt
@@ -64,6 +65,7 @@ func (e *engine) receive(ctx context.Context, c *cstate, accept func(value []byt
 				if !over && !recorded {
 					p.attempts = attempt - 1
 				}
+				p.moving = false
 				c.setStatus(p, stReady, time.Time{})
 				c.wakeOne()
 			}
@@ -245,29 +247,10 @@ func (e *engine) currentLocked(c *cstate, seq uint64, attempt int) (*pending, er
 		return nil, ErrAcked
 	}
 	p := c.pend[seq]
-	if p == nil || p.attempts != attempt {
-		return nil, ErrStale
+	if p == nil || p.attempts != attempt || p.moving {
+		return nil, ErrStale // (moving: on its way to the dead-letter queue)
 	}
 	return p, nil
-}
-
-// nack makes a delivery's message available again after delay. It writes
-// nothing: the delivery count was recorded when the message was handed out.
-func (e *engine) nack(c *cstate, seq uint64, attempt int, delay time.Duration) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, err := e.currentLocked(c, seq, attempt)
-	if err != nil {
-		return err
-	}
-	c.stats.nacked++
-	if delay <= 0 {
-		c.setStatus(p, stReady, time.Time{})
-	} else {
-		c.setStatus(p, stDelayed, time.Now().Add(delay))
-	}
-	c.wakeOne()
-	return nil
 }
 
 // extend sets a delivery's lease to end d from now.
@@ -301,21 +284,28 @@ type deadEntry struct {
 // caller holds cpMu shared and has the message claimed, so no other
 // receiver takes it meanwhile; on error the caller makes it ready again.
 func (e *engine) deadLetter(c *cstate, seq uint64, attempts int, reason string, value []byte) error {
+	_, err := e.moveDead(c, seq, attempts, reason, value)
+	return err
+}
+
+// moveDead is deadLetter, reporting whether the message was moved (false:
+// an older delivery acknowledged it meanwhile, and the copy was taken out).
+func (e *engine) moveDead(c *cstate, seq uint64, attempts int, reason string, value []byte) (bool, error) {
 	dlq, err := e.deadQueue(true)
 	if err != nil {
-		return err
+		return false, err
 	}
 	ent, err := json.Marshal(deadEntry{Consumer: c.name, Seq: seq, Attempts: attempts, Reason: reason,
 		Time: time.Now().UTC(), Value: json.RawMessage(value)})
 	if err != nil {
-		return fmt.Errorf("miniqueue: encode dead letter: %w", err)
+		return false, fmt.Errorf("miniqueue: encode dead letter: %w", err)
 	}
 	id, _, err := dlq.push(context.Background(), []json.RawMessage{appendEnvelope(nil, ent)}, false)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := e.appendCons(appendSeqRecord(nil, opDead, c.qname, seq, attempts)); err != nil {
-		return err
+		return false, err
 	}
 	e.mu.Lock()
 	moved := c.resolve(seq)
@@ -326,9 +316,9 @@ func (e *engine) deadLetter(c *cstate, seq uint64, attempts int, reason string, 
 	e.mu.Unlock()
 	if !moved {
 		// An older delivery acknowledged it meanwhile: take the copy out.
-		return dlq.ack(dlq.deadConsumer(), id)
+		return false, dlq.ack(dlq.deadConsumer(), id)
 	}
 	e.log.Warn("miniqueue: message moved to the dead-letter queue", "dir", e.dir, "consumer", c.name,
 		"seq", seq, "id", id, "reason", reason)
-	return nil
+	return true, nil
 }

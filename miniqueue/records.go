@@ -21,6 +21,9 @@ const (
 	opAck        = "ack"        // a message is acknowledged
 	opDead       = "dead"       // a message went to the dead-letter queue
 	opReturn     = "return"     // a recorded delivery that did not happen (prefetched, not taken)
+	opTerm       = "term"       // Message.Term is moving a message to the dead-letter queue
+	opNack       = "nack"       // a message is not to be delivered again before a time
+	opDedup      = "dedup"      // messages from seq on may carry de-duplication IDs
 	opCheckpoint = "checkpoint" // the whole consumer state
 )
 
@@ -31,7 +34,9 @@ type consRecord struct {
 	Seq       uint64       `json:"seq,omitempty"`
 	N         int          `json:"n,omitempty"`
 	From      uint64       `json:"from,omitempty"`
-	Base      uint64       `json:"base,omitempty"` // checkpoint: the queue floor
+	At        int64        `json:"at,omitempty"`    // nack: not before, in ms since the epoch
+	Base      uint64       `json:"base,omitempty"`  // checkpoint: the queue floor
+	Dedup     uint64       `json:"dedup,omitempty"` // checkpoint: Open reads de-duplication IDs from here
 	Consumers []cpConsumer `json:"consumers,omitempty"`
 }
 
@@ -45,6 +50,8 @@ type cpConsumer struct {
 	Next     uint64      `json:"next"`
 	Done     [][2]uint64 `json:"done,omitempty"`
 	Attempts [][2]uint64 `json:"attempts,omitempty"`
+	Term     []uint64    `json:"term,omitempty"`   // messages a failed Term may have put in the dead-letter queue
+	Delays   [][2]uint64 `json:"delays,omitempty"` // [seq, ms since the epoch]: not delivered again before
 }
 
 // quoteName returns name as a JSON string.
@@ -83,7 +90,7 @@ func deleteRecord(name string) []byte {
 	return b
 }
 
-func checkpointRecord(base uint64, cs []cpConsumer) []byte {
+func checkpointRecord(base, dedup uint64, cs []cpConsumer) []byte {
 	if cs == nil {
 		cs = []cpConsumer{}
 	}
@@ -91,8 +98,9 @@ func checkpointRecord(base uint64, cs []cpConsumer) []byte {
 	b, _ := json.Marshal(struct {
 		Op        string       `json:"op"`
 		Base      uint64       `json:"base"`
+		Dedup     uint64       `json:"dedup,omitempty"`
 		Consumers []cpConsumer `json:"consumers"`
-	}{opCheckpoint, base, cs})
+	}{opCheckpoint, base, dedup, cs})
 	return b
 }
 
@@ -113,7 +121,11 @@ func parseConsRecord(p []byte) (consRecord, error) {
 		if r.Seq == 0 || r.N < 1 {
 			return r, fmt.Errorf("%q record needs seq and n >= 1", r.Op)
 		}
-	case opAck, opDead, opReturn:
+	case opNack:
+		if r.Seq == 0 || r.N < 1 || r.At <= 0 {
+			return r, fmt.Errorf("%q record needs seq, n >= 1 and at > 0", r.Op)
+		}
+	case opAck, opDead, opReturn, opTerm, opDedup:
 		if r.Seq == 0 {
 			return r, fmt.Errorf("%q record without seq", r.Op)
 		}
@@ -155,6 +167,16 @@ func (c *cpConsumer) check() error {
 	if !slices.IsSortedFunc(c.Attempts, func(a, b [2]uint64) int { return cmpU(a[0], b[0]) }) {
 		return fmt.Errorf("attempts out of order")
 	}
+	for i, d := range c.Delays {
+		if d[0] < c.Floor || d[0] >= c.Next || d[1] == 0 || d[1] > 1<<62 || (i > 0 && c.Delays[i-1][0] >= d[0]) {
+			return fmt.Errorf("bad delay [%d, %d]", d[0], d[1])
+		}
+	}
+	for _, s := range c.Term {
+		if s < c.Floor || s >= c.Next {
+			return fmt.Errorf("bad term entry %d", s)
+		}
+	}
 	for i, a := range c.Attempts {
 		if a[0] < c.Floor || a[0] >= c.Next || a[1] == 0 || a[1] > 1<<31 || (i > 0 && c.Attempts[i-1][0] == a[0]) {
 			return fmt.Errorf("bad attempt count [%d, %d]", a[0], a[1])
@@ -175,7 +197,10 @@ func cmpU(a, b uint64) int {
 
 // The envelope around a message value: {"v":VALUE} for an ordinary message,
 // {"to":"NAME","dead":ID,"v":VALUE} for a message replayed from the
-// dead-letter queue to one consumer only.
+// dead-letter queue to one consumer only, and {"id":"ID","t":MS,"at":MS,
+// "v":VALUE} for a message with a de-duplication ID (PushWithID), a push
+// time (t, ms since 1970; written with an ID, a delivery time or MaxAge) or
+// a delivery time (at, PushAt). id and at are optional.
 var envPrefix = []byte(`{"v":`)
 
 func appendEnvelope(dst, value []byte) []byte {
@@ -196,12 +221,39 @@ func appendTargetedEnvelope(dst []byte, to string, deadID uint64, value []byte) 
 	return append(dst, '}')
 }
 
+// msgMeta is what an envelope may carry besides the value.
+type msgMeta struct {
+	id    string // de-duplication ID; "" for none
+	t     int64  // push time, ms since 1970; 0 for none
+	at    int64  // not delivered before, ms since 1970; 0 for none
+	hasID bool
+}
+
+func appendMetaEnvelope(dst []byte, m msgMeta, value []byte) []byte {
+	dst = append(dst, '{')
+	if m.hasID {
+		dst = append(dst, `"id":`...)
+		dst = append(dst, quoteName(m.id)...)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"t":`...)
+	dst = strconv.AppendInt(dst, m.t, 10)
+	if m.at > 0 {
+		dst = append(dst, `,"at":`...)
+		dst = strconv.AppendInt(dst, m.at, 10)
+	}
+	dst = append(dst, `,"v":`...)
+	dst = append(dst, value...)
+	return append(dst, '}')
+}
+
 // envelope is a decoded message record.
 type envelope struct {
 	value    []byte // the message value's JSON
 	targeted bool   // only for consumer to
 	to       string
 	deadID   uint64
+	msgMeta
 }
 
 // parseEnvelope decodes a message record. The usual {"v":...} is recognised
@@ -215,6 +267,9 @@ func parseEnvelope(p []byte) (envelope, error) {
 	var e struct {
 		To   *string         `json:"to"`
 		Dead uint64          `json:"dead"`
+		ID   *string         `json:"id"`
+		T    int64           `json:"t"`
+		At   int64           `json:"at"`
 		V    json.RawMessage `json:"v"`
 	}
 	if err := json.Unmarshal(p, &e); err != nil {
@@ -223,7 +278,10 @@ func parseEnvelope(p []byte) (envelope, error) {
 	if e.V == nil {
 		return envelope{}, fmt.Errorf("message record without a value (\"v\")")
 	}
-	env := envelope{value: e.V, deadID: e.Dead}
+	env := envelope{value: e.V, deadID: e.Dead, msgMeta: msgMeta{t: e.T, at: e.At}}
+	if e.ID != nil {
+		env.id, env.hasID = *e.ID, true
+	}
 	if e.To != nil {
 		env.targeted, env.to = true, *e.To
 	}

@@ -80,6 +80,8 @@ func TestBadConsumerRecords(t *testing.T) {
 		{"overlapping spans", `{"op":"checkpoint","base":1,"consumers":[{"c":"","floor":1,"next":3,"done":[[2,2],[2,3]]}]}`},
 		{"attempts outside the window", `{"op":"checkpoint","base":1,"consumers":[{"c":"","floor":1,"next":2,"attempts":[[5,1]]}]}`},
 		{"zero attempts", `{"op":"checkpoint","base":1,"consumers":[{"c":"","floor":1,"next":2,"attempts":[[1,0]]}]}`},
+		{"term without seq", `{"op":"term","n":1}`},
+		{"term entry outside the window", `{"op":"checkpoint","base":1,"consumers":[{"c":"","floor":1,"next":2,"term":[2]}]}`},
 		{"consumer twice", `{"op":"checkpoint","base":1,"consumers":[{"c":"a","floor":1,"next":1},{"c":"a","floor":1,"next":1}]}`},
 		// Valid records that contradict the message journal (3 messages).
 		{"delivery beyond the end", `{"op":"deliver","seq":4,"n":1}`},

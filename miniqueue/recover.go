@@ -1,51 +1,62 @@
 package miniqueue
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // recover rebuilds the consumer state from the consumer journal: it applies
 // every record in order, and a checkpoint replaces everything before it.
 // (The journal is only ever cut at or before a checkpoint, so whatever the
 // journal starts with, the state from its newest checkpoint on is whole.)
 // Every message left unresolved and handed out is then ready to be
-// delivered again.
-func (e *engine) recover() error {
+// delivered again. It returns the message from which Open reads the
+// de-duplication IDs (0: none were used).
+func (e *engine) recover() (dedupFrom uint64, err error) {
 	cs := map[string]*cstate{}
 	base := uint64(1)
 	var since int64
 	for rec, err := range e.cons.All(1) {
 		if err != nil {
-			return e.ioErr("read consumer journal", err)
+			return 0, e.ioErr("read consumer journal", err)
 		}
 		r, err := parseConsRecord(rec.Value)
 		if err != nil {
-			return &RecordError{Journal: e.consPath, Seq: rec.Seq, Err: err}
+			return 0, &RecordError{Journal: e.consPath, Seq: rec.Seq, Err: err}
 		}
 		base = applyRecord(cs, base, r)
 		since += int64(len(rec.Value)) + 48
-		if r.Op == opCheckpoint {
+		switch r.Op {
+		case opCheckpoint:
 			since = 0
+			dedupFrom = r.Dedup
+		case opDedup:
+			if dedupFrom == 0 {
+				dedupFrom = r.Seq
+			}
 		}
 	}
 	e.sinceCP.Store(since)
 	last, first := e.cache.published, e.msgs.FirstSeq()
+	now := time.Now()
 	for _, c := range cs {
 		if err := checkAgainstMessages(c, first, last); err != nil {
-			return &RecordError{Journal: e.consPath, Err: err}
+			return 0, &RecordError{Journal: e.consPath, Err: err}
 		}
-		c.rebuild()
+		c.rebuild(now)
 	}
 	for _, c := range cs {
 		base = max(base, c.floor)
 	}
 	if base > last+1 {
-		return &RecordError{Journal: e.consPath, Err: fmt.Errorf("queue floor %d is beyond the message journal's end, %d", base, last)}
+		return 0, &RecordError{Journal: e.consPath, Err: fmt.Errorf("queue floor %d is beyond the message journal's end, %d", base, last)}
 	}
 	e.consumers = cs
 	e.base = base
 	if mf, ok := e.minFloorLocked(); ok {
 		e.base = max(e.base, mf)
 	}
-	return nil
+	return dedupFrom, nil
 }
 
 // applyRecord applies one consumer record to the state being recovered,
@@ -74,11 +85,34 @@ func applyRecord(cs map[string]*cstate, base uint64, r consRecord) uint64 {
 			c.pend[r.Seq] = p
 		}
 		p.attempts = max(p.attempts, r.N)
+		p.until = time.Time{} // delivered again: an older Nack's delay is over
 		c.next = max(c.next, r.Seq+1)
+	case opNack:
+		c := cs[r.C]
+		if c == nil || c.resolved(r.Seq) {
+			return base
+		}
+		if p := c.pend[r.Seq]; p != nil && p.attempts <= r.N {
+			p.attempts = r.N
+			p.until = time.UnixMilli(r.At)
+		}
 	case opAck, opDead:
 		if c := cs[r.C]; c != nil {
 			c.resolve(r.Seq)
 		}
+	case opTerm:
+		c := cs[r.C]
+		if c == nil || c.resolved(r.Seq) {
+			return base
+		}
+		p := c.pend[r.Seq]
+		if p == nil {
+			p = newPending(r.Seq, 0)
+			c.pend[r.Seq] = p
+		}
+		p.attempts = max(p.attempts, r.N)
+		p.termed = true
+		c.next = max(c.next, r.Seq+1)
 	case opReturn:
 		if c := cs[r.C]; c != nil {
 			if p := c.pend[r.Seq]; p != nil && p.attempts > 0 {
@@ -120,10 +154,11 @@ func checkAgainstMessages(c *cstate, first, last uint64) error {
 // crash interrupted: a message that reached MaxDeliveries and is in the
 // dead-letter queue already, but whose "dead" record was not written, gets
 // that record now instead of a second copy in the dead-letter queue.
+//
+// A message named by a "term" record (Message.Term was moving it) is
+// finished the same way; if its copy is not in the dead-letter queue, Term
+// did not return, and the message is delivered again.
 func (e *engine) finishDeadLetters() error {
-	if e.opts.MaxDeliveries < 0 {
-		return nil
-	}
 	type key struct {
 		c string
 		s uint64
@@ -132,7 +167,7 @@ func (e *engine) finishDeadLetters() error {
 	e.mu.Lock()
 	for _, c := range e.consumers {
 		for s, p := range c.pend {
-			if p.attempts >= e.opts.MaxDeliveries {
+			if p.termed || (e.opts.MaxDeliveries > 0 && p.attempts >= e.opts.MaxDeliveries) {
 				cand[key{c.name, s}] = c
 			}
 		}
@@ -159,7 +194,13 @@ func (e *engine) finishDeadLetters() error {
 	defer e.cpMu.RUnlock()
 	for _, k := range moved {
 		c := cand[k]
-		if err := e.appendCons(appendSeqRecord(nil, opDead, c.qname, k.s, e.opts.MaxDeliveries)); err != nil {
+		e.mu.Lock()
+		n := e.opts.MaxDeliveries
+		if p := c.pend[k.s]; p != nil {
+			n = p.attempts
+		}
+		e.mu.Unlock()
+		if err := e.appendCons(appendSeqRecord(nil, opDead, c.qname, k.s, max(n, 1))); err != nil {
 			return err
 		}
 		e.mu.Lock()
