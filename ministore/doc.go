@@ -19,14 +19,20 @@
 // argument, and they are given out again.)
 //
 // Nothing half-written is ever returned as a record: every FormatV1 line
-// carries a CRC-32C. A record cut short by a crash at the end of the newest
-// segment (a torn tail) is cut off by Open, which logs a warning and
-// reports it through Store.TornTail; Replay and Records, which never write,
-// stop before it. Damage anywhere else, including a record that later
-// records prove had been durable, is a *JournalError naming the file, the
-// line and the byte offset, matching ErrCorrupt: it is never skipped.
-// Repair cuts the journal at its first bad record and keeps a copy of what
-// it cut.
+// carries a CRC-32C. Damage is never mistaken for a crash: Open and every
+// reader apply one rule (docs/FORMAT.md, "Recovery"). Open cuts only what a
+// crash can leave of the writes after the last record proven durable (a
+// torn tail at the end of the newest segment); it first saves the cut bytes
+// to NAME.broken, then logs a warning and reports the cut through
+// Store.TornTail. Replay and Records, which never write, stop before it.
+// Everything else that does not verify, a damaged header, a complete line
+// that fails its checksum, stray whitespace, zeros where no lost sector can
+// have left them, a record that later records prove had been durable, is a
+// *JournalError naming the file, the line and the byte offset, matching
+// ErrCorrupt: it is never skipped, and nothing is cut or rewritten. Repair
+// cuts the journal at its first bad record and keeps a copy of what it cut.
+// A named pipe, device, socket or directory where a journal file belongs is
+// refused (ErrNotRegular) before it is opened.
 //
 // A record reads back as it was appended, or not at all: Append refuses a
 // value with invalid UTF-8 in a string (ErrInvalidUTF8), which
@@ -69,17 +75,17 @@
 // records' schema, "base=N schema=NAME crc=...", when the Store that wrote
 // it set Options.Schema.
 //
-// sync lets Open tell a torn write from damage: a crash can lose blocks of
-// an unsynced write out of order, leaving valid lines after garbage; those
+// sync lets Open tell a torn write from damage: a crash can lose sectors
+// of an unsynced write out of order, leaving valid lines after zeros; those
 // lines all have sync below the damaged record. A later line whose sync
 // reaches the damaged record proves the record had been durable: that is
-// corruption. (The last batch fsync'd before a crash has no later line, so
-// damage inside it cannot be told from a torn write: Open cuts it as one.)
+// corruption.
 //
 // While a FormatV1 journal is open, its active file is extended with zero
 // bytes ahead of the writes, so that an fsync after an append does not have
 // to update the file's size. A line never starts with a zero byte; zeros to
-// the end of the newest file are free space, and Close trims them.
+// the end of the newest file are free space, and Close trims them. On a
+// full disk the extension shrinks, then stops, rather than fail an append.
 //
 // FormatPlain is the Rust crate's format: the header "// MINISTORE JOURNAL
 // v0.1.4" (Go adds " base=N" and " schema=NAME", which Rust readers
@@ -134,4 +140,9 @@
 // A journal's schema cannot be changed: choose the name when the journal
 // is created. Readers older than the schema field reject a header that
 // carries it as malformed; the Rust crate ignores it.
+//
+// Damage that leaves only what a crash could leave cannot be told from one:
+// the newest segment cut between or inside its lines, or the '\n' of its
+// last record zeroed with only zeros after it. Open cuts such a tail (and
+// keeps it in NAME.broken); nothing left in the file proves it durable.
 package ministore

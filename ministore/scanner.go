@@ -56,7 +56,7 @@ func newScanner(path string, r io.Reader, newest bool, base uint64) (*scanner, e
 	if len(line) >= maxHeaderLine {
 		// Longer than any header; judged as readHeader judges it, which
 		// sees only the first maxHeaderLine bytes.
-		return nil, corruptAt(path, 1, 0, errBadHeader)
+		return nil, corruptAt(path, 1, 0, longHeaderError(line))
 	}
 	if !complete {
 		// The whole file, without a newline (a line with a zero byte
@@ -185,17 +185,17 @@ func (s *scanner) bad(start int64, lineNo int, reason error, line []byte, comple
 		j.feed([]byte{'\n'})
 	}
 	j.off = s.off // a line is returned whole, or up to what was read
-	buf := make([]byte, 64<<10)
 	for j.why == nil {
-		n, err := s.br.Read(buf)
-		j.feed(buf[:n])
-		if err == io.EOF {
+		// Judge the bytes in the reader's buffer, without copying them.
+		if _, err := s.br.Peek(1); err == io.EOF {
 			break
-		}
-		if err != nil {
+		} else if err != nil {
 			s.err = err
 			return
 		}
+		b, _ := s.br.Peek(s.br.Buffered())
+		j.feed(b)
+		s.br.Discard(len(b))
 	}
 	j.finish()
 	s.off = j.off

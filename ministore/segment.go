@@ -133,6 +133,16 @@ func checkRegular(fsys vfs.FS, path string) error {
 // without a newline in its first maxHeaderLine bytes is not a header.
 const maxHeaderLine = 256
 
+// longHeaderError is the reason a first line of maxHeaderLine bytes or
+// more, line, is no header: it does not start with the magic, or it does
+// and is too long.
+func longHeaderError(line []byte) error {
+	if !bytes.HasPrefix(line, []byte(magic)) {
+		return errBadMagic
+	}
+	return errBadHeader
+}
+
 // readHeader reads the first line of a segment file.
 func readHeader(f vfs.File, path string) (header, int64, error) {
 	buf := make([]byte, maxHeaderLine)
@@ -148,7 +158,7 @@ func readHeader(f vfs.File, path string) (header, int64, error) {
 		if n < len(buf) {
 			return header{}, 0, corruptAt(path, 1, 0, errBadMagic)
 		}
-		return header{}, 0, corruptAt(path, 1, 0, errBadHeader)
+		return header{}, 0, corruptAt(path, 1, 0, longHeaderError(buf[:n]))
 	}
 	h, err := parseHeader(buf[:i])
 	if err != nil {
