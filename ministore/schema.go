@@ -77,7 +77,7 @@ func (w *wal) checkSchema() error {
 	}
 	files, err := listSegments(w.fs, w.path)
 	if err != nil {
-		return fmt.Errorf("ministore: list %s: %w", w.dir, err)
+		return listError(w.dir, err)
 	}
 	for i := len(files) - 1; i >= 0; i-- {
 		sf := files[i]
