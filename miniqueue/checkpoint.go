@@ -97,7 +97,7 @@ func (e *engine) checkpointLocked() error {
 	if !haveConsumers {
 		minFloor = e.base
 	}
-	base := e.base
+	base, last := e.base, e.cache.published
 	var dedup uint64
 	if e.dedup.on {
 		e.dedup.expire(time.Now().UnixMilli(), e.opts.DedupWindow)
@@ -105,7 +105,7 @@ func (e *engine) checkpointLocked() error {
 		minFloor = min(minFloor, dedup) // Open reads the messages from there
 	}
 	e.mu.Unlock()
-	seq, err := e.cons.Append(json.RawMessage(checkpointRecord(base, dedup, snap)))
+	seq, err := e.cons.Append(json.RawMessage(checkpointRecord(base, dedup, last, snap)))
 	if err == nil {
 		e.sinceCP.Store(0)
 		e.pushedSinceCP.Store(0)

@@ -2,8 +2,10 @@ package miniqueue
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -157,5 +159,99 @@ func TestDeadLettersLenAfterReopen(t *testing.T) {
 	}
 	if m := recvT(t, q.Consumer("")); m.Value != "d" {
 		t.Fatalf("got %q, want d", m.Value)
+	}
+}
+
+// Messages that a checkpoint shows were durable cannot vanish in a crash:
+// a message journal cut short below them, even at a line end where nothing
+// in the file shows records are missing, fails Open, for the queue and the
+// dead-letter queue alike. A checkpoint written before "last" existed
+// proves nothing and still opens.
+func TestOpenReportsLostMessages(t *testing.T) {
+	lastLineCut := func(b []byte) []byte {
+		return b[:bytes.LastIndexByte(b[:len(b)-1], '\n')+1]
+	}
+	for _, tc := range []struct {
+		name, file string
+		edit       func([]byte) []byte
+		fails      bool
+	}{
+		{"message journal cut at a line end", "/q/messages.log", lastLineCut, true},
+		{"dead letters cut at a line end", "/q/dead/messages.log", lastLineCut, true},
+		{"checkpoints without last", "/q/consumers.log", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := twoDeadLetters(t)
+			if tc.edit != nil {
+				editFile(t, mem, tc.file, tc.edit)
+			} else {
+				// Rewrite the consumer journals as an older release wrote
+				// them: without "last" (and so with their own checksums).
+				for _, p := range []string{"/q/consumers.log", "/q/dead/consumers.log"} {
+					rewriteWithoutLast(t, mem, p)
+				}
+			}
+			q, err := Open[string]("/q", withFS(Options{MaxDeliveries: 1}, mem))
+			if !tc.fails {
+				if err != nil {
+					t.Fatalf("Open = %v", err)
+				}
+				if n := q.DeadLetters().Len(); n != 2 {
+					t.Errorf("%d dead letters, want 2", n)
+				}
+				q.Close()
+				return
+			}
+			if err == nil {
+				q.Close()
+				t.Fatal("Open succeeded on a message journal that lost durable messages")
+			}
+			if re, ok := errors.AsType[*RecordError](err); !ok || re.Journal != tc.file || !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Open = %v, want a *RecordError naming %s", err, tc.file)
+			}
+		})
+	}
+}
+
+// rewriteWithoutLast rewrites the consumer journal path with every
+// checkpoint's "last" removed, as a release before it wrote them.
+func rewriteWithoutLast(t *testing.T, mem *vfs.Mem, path string) {
+	t.Helper()
+	o := &ministore.Options{FS: mem, Logger: quietLogger, Schema: consumersSchema}
+	s, err := ministore.Open[json.RawMessage](path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []json.RawMessage
+	stripped := 0
+	for rec, err := range s.All(1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := regexp.MustCompile(`,"last":\d+`).ReplaceAll(rec.Value, nil)
+		if len(v) < len(rec.Value) {
+			stripped++
+		}
+		recs = append(recs, v)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if stripped == 0 {
+		t.Fatalf("%s has no checkpoint with \"last\"", path)
+	}
+	if err := mem.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = ministore.Open[json.RawMessage](path, o); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if _, err := s.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -132,8 +132,8 @@
 //	{"op":"nack","c":"billing","seq":7,"n":2,"at":1764252000123}
 //	                                             2nd delivery of 7 nacked: not again before at (ms since 1970)
 //	{"op":"delete","c":"billing"}                consumer deleted
-//	{"op":"checkpoint","base":5,"consumers":[{"c":"billing","floor":7,"next":10,
-//	    "done":[[8,8]],"attempts":[[7,2],[9,1]]}]}
+//	{"op":"checkpoint","base":5,"last":12,"consumers":[{"c":"billing","floor":7,
+//	    "next":10,"done":[[8,8]],"attempts":[[7,2],[9,1]]}]}
 //
 // A checkpoint is the whole consumer state: per consumer, every message
 // below floor is resolved (acknowledged, dead-lettered, or replayed for
@@ -149,6 +149,11 @@
 // there is none starts. dedup (once PushWithID was used) is the first
 // message Open reads to rebuild the table of IDs: the oldest one whose ID is
 // still within DedupWindow. The message journal is never cut above it.
+// last is the newest message that was durable when the checkpoint was
+// written: a crash cannot take it away, so a message journal that ends
+// before the last of any checkpoint was damaged (cut short), and Open
+// refuses it. Checkpoints without last (written by earlier releases, which
+// ignore it) prove nothing.
 //
 // An Ack that prefetches writes its "ack" and the next message's "deliver"
 // with one write and one fsync. Recovery reads the consumer journal from

@@ -68,7 +68,7 @@ func FuzzConsumerRecord(f *testing.F) {
 		case opDelete:
 			again = deleteRecord(r.C)
 		case opCheckpoint:
-			again = checkpointRecord(r.Base, r.Dedup, r.Consumers)
+			again = checkpointRecord(r.Base, r.Dedup, r.Last, r.Consumers)
 		}
 		r2, err := parseConsRecord(again)
 		if err != nil {

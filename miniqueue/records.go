@@ -37,6 +37,7 @@ type consRecord struct {
 	At        int64        `json:"at,omitempty"`    // nack: not before, in ms since the epoch
 	Base      uint64       `json:"base,omitempty"`  // checkpoint: the queue floor
 	Dedup     uint64       `json:"dedup,omitempty"` // checkpoint: Open reads de-duplication IDs from here
+	Last      uint64       `json:"last,omitempty"`  // checkpoint: the last message durable when it was written
 	Consumers []cpConsumer `json:"consumers,omitempty"`
 }
 
@@ -90,7 +91,10 @@ func deleteRecord(name string) []byte {
 	return b
 }
 
-func checkpointRecord(base, dedup uint64, cs []cpConsumer) []byte {
+// checkpointRecord encodes a checkpoint. last is the newest message that
+// was durable when it was written (0, left out, if none): the message
+// journal can never end before it, so Open refuses one that does.
+func checkpointRecord(base, dedup, last uint64, cs []cpConsumer) []byte {
 	if cs == nil {
 		cs = []cpConsumer{}
 	}
@@ -99,8 +103,9 @@ func checkpointRecord(base, dedup uint64, cs []cpConsumer) []byte {
 		Op        string       `json:"op"`
 		Base      uint64       `json:"base"`
 		Dedup     uint64       `json:"dedup,omitempty"`
+		Last      uint64       `json:"last,omitempty"`
 		Consumers []cpConsumer `json:"consumers"`
-	}{opCheckpoint, base, dedup, cs})
+	}{opCheckpoint, base, dedup, last, cs})
 	return b
 }
 

@@ -53,7 +53,7 @@ func TestJournalFormat(t *testing.T) {
 		`{"op":"ack","seq":1}`,
 		`{"op":"deliver","seq":2,"n":1}`, // written with the ack (prefetch); Receive writes nothing
 		`{"op":"new","c":"audit","from":2}`,
-		`{"op":"checkpoint","base":2,"consumers":[{"c":"","floor":2,"next":3,"attempts":[[2,1]]},{"c":"audit","floor":2,"next":2}]}`,
+		`{"op":"checkpoint","base":2,"last":2,"consumers":[{"c":"","floor":2,"next":3,"attempts":[[2,1]]},{"c":"audit","floor":2,"next":2}]}`,
 	}
 	if !slices.Equal(cons, want) {
 		t.Fatalf("consumers.log holds\n%s\nwant\n%s", strings.Join(cons, "\n"), strings.Join(want, "\n"))

@@ -15,7 +15,10 @@ import (
 func (e *engine) recover() (dedupFrom uint64, err error) {
 	cs := map[string]*cstate{}
 	base := uint64(1)
-	var since int64
+	var (
+		since         int64
+		durable, cpAt uint64 // the highest "last" of a checkpoint, and that checkpoint
+	)
 	for rec, err := range e.cons.All(1) {
 		if err != nil {
 			return 0, e.ioErr("read consumer journal", err)
@@ -30,6 +33,9 @@ func (e *engine) recover() (dedupFrom uint64, err error) {
 		case opCheckpoint:
 			since = 0
 			dedupFrom = r.Dedup
+			if r.Last > durable {
+				durable, cpAt = r.Last, rec.Seq
+			}
 		case opDedup:
 			if dedupFrom == 0 {
 				dedupFrom = r.Seq
@@ -38,6 +44,14 @@ func (e *engine) recover() (dedupFrom uint64, err error) {
 	}
 	e.sinceCP.Store(since)
 	last, first := e.cache.published, e.msgs.FirstSeq()
+	if durable > last {
+		// Not a crash: the checkpoint was written after message durable
+		// was fsync'd. The message journal lost records, whether ministore
+		// cut them as a torn tail (keeping a .broken copy) or the file was
+		// cut short at a line end.
+		return 0, &RecordError{Journal: e.msgPath, Err: fmt.Errorf("ends at message %d, but message %d was durable when record %d of %s was written",
+			last, durable, cpAt, e.consPath)}
+	}
 	now := time.Now()
 	for _, c := range cs {
 		if err := checkAgainstMessages(c, first, last); err != nil {
