@@ -3,6 +3,7 @@ package miniraft
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -16,18 +17,29 @@ import (
 //
 // On a follower Apply returns a *NotLeaderError (matching ErrNotLeader)
 // naming the leader, or, with Options.Forward, has the leader apply it and
-// returns when this node has applied it too.
+// returns when this node has applied it too. The whole call takes at most
+// about Options.ApplyTimeout.
 //
 // A mutation that implements ministate.Validator is validated when its log
 // is applied, against the state as it is then, on every node alike: a
 // refusal returns an error matching ministate.ErrRefused, and leaves the
 // state unchanged everywhere (the log keeps its index).
 //
-// An error that wraps raft.ErrLeadershipLost means the outcome is unknown:
-// the log may still be committed by the next leader, or dropped. Every
-// other error means the mutation was not applied.
+// Every error is one of two kinds. An error matching ErrOutcomeUnknown
+// means the mutation may have been applied or not, and may still be: the
+// connection to the leader broke after the call was sent, leadership was
+// lost before the log was committed (it then also matches
+// raft.ErrLeadershipLost), the time ran out (ErrTimeout) or the node was
+// closed (ErrClosed) while the log was in flight. If seq is not 0 with
+// such an error, the log was committed at seq but this node had not
+// applied it in time. Retry such a mutation only with ApplyWithID. Every
+// other error means the mutation was not applied and never will be:
+// ErrNotLeader, ErrForwardOff, ErrTimeout or ErrClosed without
+// ErrOutcomeUnknown, ministate.ErrRefused, ErrFailed, and errors about the
+// mutation's encoding.
 func (m *Manager[S, M]) Apply(mut M) (seq uint64, err error) {
-	return m.submit([]M{mut})
+	seq, _, err = m.submit("", []M{mut})
+	return seq, err
 }
 
 // ApplyBatch is Apply for several mutations in one log: they are applied
@@ -37,46 +49,115 @@ func (m *Manager[S, M]) ApplyBatch(ms ...M) (seq uint64, err error) {
 	if len(ms) == 0 {
 		return 0, ministate.ErrEmptyBatch
 	}
-	return m.submit(ms)
-}
-
-func (m *Manager[S, M]) submit(ms []M) (uint64, error) {
-	if m.isClosed() {
-		return 0, ErrClosed
-	}
-	data, err := m.codec.encode(ms)
-	if err != nil {
-		return 0, err
-	}
-	seq, err := m.applyData(data)
-	if errors.Is(err, ErrNotLeader) && m.opts.Forward && m.layer != nil {
-		resp, ferr := m.forward(forwardRequest{Op: opApply, Data: data})
-		if ferr != nil {
-			return 0, ferr
-		}
-		if err := m.fsm.waitApplied(resp.Seq, m.opts.ApplyTimeout, m.closed); err != nil {
-			return resp.Seq, err
-		}
-		return resp.Seq, nil
-	}
+	seq, _, err = m.submit("", ms)
 	return seq, err
 }
 
-// applyData appends data to the raft log, on the leader, and waits until
-// it is applied.
-func (m *Manager[S, M]) applyData(data []byte) (uint64, error) {
-	f := m.raft.Apply(data, m.opts.ApplyTimeout)
-	if err := f.Error(); err != nil {
-		return 0, m.raftError(err)
+// ApplyWithID is Apply with a request ID chosen by the caller, unique to
+// this mutation (a UUID, or a client ID and a counter), that makes a retry
+// safe: the replicated state remembers the IDs of the last
+// RequestIDWindow logs applied with one, and a log whose ID it holds
+// changes nothing. So a caller whose Apply failed with ErrOutcomeUnknown
+// calls ApplyWithID again with the same ID and mutation, on any node,
+// until it gets another answer; the mutation is applied at most once,
+// and every call returns the first one's result: its sequence number, or
+// its refusal (matching the same sentinel, such as ministate.ErrRefused).
+// dup reports that an earlier log with this ID decided the result. Every
+// node decides alike, in log order; forwarded calls carry the ID.
+//
+// The ID is at most 256 bytes. A retry after the ID has left the window
+// (RequestIDWindow later logs with IDs) is applied again.
+func (m *Manager[S, M]) ApplyWithID(id string, mut M) (seq uint64, dup bool, err error) {
+	if err := checkRequestID(id); err != nil {
+		return 0, false, err
+	}
+	return m.submit(id, []M{mut})
+}
+
+// ApplyBatchWithID is ApplyBatch with a request ID, as ApplyWithID.
+func (m *Manager[S, M]) ApplyBatchWithID(id string, ms ...M) (seq uint64, dup bool, err error) {
+	if len(ms) == 0 {
+		return 0, false, ministate.ErrEmptyBatch
+	}
+	if err := checkRequestID(id); err != nil {
+		return 0, false, err
+	}
+	return m.submit(id, ms)
+}
+
+func (m *Manager[S, M]) submit(rid string, ms []M) (uint64, bool, error) {
+	if m.isClosed() {
+		return 0, false, ErrClosed
+	}
+	deadline := time.Now().Add(m.opts.ApplyTimeout)
+	data, err := m.codec.encode(ms)
+	if err != nil {
+		return 0, false, err
+	}
+	seq, dup, err := m.applyData(data, rid, deadline)
+	if errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrOutcomeUnknown) && m.opts.Forward && m.layer != nil {
+		resp, ferr := m.forward(forwardRequest{Op: opApply, Data: data, RID: rid}, deadline)
+		if ferr != nil {
+			return 0, false, ferr
+		}
+		if err := m.fsm.waitApplied(resp.Seq, time.Until(deadline), m.closed); err != nil {
+			return resp.Seq, resp.Dup, outcomeUnknown(fmt.Errorf("committed at %d: %w", resp.Seq, err))
+		}
+		return resp.Seq, resp.Dup, nil
+	}
+	return seq, dup, err
+}
+
+// applyData appends data (with the request ID rid, if not "") to the raft
+// log, on the leader, and waits until it is applied, or deadline.
+func (m *Manager[S, M]) applyData(data []byte, rid string, deadline time.Time) (seq uint64, dup bool, err error) {
+	ext, err := encodeRequestExt(rid)
+	if err != nil {
+		return 0, false, err
+	}
+	wait := time.Until(deadline)
+	if wait <= 0 {
+		return 0, false, fmt.Errorf("%w: no time left to apply", ErrTimeout)
+	}
+	f := m.raft.ApplyLog(raft.Log{Data: data, Extensions: ext}, wait)
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case err = <-done:
+	case <-timer.C:
+		return 0, false, outcomeUnknown(fmt.Errorf("%w: the log was not applied within %v", ErrTimeout, m.opts.ApplyTimeout))
+	case <-m.closed:
+		return 0, false, outcomeUnknown(ErrClosed)
+	}
+	if err != nil {
+		return 0, false, m.applyError(err)
 	}
 	switch r := f.Response().(type) {
 	case nil:
-		return f.Index(), nil
+		return f.Index(), false, nil
+	case dupResult:
+		return r.seq, true, r.err
 	case error:
-		return 0, r
+		return 0, false, r
 	default:
-		return 0, fmt.Errorf("%w: %T", errNotApplied, r)
+		return 0, false, fmt.Errorf("%w: %T", errNotApplied, r)
 	}
+}
+
+// applyError classifies the error of raft's Apply: raft refuses a log
+// before appending it with ErrNotLeader, ErrLeadershipTransferInProgress
+// or ErrEnqueueTimeout; after any other error it may have been appended,
+// and so committed later.
+func (m *Manager[S, M]) applyError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, raft.ErrEnqueueTimeout):
+		return m.raftError(err)
+	case errors.Is(err, raft.ErrLeadershipLost):
+		return m.raftError(err) // wraps ErrOutcomeUnknown
+	}
+	return outcomeUnknown(m.raftError(err))
 }
 
 // ViewConsistent is View after making sure this node has applied every
@@ -90,13 +171,14 @@ func (m *Manager[S, M]) ViewConsistent(fn func(state *S)) error {
 	if m.isClosed() {
 		return ErrClosed
 	}
+	deadline := time.Now().Add(m.opts.ApplyTimeout)
 	_, err := m.barrier()
 	if errors.Is(err, ErrNotLeader) && m.opts.Forward && m.layer != nil {
-		resp, ferr := m.forward(forwardRequest{Op: opRead})
+		resp, ferr := m.forward(forwardRequest{Op: opRead}, deadline)
 		if ferr != nil {
 			return ferr
 		}
-		err = m.fsm.waitApplied(resp.Seq, m.opts.ApplyTimeout, m.closed)
+		err = m.fsm.waitApplied(resp.Seq, time.Until(deadline), m.closed)
 	}
 	if err != nil {
 		return err
@@ -134,9 +216,10 @@ func (m *Manager[S, M]) membership(req forwardRequest) error {
 	if m.isClosed() {
 		return ErrClosed
 	}
+	deadline := time.Now().Add(m.opts.ApplyTimeout)
 	err := m.changeMembers(req)
-	if errors.Is(err, ErrNotLeader) && m.opts.Forward && m.layer != nil {
-		_, err = m.forward(req)
+	if errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrOutcomeUnknown) && m.opts.Forward && m.layer != nil {
+		_, err = m.forward(req, deadline)
 	}
 	return err
 }

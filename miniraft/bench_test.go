@@ -2,6 +2,7 @@ package miniraft
 
 import (
 	"io/fs"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -85,3 +86,40 @@ func (f noSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, e
 type noSyncFile struct{ vfs.File }
 
 func (noSyncFile) Sync() error { return nil }
+
+// BenchmarkReplicatedApply measures replicated Apply throughput on a
+// cluster of three nodes on 127.0.0.1, each with its own folder on the
+// real disk (every log fsync'd on a majority), with mutual TLS and
+// without, in the same run. Each iteration is 16 concurrent Applies on
+// the leader; applies/s is the figure to compare.
+//
+//	go test -run '^$' -bench ReplicatedApply -benchtime 3s ./miniraft
+func BenchmarkReplicatedApply(b *testing.B) {
+	const parallel = 16
+	for _, mode := range []string{"tls", "insecure"} {
+		b.Run(mode, func(b *testing.B) {
+			c := newCluster(b, 3, func(o *Options) {
+				if mode == "insecure" {
+					o.TLS, o.InsecureNoTLS = nil, true
+				}
+				o.Raft.SnapshotThreshold = 1 << 20
+			})
+			leader := c.leader()
+			id := 0
+			for b.Loop() {
+				var wg sync.WaitGroup
+				for range parallel {
+					id++
+					n := id
+					wg.Go(func() {
+						if _, err := leader.Apply(add{ID: n}); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+			}
+			b.ReportMetric(float64(b.N*parallel)/b.Elapsed().Seconds(), "applies/s")
+		})
+	}
+}

@@ -5,7 +5,7 @@
 // snapshots.
 //
 //	m, err := miniraft.Open[Counter, Inc]("node1", &miniraft.Options{
-//		ID: "n1", Bind: "127.0.0.1:7001", Bootstrap: true})
+//		ID: "n1", Bind: "10.0.0.1:7001", TLS: tlsConf, Bootstrap: true})
 //	err = m.AddVoter("n2", "127.0.0.1:7002")   // on the leader
 //	seq, err := m.Apply(Inc{By: 10})           // committed by a majority, then applied
 //	m.View(func(c *Counter) { fmt.Println(c.Value) })
@@ -44,11 +44,56 @@
 // that returned it. A committed mutation is never lost while a majority
 // of the voters keeps its folder, and every node applies the same
 // mutations in the same order, so their states are equal at equal
-// sequence numbers. An error wrapping raft.ErrLeadershipLost leaves the
-// outcome unknown; any other error means the mutation was not applied.
+// sequence numbers.
+//
+// Every error of Apply and ApplyBatch is one of two kinds. One matching
+// ErrOutcomeUnknown (a connection to the leader broken after the call was
+// sent, raft.ErrLeadershipLost, a timeout or Close while the log was in
+// flight) means the mutation may or may not be applied, now or later; any
+// other error means it was not applied and will not be. ApplyWithID makes
+// the retry after an unknown outcome safe: the replicated state remembers
+// the request IDs of the last RequestIDWindow (10,000) logs applied with
+// one, decides in log order on every node alike, and answers a log whose
+// ID it holds with the first one's result without applying it again; the
+// IDs are kept in snapshots. A call takes at most about ApplyTimeout,
+// forwarded or not.
 // View reads this node's state, which on a follower may lag; ViewConsistent
 // first makes sure this node has applied everything acknowledged before
 // the call (a linearizable read).
+//
+// Security: with Options.TLS every connection between nodes, raft's RPCs
+// and forwarded calls alike, is mutual TLS (1.2 or later) with the
+// cluster's CA, and nothing is read from a peer before its certificate
+// is verified: a peer without a certificate the CA signed cannot apply a
+// mutation, change the membership, vote, or have an AppendEntries or
+// InstallSnapshot accepted. Every node holding such a certificate is fully
+// trusted. A node needs Options.Forward to serve forwarded calls; it
+// refuses them otherwise (ErrForwardOff). Open refuses a TCP node without
+// TLS unless Options.InsecureNoTLS says so.
+//
+// Certificates: one CA for the cluster alone, and for each node a
+// certificate with the extended key usages serverAuth and clientAuth. A
+// node verifies a peer's chain against the CA, not the address it dialed,
+// unless tls.Config.ServerName is set. With openssl:
+//
+//	openssl ecparam -name prime256v1 -genkey -noout -out ca-key.pem
+//	openssl req -x509 -new -key ca-key.pem -subj "/CN=my cluster CA" -days 3650 -out ca.pem
+//	# for each node, here n1:
+//	openssl ecparam -name prime256v1 -genkey -noout -out n1-key.pem
+//	openssl req -new -key n1-key.pem -subj "/CN=n1" -out n1.csr
+//	openssl x509 -req -in n1.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 365 -out n1.pem \
+//		-extfile <(printf "extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:n1,IP:10.0.0.1\n")
+//
+// and for the node:
+//
+//	cert, err := tls.LoadX509KeyPair("n1.pem", "n1-key.pem")
+//	pool := x509.NewCertPool()
+//	pool.AppendCertsFromPEM(caPEM) // the contents of ca.pem
+//	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}
+//
+// Keep ca-key.pem off the nodes. A certificate is revoked only by its
+// expiry or a new CA: rotate by giving every node a new CA pool holding
+// both CAs, then new certificates, then the new CA alone.
 //
 // # Format
 //
@@ -98,7 +143,12 @@
 //
 //	{"id":"3-120-1767323045123456789","version":1,"term":3,"index":120,"configurationIndex":4,"servers":[{"id":"n1","address":"127.0.0.1:7001","suffrage":0}]}
 //
-// followed by the FSM's bytes; for a Manager, {"seq":120,"state":{...}}.
+// followed by the FSM's bytes; for a Manager,
+// {"seq":120,"state":{...},"requests":[{"id":"a1","seq":97},{"id":"b7","seq":99,"code":"refused","msg":"..."}]}:
+// requests, the window of request IDs oldest first with each one's first
+// result, is absent when empty (and in snapshots made before it existed).
+// A log applied with a request ID carries it in raft's Extensions,
+// {"rid":"a1"}, stored as the record's "ext" (base64).
 //
 // # Concurrency
 //
@@ -111,7 +161,9 @@
 // write lock for the time of its mutations' Apply.
 //
 // A node uses one TCP port: raft's RPCs and the calls a follower forwards
-// (Options.Forward) share it, told apart by their first byte.
+// (Options.Forward) share it, told apart by their first byte (inside the
+// TLS stream). A peer has 10 s to complete the TLS handshake and send that
+// byte, after which the node closes the connection.
 //
 // # Caveats
 //
@@ -124,6 +176,16 @@
 //     deterministic: every node runs them on its own copy of the state.
 //   - A panic in a mutation's Apply stops the Manager on every node alike
 //     (ErrFailed): fix the code and restart the nodes.
+//   - Open refuses a folder whose log does not join its snapshots (the
+//     log compacted behind a snapshot that was then lost) with a
+//     *GapError (ErrLogGap); raft would panic on it. Rejoin such a node:
+//     on the leader RemoveServer(id); move the folder aside; start the
+//     node with an empty folder, the same ID and address and no
+//     Bootstrap; on the leader AddVoter(id, addr). It catches up from the
+//     leader's snapshot. (Wiping a node's folder without removing it
+//     first would let it vote twice in a term.)
+//   - A retry with ApplyWithID is safe only while its ID is in the window:
+//     RequestIDWindow logs with IDs later, it is applied again.
 //   - LogStore refuses index 0 and indexes that go backwards inside one
 //     call, fills gaps of up to 65536 indexes with holes, and deletes only
 //     a prefix or a suffix of the log (ErrNotContiguous otherwise): what
@@ -136,5 +198,9 @@
 //     (minisnap.ErrOutOfOrder); raft does not create one.
 //   - Snapshots hold the state as JSON, and a snapshot is made in memory
 //     first unless *S is a ministate.Cloner.
-//   - Forwarded calls open one TCP connection each.
+//   - Forwarded calls open one TCP connection (and TLS handshake) each.
+//   - Options.Transport (e.g. raft's in-memory transport) bypasses TLS:
+//     securing a custom transport is the caller's responsibility.
+//   - TLS costs a handshake per new connection (raft keeps a small pool per
+//     peer) and encryption of every byte: see BenchmarkReplicatedApply.
 package miniraft

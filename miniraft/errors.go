@@ -34,10 +34,33 @@ var (
 	// deterministic). Reads still see the state as that Apply left it;
 	// writes are refused. Fix the code, then restart the nodes.
 	ErrFailed = errors.New("miniraft: manager failed")
+	// ErrForwardOff is matched by the error of a call a follower forwarded
+	// to a leader that does not serve forwarded calls: Options.Forward must
+	// be set on every node. The call was not applied.
+	ErrForwardOff = errors.New("miniraft: the leader does not serve forwarded calls (Options.Forward is off there)")
+	// ErrOutcomeUnknown is matched by an error of Apply, ApplyBatch (and
+	// their WithID forms), AddVoter and RemoveServer after which the change
+	// may have been made or not: the call reached the leader, or raft
+	// took the log, and then the answer was lost (a broken connection,
+	// lost leadership, a timeout, Close). Retry a mutation only with
+	// ApplyWithID; an error that does not match ErrOutcomeUnknown means
+	// the change was not made.
+	ErrOutcomeUnknown = errors.New("miniraft: outcome unknown")
+	// ErrLogGap is matched by a *GapError: Open found a log that does not
+	// join the snapshots.
+	ErrLogGap = errors.New("miniraft: the log does not join the snapshots")
 	// ErrTimeout is matched by the error of a call that waited longer than
 	// Options.ApplyTimeout, or than the time given to WaitLeader.
 	ErrTimeout = errors.New("miniraft: timed out")
 )
+
+// outcomeUnknown returns err, marked as ErrOutcomeUnknown.
+func outcomeUnknown(err error) error {
+	if errors.Is(err, ErrOutcomeUnknown) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+}
 
 // A NotLeaderError is returned by the calls that only the leader can serve
 // (Apply, ApplyBatch, ViewConsistent, AddVoter, RemoveServer) when this
@@ -57,3 +80,28 @@ func (e *NotLeaderError) Error() string {
 
 // Is reports whether target is ErrNotLeader.
 func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
+
+// A GapError is returned by Open for a node whose log does not join its
+// snapshots: the log starts at First, but the newest snapshot covers only
+// the logs up to Snapshot (0: no snapshot), so the logs in between are
+// gone: the log was compacted behind a snapshot that was then lost. raft
+// cannot start from such a folder. It matches ErrLogGap.
+//
+// To bring the node back, rejoin it: on the leader, RemoveServer(ID);
+// move the node's folder aside (keep it for inspection); start the node
+// with an empty folder, the same ID and address and no Bootstrap; on the
+// leader, AddVoter(ID, address). The leader sends it a snapshot and the
+// logs after it.
+type GapError struct {
+	Dir      string // the node's folder
+	First    uint64 // the first log in raft.log
+	Snapshot uint64 // the index of the newest snapshot, or 0
+}
+
+func (e *GapError) Error() string {
+	return fmt.Sprintf("miniraft: %s: the log starts at %d but the newest snapshot covers only up to %d: logs %d to %d are lost; rejoin the node with an empty folder (see GapError)",
+		e.Dir, e.First, e.Snapshot, e.Snapshot+1, e.First-1)
+}
+
+// Is reports whether target is ErrLogGap.
+func (e *GapError) Is(target error) bool { return target == ErrLogGap }

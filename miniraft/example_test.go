@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/mini-go/mini/internal/testcert"
 	"github.com/mini-go/mini/miniraft"
 )
 
@@ -26,9 +27,25 @@ func (i Inc) Apply(c *Counter) { c.Value += i.By }
 
 // A single node is a cluster of one: it bootstraps, elects itself, and
 // every Apply waits only for its own fsync. Add voters with AddVoter.
+//
+// Nodes talk mutual TLS: the node's certificate and the cluster's CA. Here
+// they are made in memory; a deployment loads its files:
+//
+//	cert, err := tls.LoadX509KeyPair("n1.pem", "n1-key.pem")
+//	pool := x509.NewCertPool()
+//	pool.AppendCertsFromPEM(caPEM) // ca.pem
+//	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}
 func ExampleOpen() {
 	dir, _ := os.MkdirTemp("", "miniraft-example-")
 	defer os.RemoveAll(dir)
+	ca, err := testcert.NewCA("example cluster CA")
+	if err != nil {
+		log.Fatal(err)
+	}
+	tlsConf, err := ca.Config("n1")
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	conf := raft.DefaultConfig()
 	conf.HeartbeatTimeout = 100 * time.Millisecond
@@ -37,6 +54,7 @@ func ExampleOpen() {
 	m, err := miniraft.Open[Counter, Inc](filepath.Join(dir, "n1"), &miniraft.Options{
 		ID:        "n1",
 		Bind:      "127.0.0.1:0",
+		TLS:       tlsConf,
 		Bootstrap: true,
 		Raft:      conf,
 		Logger:    slog.New(slog.DiscardHandler),

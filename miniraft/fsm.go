@@ -28,6 +28,7 @@ type fsm[S any, M ministate.Mutator[S]] struct {
 	seq    uint64        // index of the last log applied, or of the snapshot restored
 	failed error         // set by a panic in Apply
 	change chan struct{} // closed and replaced whenever seq grows
+	reqs   requests      // the last RequestIDWindow request IDs and their first results
 }
 
 func newFSM[S any, M ministate.Mutator[S]](c codec[S, M], log *slog.Logger) *fsm[S, M] {
@@ -38,9 +39,35 @@ func newFSM[S any, M ministate.Mutator[S]](c codec[S, M], log *slog.Logger) *fsm
 // the error that refused them: a Validator's (wrapped in
 // ministate.ErrRefused), or one for data that does not decode. Refusal is
 // decided by the state alone, so every node refuses the same logs.
+//
+// A log with a request ID that the window holds changes nothing and
+// returns a dupResult with the first log's index and result; a new one is
+// added to the window with its result. The logs are applied in the same
+// order on every node, so every node decides alike.
 func (f *fsm[S, M]) Apply(l *raft.Log) any {
-	ms, err := f.codec.decode(l.Data)
+	rid := decodeRequestExt(l.Extensions)
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	if rid != "" {
+		if first := f.reqs.get(rid); first != nil {
+			f.advanceLocked(l.Index)
+			return dupResult{seq: first.Seq, err: first.result()}
+		}
+	}
+	err := f.applyLog(l)
+	if rid != "" {
+		rec := &requestRecord{ID: rid, Seq: l.Index}
+		if err != nil {
+			rec.Code, rec.Msg = codeOf(err), err.Error()
+		}
+		f.reqs.add(rec)
+	}
+	return err
+}
+
+// applyLog applies one log's mutations and advances the sequence.
+func (f *fsm[S, M]) applyLog(l *raft.Log) error {
+	ms, err := f.codec.decode(l.Data)
 	if err != nil {
 		f.log.Warn("miniraft: log does not decode as a mutation; skipped", "index", l.Index, "error", err)
 		err = fmt.Errorf("%w: log %d: %w", ministate.ErrRefused, l.Index, err)
@@ -50,7 +77,6 @@ func (f *fsm[S, M]) Apply(l *raft.Log) any {
 		err = f.applyLocked(ms, l.Index)
 	}
 	f.advanceLocked(l.Index)
-	f.mu.Unlock()
 	return err
 }
 
@@ -156,10 +182,14 @@ func (f *fsm[S, M]) waitApplied(index uint64, timeout time.Duration, closed <-ch
 
 // snapshotData is what a Manager's snapshot holds:
 //
-//	{"seq":120,"state":{...the state as JSON...}}
+//	{"seq":120,"state":{...the state as JSON...},"requests":[{"id":"a1","seq":97},...]}
+//
+// requests, the window of request IDs oldest first, is left out when empty
+// (and is absent from snapshots made before it existed).
 type snapshotData[S any] struct {
-	Seq   uint64 `json:"seq"`
-	State *S     `json:"state"`
+	Seq      uint64          `json:"seq"`
+	State    *S              `json:"state"`
+	Requests []requestRecord `json:"requests,omitempty"`
 }
 
 // Snapshot captures the state: a Clone if the state is a Cloner, else its
@@ -171,12 +201,15 @@ func (f *fsm[S, M]) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, f.failed
 	}
 	snap := &fsmSnapshot{seq: f.seq}
+	reqs := f.reqs.list()
 	if c, ok := any(&f.state).(ministate.Cloner[S]); ok {
 		st := c.Clone()
-		snap.encode = func(w io.Writer) error { return json.NewEncoder(w).Encode(snapshotData[S]{Seq: snap.seq, State: &st}) }
+		snap.encode = func(w io.Writer) error {
+			return json.NewEncoder(w).Encode(snapshotData[S]{Seq: snap.seq, State: &st, Requests: reqs})
+		}
 		return snap, nil
 	}
-	b, err := json.Marshal(snapshotData[S]{Seq: f.seq, State: &f.state})
+	b, err := json.Marshal(snapshotData[S]{Seq: f.seq, State: &f.state, Requests: reqs})
 	if err != nil {
 		return nil, fmt.Errorf("miniraft: encode state: %w", err)
 	}
@@ -222,6 +255,7 @@ func (f *fsm[S, M]) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.state = st
+	f.reqs.reset(data.Requests)
 	f.advanceLocked(data.Seq)
 	f.mu.Unlock()
 	return nil

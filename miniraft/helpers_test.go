@@ -2,6 +2,7 @@ package miniraft
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -11,10 +12,21 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/mini-go/mini/internal/jsonline"
+	"github.com/mini-go/mini/internal/testcert"
 	"github.com/mini-go/mini/internal/vfs"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
+
+// testCA is the CA of the test clusters; otherCA signs the certificates
+// of attackers.
+var (
+	testCA  = testcert.Must(testcert.NewCA("miniraft test cluster CA"))
+	otherCA = testcert.Must(testcert.NewCA("some other CA"))
+)
+
+// nodeTLS returns the TLS configuration of the test node id.
+func nodeTLS(id string) *tls.Config { return testcert.Must(testCA.Config(id)) }
 
 func quietOpts(fsys vfs.FS) *StoreOptions { return &StoreOptions{Logger: quiet, FS: fsys} }
 

@@ -94,15 +94,60 @@ func Open[S any, M ministate.Mutator[S]](dir string, opts *Options) (_ *Manager[
 			return nil, fmt.Errorf("miniraft: bootstrap: %w", err)
 		}
 	}
+	if err := m.checkJoin(); err != nil {
+		return nil, err
+	}
 	m.fsm = newFSM(c, o.Logger)
-	if m.raft, err = raft.NewRaft(o.Raft, m.fsm, m.logs, m.stable, m.snaps, m.trans); err != nil {
+	if m.raft, err = newRaft(o.Raft, m.fsm, m.logs, m.stable, m.snaps, m.trans); err != nil {
 		return nil, fmt.Errorf("miniraft: %w", err)
 	}
 	if m.layer != nil {
-		m.layer.forward = m.serveForward
+		if o.Forward {
+			m.layer.forward = m.serveForward
+		}
 		m.layer.start()
 	}
 	return m, nil
+}
+
+// checkJoin returns a *GapError if the log does not join the newest
+// snapshot: raft would panic on it.
+func (m *Manager[S, M]) checkJoin() error {
+	first, err := m.logs.FirstIndex()
+	if err != nil {
+		return err
+	}
+	last, err := m.logs.LastIndex()
+	if err != nil {
+		return err
+	}
+	if last == 0 || first <= 1 {
+		return nil
+	}
+	metas, err := m.snaps.List()
+	if err != nil {
+		return err
+	}
+	var snap uint64
+	if len(metas) > 0 {
+		snap = metas[0].Index
+	}
+	if snap+1 < first {
+		return &GapError{Dir: m.dir, First: first, Snapshot: snap}
+	}
+	return nil
+}
+
+// newRaft is raft.NewRaft, with a panic (raft panics on a log it cannot
+// read while it starts, e.g. when an older snapshot than checkJoin saw is
+// the one that restores) turned into an error.
+func newRaft(conf *raft.Config, fsm raft.FSM, logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, trans raft.Transport) (r *raft.Raft, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: raft failed to start: %v", ErrLogGap, p)
+		}
+	}()
+	return raft.NewRaft(conf, fsm, logs, stable, snaps, trans)
 }
 
 // openTransport listens on Options.Bind (or the address the folder
@@ -121,7 +166,11 @@ func (m *Manager[S, M]) openTransport() error {
 			bind = string(prev)
 		}
 	}
-	layer, err := listen(bind, o.Advertise, o.Dial)
+	server, client, err := tlsConfigs(o.TLS)
+	if err != nil {
+		return err
+	}
+	layer, err := listen(bind, o.Advertise, o.Dial, server, client)
 	if err != nil {
 		return err
 	}
@@ -132,12 +181,12 @@ func (m *Manager[S, M]) openTransport() error {
 		}
 	}
 	m.layer = layer
-	m.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	m.trans = noPipeline{raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  layer,
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  o.Raft.Logger,
-	})
+	})}
 	m.addr = layer.Addr().String()
 	return nil
 }
@@ -243,12 +292,17 @@ func (m *Manager[S, M]) Close() error {
 // transfer.
 func (m *Manager[S, M]) shutdown() error {
 	close(m.closed)
-	err := m.raft.Shutdown().Error()
+	f := m.raft.Shutdown()
 	if m.layer != nil {
+		// Close the transport before waiting for raft's goroutines, so
+		// that none of them waits for a peer that does not answer.
 		if c, ok := m.trans.(raft.WithClose); ok {
 			c.Close()
 		}
 		m.layer.Close()
+	}
+	err := f.Error()
+	if m.layer != nil {
 		m.layer.wait()
 	}
 	if cerr := m.closeStores(); err == nil {
@@ -304,7 +358,7 @@ func (m *Manager[S, M]) raftError(err error) error {
 	case errors.Is(err, raft.ErrEnqueueTimeout):
 		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	case errors.Is(err, raft.ErrLeadershipLost):
-		return fmt.Errorf("miniraft: leadership lost before the log was committed; it may be committed by the next leader or dropped: %w", err)
+		return fmt.Errorf("%w: leadership lost before the log was committed; it may be committed by the next leader or dropped: %w", ErrOutcomeUnknown, err)
 	}
 	return fmt.Errorf("miniraft: %w", err)
 }

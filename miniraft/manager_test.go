@@ -42,6 +42,30 @@ func TestOpenRefusesBadOptions(t *testing.T) {
 			_, err := Open[ledger, add](t.TempDir(), o)
 			return err
 		}, "set Options.Advertise"},
+		{"no TLS", func() error {
+			o := nodeOptions("n1")
+			o.TLS = nil
+			_, err := Open[ledger, add](t.TempDir(), o)
+			return err
+		}, "Options.TLS is required"},
+		{"TLS and insecure", func() error {
+			o := nodeOptions("n1")
+			o.InsecureNoTLS = true
+			_, err := Open[ledger, add](t.TempDir(), o)
+			return err
+		}, "both set"},
+		{"TLS without a CA", func() error {
+			o := nodeOptions("n1")
+			o.TLS.RootCAs = nil
+			_, err := Open[ledger, add](t.TempDir(), o)
+			return err
+		}, "no CA"},
+		{"TLS without a certificate", func() error {
+			o := nodeOptions("n1")
+			o.TLS.Certificates = nil
+			_, err := Open[ledger, add](t.TempDir(), o)
+			return err
+		}, "no certificate"},
 		{"bad raft config", func() error {
 			o := nodeOptions("n1")
 			o.Raft.LeaderLeaseTimeout = time.Hour

@@ -2,6 +2,7 @@ package miniraft
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -95,8 +96,24 @@ type Options struct {
 	// nodes (raft's RPCs and forwarded calls), for example through a proxy.
 	// Default: a net.Dialer. It must honour ctx's deadline.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
+	// TLS is this node's certificate and the cluster's CA (RootCAs). Every
+	// byte between nodes, raft's RPCs and forwarded calls, is then mutual
+	// TLS: a node accepts a connection only from a peer whose certificate
+	// the CA signed (tls.RequireAndVerifyClientCert), and dials only peers
+	// whose certificate the CA signed. The dialed address need not be in
+	// the peer's certificate unless ServerName is set: every certificate
+	// the CA signs (for server and client authentication) is a member of
+	// the cluster, so give the cluster a CA of its own. Open clones it.
+	// Open refuses to start a TCP node with neither TLS nor InsecureNoTLS.
+	TLS *tls.Config
+	// InsecureNoTLS lets a node run on plain TCP without TLS: then anyone
+	// who can reach its port can apply mutations, change the membership
+	// and overwrite the log. Loopback is no exception: any local user can
+	// reach it. For tests and benchmarks.
+	InsecureNoTLS bool
 	// Transport replaces the TCP transport, e.g. by raft's in-memory one
-	// in tests. Bind, Advertise and Forward are then ignored.
+	// in tests. Bind, Advertise, Dial, TLS and Forward are then ignored:
+	// securing it is the caller's responsibility.
 	Transport raft.Transport
 	// Bootstrap starts a new cluster if the folder holds no raft state
 	// yet: its first configuration is Peers, or this node alone if Peers
@@ -107,7 +124,9 @@ type Options struct {
 	Peers []Peer
 	// Forward makes a follower pass Apply, ApplyBatch, ViewConsistent,
 	// AddVoter and RemoveServer to the leader over the raft port, instead
-	// of returning a *NotLeaderError. Default false.
+	// of returning a *NotLeaderError, and makes this node serve the calls
+	// other nodes forward when it leads: set it on every node, or on none.
+	// A node without it refuses every forwarded call. Default false.
 	Forward bool
 	// Registry, when set, logs mutations as {"Kind":{...}} and decodes them
 	// by kind, exactly as ministate's Options.Registry does: it must be a
@@ -151,6 +170,17 @@ func (o *Options) resolved() (Options, error) {
 	}
 	if r.Bind == "" && r.Transport == nil {
 		return r, errors.New("miniraft: Options.Bind (or Transport) is required")
+	}
+	if r.Transport == nil {
+		switch {
+		case r.TLS == nil && !r.InsecureNoTLS:
+			return r, errors.New("miniraft: Options.TLS is required: without it anyone who can reach the port controls the cluster (set Options.InsecureNoTLS to run without it)")
+		case r.TLS != nil && r.InsecureNoTLS:
+			return r, errors.New("miniraft: Options.TLS and InsecureNoTLS are both set")
+		}
+	}
+	if r.TLS != nil {
+		r.TLS = r.TLS.Clone()
 	}
 	if r.ApplyTimeout < 0 {
 		return r, errors.New("miniraft: negative ApplyTimeout")

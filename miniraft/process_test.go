@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mini-go/mini/internal/testcert"
 )
 
 // TestMain lets TestKillLeaderProcess run this test binary as a cluster
@@ -46,6 +48,11 @@ type nodeStatus struct {
 func runNodeProcess(id, dir string, bootstrap bool) error {
 	o := nodeOptions(id)
 	o.Bootstrap = bootstrap
+	tlsConf, err := testcert.LoadConfig(os.Getenv("MINIRAFT_NODE_CERTS"), id)
+	if err != nil {
+		return err
+	}
+	o.TLS = tlsConf
 	m, err := Open[ledger, add](dir, o)
 	if err != nil {
 		return err
@@ -88,10 +95,10 @@ type nodeProcess struct {
 	exited   chan struct{}
 }
 
-func startNodeProcess(t *testing.T, id, dir string, bootstrap bool) *nodeProcess {
+func startNodeProcess(t *testing.T, id, dir, certs string, bootstrap bool) *nodeProcess {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "MINIRAFT_NODE_ID="+id, "MINIRAFT_NODE_DIR="+dir)
+	cmd.Env = append(os.Environ(), "MINIRAFT_NODE_ID="+id, "MINIRAFT_NODE_DIR="+dir, "MINIRAFT_NODE_CERTS="+certs)
 	if bootstrap {
 		cmd.Env = append(cmd.Env, "MINIRAFT_NODE_BOOTSTRAP=1")
 	}
@@ -215,9 +222,13 @@ func TestKillLeaderProcess(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	base := t.TempDir()
+	certs := t.TempDir()
+	if err := testCA.WriteFiles(certs, "n1", "n2", "n3"); err != nil {
+		t.Fatal(err)
+	}
 	nodes := map[string]*nodeProcess{}
 	for i, id := range []string{"n1", "n2", "n3"} {
-		nodes[id] = startNodeProcess(t, id, filepath.Join(base, id), i == 0)
+		nodes[id] = startNodeProcess(t, id, filepath.Join(base, id), certs, i == 0)
 		if i == 0 {
 			processLeader(t, nodes)
 			continue
@@ -247,7 +258,7 @@ func TestKillLeaderProcess(t *testing.T) {
 	applyThrough(t, nodes, 2001, 200, acked, &mu)
 
 	// Restart it from its folder; it listens on its old address.
-	restarted := startNodeProcess(t, leader.id, leader.dir, false)
+	restarted := startNodeProcess(t, leader.id, leader.dir, certs, false)
 	if restarted.raftAddr != leader.raftAddr {
 		t.Fatalf("restarted on %s, was %s", restarted.raftAddr, leader.raftAddr)
 	}

@@ -2,8 +2,10 @@ package miniraft
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -11,10 +13,12 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// The first byte of every TCP connection to a Manager says what it
-// carries: raft's RPCs (hashicorp/raft's NetworkTransport protocol), or
-// one call forwarded by a follower (see forward.go). So a node needs one
-// port.
+// The first byte of every connection to a Manager says what it carries:
+// raft's RPCs (hashicorp/raft's NetworkTransport protocol), or one call
+// forwarded by a follower (see forward.go). So a node needs one port. With
+// Options.TLS the connection is TLS from its first byte, and this byte is
+// the first inside it: nothing is read from a peer before its certificate
+// is verified.
 const (
 	protoRaft    byte = 'R'
 	protoForward byte = 'F'
@@ -28,12 +32,14 @@ type streamLayer struct {
 	conns     chan net.Conn
 	closed    chan struct{}
 	once      sync.Once
-	forward   func(net.Conn) // serves a forwarded call; set before the first one can arrive
+	forward   func(net.Conn) // serves a forwarded call, or nil to refuse them; set before start
 	dial      func(ctx context.Context, addr string) (net.Conn, error)
+	server    *tls.Config // nil: plain TCP (Options.InsecureNoTLS)
+	client    *tls.Config
 	wg        sync.WaitGroup
 }
 
-func listen(bind, advertise string, dial func(ctx context.Context, addr string) (net.Conn, error)) (*streamLayer, error) {
+func listen(bind, advertise string, dial func(ctx context.Context, addr string) (net.Conn, error), server, client *tls.Config) (*streamLayer, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, fmt.Errorf("miniraft: listen: %w", err)
@@ -53,7 +59,7 @@ func listen(bind, advertise string, dial func(ctx context.Context, addr string) 
 		var d net.Dialer
 		dial = func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
 	}
-	s := &streamLayer{ln: ln, advertise: adv, conns: make(chan net.Conn), closed: make(chan struct{}), dial: dial}
+	s := &streamLayer{ln: ln, advertise: adv, conns: make(chan net.Conn), closed: make(chan struct{}), dial: dial, server: server, client: client}
 	return s, nil
 }
 
@@ -81,14 +87,24 @@ func (s *streamLayer) acceptLoop() {
 	}
 }
 
+// route verifies the peer (TLS handshake), reads the protocol byte, and
+// passes the connection on; a peer gets handshakeTimeout for both.
 func (s *streamLayer) route(c net.Conn) {
+	c.SetDeadline(time.Now().Add(handshakeTimeout))
+	if s.server != nil {
+		tc := tls.Server(c, s.server)
+		if err := tc.Handshake(); err != nil {
+			c.Close()
+			return
+		}
+		c = tc
+	}
 	var b [1]byte
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Read(b[:]); err != nil {
+	if _, err := io.ReadFull(c, b[:]); err != nil {
 		c.Close()
 		return
 	}
-	c.SetReadDeadline(time.Time{})
+	c.SetDeadline(time.Time{})
 	switch b[0] {
 	case protoRaft:
 		select {
@@ -98,7 +114,7 @@ func (s *streamLayer) route(c net.Conn) {
 		}
 	case protoForward:
 		if s.forward == nil {
-			c.Close()
+			refuseForward(c)
 			return
 		}
 		s.forward(c)
@@ -145,11 +161,33 @@ func (s *streamLayer) dialProto(addr string, proto byte, timeout time.Duration) 
 	if err != nil {
 		return nil, err
 	}
-	c.SetWriteDeadline(time.Now().Add(timeout))
+	deadline, _ := ctx.Deadline()
+	c.SetDeadline(deadline)
+	if s.client != nil {
+		tc := tls.Client(c, s.client)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("miniraft: TLS handshake with %s: %w", addr, err)
+		}
+		c = tc
+	}
 	if _, err := c.Write([]byte{proto}); err != nil {
 		c.Close()
 		return nil, err
 	}
-	c.SetWriteDeadline(time.Time{})
+	c.SetDeadline(time.Time{})
 	return c, nil
+}
+
+// noPipeline is raft's NetworkTransport without pipelined replication. In
+// hashicorp/raft 1.8 a follower's Success=false while a pipelined send is
+// starting can leave that send blocked forever: the follower gets no more
+// logs, and the leader's Shutdown never returns (seen in this package's
+// tests under load; also grafana/pyroscope#5518). Without the pipeline,
+// raft replicates with one AppendEntries in flight per follower, each
+// carrying up to MaxAppendEntries logs.
+type noPipeline struct{ *raft.NetworkTransport }
+
+func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
 }

@@ -1,6 +1,8 @@
 // Command cluster runs a three-node miniraft cluster in one process, on
 // 127.0.0.1 ports, with each node's raft log, vote and snapshots in its own
-// folder: it applies mutations on the leader and through a follower, stops
+// folder, talking mutual TLS with certificates of the cluster's own CA
+// (made in memory here; see the miniraft package documentation for making
+// real ones): it applies mutations on the leader and through a follower, stops
 // the leader to show another take over, restarts the old leader from its
 // folder, and shows that every node holds the same state.
 //
@@ -22,6 +24,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/mini-go/mini/internal/testcert"
 	"github.com/mini-go/mini/miniraft"
 	"github.com/mini-go/mini/ministate"
 )
@@ -77,22 +80,31 @@ func main() {
 // cluster is the three nodes, by ID; a stopped node is nil.
 type cluster struct {
 	dir   string
+	ca    *testcert.CA // the cluster's CA: it signs every node's certificate
 	reg   *ministate.Registry[Accounts]
 	nodes map[string]*node
 }
 
 func (c *cluster) start(id string, bootstrap bool) (*node, error) {
 	conf := raft.DefaultConfig()
-	// Fast elections for a demo on one machine.
-	conf.HeartbeatTimeout = 200 * time.Millisecond
-	conf.ElectionTimeout = 200 * time.Millisecond
-	conf.LeaderLeaseTimeout = 100 * time.Millisecond
+	// Fast elections for a demo on one machine, with room for TLS
+	// handshakes on a loaded one.
+	conf.HeartbeatTimeout = 400 * time.Millisecond
+	conf.ElectionTimeout = 400 * time.Millisecond
+	conf.LeaderLeaseTimeout = 200 * time.Millisecond
 	conf.CommitTimeout = 5 * time.Millisecond
+	// The node's certificate and the cluster's CA. A deployment loads them
+	// from files: tls.LoadX509KeyPair, and x509.CertPool.AppendCertsFromPEM.
+	tlsConf, err := c.ca.Config(id)
+	if err != nil {
+		return nil, err
+	}
 	m, err := miniraft.Open[Accounts, ministate.Mutator[Accounts]](filepath.Join(c.dir, id), &miniraft.Options{
 		ID:        id,
 		Bind:      "127.0.0.1:0", // a free port; the folder remembers it for restarts
+		TLS:       tlsConf,       // mutual TLS between nodes
 		Bootstrap: bootstrap,
-		Forward:   true, // followers pass writes to the leader
+		Forward:   true, // followers pass writes to the leader, which serves them
 		Registry:  c.reg,
 		Raft:      conf,
 		Logger:    slog.New(slog.DiscardHandler),
@@ -139,7 +151,11 @@ func run(out io.Writer, dir string) error {
 	reg := ministate.NewRegistry[Accounts]()
 	ministate.Register[Deposit](reg, "Deposit")
 	ministate.Register[Withdraw](reg, "Withdraw")
-	c := &cluster{dir: dir, reg: reg, nodes: map[string]*node{}}
+	ca, err := testcert.NewCA("example cluster CA")
+	if err != nil {
+		return err
+	}
+	c := &cluster{dir: dir, ca: ca, reg: reg, nodes: map[string]*node{}}
 	defer c.close()
 
 	// 1. n1 starts a new cluster; the leader adds n2 and n3.

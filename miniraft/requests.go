@@ -1,0 +1,123 @@
+package miniraft
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// RequestIDWindow is how many request IDs (ApplyWithID, ApplyBatchWithID)
+// the replicated state remembers: the most recent ones, in log order. A
+// retry whose ID has left the window is applied again. It is a constant,
+// not an option, because every node must decide alike which logs are
+// duplicates.
+const RequestIDWindow = 10_000
+
+// maxRequestIDLen bounds the length of a request ID.
+const maxRequestIDLen = 256
+
+// requestExt is the Extensions of a log applied with a request ID:
+// {"rid":"..."}.
+type requestExt struct {
+	RID string `json:"rid"`
+}
+
+func encodeRequestExt(id string) ([]byte, error) {
+	if id == "" {
+		return nil, nil
+	}
+	return json.Marshal(requestExt{RID: id})
+}
+
+func checkRequestID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("miniraft: empty request ID")
+	case len(id) > maxRequestIDLen:
+		return fmt.Errorf("miniraft: request ID of %d bytes (at most %d)", len(id), maxRequestIDLen)
+	}
+	return nil
+}
+
+// decodeRequestExt returns the request ID of a log's Extensions, or "".
+func decodeRequestExt(ext []byte) string {
+	if len(ext) == 0 {
+		return ""
+	}
+	var r requestExt
+	if json.Unmarshal(ext, &r) != nil {
+		return ""
+	}
+	return r.RID
+}
+
+// A requestRecord is the first result of the log applied with a request
+// ID: its index and, if it was not applied, the error's code and text.
+// Snapshots hold them, oldest first.
+type requestRecord struct {
+	ID   string `json:"id"`
+	Seq  uint64 `json:"seq"`
+	Code string `json:"code,omitempty"`
+	Msg  string `json:"msg,omitempty"`
+}
+
+// result returns the first result as Apply returned it: nil, or an error
+// matching the same sentinel (ministate.ErrRefused, ErrFailed).
+func (r *requestRecord) result() error {
+	if r.Code == "" {
+		return nil
+	}
+	return &remoteError{code: r.Code, msg: r.Msg}
+}
+
+// requests is the window of request IDs of an fsm, in log order. Its
+// methods are called with the fsm's lock held.
+type requests struct {
+	byID  map[string]*requestRecord
+	order []*requestRecord // oldest first; a ring of RequestIDWindow
+	head  int              // index of the oldest in order, once it is full
+}
+
+func (q *requests) get(id string) *requestRecord {
+	return q.byID[id]
+}
+
+// add records the first result of id, dropping the oldest ID beyond the
+// window.
+func (q *requests) add(r *requestRecord) {
+	if q.byID == nil {
+		q.byID = map[string]*requestRecord{}
+	}
+	if len(q.order) < RequestIDWindow {
+		q.order = append(q.order, r)
+	} else {
+		delete(q.byID, q.order[q.head].ID)
+		q.order[q.head] = r
+		q.head = (q.head + 1) % RequestIDWindow
+	}
+	q.byID[r.ID] = r
+}
+
+// list returns the records, oldest first.
+func (q *requests) list() []requestRecord {
+	out := make([]requestRecord, 0, len(q.order))
+	for i := range q.order {
+		out = append(out, *q.order[(q.head+i)%len(q.order)])
+	}
+	return out
+}
+
+// reset replaces the window by the records of a snapshot, oldest first.
+func (q *requests) reset(rs []requestRecord) {
+	*q = requests{}
+	for i := range rs {
+		q.add(&rs[i])
+	}
+}
+
+// A dupResult is what the fsm returns for a log whose request ID it has
+// seen: the first log's index and result. The log changes nothing.
+type dupResult struct {
+	seq uint64
+	err error
+}
