@@ -192,6 +192,9 @@ func Run(cfg Config) (*Report, error) {
 		}
 		rep.Phases = append(rep.Phases, pr)
 		cfg.Logf("faults: %s", pr)
+		for _, e := range pr.Lied {
+			cfg.Logf("faults: %s: applied after the error: %s", m.name, e)
+		}
 	}
 	return rep, nil
 }
