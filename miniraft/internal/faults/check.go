@@ -20,6 +20,7 @@ type Result struct {
 	UnknownIn    int                   // of those, found in the final state
 	NotApplied   int                   // appends that failed with an error that says "not applied"
 	NotAppliedIn int                   // of those, found in the final state: the error lied
+	Lied         []string              // the errors of the first few of those
 }
 
 type kvInput struct {
@@ -161,6 +162,9 @@ func Check(ops []Op, final map[string][]string, trustNotApplied bool, timeout ti
 			r.NotApplied++
 			if in[op.Val] > 0 {
 				r.NotAppliedIn++
+				if len(r.Lied) < 3 {
+					r.Lied = append(r.Lied, op.Node+": "+op.Err)
+				}
 			}
 			if trustNotApplied {
 				continue

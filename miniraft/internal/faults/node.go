@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -99,6 +100,10 @@ type Response struct {
 	LastIndex uint64 `json:"lastIndex,omitempty"`
 	LastTerm  uint64 `json:"lastTerm,omitempty"`
 	Term      uint64 `json:"term,omitempty"`
+	// InFlight is the number of client appends and reads the node is
+	// still working on (status), answered or not: one whose client gave up
+	// may still be applied.
+	InFlight int `json:"inFlight,omitempty"`
 }
 
 type node struct {
@@ -109,6 +114,8 @@ type node struct {
 	mu    sync.Mutex
 	links map[string]string
 	fakes int // appends seen, for Bug "fake-ack"
+
+	inFlight atomic.Int64
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x666175)) }
@@ -196,6 +203,10 @@ func (n *node) serve(c net.Conn) {
 
 func (n *node) handle(req Request) Response {
 	m := n.m
+	if req.Op == "append" || req.Op == "read" {
+		n.inFlight.Add(1)
+		defer n.inFlight.Add(-1)
+	}
 	fail := func(err error) Response { return Response{Err: err.Error(), Class: classify(err)} }
 	switch req.Op {
 	case "append":
@@ -238,6 +249,7 @@ func (n *node) handle(req Request) Response {
 		resp.LastIndex, _ = strconv.ParseUint(stats["last_log_index"], 10, 64)
 		resp.LastTerm, _ = strconv.ParseUint(stats["last_log_term"], 10, 64)
 		resp.Term, _ = strconv.ParseUint(stats["term"], 10, 64)
+		resp.InFlight = int(n.inFlight.Load())
 		if servers, err := m.Servers(); err == nil {
 			for _, s := range servers {
 				resp.Servers = append(resp.Servers, s.ID)

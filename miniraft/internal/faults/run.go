@@ -192,6 +192,9 @@ func Run(cfg Config) (*Report, error) {
 		}
 		rep.Phases = append(rep.Phases, pr)
 		cfg.Logf("faults: %s", pr)
+		for _, e := range pr.Lied {
+			cfg.Logf("faults: %s: applied after the error: %s", m.name, e)
+		}
 	}
 	return rep, nil
 }
@@ -364,39 +367,80 @@ func (r *runner) finish(rep *Report) (map[string][]string, error) {
 			p.Cont()
 		}
 	}
+	// No write may still be on its way: a node works on a request until
+	// its Apply returns, even after the client gave up.
+	if err := r.quiesce(2 * leaderWait); err != nil {
+		return nil, err
+	}
+	// A write of the leader's term commits, or discards for good, every
+	// write of earlier terms still in a log.
 	resp, err := r.c.Retry(Request{Op: "append", Key: "final", Val: "final"}, 2*leaderWait)
 	if err != nil {
 		return nil, fmt.Errorf("final write: %w", err)
 	}
 	rep.FinalSeq, rep.Members = resp.Seq, members
-	states := map[string][]byte{}
-	var final *KV
+	// Every member applies up to the same sequence, at or after the final
+	// write's; then their states must be equal.
 	deadline := time.Now().Add(2 * leaderWait)
-	for _, id := range members {
-		for {
+	for {
+		states := map[string]*KV{}
+		seqs := map[string]uint64{}
+		var errs []string
+		for _, id := range members {
 			st, err := r.c.Admin(id, Request{Op: "state"}, 10*time.Second)
-			if err == nil && st.Seq >= resp.Seq {
-				b, _ := json.Marshal(st.State)
-				states[id] = b
-				if final == nil {
-					final = st.State
-				}
-				break
+			if err != nil {
+				errs = append(errs, id+": "+err.Error())
+				continue
 			}
-			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("node %s did not apply the final write (seq %d) in time: %v", id, resp.Seq, err)
+			states[id], seqs[id] = st.State, st.Seq
+		}
+		same := len(errs) == 0
+		for _, id := range members {
+			same = same && seqs[id] >= resp.Seq && seqs[id] == seqs[members[0]]
+		}
+		if !same && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		if !same {
+			return nil, fmt.Errorf("the members did not reach the same sequence, at or after the final write's %d, in time: %v %v", resp.Seq, seqs, errs)
+		}
+		ref, _ := json.Marshal(states[members[0]])
+		for _, id := range members[1:] {
+			if b, _ := json.Marshal(states[id]); string(b) != string(ref) {
+				rep.Diverged = append(rep.Diverged, id)
 			}
-			time.Sleep(100 * time.Millisecond)
 		}
+		r.cfg.Logf("faults: final state: members %s, sequence %d, %d keys, identical on every member: %v",
+			strings.Join(members, ", "), seqs[members[0]], len(states[members[0]].Lists), len(rep.Diverged) == 0)
+		return states[members[0]].Lists, nil
 	}
-	for _, id := range members[1:] {
-		if string(states[id]) != string(states[members[0]]) {
-			rep.Diverged = append(rep.Diverged, id)
+}
+
+// quiesce waits until no running node works on a client request.
+func (r *runner) quiesce(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		busy := map[string]int{}
+		for _, id := range r.c.IDs() {
+			if !r.c.Proc(id).Alive() {
+				continue
+			}
+			st, err := r.c.Admin(id, Request{Op: "status"}, 10*time.Second)
+			if err != nil {
+				busy[id] = -1
+			} else if st.InFlight > 0 {
+				busy[id] = st.InFlight
+			}
 		}
+		if len(busy) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nodes still busy with client requests after %v: %v", timeout, busy)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	r.cfg.Logf("faults: final state: members %s, sequence %d, %d keys, identical on every member: %v",
-		strings.Join(members, ", "), resp.Seq, len(final.Lists), len(rep.Diverged) == 0)
-	return final.Lists, nil
 }
 
 // audit fills in what the attackers achieved.
