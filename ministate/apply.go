@@ -12,10 +12,11 @@ import (
 // mutation (the journal may, if the error came from an fsync, but the
 // Manager then refuses further writes until it is opened again).
 //
-// If mut implements Validator, it is validated first; a refusal leaves no
-// trace (ErrRefused). Concurrent Apply calls share fsyncs (group commit),
-// and their mutations are applied in the order of their sequence numbers,
-// which is their order in the journal.
+// If mut implements Validator, it is validated first, against the state
+// with every mutation logged before it applied; a refusal leaves no trace
+// (ErrRefused). Concurrent Apply calls share fsyncs (group commit), with or
+// without Validators, and their mutations are applied in the order of their
+// sequence numbers, which is their order in the journal.
 //
 // With Options.SnapshotEvery or SnapshotBytes set, the Apply that crosses
 // the threshold then takes a snapshot and compacts the journal before it
@@ -32,9 +33,9 @@ func (m *Manager[S, M]) Apply(mut M) (seq uint64, err error) {
 // ApplyBatch logs ms as one record and applies them in order, atomically
 // across crashes: after a crash, recovery finds all of them or none. It
 // returns the record's sequence number; the batch uses one sequence number.
-// If any of ms is a Validator, each is validated on a scratch copy of the
-// state with the batch's earlier mutations applied (see Cloner), and a
-// refusal of any refuses the whole batch.
+// If any of ms is a Validator, each is validated on a copy of the state
+// with the batch's earlier mutations applied (see Cloner), and a refusal of
+// any refuses the whole batch.
 func (m *Manager[S, M]) ApplyBatch(ms ...M) (seq uint64, err error) {
 	if len(ms) == 0 {
 		return 0, ErrEmptyBatch
@@ -43,19 +44,25 @@ func (m *Manager[S, M]) ApplyBatch(ms ...M) (seq uint64, err error) {
 }
 
 // submit is Apply and ApplyBatch: encode (in the caller's goroutine, in
-// parallel with other writers), take a place in the log, then wait until
-// the record is durable and applied.
+// parallel with other writers), take a place in the log (validated against
+// the state as it will find it), then wait until the record is durable and
+// applied.
 func (m *Manager[S, M]) submit(ms []M) (uint64, error) {
 	payload, err := m.codec.encode(ms)
 	if err != nil {
 		return 0, err
 	}
-	var seq uint64
-	if validates[S](ms) {
-		seq, err = m.logValidated(ms, payload)
-	} else {
-		seq, err = m.logPlain(ms, payload)
+	validated := validates[S](ms)
+	var copies []M
+	if validated || m.q.specSet.Load() {
+		// Decoded here, in parallel with other writers, rather than
+		// under the queue's lock; a failure is left for the lock holder
+		// to meet again and report.
+		if c, err := m.codec.decode(payload, nil); err == nil {
+			copies = c
+		}
 	}
+	seq, err := m.enqueue(ms, copies, payload, validated)
 	if err != nil {
 		return 0, err
 	}
@@ -68,7 +75,7 @@ func (m *Manager[S, M]) submit(ms []M) (uint64, error) {
 	return seq, nil
 }
 
-// begin registers a writer as in flight. Called with m.order held.
+// begin registers a writer as in flight. Called with m.qmu held.
 func (m *Manager[S, M]) begin() error {
 	m.w.Lock()
 	defer m.w.Unlock()
@@ -90,8 +97,8 @@ func (m *Manager[S, M]) abandon() {
 }
 
 // doneLocked ends a writer's flight. Only the last one out wakes the
-// waiters for an empty pipeline (a validated writer, Close): waking every
-// writer each time one finishes would cost a wake-up per writer per writer.
+// waiters for an empty pipeline (Close): waking every writer each time one
+// finishes would cost a wake-up per writer per writer.
 func (m *Manager[S, M]) doneLocked() {
 	m.w.inflight--
 	if m.w.inflight == 0 {
@@ -99,95 +106,34 @@ func (m *Manager[S, M]) doneLocked() {
 	}
 }
 
-func (m *Manager[S, M]) logPlain(ms []M, payload []byte) (uint64, error) {
-	m.order.RLock()
-	err := m.begin()
-	m.order.RUnlock()
-	if err != nil {
-		return 0, err
-	}
-	seq, err := m.log.Append(payload)
-	return m.register(seq, ms, len(payload), err)
-}
-
-// logValidated waits, holding new writers off, until every mutation in
-// flight is applied, validates ms against that state, and appends the
-// record; other writers may come after it as soon as it has its place.
-func (m *Manager[S, M]) logValidated(ms []M, payload []byte) (uint64, error) {
-	m.order.Lock()
-	defer m.order.Unlock()
-	m.w.Lock()
-	for m.w.inflight > 0 && m.w.err == nil && !m.w.closing {
-		m.w.cond.Wait()
-	}
-	m.w.Unlock()
-	if err := m.begin(); err != nil {
-		return 0, err
-	}
-	// No writer is in flight and none can start: the state is settled,
-	// and reading it here races only with readers.
-	if err := m.validate(ms); err != nil {
-		m.abandon()
-		return 0, err
-	}
-	seq, err := m.log.Append(payload)
-	return m.register(seq, ms, len(payload), err)
-}
-
-// validate runs the Validators among ms. A single mutation, or a batch in
-// which only the first validates, is checked against the state itself;
-// otherwise the batch is tried on a scratch copy.
-func (m *Manager[S, M]) validate(ms []M) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("ministate: validation panicked: %v", r)
-		}
-	}()
-	if len(ms) == 1 || !validates[S](ms[1:]) {
-		if v, ok := any(ms[0]).(Validator[S]); ok {
-			if err := v.Validate(&m.state); err != nil {
-				return fmt.Errorf("%w: %w", ErrRefused, err)
-			}
-		}
-		return nil
-	}
-	scratch, err := m.clone()
-	if err != nil {
-		return fmt.Errorf("ministate: copy state to validate a batch: %w", err)
-	}
-	for i, mut := range ms {
-		if v, ok := any(mut).(Validator[S]); ok {
-			if err := v.Validate(&scratch); err != nil {
-				return fmt.Errorf("%w: batch element %d: %w", ErrRefused, i, err)
-			}
-		}
-		mut.Apply(&scratch)
-	}
-	return nil
-}
-
-// register records a logged (written, not yet fsync'd) record, or the
-// failure to log it.
-func (m *Manager[S, M]) register(seq uint64, ms []M, size int, err error) (uint64, error) {
+// register records the logged (written, not yet fsync'd) records first,
+// first+1, ... of a batch, or the failure to log them: it then ends the
+// flight of each of their writers, and returns the Manager's error.
+func (m *Manager[S, M]) register(first uint64, mss [][]M, sizes []int, err error) error {
 	m.w.Lock()
 	defer m.w.Unlock()
 	if err == nil {
 		// Every record logged and not yet applied belongs to a writer in
-		// flight, so seq is in (applied, applied+inflight]. Anything else
-		// means the journal's numbering does not continue the state.
+		// flight, so the batch is in (applied, applied+inflight]. Anything
+		// else means the journal's numbering does not continue the state.
 		applied := m.seq.Load()
-		if seq <= applied || seq > applied+uint64(m.w.inflight) {
-			err = fmt.Errorf("journal gave sequence number %d, but the state is at %d with %d writers in flight", seq, applied, m.w.inflight)
+		last := first + uint64(len(mss)) - 1
+		if first <= applied || last > applied+uint64(m.w.inflight) {
+			err = fmt.Errorf("journal gave sequence number %d to a batch of %d records, but the state is at %d with %d writers in flight", first, len(mss), applied, m.w.inflight)
 		}
 	}
 	if err != nil {
 		m.failLocked(err) // wakes everyone
-		m.doneLocked()
-		return 0, m.w.err
+		for range mss {
+			m.doneLocked()
+		}
+		return m.w.err
 	}
-	m.w.ready[seq] = pending[M]{ms: ms, size: size}
-	m.w.registered = max(m.w.registered, seq)
-	return seq, nil
+	for i, ms := range mss {
+		m.w.ready[first+uint64(i)] = pending[M]{ms: ms, size: sizes[i]}
+	}
+	m.w.registered = max(m.w.registered, first+uint64(len(mss))-1)
+	return nil
 }
 
 // failLocked stops the Manager. Called with m.w held.
@@ -257,6 +203,7 @@ func (m *Manager[S, M]) complete(seq uint64) error {
 	if ok {
 		return nil
 	}
+	m.dropSpec() // nothing queued will be applied
 	return err
 }
 
@@ -291,7 +238,6 @@ func (m *Manager[S, M]) applyReadyLocked() bool {
 	if err != nil {
 		m.failLocked(err)
 	}
-	m.seq.Store(applied + uint64(done))
 	m.w.records += uint64(done)
 	for _, p := range run[:done] {
 		m.w.bytes += int64(p.size)
@@ -300,11 +246,14 @@ func (m *Manager[S, M]) applyReadyLocked() bool {
 	return true
 }
 
-// applyRun applies run, the records after applied, under the write lock.
-// It returns how many it applied; a panic in Apply stops it.
+// applyRun applies run, the records after applied, under the write lock,
+// and moves the state's sequence number on before releasing it, so that
+// under m.mu the two always agree. It returns how many it applied; a panic
+// in Apply stops it.
 func (m *Manager[S, M]) applyRun(applied uint64, run []pending[M]) (done int, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	defer func() { m.seq.Store(applied + uint64(done)) }()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: Apply of record %d panicked: %v (the state may hold part of it)", ErrFailed, applied+uint64(done)+1, r)

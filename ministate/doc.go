@@ -119,11 +119,26 @@
 // record is next in line applies the run. So the state in memory always
 // equals the journal's prefix up to Sequence().
 //
-// A mutation that implements Validator waits, holding new writers off,
-// until the records before it are applied; it is then validated and gets
-// its place in the journal, and the writers after it go on at once and
-// share its fsync. Validated mutations therefore cost up to one extra
-// fsync wait each under concurrent writes.
+// Every writer takes its place in the journal through one queue, which
+// appends the records queued meanwhile with one write while the previous
+// group is being fsync'd. A mutation that implements Validator is
+// validated as it is queued, against the state with every record queued
+// before it applied, in order: when none is pending (all applied), the
+// state itself, under the read lock; otherwise a speculative copy of the
+// state. The copy is made (Clone, or a JSON round trip) by the first
+// validated writer that finds records pending, with those records applied,
+// and from then on every queued record is applied to it too, decoded from
+// its journal payload as recovery would, until the queue is found drained.
+// So validated writers share fsyncs like the others, at this cost: while
+// validated writes overlap, the state is held twice in memory and every
+// mutation is decoded and applied twice; each burst that needs a copy pays
+// one copy of the whole state (cheap with a Cloner, a JSON round trip of
+// the state without one); and validation runs one at a time, under the
+// queue's lock. A refused mutation leaves the copy as it was; a batch
+// refused half-way, an Apply that panics on the copy, and a failed write
+// or fsync discard it (after a failure nothing queued is ever applied). A
+// program that validates little pays nothing: with no record pending, or
+// no Validator, no copy exists.
 //
 // A snapshot (CreateSnapshot, Compact, or the policy) holds writers off
 // only while it captures the state: the time to Clone it, if the state is
@@ -153,7 +168,12 @@
 //     journal and reads only its own snapshot.json. Appending, and Go
 //     snapshots without compaction, keep it valid for the crate.
 //   - A batch that holds Validators after its first mutation is validated
-//     on a scratch copy of the state (see Cloner), which costs a copy.
+//     on a copy of the state (see Cloner), which costs a copy if none is
+//     kept at the time (see Concurrency).
+//   - Validate sees a copy of the state while other mutations are queued;
+//     without a Cloner, that copy is the state's JSON round trip, as after
+//     recovery from a snapshot: Validate must depend only on what the
+//     state's JSON holds.
 //   - A panic in Apply stops the Manager (ErrFailed), and Open reports
 //     the record as a *RecordError from then on: fix the code first.
 //   - Durability needs a file system where fsync and rename mean what

@@ -26,12 +26,12 @@ type Manager[S any, M Mutator[S]] struct {
 	snaps   *minisnap.Store
 	policy  bool // SnapshotEvery or SnapshotBytes is set
 
-	// order is held shared by a writer while it registers as in flight,
-	// and exclusively by a validated writer from the moment it waits for
-	// the writers in flight until its record has a sequence number. So a
-	// validated mutation sees every mutation ordered before it, and no
-	// other gets between its validation and its place in the log.
-	order sync.RWMutex
+	// qmu guards q, which orders the writers' records, appends them to
+	// the journal and validates them (see writeQueue). It comes before
+	// m.w and m.mu in the lock order.
+	qmu   sync.Mutex
+	qcond sync.Cond
+	q     writeQueue[S, M]
 
 	// applyMu is held by whoever applies records to state, and by a
 	// snapshot capture: it holds writers off, not readers.
@@ -145,12 +145,15 @@ func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager
 		policy:  o.SnapshotEvery > 0 || o.SnapshotBytes > 0,
 	}
 	m.w.cond.L = &m.w.Mutex
+	m.qcond.L = &m.qmu
 	m.w.ready = make(map[uint64]pending[M])
 	if err := m.recover(); err != nil {
 		log.Close()
 		snaps.Close()
 		return nil, err
 	}
+	m.q.next = log.NextSeq()
+	m.q.appended = m.q.next - 1
 	return m, nil
 }
 
@@ -207,29 +210,14 @@ func (m *Manager[S, M]) Copy() (S, error) {
 	return s, nil
 }
 
-// clone deep-copies the state for a caller that holds writers off.
-func (m *Manager[S, M]) clone() (S, error) {
-	if c, ok := any(&m.state).(Cloner[S]); ok {
-		return c.Clone(), nil
-	}
-	var s S
-	b, err := json.Marshal(&m.state)
-	if err == nil {
-		err = json.Unmarshal(b, &s)
-	}
-	return s, err
-}
-
 // Close waits for the mutations in flight and a snapshot or compaction in
 // progress, then closes the journal (making everything durable) and the
 // snapshot store. Later writes return ErrClosed; View, Copy and Sequence
 // still work. Calling Close again returns nil.
 func (m *Manager[S, M]) Close() error {
-	m.order.Lock()
 	m.w.Lock()
 	if m.w.closing {
 		m.w.Unlock()
-		m.order.Unlock()
 		return nil
 	}
 	m.w.closing = true
@@ -237,7 +225,7 @@ func (m *Manager[S, M]) Close() error {
 		m.w.cond.Wait()
 	}
 	m.w.Unlock()
-	m.order.Unlock()
+	m.dropSpec()
 
 	m.snapMu.Lock()
 	m.closed = true

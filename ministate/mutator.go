@@ -22,17 +22,22 @@ type Mutator[S any] interface {
 // mutation: nothing is logged, the state is unchanged, and Apply returns an
 // error matching ErrRefused that wraps it. Validate must only read the state.
 //
-// A validated mutation waits for the mutations in flight before it (see the
-// package documentation, Concurrency), so it costs up to one extra fsync
-// wait under concurrent writes. Checks that do not need the state belong
-// before the call to Apply.
+// A validated mutation does not wait for the mutations before it to become
+// durable: while some are queued (logged, not yet applied), it is validated
+// against a speculative copy of the state with them applied (see the
+// package documentation, Concurrency), so validated writers share fsyncs
+// like the others. The copy may be that state's JSON round trip (see
+// Cloner), so Validate, like Apply, must depend only on what the state's
+// JSON holds. Checks that do not need the state belong before the call to
+// Apply.
 type Validator[S any] interface {
 	Validate(state *S) error
 }
 
 // A Cloner is a state that can deep-copy itself. If *S implements Cloner[S]
-// (a method on S or on *S), the Manager uses Clone for Copy, for the scratch
-// state on which it validates a batch, and to capture the state for a
+// (a method on S or on *S), the Manager uses Clone for Copy, for the
+// speculative copy on which it validates mutations while others are queued
+// (and a batch with several Validators), and to capture the state for a
 // snapshot, which then holds writers only for the time of Clone instead of
 // the time it takes to encode the state. Clone must return a value that
 // shares no mutable memory (maps, slices, pointers) with the original.

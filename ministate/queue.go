@@ -1,0 +1,282 @@
+package ministate
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/mini-go/mini/internal/jsonline"
+)
+
+// writeQueue puts the writers' records in one order, the journal's, and
+// keeps the speculative state their Validators see.
+//
+// Every writer queues its record here, under the lock, and so takes its
+// sequence number: the records are appended to the journal in queue order
+// by one writer at a time (the leader), with one AppendBatch for all the
+// records queued while the previous one was being written. A leader that
+// waits for an fsync to end (ministore writes nothing while it syncs) lets
+// the next group gather behind it, so validated writers share fsyncs like
+// the others.
+//
+// A Validator must see the state with every record queued before it
+// applied, in order, and nothing else. The queued records are not applied
+// yet (they are applied once durable), so when some are pending the
+// validator sees spec: a copy of the state (Clone, or a JSON round trip)
+// with the pending records applied, kept up to date by applying each newly
+// queued record to it as well (decoded from its payload, as recovery would,
+// so that the copy shares no memory with the mutation the state gets).
+// When nothing is pending, the validator reads the state itself and no copy
+// exists. spec is made when a validated writer finds records pending, and
+// dropped when the queue is found drained, when a refused batch has left
+// it half-applied, and when the Manager fails.
+type writeQueue[S any, M Mutator[S]] struct {
+	next     uint64 // sequence number of the next queued record
+	appended uint64 // every queued record up to here is in the journal
+	leading  bool   // a writer is appending the batch
+	err      error  // the append failed: the Manager has failed
+
+	batch    []jsonline.Trusted // payloads waiting for the leader
+	batchMs  [][]M
+	batchLen []int
+
+	// pending holds the queued records with sequence numbers above the
+	// state's (trimmed as they are applied): what a new spec needs.
+	pending []queued[M]
+	spec    *S
+	// specSet mirrors spec != nil, for writers deciding outside the lock
+	// whether to decode their record for it.
+	specSet atomic.Bool
+}
+
+// setSpec sets q.spec. Called with m.qmu held.
+func (q *writeQueue[S, M]) setSpec(s *S) {
+	q.spec = s
+	q.specSet.Store(s != nil)
+}
+
+// queued is a record in the queue.
+type queued[M any] struct {
+	seq     uint64
+	payload []byte
+}
+
+// enqueue validates ms (if validated) against the state with every queued
+// record applied, queues its record, and returns once the record is in the
+// journal (not yet durable), with its sequence number. The writer is in
+// flight (begin) if and only if enqueue returns a nil error.
+//
+// copies, if not nil, is ms decoded from payload, made by the caller
+// outside the lock for the spec (see applySpec).
+func (m *Manager[S, M]) enqueue(ms, copies []M, payload []byte, validated bool) (uint64, error) {
+	q := &m.q
+	m.qmu.Lock()
+	defer m.qmu.Unlock()
+	if err := m.begin(); err != nil {
+		q.setSpec(nil)
+		q.pending = nil // failed or closing: nothing will be applied
+		return 0, err
+	}
+	applied := m.seq.Load()
+	// Drop what has been applied from pending.
+	i := 0
+	for i < len(q.pending) && q.pending[i].seq <= applied {
+		i++
+	}
+	clear(q.pending[:i])
+	q.pending = q.pending[i:]
+	if len(q.pending) == 0 {
+		q.setSpec(nil) // the state has caught up with it
+	}
+	if validated {
+		if err := m.validateQueued(ms, copies, payload); err != nil {
+			m.abandon()
+			return 0, err
+		}
+	} else if q.spec != nil {
+		m.applySpec(copies, payload)
+	}
+	seq := q.next
+	q.next++
+	q.pending = append(q.pending, queued[M]{seq: seq, payload: payload})
+	q.batch = append(q.batch, payload)
+	q.batchMs = append(q.batchMs, ms)
+	q.batchLen = append(q.batchLen, len(payload))
+	for q.appended < seq && q.err == nil {
+		if !q.leading {
+			m.lead()
+			continue
+		}
+		m.qcond.Wait()
+	}
+	if q.appended < seq {
+		// The leader's append failed and the Manager has failed; the
+		// writer is out of flight (lead ended it).
+		return 0, q.err
+	}
+	return seq, nil
+}
+
+// lead appends the queued batch to the journal. Called, and returns, with
+// m.qmu held; releases it meanwhile.
+func (m *Manager[S, M]) lead() {
+	q := &m.q
+	q.leading = true
+	payloads, mss, sizes := q.batch, q.batchMs, q.batchLen
+	first := q.next - uint64(len(payloads))
+	q.batch, q.batchMs, q.batchLen = nil, nil, nil
+	m.qmu.Unlock()
+	got, last, err := m.log.AppendBatch(payloads...)
+	if err == nil && got != first {
+		err = fmt.Errorf("journal gave sequence number %d to a record queued as %d", got, first)
+	}
+	err = m.register(first, mss, sizes, err)
+	m.qmu.Lock()
+	q.leading = false
+	if err != nil {
+		// The Manager has failed. The records queued behind this batch
+		// will never be logged: end their writers' flight too.
+		q.err = err
+		for range q.batch {
+			m.abandon()
+		}
+		q.batch, q.batchMs, q.batchLen = nil, nil, nil
+		q.setSpec(nil)
+		q.pending = nil
+	} else {
+		q.appended = last
+	}
+	m.qcond.Broadcast()
+}
+
+// validateQueued runs the Validators among ms against the state as the
+// record will find it: the spec when records are pending, else the state
+// itself. A refusal leaves the spec as it was (or drops it, if a batch was
+// half applied); an acceptance leaves it (if there is one) with the record
+// applied. Called with m.qmu held.
+func (m *Manager[S, M]) validateQueued(ms, copies []M, payload []byte) (err error) {
+	q := &m.q
+	defer func() {
+		if r := recover(); r != nil {
+			q.setSpec(nil)
+			err = fmt.Errorf("ministate: validation panicked: %v", r)
+		}
+	}()
+	// A single mutation, or a batch in which only the first validates, is
+	// checked without applying anything; otherwise each is checked after
+	// the batch's earlier ones are applied.
+	stepwise := len(ms) > 1 && validates[S](ms[1:])
+	if len(q.pending) == 0 && !stepwise {
+		// Nothing pending: the state is the prefix. No writer can queue
+		// or apply anything while m.qmu is held, but readers may read.
+		m.mu.RLock()
+		err = validateOne(ms[0], &m.state)
+		m.mu.RUnlock()
+		return err
+	}
+	if q.spec == nil {
+		if err := m.makeSpec(); err != nil {
+			return err
+		}
+	}
+	if !stepwise {
+		if err := validateOne(ms[0], q.spec); err != nil {
+			return err
+		}
+		m.applySpec(copies, payload)
+		return nil
+	}
+	if copies == nil {
+		copies, err = m.codec.decode(payload, nil)
+	}
+	if err != nil || len(copies) != len(ms) {
+		q.setSpec(nil)
+		return fmt.Errorf("ministate: validate a batch: its record does not decode: %v", err)
+	}
+	for i, mut := range ms {
+		if v, ok := any(mut).(Validator[S]); ok {
+			if err := v.Validate(q.spec); err != nil {
+				q.setSpec(nil) // half applied
+				return fmt.Errorf("%w: batch element %d: %w", ErrRefused, i, err)
+			}
+		}
+		copies[i].Apply(q.spec)
+	}
+	return nil
+}
+
+func validateOne[S any, M Mutator[S]](mut M, s *S) error {
+	if v, ok := any(mut).(Validator[S]); ok {
+		if err := v.Validate(s); err != nil {
+			return fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+	}
+	return nil
+}
+
+// makeSpec copies the state and applies the pending records to the copy.
+// Called with m.qmu held, and with q.pending trimmed to the records above
+// the state's sequence number at some instant before.
+func (m *Manager[S, M]) makeSpec() error {
+	q := &m.q
+	m.mu.RLock()
+	applied := m.seq.Load() // consistent with the state under m.mu
+	spec, err := m.clone()
+	m.mu.RUnlock()
+	if err != nil {
+		return fmt.Errorf("ministate: copy state to validate: %w", err)
+	}
+	var ms []M
+	for _, p := range q.pending {
+		if p.seq <= applied {
+			continue
+		}
+		if ms, err = m.codec.decode(p.payload, ms[:0]); err != nil {
+			return fmt.Errorf("ministate: validate: record %d does not decode: %w", p.seq, err)
+		}
+		if err := replay(&spec, ms); err != nil {
+			return fmt.Errorf("ministate: validate: record %d: %w", p.seq, err)
+		}
+	}
+	q.setSpec(&spec)
+	return nil
+}
+
+// applySpec applies a newly queued record to the spec: copies, its
+// mutations decoded from payload, or payload decoded now. If it does not decode or its Apply panics, the spec is dropped
+// (the next validation makes a new one and reports the record); the record
+// itself is logged as usual. Called with m.qmu held and q.spec set.
+func (m *Manager[S, M]) applySpec(copies []M, payload []byte) {
+	q := &m.q
+	var err error
+	if copies == nil {
+		copies, err = m.codec.decode(payload, nil)
+	}
+	if err == nil {
+		err = replay(q.spec, copies)
+	}
+	if err != nil {
+		q.setSpec(nil)
+	}
+}
+
+// dropSpec discards the speculative state after a failure.
+func (m *Manager[S, M]) dropSpec() {
+	m.qmu.Lock()
+	m.q.setSpec(nil)
+	m.q.pending = nil
+	m.qmu.Unlock()
+}
+
+// clone deep-copies the state. The caller holds m.mu (shared is enough).
+func (m *Manager[S, M]) clone() (S, error) {
+	if c, ok := any(&m.state).(Cloner[S]); ok {
+		return c.Clone(), nil
+	}
+	var s S
+	b, err := json.Marshal(&m.state)
+	if err == nil {
+		err = json.Unmarshal(b, &s)
+	}
+	return s, err
+}
