@@ -187,7 +187,7 @@ func runCrashWorkload(sc crashScenario, fsys vfs.FS, m *crashModel) (err error) 
 				return err
 			}
 			if until, ok := m.delayed[arg][msg.Value]; ok && time.Now().Before(until) {
-				return &violation{fmt.Sprintf("consumer %q: id %d delivered %v before the end of its delay", arg, msg.Value, until.Sub(time.Now()))}
+				return &violation{fmt.Sprintf("consumer %q: id %d delivered %v before the end of its delay", arg, msg.Value, time.Until(until))}
 			}
 			delete(m.delayed[arg], msg.Value)
 			if m.acked[arg][msg.Value] {
@@ -294,7 +294,7 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 			id := msg.Value
 			switch until, delayed := m.delayed[name][id]; {
 			case delayed && time.Now().Before(until):
-				return fmt.Sprintf("consumer %q: id %d delivered after the crash %v before the end of its delay", name, id, until.Sub(time.Now()))
+				return fmt.Sprintf("consumer %q: id %d delivered after the crash %v before the end of its delay", name, id, time.Until(until))
 			case m.acked[name][id]:
 				return fmt.Sprintf("consumer %q: id %d (seq %d) was acknowledged, delivered again after the crash", name, id, msg.Seq)
 			case m.termed[name][id]:

@@ -195,3 +195,15 @@ func BenchmarkOpen(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEncode is the CPU cost of turning a ~100-byte record into its
+// payload: json.Marshal and the check for invalid UTF-8.
+func BenchmarkEncode(b *testing.B) {
+	rec := newBenchRecord(42)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := encode(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

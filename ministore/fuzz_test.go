@@ -30,6 +30,9 @@ func fuzzSeeds(f *testing.F) {
 	f.Add(append(bytes.Clone(v1), 0, 0, 0, 'x'), []byte(nil))
 	f.Add(v1[:len(v1)-5], v1)
 	f.Add([]byte{}, []byte("// MINISTORE JOURNAL v1 base=1 crc=00000000\n"))
+	named := appendSchemaHeader(nil, FormatV1, 3, "a/b")
+	named = appendLine(named, FormatV1, 3, 2, []byte(`{"k":"c"}`))
+	f.Add(named, appendSchemaHeader(nil, FormatPlain, 1, "a/b"))
 }
 
 // FuzzOpen writes arbitrary bytes as a journal's active file (and, when
@@ -64,7 +67,8 @@ func FuzzOpen(f *testing.F) {
 			replayed = append(replayed, r)
 			return true
 		})
-		s, err := Open[json.RawMessage]("/j/log", quietOptions(Options{}, mem))
+		// AnySchema: whatever schema the headers name, the rest is judged.
+		s, err := Open[json.RawMessage]("/j/log", quietOptions(Options{Schema: AnySchema}, mem))
 		if err != nil {
 			var je *JournalError
 			if !errors.As(err, &je) {

@@ -18,23 +18,23 @@ var escapedRuneError = []byte(`\ufffd`)
 
 // ReplacedUTF8 reports whether p, JSON written by encoding/json's Marshal,
 // holds the escape \ufffd: Marshal writes it for invalid UTF-8 in a string,
-// so p does not decode to the value that was marshaled. An escape is one
-// when an even number of backslashes stands before it (`\\ufffd` is an
-// escaped backslash and the text "ufffd"). The cost is one bytes.Index
-// over p for JSON without the escape.
+// so p does not decode to the value that was marshaled. In a run of
+// backslashes the pairs are escaped backslashes; an odd run ends with one
+// that starts an escape (`\\ufffd` is a backslash and the text "ufffd").
+// JSON without a backslash costs one bytes.IndexByte.
 func ReplacedUTF8(p []byte) bool {
 	for {
-		i := bytes.Index(p, escapedRuneError)
+		i := bytes.IndexByte(p, '\\')
 		if i < 0 {
 			return false
 		}
-		n := 0
-		for j := i - 1; j >= 0 && p[j] == '\\'; j-- {
-			n++
+		j := i + 1
+		for j < len(p) && p[j] == '\\' {
+			j++
 		}
-		if n%2 == 0 {
+		if (j-i)%2 == 1 && bytes.HasPrefix(p[j-1:], escapedRuneError) {
 			return true
 		}
-		p = p[i+len(escapedRuneError):]
+		p = p[j:]
 	}
 }

@@ -46,3 +46,15 @@ func FuzzReplacedUTF8(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReplacedUTF8 is the check Append adds to json.Marshal, on a
+// ~100-byte record.
+func BenchmarkReplacedUTF8(b *testing.B) {
+	p := []byte(`{"op":"put","key":"user/000000000042","value":"the quick brown fox jumps over the lazy dog","n":42}`)
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		if ReplacedUTF8(p) {
+			b.Fatal("found")
+		}
+	}
+}

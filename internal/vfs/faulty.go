@@ -166,8 +166,8 @@ func (f *Faulty) Crash() *Mem {
 	if trigger {
 		f.takeCrash()
 	}
-	//lint:ignore SA2001 the empty section waits for a crash another goroutine is taking
-	f.inflight.Lock()
+	f.inflight.Lock() // wait for a crash another goroutine is taking
+	//lint:ignore SA2001 the empty section is the wait
 	f.inflight.Unlock()
 	return f.Crashed()
 }

@@ -65,11 +65,10 @@ func NodeMain() {
 		fmt.Fprintln(os.Stderr, "faults node:", err)
 		os.Exit(3)
 	}
-	if err := runNode(cfg); err != nil {
-		fmt.Fprintf(os.Stderr, "faults node %s: %v\n", cfg.ID, err)
-		os.Exit(1)
-	}
-	os.Exit(0)
+	// runNode serves until its listener fails: it only returns an error.
+	err := runNode(cfg)
+	fmt.Fprintf(os.Stderr, "faults node %s: %v\n", cfg.ID, err)
+	os.Exit(1)
 }
 
 // A Request is one line a client sends to a node; the node answers each
