@@ -98,7 +98,7 @@ func (m *Manager[S, M]) submit(rid string, ms []M) (uint64, bool, error) {
 	if errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrOutcomeUnknown) && m.opts.Forward && m.layer != nil {
 		resp, ferr := m.forward(forwardRequest{Op: opApply, Data: data, RID: rid}, deadline)
 		if ferr != nil {
-			return 0, false, ferr
+			return 0, resp.Dup, ferr
 		}
 		if err := m.fsm.waitApplied(resp.Seq, time.Until(deadline), m.closed); err != nil {
 			return resp.Seq, resp.Dup, outcomeUnknown(fmt.Errorf("committed at %d: %w", resp.Seq, err))
@@ -138,7 +138,10 @@ func (m *Manager[S, M]) applyData(data []byte, rid string, deadline time.Time) (
 	case nil:
 		return f.Index(), false, nil
 	case dupResult:
-		return r.seq, true, r.err
+		if r.err != nil {
+			return 0, true, r.err // as the first call returned it
+		}
+		return r.seq, true, nil
 	case error:
 		return 0, false, r
 	default:

@@ -134,7 +134,7 @@ func (m *Manager[S, M]) serveForward(c net.Conn) {
 		err = fmt.Errorf("miniraft: unknown forwarded call %q", req.Op)
 	}
 	if err != nil {
-		resp = forwardResponse{Code: codeOf(err), Msg: err.Error()}
+		resp = forwardResponse{Code: codeOf(err), Msg: err.Error(), Dup: resp.Dup}
 		var nl *NotLeaderError
 		if errors.As(err, &nl) {
 			resp.LeaderID, resp.LeaderAddr = nl.LeaderID, nl.LeaderAddr

@@ -94,7 +94,9 @@ type Options struct {
 	Advertise string
 	// Dial, when set, opens the TCP connections this node makes to other
 	// nodes (raft's RPCs and forwarded calls), for example through a proxy.
-	// Default: a net.Dialer. It must honour ctx's deadline.
+	// Default: a net.Dialer. It must honour ctx's deadline. With TLS the
+	// handshake runs over the connection Dial returns, so a proxy in
+	// between sees only ciphertext.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
 	// TLS is this node's certificate and the cluster's CA (RootCAs). Every
 	// byte between nodes, raft's RPCs and forwarded calls, is then mutual

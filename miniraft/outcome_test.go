@@ -176,8 +176,10 @@ func TestApplyWithID(t *testing.T) {
 	if _, _, err := f.ApplyWithID("b", add{ID: 100, Limit: 10}); !errors.Is(err, ministate.ErrRefused) {
 		t.Fatalf("refused: %v", err)
 	}
-	if _, dup, err := leader.ApplyWithID("b", add{ID: 100, Limit: 1000}); !errors.Is(err, ministate.ErrRefused) || !dup {
-		t.Fatalf("retry of a refused one: dup %v err %v", dup, err)
+	for _, m := range []*node{leader, f} {
+		if seq, dup, err := m.ApplyWithID("b", add{ID: 100, Limit: 1000}); !errors.Is(err, ministate.ErrRefused) || !dup || seq != 0 {
+			t.Fatalf("retry of a refused one on %s: seq %d dup %v err %v, want 0, dup, ErrRefused", m.ID(), seq, dup, err)
+		}
 	}
 	// A batch with an ID.
 	bseq, _, err := f.ApplyBatchWithID("c", add{ID: 2}, add{ID: 3})

@@ -258,3 +258,31 @@ func TestForwardOffRefusesForwardedCalls(t *testing.T) {
 		t.Fatalf("servers %v", servers)
 	}
 }
+
+// A peer that connects and sends nothing, or starts a handshake and stops,
+// is disconnected after handshakeTimeout.
+func TestSilentPeerIsDisconnected(t *testing.T) {
+	old := handshakeTimeout
+	t.Cleanup(func() { handshakeTimeout = old }) // after the node closes
+	handshakeTimeout = 300 * time.Millisecond
+	c := newCluster(t, 1, nil)
+	addr := c.nodes["n1"].Addr()
+	for _, prefix := range []string{"", "\x16\x03\x01"} { // nothing; the start of a TLS record
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write([]byte(prefix))
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		start := time.Now()
+		_, err = conn.Read(make([]byte, 1))
+		conn.Close()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("prefix %q: the node kept a silent connection open for 5s", prefix)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Fatalf("prefix %q: closed after %v", prefix, took)
+		}
+	}
+}

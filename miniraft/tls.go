@@ -10,8 +10,8 @@ import (
 
 // handshakeTimeout bounds the TLS handshake and the protocol byte of a
 // connection a node accepts, so that a peer that connects and says nothing
-// holds a goroutine for no longer.
-const handshakeTimeout = 10 * time.Second
+// holds a goroutine for no longer. A variable for the test.
+var handshakeTimeout = 10 * time.Second
 
 // tlsConfigs derives the two configurations of a node from the user's
 // (which it clones, never changes): the server's, which requires a client
