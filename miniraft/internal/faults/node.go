@@ -3,6 +3,8 @@ package faults
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +38,10 @@ type NodeConfig struct {
 	// the "powerloss" request can drop what was not fsync'd.
 	MemDisk bool
 	Seed    uint64
+	// CA, Cert and Key (PEM) are the cluster's CA and this node's
+	// certificate and key: the node then runs mutual TLS (Options.TLS).
+	// Without them it runs on plain TCP (Options.InsecureNoTLS).
+	CA, Cert, Key []byte
 	// Bug plants a bug in the node, to show the checks catch it:
 	// "stale-read" serves reads from this node's state without
 	// ViewConsistent; "fake-ack" acknowledges every 10th append without
@@ -140,6 +146,14 @@ func runNode(cfg NodeConfig) error {
 		ApplyTimeout: applyTimeout,
 		Logger:       log,
 	}
+	o.InsecureNoTLS = len(cfg.CA) == 0
+	if !o.InsecureNoTLS {
+		tc, err := tlsConfig(cfg)
+		if err != nil {
+			return err
+		}
+		o.TLS = tc
+	}
 	if cfg.MemDisk {
 		disk, err := loadMemDisk(cfg.Dir)
 		if err != nil {
@@ -164,6 +178,20 @@ func runNode(cfg NodeConfig) error {
 		}
 		go n.serve(c)
 	}
+}
+
+// tlsConfig is the node's certificate, with the cluster's CA as the only
+// root.
+func tlsConfig(cfg NodeConfig) (*tls.Config, error) {
+	cert, err := tls.X509KeyPair(cfg.Cert, cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(cfg.CA) {
+		return nil, errors.New("faults: no certificate in NodeConfig.CA")
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}, nil
 }
 
 // dial reaches a peer through the proxy of the link to it, never directly.

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mini-go/mini/internal/testcert"
 )
 
 // Config says what Run does. Zero fields take the defaults.
@@ -25,6 +26,10 @@ type Config struct {
 	// out. Without it such writes are treated as unknown, and only counted.
 	TrustNotApplied bool
 	CheckTimeout    time.Duration // per phase; default 60s
+	// InsecureNoTLS runs the nodes on plain TCP (miniraft's
+	// Options.InsecureNoTLS) instead of mutual TLS with a CA of the run's
+	// own; the attacker fault then cannot run.
+	InsecureNoTLS bool
 	// Bug plants a bug in every node (NodeConfig.Bug), to show that the
 	// checks catch it: a run with a Bug must fail.
 	Bug  string
@@ -138,6 +143,9 @@ func Run(cfg Config) (*Report, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
+	if cfg.InsecureNoTLS && slices.Contains(cfg.Faults, "attacker") {
+		return nil, errors.New("faults: the attacker fault needs TLS (Config.InsecureNoTLS is set)")
+	}
 	var faults []Nemesis
 	for _, name := range cfg.Faults {
 		i := slices.IndexFunc(Nemeses, func(n Nemesis) bool { return n.Name == name })
@@ -148,11 +156,18 @@ func Run(cfg Config) (*Report, error) {
 	}
 	r := &runner{cfg: cfg, c: NewCluster(cfg.Dir, cfg.Seed), hist: NewHistory(), rng: newRand(cfg.Seed)}
 	r.c.bug = cfg.Bug
-	r.attackers = []*Attacker{{Name: "plain", Dial: func(addr string, timeout time.Duration) (net.Conn, error) {
-		return net.DialTimeout("tcp", addr, timeout)
-	}}}
+	if !cfg.InsecureNoTLS {
+		ca, err := testcert.NewCA("faults cluster")
+		if err != nil {
+			return nil, err
+		}
+		r.c.ca = ca
+		if r.attackers, err = newAttackers(); err != nil {
+			return nil, err
+		}
+	}
 	defer r.c.Close()
-	cfg.Logf("faults: %d nodes, %d clients, %v per fault, seed %d", cfg.Nodes, cfg.Clients, cfg.Phase, cfg.Seed)
+	cfg.Logf("faults: %d nodes (TLS: %v), %d clients, %v per fault, seed %d", cfg.Nodes, !cfg.InsecureNoTLS, cfg.Clients, cfg.Phase, cfg.Seed)
 	if err := r.boot(); err != nil {
 		return nil, err
 	}
