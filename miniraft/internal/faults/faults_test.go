@@ -28,8 +28,11 @@ func TestMain(m *testing.M) {
 //	                        scripts/crash-suite its FAULT_SECONDS
 //	MINI_FAULTS=kill-leader,pause-leader   the faults to inject
 //	MINI_FAULTS_NOTLS=1                    the nodes on plain TCP (no attacker fault)
+//	MINI_FAULTS_RETRY=0                    no retries of unknown-outcome appends
+//	                                       (by default they are retried with
+//	                                       their request ID: Config.RetryUnknown)
 //	MINI_FAULTS_BUG=stale-read             plant a bug in the nodes (NodeConfig.Bug:
-//	                                       stale-read, fake-ack): the test then
+//	                                       stale-read, fake-ack, no-dedup): the test then
 //	                                       passes only if the checks catch it
 func TestFaults(t *testing.T) {
 	if testing.Short() {
@@ -47,7 +50,7 @@ func TestFaults(t *testing.T) {
 		faults = strings.Split(env, ",")
 	}
 	cfg := Config{Dir: t.TempDir(), Faults: faults, Phase: phase, Logf: t.Logf, Bug: os.Getenv("MINI_FAULTS_BUG"),
-		TrustNotApplied: true, InsecureNoTLS: os.Getenv("MINI_FAULTS_NOTLS") != ""}
+		TrustNotApplied: true, InsecureNoTLS: os.Getenv("MINI_FAULTS_NOTLS") != "", RetryUnknown: os.Getenv("MINI_FAULTS_RETRY") != "0"}
 	if cfg.InsecureNoTLS {
 		cfg.Faults = slices.DeleteFunc(cfg.Faults, func(f string) bool { return f == "attacker" })
 	}

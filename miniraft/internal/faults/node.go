@@ -45,7 +45,8 @@ type NodeConfig struct {
 	// Bug plants a bug in the node, to show the checks catch it:
 	// "stale-read" serves reads from this node's state without
 	// ViewConsistent; "fake-ack" acknowledges every 10th append without
-	// applying it.
+	// applying it; "no-dedup" applies appends without their request ID,
+	// so a retry applies them again.
 	Bug string
 }
 
@@ -84,7 +85,7 @@ type Request struct {
 	Op    string            `json:"op"` // append, read, state, status, links, addVoter, remove, transfer, powerloss
 	Key   string            `json:"key,omitempty"`
 	Val   string            `json:"val,omitempty"`
-	ID    string            `json:"id,omitempty"`
+	ID    string            `json:"id,omitempty"` // addVoter, remove, transfer: the node; append: a request ID (ApplyWithID)
 	Addr  string            `json:"addr,omitempty"`
 	Links map[string]string `json:"links,omitempty"`
 }
@@ -97,6 +98,7 @@ type Response struct {
 	// does: ClassUnknown or ClassNotApplied (see classify).
 	Class    string   `json:"class,omitempty"`
 	Seq      uint64   `json:"seq,omitempty"`
+	Dup      bool     `json:"dup,omitempty"` // append with an ID: an earlier request with it decided
 	Vals     []string `json:"vals,omitempty"`
 	State    *KV      `json:"state,omitempty"`
 	Leader   bool     `json:"leader,omitempty"`
@@ -246,6 +248,13 @@ func (n *node) handle(req Request) Response {
 			if fake {
 				return Response{OK: true, Seq: m.Sequence()}
 			}
+		}
+		if req.ID != "" && n.cfg.Bug != "no-dedup" { // a request ID: safe to retry
+			seq, dup, err := m.ApplyWithID(req.ID, Append{Key: req.Key, Val: req.Val})
+			if err != nil {
+				return fail(err)
+			}
+			return Response{OK: true, Seq: seq, Dup: dup}
 		}
 		seq, err := m.Apply(Append{Key: req.Key, Val: req.Val})
 		if err != nil {
