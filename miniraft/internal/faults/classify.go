@@ -3,7 +3,7 @@ package faults
 import (
 	"errors"
 
-	"github.com/hashicorp/raft"
+	"github.com/mini-go/mini/miniraft"
 )
 
 // The classes of a failed write.
@@ -15,13 +15,13 @@ const (
 	ClassNotApplied = "notApplied"
 )
 
-// classify says what a failed Apply's error means, by the letter of the
-// library's documentation: an error wrapping raft.ErrLeadershipLost
-// leaves the outcome unknown, every other error means "not applied".
-// The harness checks the second half of that promise (no write that
-// failed "not applied" is in the final state); see Config.TrustNotApplied.
+// classify says what a failed Apply's error means, by the library's
+// documentation: an error matching miniraft.ErrOutcomeUnknown leaves the
+// outcome unknown, every other error means "not applied". The harness
+// checks the second half of that promise (no write that failed "not
+// applied" is in the final state); see Config.TrustNotApplied.
 func classify(err error) string {
-	if errors.Is(err, raft.ErrLeadershipLost) {
+	if errors.Is(err, miniraft.ErrOutcomeUnknown) {
 		return ClassUnknown
 	}
 	return ClassNotApplied

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/mini-go/mini/internal/testcert"
 )
 
 // A Cluster is a set of node processes on one machine, every link between
@@ -15,7 +17,8 @@ type Cluster struct {
 	Mesh *Mesh
 	base string
 	seed uint64
-	bug  string // NodeConfig.Bug of every node
+	bug  string       // NodeConfig.Bug of every node
+	ca   *testcert.CA // the cluster's CA; nil: plain TCP
 
 	mu    sync.Mutex
 	procs map[string]*Proc // the latest process of each node, dead or alive
@@ -71,6 +74,13 @@ func (c *Cluster) Start(id string, bootstrap, memDisk bool) (*Proc, error) {
 	}
 	c.seed++
 	cfg := NodeConfig{ID: id, Dir: filepath.Join(c.base, id), Bootstrap: bootstrap, Links: c.Mesh.Links(id), MemDisk: memDisk, Seed: c.seed, Bug: c.bug}
+	if c.ca != nil {
+		cfg.CA = c.ca.PEM()
+		var err error
+		if cfg.Cert, cfg.Key, err = c.ca.NodePEM(id); err != nil {
+			return nil, err
+		}
+	}
 	p, err := startProc(cfg)
 	if err != nil {
 		return nil, err

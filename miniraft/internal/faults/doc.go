@@ -14,10 +14,12 @@
 //   - no acknowledged write is missing from the final state, and no value
 //     is in it twice (every write's value is unique in the run);
 //   - every member of the cluster ends with the same state;
-//   - with Config.TrustNotApplied, no write that failed with an error the
-//     library calls "not applied" is in the final state. Without it (the
-//     default until the library classifies every error exactly) those
-//     writes are checked as unknown, and only counted.
+//   - with Config.TrustNotApplied (TestFaults sets it), no write that
+//     failed with an error that does not match miniraft.ErrOutcomeUnknown
+//     ("not applied") is in the final state. Without it those writes are
+//     checked as unknown, and only counted;
+//   - the attacker got nothing accepted: no forged value in the final
+//     state, its voter not a member.
 //
 // It reports, per fault, the rate of acknowledged operations, the time
 // from the fault to the first acknowledged write called after it
@@ -51,9 +53,13 @@
 //     ms on every link each way, every open connection closed),
 //     membership (add a voter, remove the leader, restart it and add it
 //     back, remove the new one), disk-loss (a node restarted with what it
-//     had not fsync'd lost); and, named in Config.Faults only, none (a
-//     baseline) and attacker (Attacker: forged forwarded calls,
-//     AppendEntries and InstallSnapshot sent straight to every raft port).
+//     had not fsync'd lost), attacker (Attacker: forged forwarded calls,
+//     AppendEntries and InstallSnapshot sent straight to every raft port,
+//     on plain TCP, with TLS and a certificate from another CA, and with
+//     TLS and none); and, named in Config.Faults only, none (a baseline).
+//   - The nodes run mutual TLS (miniraft's Options.TLS) with a CA made for
+//     the run (internal/testcert); Config.InsecureNoTLS runs them on plain
+//     TCP, for comparison (TestTLSCost), without the attacker.
 //   - Config.Bug plants a bug in the nodes (stale reads, acknowledgements
 //     of writes never made): a run with one must fail, which shows the
 //     checks can.

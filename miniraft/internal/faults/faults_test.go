@@ -2,6 +2,7 @@ package faults
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,21 +20,25 @@ func TestMain(m *testing.M) {
 // with concurrent clients, and checks the histories: linearizable, no
 // acknowledged write lost, no write applied twice, identical final states.
 //
-// The default run injects one fault (kill-leader) for a few seconds, to
-// stay within the -race budget of `go test ./...`. The knobs:
+// The default run injects two faults (kill-leader, attacker) for a few
+// seconds each, to stay within the -race budget of `go test ./...`. The knobs:
 //
 //	MINI_FAULT_SECONDS=60   about that many seconds in all, every fault
 //	                        (unless MINI_FAULTS says which); .ci/run uses 60,
 //	                        scripts/crash-suite its FAULT_SECONDS
 //	MINI_FAULTS=kill-leader,pause-leader   the faults to inject
+//	MINI_FAULTS_NOTLS=1                    the nodes on plain TCP (no attacker fault)
+//	MINI_FAULTS_RETRY=0                    no retries of unknown-outcome appends
+//	                                       (by default they are retried with
+//	                                       their request ID: Config.RetryUnknown)
 //	MINI_FAULTS_BUG=stale-read             plant a bug in the nodes (NodeConfig.Bug:
-//	                                       stale-read, fake-ack): the test then
+//	                                       stale-read, fake-ack, no-dedup): the test then
 //	                                       passes only if the checks catch it
 func TestFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts node processes")
 	}
-	faults := []string{"kill-leader"}
+	faults := []string{"kill-leader", "attacker"}
 	phase := 5 * time.Second
 	if s, err := strconv.Atoi(os.Getenv("MINI_FAULT_SECONDS")); err == nil && s > 0 {
 		faults = NemesisNames()
@@ -44,7 +49,11 @@ func TestFaults(t *testing.T) {
 	} else if env := os.Getenv("MINI_FAULTS"); env != "" {
 		faults = strings.Split(env, ",")
 	}
-	cfg := Config{Dir: t.TempDir(), Faults: faults, Phase: phase, Logf: t.Logf, Bug: os.Getenv("MINI_FAULTS_BUG")}
+	cfg := Config{Dir: t.TempDir(), Faults: faults, Phase: phase, Logf: t.Logf, Bug: os.Getenv("MINI_FAULTS_BUG"),
+		TrustNotApplied: true, InsecureNoTLS: os.Getenv("MINI_FAULTS_NOTLS") != "", RetryUnknown: os.Getenv("MINI_FAULTS_RETRY") != "0"}
+	if cfg.InsecureNoTLS {
+		cfg.Faults = slices.DeleteFunc(cfg.Faults, func(f string) bool { return f == "attacker" })
+	}
 	rep, err := Run(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -61,4 +70,27 @@ func TestFaults(t *testing.T) {
 	case f != "":
 		t.Fatal(f)
 	}
+}
+
+// TestTLSCost measures what mutual TLS costs the clients: a phase without
+// faults on nodes with TLS, then on plain TCP, in one run. It runs only
+// with MINI_FAULTS_TLS_COST=SECONDS (per phase).
+func TestTLSCost(t *testing.T) {
+	s, err := strconv.Atoi(os.Getenv("MINI_FAULTS_TLS_COST"))
+	if err != nil || s <= 0 {
+		t.Skip("set MINI_FAULTS_TLS_COST=SECONDS to measure")
+	}
+	rate := map[bool]float64{}
+	for _, insecure := range []bool{false, true} {
+		rep, err := Run(Config{Dir: t.TempDir(), Faults: []string{"none"}, Phase: time.Duration(s) * time.Second,
+			InsecureNoTLS: insecure, TrustNotApplied: true, Logf: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := rep.Failed(true); f != "" {
+			t.Fatal(f)
+		}
+		rate[insecure] = rep.Phases[0].OKPerSecond()
+	}
+	t.Logf("ok ops/s with mutual TLS %.1f, on plain TCP %.1f (TLS: %+.1f%%)", rate[false], rate[true], 100*(rate[false]/rate[true]-1))
 }

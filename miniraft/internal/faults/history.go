@@ -34,6 +34,11 @@ type Op struct {
 	Class  string // StatusFailed: ClassUnknown or ClassNotApplied
 	Err    string
 	Seq    uint64
+	// Tries is the number of requests sent for the operation: more than
+	// one when an append of unknown outcome was retried with its request
+	// ID (Config.RetryUnknown). Dup: the answer came from an earlier try.
+	Tries  int
+	Dup    bool
 	Call   time.Duration // since the history's start
 	Return time.Duration
 }

@@ -30,8 +30,7 @@ var Nemeses = []Nemesis{
 	{Name: "disk-loss", Setup: memDiskLeader, Inject: powerLossVictim, Heal: restartVictims},
 	// No fault: the baseline rate, e.g. with and without TLS.
 	{Name: "none", Manual: true, Inject: noHeal, Heal: noHeal},
-	// Manual until the nodes run with TLS: on plain TCP the attacker wins.
-	{Name: "attacker", Manual: true, Inject: attack, Heal: noHeal},
+	{Name: "attacker", Inject: attack, Heal: noHeal},
 }
 
 // NemesisNames lists the names of Nemeses, except the manual ones.

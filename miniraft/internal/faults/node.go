@@ -3,6 +3,8 @@ package faults
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,10 +38,15 @@ type NodeConfig struct {
 	// the "powerloss" request can drop what was not fsync'd.
 	MemDisk bool
 	Seed    uint64
+	// CA, Cert and Key (PEM) are the cluster's CA and this node's
+	// certificate and key: the node then runs mutual TLS (Options.TLS).
+	// Without them it runs on plain TCP (Options.InsecureNoTLS).
+	CA, Cert, Key []byte
 	// Bug plants a bug in the node, to show the checks catch it:
 	// "stale-read" serves reads from this node's state without
 	// ViewConsistent; "fake-ack" acknowledges every 10th append without
-	// applying it.
+	// applying it; "no-dedup" applies appends without their request ID,
+	// so a retry applies them again.
 	Bug string
 }
 
@@ -77,7 +84,7 @@ type Request struct {
 	Op    string            `json:"op"` // append, read, state, status, links, addVoter, remove, transfer, powerloss
 	Key   string            `json:"key,omitempty"`
 	Val   string            `json:"val,omitempty"`
-	ID    string            `json:"id,omitempty"`
+	ID    string            `json:"id,omitempty"` // addVoter, remove, transfer: the node; append: a request ID (ApplyWithID)
 	Addr  string            `json:"addr,omitempty"`
 	Links map[string]string `json:"links,omitempty"`
 }
@@ -90,6 +97,7 @@ type Response struct {
 	// does: ClassUnknown or ClassNotApplied (see classify).
 	Class    string   `json:"class,omitempty"`
 	Seq      uint64   `json:"seq,omitempty"`
+	Dup      bool     `json:"dup,omitempty"` // append with an ID: an earlier request with it decided
 	Vals     []string `json:"vals,omitempty"`
 	State    *KV      `json:"state,omitempty"`
 	Leader   bool     `json:"leader,omitempty"`
@@ -140,6 +148,14 @@ func runNode(cfg NodeConfig) error {
 		ApplyTimeout:  applyTimeout,
 		Logger:        log,
 	}
+	o.InsecureNoTLS = len(cfg.CA) == 0
+	if !o.InsecureNoTLS {
+		tc, err := tlsConfig(cfg)
+		if err != nil {
+			return err
+		}
+		o.TLS = tc
+	}
 	if cfg.MemDisk {
 		disk, err := loadMemDisk(cfg.Dir)
 		if err != nil {
@@ -164,6 +180,20 @@ func runNode(cfg NodeConfig) error {
 		}
 		go n.serve(c)
 	}
+}
+
+// tlsConfig is the node's certificate, with the cluster's CA as the only
+// root.
+func tlsConfig(cfg NodeConfig) (*tls.Config, error) {
+	cert, err := tls.X509KeyPair(cfg.Cert, cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(cfg.CA) {
+		return nil, errors.New("faults: no certificate in NodeConfig.CA")
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}, nil
 }
 
 // dial reaches a peer through the proxy of the link to it, never directly.
@@ -218,6 +248,13 @@ func (n *node) handle(req Request) Response {
 			if fake {
 				return Response{OK: true, Seq: m.Sequence()}
 			}
+		}
+		if req.ID != "" && n.cfg.Bug != "no-dedup" { // a request ID: safe to retry
+			seq, dup, err := m.ApplyWithID(req.ID, Append{Key: req.Key, Val: req.Val})
+			if err != nil {
+				return fail(err)
+			}
+			return Response{OK: true, Seq: seq, Dup: dup}
 		}
 		seq, err := m.Apply(Append{Key: req.Key, Val: req.Val})
 		if err != nil {

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mini-go/mini/internal/testcert"
 )
 
 // Config says what Run does. Zero fields take the defaults.
@@ -25,6 +26,16 @@ type Config struct {
 	// out. Without it such writes are treated as unknown, and only counted.
 	TrustNotApplied bool
 	CheckTimeout    time.Duration // per phase; default 60s
+	// InsecureNoTLS runs the nodes on plain TCP (miniraft's
+	// Options.InsecureNoTLS) instead of mutual TLS with a CA of the run's
+	// own; the attacker fault then cannot run.
+	InsecureNoTLS bool
+	// RetryUnknown makes the clients append with a request ID (miniraft's
+	// ApplyWithID) and retry, with the same ID, an append whose outcome is
+	// unknown until it gets an answer (at most maxTries requests, or until
+	// the phase ends): the check that no value is applied twice then
+	// checks that retries are safe.
+	RetryUnknown bool
 	// Bug plants a bug in every node (NodeConfig.Bug), to show that the
 	// checks catch it: a run with a Bug must fail.
 	Bug  string
@@ -49,6 +60,9 @@ type PhaseReport struct {
 	Accepted   []string
 	ForgedIn   int
 	EvilMember bool
+	// With Config.RetryUnknown: appends retried after an unknown outcome,
+	// and answers that an earlier try had decided (deduplicated).
+	Retried, Deduplicated int
 }
 
 // OKPerSecond is the phase's rate of acknowledged operations.
@@ -59,8 +73,8 @@ func (p PhaseReport) String() string {
 	if p.Unavailable >= 0 {
 		unavail = fmt.Sprintf("%.2fs", p.Unavailable.Seconds())
 	}
-	return fmt.Sprintf("%-16s ok %5.1f ops/s (%d in %.1fs), unavailable %s, acked writes %d, lost %d, duplicated %d, unknown %d (%d applied), not-applied %d (%d applied), linearizable %s (%d ops)",
-		p.Fault, p.OKPerSecond(), p.OK, p.Duration.Seconds(), unavail, p.Acked, p.Lost, p.Duplicated, p.Unknown, p.UnknownIn, p.NotApplied, p.NotAppliedIn, p.Linearizable, p.Ops) + p.attackString()
+	return fmt.Sprintf("%-16s ok %5.1f ops/s (%d in %.1fs), unavailable %s, acked writes %d, lost %d, duplicated %d, unknown %d (%d applied), not-applied %d (%d applied), linearizable %s (%d ops), retried %d (%d deduplicated)",
+		p.Fault, p.OKPerSecond(), p.OK, p.Duration.Seconds(), unavail, p.Acked, p.Lost, p.Duplicated, p.Unknown, p.UnknownIn, p.NotApplied, p.NotAppliedIn, p.Linearizable, p.Ops, p.Retried, p.Deduplicated) + p.attackString()
 }
 
 func (p PhaseReport) attackString() string {
@@ -138,6 +152,9 @@ func Run(cfg Config) (*Report, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
+	if cfg.InsecureNoTLS && slices.Contains(cfg.Faults, "attacker") {
+		return nil, errors.New("faults: the attacker fault needs TLS (Config.InsecureNoTLS is set)")
+	}
 	var faults []Nemesis
 	for _, name := range cfg.Faults {
 		i := slices.IndexFunc(Nemeses, func(n Nemesis) bool { return n.Name == name })
@@ -148,11 +165,18 @@ func Run(cfg Config) (*Report, error) {
 	}
 	r := &runner{cfg: cfg, c: NewCluster(cfg.Dir, cfg.Seed), hist: NewHistory(), rng: newRand(cfg.Seed)}
 	r.c.bug = cfg.Bug
-	r.attackers = []*Attacker{{Name: "plain", Dial: func(addr string, timeout time.Duration) (net.Conn, error) {
-		return net.DialTimeout("tcp", addr, timeout)
-	}}}
+	if !cfg.InsecureNoTLS {
+		ca, err := testcert.NewCA("faults cluster")
+		if err != nil {
+			return nil, err
+		}
+		r.c.ca = ca
+		if r.attackers, err = newAttackers(); err != nil {
+			return nil, err
+		}
+	}
 	defer r.c.Close()
-	cfg.Logf("faults: %d nodes, %d clients, %v per fault, seed %d", cfg.Nodes, cfg.Clients, cfg.Phase, cfg.Seed)
+	cfg.Logf("faults: %d nodes (TLS: %v), %d clients, %v per fault, seed %d", cfg.Nodes, !cfg.InsecureNoTLS, cfg.Clients, cfg.Phase, cfg.Seed)
 	if err := r.boot(); err != nil {
 		return nil, err
 	}
@@ -178,6 +202,12 @@ func Run(cfg Config) (*Report, error) {
 				continue
 			}
 			phaseOps = append(phaseOps, op)
+			if op.Tries > 1 {
+				pr.Retried++
+			}
+			if op.Dup {
+				pr.Deduplicated++
+			}
 			if op.Status != StatusOK {
 				continue
 			}
@@ -298,6 +328,18 @@ func (r *runner) ackedSince(phase string, t time.Duration) bool {
 // Apply may take (applyTimeout on the follower and on the leader).
 const requestTimeout = 3 * applyTimeout
 
+// maxTries bounds the requests for one append with Config.RetryUnknown.
+const maxTries = 20
+
+func stopped(stop chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
+}
+
 // keysPerPhase is how many keys a phase's clients use.
 const keysPerPhase = 4
 
@@ -321,18 +363,38 @@ func (r *runner) client(phase string, n int, id string, seed uint64, stop chan s
 		} else {
 			op.Kind = "read"
 		}
+		if op.Kind == "append" && r.cfg.RetryUnknown {
+			req.ID = op.Val // unique, so a fine request ID
+		}
 		op.Call = r.hist.Now()
-		resp, sent, err := cl.Do(req, requestTimeout)
-		op.Return = r.hist.Now()
-		switch {
-		case !sent:
-			op.Status, op.Err = StatusNotSent, err.Error()
-		case err != nil:
-			op.Status, op.Err = StatusTimeout, err.Error()
-		case !resp.OK:
-			op.Status, op.Class, op.Err = StatusFailed, resp.Class, resp.Err
-		default:
-			op.Status, op.Vals, op.Seq = StatusOK, resp.Vals, resp.Seq
+		for {
+			resp, sent, err := cl.Do(req, requestTimeout)
+			op.Return = r.hist.Now()
+			if sent {
+				op.Tries++
+			}
+			unknown := op.Status == StatusTimeout || op.Status == StatusFailed && op.Class == ClassUnknown
+			switch {
+			case !sent && unknown:
+				// An earlier try may have been applied: still unknown.
+			case !sent:
+				op.Status, op.Err = StatusNotSent, err.Error()
+			case err != nil:
+				op.Status, op.Err = StatusTimeout, err.Error()
+			case !resp.OK && unknown:
+				// "Not applied" is about this try; an earlier one may
+				// have been: still unknown.
+				op.Class, op.Err = ClassUnknown, resp.Err
+			case !resp.OK:
+				op.Status, op.Class, op.Err = StatusFailed, resp.Class, resp.Err
+			default:
+				op.Status, op.Class, op.Err, op.Vals, op.Seq, op.Dup = StatusOK, "", "", resp.Vals, resp.Seq, resp.Dup
+			}
+			unknown = op.Status == StatusTimeout || op.Status == StatusFailed && op.Class == ClassUnknown
+			if req.ID == "" || !unknown || op.Tries >= maxTries || stopped(stop) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 		r.hist.Add(op)
 		if op.Status != StatusOK {
