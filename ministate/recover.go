@@ -3,6 +3,9 @@ package ministate
 import (
 	"errors"
 	"fmt"
+	"runtime"
+
+	"github.com/mini-go/mini/internal/decodepipe"
 
 	"github.com/mini-go/mini/minisnap"
 )
@@ -42,26 +45,45 @@ func (m *Manager[S, M]) recover() error {
 		return &GapError{Journal: m.journal, SnapshotSeq: snapSeq, FirstSeq: first, LastSeq: last}
 	}
 	next := snapSeq + 1
-	var (
-		buf   []M
-		bytes int64
-	)
-	for rec, err := range m.log.All(next) {
-		if err != nil {
-			return fmt.Errorf("ministate: replay %s: %w", m.journal, err)
-		}
-		if rec.Seq != next {
-			return &RecordError{Journal: m.journal, Seq: rec.Seq, Err: fmt.Errorf("out of order: want record %d", next)}
-		}
-		buf, err = m.codec.decode(rec.Value, buf[:0])
-		if err != nil {
-			return &RecordError{Journal: m.journal, Seq: rec.Seq, Err: err}
-		}
-		if err := replay(&state, buf); err != nil {
-			return &RecordError{Journal: m.journal, Seq: rec.Seq, Err: err}
-		}
-		bytes += int64(len(rec.Value))
-		next++
+	var bytes int64
+	var failed error
+	// Decoded on every core (internal/decodepipe, as ministore's typed
+	// readers do), applied here in sequence order.
+	decodepipe.Run(runtime.GOMAXPROCS(0),
+		func(emit func(uint64, []byte) bool) error {
+			for rec, err := range m.log.All(next) {
+				if err != nil {
+					return fmt.Errorf("ministate: replay %s: %w", m.journal, err)
+				}
+				if !emit(rec.Seq, rec.Value) {
+					break
+				}
+			}
+			return nil
+		},
+		m.recordDecoder,
+		func(seq uint64, rec decoded[M], err error) bool {
+			switch {
+			case err != nil && seq == 0:
+				failed = err // reading
+			case err != nil:
+				failed = &RecordError{Journal: m.journal, Seq: seq, Err: err}
+			case seq != next:
+				failed = &RecordError{Journal: m.journal, Seq: seq, Err: fmt.Errorf("out of order: want record %d", next)}
+			default:
+				if err := replay(&state, rec.ms); err != nil {
+					failed = &RecordError{Journal: m.journal, Seq: seq, Err: err}
+				}
+			}
+			if failed != nil {
+				return false
+			}
+			bytes += int64(rec.size)
+			next++
+			return true
+		})
+	if failed != nil {
+		return failed
 	}
 	if last > snapSeq && next != last+1 {
 		return fmt.Errorf("ministate: replay %s: read records up to %d, journal ends at %d", m.journal, next-1, last)
@@ -73,6 +95,35 @@ func (m *Manager[S, M]) recover() error {
 	m.w.records = applied - snapSeq
 	m.w.bytes = bytes
 	return nil
+}
+
+// decoded is a journal record decoded for recovery: its mutations and its
+// payload's size.
+type decoded[M any] struct {
+	ms   []M
+	size int
+}
+
+// recordDecoder returns a decodepipe.Decoder of journal records. It
+// carves the records' mutation slices out of larger blocks: one
+// allocation for many records instead of one each.
+func (m *Manager[S, M]) recordDecoder() decodepipe.Decoder[decoded[M]] {
+	var block []M
+	return func(_ uint64, payload []byte, v *decoded[M]) error {
+		if cap(block)-len(block) < 16 {
+			block = make([]M, 0, 256)
+		}
+		ms, err := m.codec.decode(payload, block[len(block):len(block):cap(block)])
+		if err != nil {
+			return err
+		}
+		if len(ms) <= cap(block)-len(block) && len(ms) > 0 && &ms[0] == &block[:len(block)+1][len(block)] {
+			block = block[:len(block)+len(ms)]
+			ms = ms[:len(ms):len(ms)] // appending to it reallocates
+		}
+		*v = decoded[M]{ms: ms, size: len(payload)}
+		return nil
+	}
 }
 
 func replay[S any, M Mutator[S]](state *S, ms []M) (err error) {

@@ -7,9 +7,8 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"slices"
-	"sync"
 
+	"github.com/mini-go/mini/internal/decodepipe"
 	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/internal/vfs"
 )
@@ -156,131 +155,23 @@ func decodeError(fsys vfs.FS, path string, seq uint64, err error) error {
 	return e
 }
 
-const (
-	batchRecords = 512
-	batchBytes   = 128 << 10
-)
-
-// decodeBatch is a run of consecutive records on their way to the caller.
-type decodeBatch[R any] struct {
-	buf     []byte   // the payloads, one after the other
-	ends    []int    // end of each payload in buf
-	seqs    []uint64 // sequence number of each payload
-	out     []Record[R]
-	errAt   int   // index of the first record that failed to decode, or -1
-	err     error // its error
-	readErr error // set on the last batch: how reading ended
-	done    chan struct{}
-}
-
-func (b *decodeBatch[R]) decode(fsys vfs.FS, path string, dec *recordDecoder) {
-	b.out = slices.Grow(b.out[:0], len(b.seqs))[:len(b.seqs)]
-	start := 0
-	for i, end := range b.ends {
-		b.out[i].Seq = b.seqs[i]
-		if err := decodeWith(nil, dec, b.buf[start:end], &b.out[i].Value); err != nil {
-			b.errAt, b.err = i, decodeError(fsys, path, b.seqs[i], err)
-			break
-		}
-		start = end
-	}
-	close(b.done)
-}
-
-// reset readies a used batch for the next run of records.
-func (b *decodeBatch[R]) reset() *decodeBatch[R] {
-	clear(b.out) // drop references to decoded values
-	b.buf, b.ends, b.seqs, b.out = b.buf[:0], b.ends[:0], b.seqs[:0], b.out[:0]
-	b.errAt, b.err, b.readErr = -1, nil, nil
-	b.done = make(chan struct{})
-	return b
-}
-
+// recordsParallel decodes with internal/decodepipe: readLog feeds it, each
+// worker decodes with its own recordDecoder.
 func recordsParallel[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, workers int, strict bool, yield func(Record[R], error) bool) {
-	stop := make(chan struct{})
-	work := make(chan *decodeBatch[R], workers)
-	order := make(chan *decodeBatch[R], 2*workers)
-	// Batches go round: reader, decoders, caller, back to the reader.
-	free := make(chan *decodeBatch[R], 3*workers+2)
-	newBatch := func() *decodeBatch[R] {
-		select {
-		case b := <-free:
-			return b.reset()
-		default:
-			return (&decodeBatch[R]{}).reset()
-		}
-	}
-	var wg sync.WaitGroup
-	defer func() {
-		close(stop)
-		for range order { // let the reader finish
-		}
-		wg.Wait()
-	}()
-	for range workers {
-		wg.Go(func() {
+	decodepipe.Run(workers,
+		func(emit func(uint64, []byte) bool) error {
+			return readLog(fsys, path, from, limit, hint, emit)
+		},
+		func() decodepipe.Decoder[R] {
 			dec := recordDecoder{strict: strict}
-			for b := range work {
-				b.decode(fsys, path, &dec)
+			return func(seq uint64, payload []byte, v *R) error {
+				if err := decodeWith(nil, &dec, payload, v); err != nil {
+					return decodeError(fsys, path, seq, err)
+				}
+				return nil
 			}
-		})
-	}
-	send := func(b *decodeBatch[R]) bool {
-		select {
-		case work <- b:
-		case <-stop:
-			return false
-		}
-		select {
-		case order <- b:
-			return true
-		case <-stop:
-			return false
-		}
-	}
-	wg.Go(func() {
-		defer close(order)
-		defer close(work)
-		cur := newBatch()
-		err := readLog(fsys, path, from, limit, hint, func(seq uint64, payload []byte) bool {
-			cur.buf = append(cur.buf, payload...)
-			cur.ends = append(cur.ends, len(cur.buf))
-			cur.seqs = append(cur.seqs, seq)
-			if len(cur.seqs) < batchRecords && len(cur.buf) < batchBytes {
-				return true
-			}
-			if !send(cur) {
-				cur = nil // the caller stopped
-				return false
-			}
-			cur = newBatch()
-			return true
-		})
-		if cur != nil {
-			cur.readErr = err
-			send(cur)
-		}
-	})
-	for b := range order {
-		<-b.done
-		for i := range b.out {
-			if i == b.errAt {
-				yield(b.out[i], b.err)
-				return
-			}
-			if !yield(b.out[i], nil) {
-				return
-			}
-		}
-		if b.readErr != nil {
-			yield(Record[R]{}, b.readErr)
-			return
-		}
-		select {
-		case free <- b:
-		default:
-		}
-	}
+		},
+		func(seq uint64, v R, err error) bool { return yield(Record[R]{Seq: seq, Value: v}, err) })
 }
 
 // recordPlace is where a record's line is.
