@@ -142,13 +142,12 @@ func runNode(cfg NodeConfig) error {
 		Bind:          "127.0.0.1:0",
 		Bootstrap:     cfg.Bootstrap,
 		Forward:       true,
-		InsecureNoTLS: true, // until the harness gives its nodes certificates (internal/testcert)
+		InsecureNoTLS: len(cfg.CA) == 0, // a run without certificates asks for plain TCP by name
 		Dial:          n.dial,
 		Raft:          conf,
 		ApplyTimeout:  applyTimeout,
 		Logger:        log,
 	}
-	o.InsecureNoTLS = len(cfg.CA) == 0
 	if !o.InsecureNoTLS {
 		tc, err := tlsConfig(cfg)
 		if err != nil {
