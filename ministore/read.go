@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/mini-go/mini/internal/vfs"
 )
@@ -17,8 +18,10 @@ import (
 //
 // It takes no lock: another process may be appending. If a file disappears
 // or is replaced between the listing and the read (a rotation or
-// truncation), the listing is read again once and reading goes on from the
-// next expected record.
+// truncation), or the end of the newest segment is not what a crash leaves
+// (damage, or a write in flight that the read saw in part), the listing is
+// read again once, after relistPause, and reading goes on from the next
+// expected record.
 func readLog(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(seq uint64, payload []byte) bool) error {
 	from = max(from, 1)
 	retried := false
@@ -32,8 +35,13 @@ func readLog(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield
 		}
 		retried = true
 		from = max(from, next)
+		time.Sleep(relistPause)
 	}
 }
+
+// relistPause is how long readLog waits before it reads again: long enough
+// for a write in flight in another process to finish.
+const relistPause = 10 * time.Millisecond
 
 // errRelist marks errors that a concurrent rotation or truncation could
 // cause; the error it wraps is returned if reading again does not help.
@@ -123,6 +131,10 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, y
 			}
 		}
 		f.Close()
+		if s.err != nil && s.judged {
+			// Damage, or a write in flight: read again once to tell.
+			return max(from, s.expect), relistError{s.err}
+		}
 		if s.err != nil {
 			return max(from, s.expect), s.err
 		}

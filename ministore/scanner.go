@@ -40,7 +40,11 @@ type scanner struct {
 	// dataEnd is the end of the last non-zero byte of a torn tail: what a
 	// cut must save.
 	dataEnd int64
-	err     error
+	// judged says err is the tail judge's: the end of the newest segment
+	// is not what a crash leaves. A reader racing a writer can see that
+	// too (a page copied in part, the next one whole): readLog reads again.
+	judged bool
+	err    error
 }
 
 const scanBufSize = 256 << 10
@@ -202,6 +206,7 @@ func (s *scanner) bad(start int64, lineNo int, reason error, line []byte, comple
 	switch {
 	case j.why != nil:
 		s.err = corruptAt(s.path, lineNo, start, fmt.Errorf("%w; not a torn write: %w", reason, j.why))
+		s.judged = true
 	case j.nonZero == 0:
 		// preallocated space
 	default:
