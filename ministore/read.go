@@ -40,8 +40,9 @@ func readLog(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield
 }
 
 // relistPause is how long readLog waits before it reads again: long enough
-// for a write in flight in another process to finish.
-const relistPause = 10 * time.Millisecond
+// for a write in flight in another process to finish. (A variable for the
+// damage sweep, which reads thousands of damaged journals.)
+var relistPause = 10 * time.Millisecond
 
 // errRelist marks errors that a concurrent rotation or truncation could
 // cause; the error it wraps is returned if reading again does not help.
