@@ -73,24 +73,32 @@ func TestFaults(t *testing.T) {
 }
 
 // TestTLSCost measures what mutual TLS costs the clients: a phase without
-// faults on nodes with TLS, then on plain TCP, in one run. It runs only
-// with MINI_FAULTS_TLS_COST=SECONDS (per phase).
+// faults on nodes with TLS, then on plain TCP, in one run; with the
+// clients on every node (most calls forwarded to the leader, each on a
+// connection of its own), then all on the leader. It runs only with
+// MINI_FAULTS_TLS_COST=SECONDS (per phase).
 func TestTLSCost(t *testing.T) {
 	s, err := strconv.Atoi(os.Getenv("MINI_FAULTS_TLS_COST"))
 	if err != nil || s <= 0 {
 		t.Skip("set MINI_FAULTS_TLS_COST=SECONDS to measure")
 	}
-	rate := map[bool]float64{}
-	for _, insecure := range []bool{false, true} {
-		rep, err := Run(Config{Dir: t.TempDir(), Faults: []string{"none"}, Phase: time.Duration(s) * time.Second,
-			InsecureNoTLS: insecure, TrustNotApplied: true, Logf: t.Logf})
-		if err != nil {
-			t.Fatal(err)
+	for _, onLeader := range []bool{false, true} {
+		rate := map[bool]float64{}
+		for _, insecure := range []bool{false, true} {
+			rep, err := Run(Config{Dir: t.TempDir(), Faults: []string{"none"}, Phase: time.Duration(s) * time.Second,
+				InsecureNoTLS: insecure, LeaderClients: onLeader, TrustNotApplied: true, Logf: t.Logf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := rep.Failed(true); f != "" {
+				t.Fatal(f)
+			}
+			rate[insecure] = rep.Phases[0].OKPerSecond()
 		}
-		if f := rep.Failed(true); f != "" {
-			t.Fatal(f)
+		where := "on every node"
+		if onLeader {
+			where = "on the leader"
 		}
-		rate[insecure] = rep.Phases[0].OKPerSecond()
+		t.Logf("clients %s: ok ops/s with mutual TLS %.1f, on plain TCP %.1f (TLS: %+.1f%%)", where, rate[false], rate[true], 100*(rate[false]/rate[true]-1))
 	}
-	t.Logf("ok ops/s with mutual TLS %.1f, on plain TCP %.1f (TLS: %+.1f%%)", rate[false], rate[true], 100*(rate[false]/rate[true]-1))
 }

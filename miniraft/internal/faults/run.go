@@ -19,7 +19,10 @@ type Config struct {
 	Faults  []string      // names of Nemeses to inject, in their order; default all
 	Phase   time.Duration // per fault: clients run Phase/5 before it, 2*Phase/5 under it, and at least 2*Phase/5 after it heals; default 8s
 	Clients int           // concurrent clients, bound round-robin to the nodes; default 6
-	Nodes   int           // cluster size; default 3
+	// LeaderClients binds every client to the leader of the phase's start
+	// instead, so no call is forwarded (until the leader changes).
+	LeaderClients bool
+	Nodes         int // cluster size; default 3
 	// TrustNotApplied makes a write that failed with an error that the
 	// library calls "not applied" count as not applied: finding it in the
 	// final state fails the run, and the linearizability check leaves it
@@ -279,8 +282,16 @@ func (r *runner) phase(f Nemesis) (phaseMarks, error) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	m.start = r.hist.Now()
+	bind := members
+	if r.cfg.LeaderClients {
+		leader, err := r.c.Leader(leaderWait)
+		if err != nil {
+			return m, err
+		}
+		bind = []string{leader}
+	}
 	for i := range r.cfg.Clients {
-		id := members[i%len(members)]
+		id := bind[i%len(bind)]
 		seed := r.rng.Uint64()
 		wg.Go(func() { r.client(f.Name, i, id, seed, stop) })
 	}
