@@ -3,6 +3,8 @@ package ministore
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,6 +73,15 @@ func TestDamagedJournals(t *testing.T) {
 		{name: "future version", damage: edit("j.log", func(b []byte) []byte {
 			return append([]byte("// MINISTORE JOURNAL v9 base=9\n"), b[bytes.IndexByte(b, '\n')+1:]...)
 		}), wantIs: ErrVersion, wantFile: "j.log", wantLine: 1, wantMsg: "unsupported journal version v9"},
+		{name: "version digit flipped", damage: edit("j.log.002", func(b []byte) []byte {
+			b[len(magic)] = '0' // "v1 base=..." becomes "v0 base=...": the header's crc tells
+			return b
+		}), wantIs: ErrCorrupt, wantFile: "j.log.002", wantLine: 1, wantMsg: "checksum mismatch"},
+		{name: "future version with its crc", damage: edit("j.log", func(b []byte) []byte {
+			text := []byte(magic + "2 base=9")
+			head := fmt.Appendf(nil, "%s crc=%08x\n", text, crc32.Checksum(text, castagnoli))
+			return append(head, b[bytes.IndexByte(b, '\n')+1:]...)
+		}), wantIs: ErrVersion, wantFile: "j.log", wantLine: 1, wantMsg: "unsupported journal version v2"},
 		{name: "truncated header", damage: edit("j.log.002", func(b []byte) []byte {
 			return []byte("// MINISTORE JOURNAL v1 ba")
 		}), wantIs: ErrCorrupt, wantFile: "j.log.002", wantLine: 1},

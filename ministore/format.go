@@ -114,6 +114,14 @@ func parseHeader(line []byte) (header, error) {
 	}
 	rest := line[len(magic):]
 	version, fields, _ := bytes.Cut(rest, []byte(" "))
+	// Every header that ends in " crc=XXXXXXXX" (format v1, and any later
+	// format) is checked before its version is read: a version that a
+	// flipped bit made unknown is damage, not a journal from the future.
+	if !bytes.HasPrefix(version, []byte("0.")) {
+		if text, sum, ok := splitHeaderCRC(line); ok && crc32.Checksum(text, castagnoli) != sum {
+			return header{}, errChecksum
+		}
+	}
 	switch {
 	case bytes.HasPrefix(version, []byte("0.")):
 		h := header{format: FormatPlain, version: string(version)}
@@ -165,6 +173,17 @@ func parseHeader(line []byte) (header, error) {
 		return header{format: FormatV1, version: "1", base: n, schema: string(name)}, nil
 	}
 	return header{}, fmt.Errorf("%w v%s", ErrVersion, version)
+}
+
+// splitHeaderCRC splits a header line that ends in " crc=XXXXXXXX" into
+// the text the checksum covers and the checksum.
+func splitHeaderCRC(line []byte) (text []byte, sum uint32, ok bool) {
+	const suffix = len(" crc=") + 8
+	if len(line) < suffix || !bytes.HasPrefix(line[len(line)-suffix:], []byte(" crc=")) {
+		return nil, 0, false
+	}
+	sum, ok = parseHex32(line[len(line)-8:])
+	return line[:len(line)-suffix], sum, ok
 }
 
 // appendLine appends one record line in format f.
