@@ -77,6 +77,10 @@ func TestDamagedJournals(t *testing.T) {
 			b[len(magic)] = '0' // "v1 base=..." becomes "v0 base=...": the header's crc tells
 			return b
 		}), wantIs: ErrCorrupt, wantFile: "j.log.002", wantLine: 1, wantMsg: "checksum mismatch"},
+		{name: "version cut by a newline", damage: edit("j.log.002", func(b []byte) []byte {
+			b[len(magic)] = '\n' // the header line is the magic alone
+			return b
+		}), wantIs: ErrCorrupt, wantFile: "j.log.002", wantLine: 1, wantMsg: "malformed header"},
 		{name: "future version with its crc", damage: edit("j.log", func(b []byte) []byte {
 			text := []byte(magic + "2 base=9")
 			head := fmt.Appendf(nil, "%s crc=%08x\n", text, crc32.Checksum(text, castagnoli))

@@ -117,6 +117,10 @@ func parseHeader(line []byte) (header, error) {
 	// Every header that ends in " crc=XXXXXXXX" (format v1, and any later
 	// format) is checked before its version is read: a version that a
 	// flipped bit made unknown is damage, not a journal from the future.
+	// A version is digits and dots; anything else is a damaged header.
+	if !validVersion(version) {
+		return header{}, errBadHeader
+	}
 	if !bytes.HasPrefix(version, []byte("0.")) {
 		if text, sum, ok := splitHeaderCRC(line); ok && crc32.Checksum(text, castagnoli) != sum {
 			return header{}, errChecksum
@@ -173,6 +177,20 @@ func parseHeader(line []byte) (header, error) {
 		return header{format: FormatV1, version: "1", base: n, schema: string(name)}, nil
 	}
 	return header{}, fmt.Errorf("%w v%s", ErrVersion, version)
+}
+
+// validVersion reports whether v is a version token: digits and dots,
+// starting with a digit.
+func validVersion(v []byte) bool {
+	if len(v) == 0 || v[0] < '0' || v[0] > '9' {
+		return false
+	}
+	for _, c := range v {
+		if (c < '0' || c > '9') && c != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 // splitHeaderCRC splits a header line that ends in " crc=XXXXXXXX" into
