@@ -50,7 +50,7 @@ type config struct {
 	problems     []string
 }
 
-var allSections = []string{"wal", "replay", "state", "queue", "raft"}
+var allSections = []string{"wal", "replay", "state", "recovery", "queue", "raft"}
 
 func main() {
 	if js := os.Getenv(childEnv); js != "" {
@@ -146,6 +146,7 @@ func main() {
 	run("wal", runWAL)
 	run("replay", runReplay)
 	run("state", runState)
+	run("recovery", runRecovery)
 	run("queue", runQueue)
 	run("raft", runRaft)
 

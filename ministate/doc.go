@@ -158,7 +158,9 @@
 //     and Apply and Validate must be deterministic.
 //   - Recovery reads the whole journal tail after the snapshot and applies
 //     it; without snapshots it replays the whole history. Use Compact or the
-//     snapshot policy to bound it.
+//     snapshot policy to bound it. The records are decoded on every core
+//     (GOMAXPROCS goroutines, as ministore's Records decodes) and applied
+//     one at a time, in sequence order, on the goroutine that called Open.
 //   - Compact keeps the journal's newest record even when the snapshot
 //     covers it, so the journal never becomes empty (an empty journal
 //     would not show where its numbering ends, and recovery could not check

@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/mini-go/mini/internal/decodepipe"
+	"github.com/mini-go/mini/internal/jsonline"
 
 	"github.com/mini-go/mini/minisnap"
 )
@@ -108,12 +109,15 @@ type decoded[M any] struct {
 // carves the records' mutation slices out of larger blocks: one
 // allocation for many records instead of one each.
 func (m *Manager[S, M]) recordDecoder() decodepipe.Decoder[decoded[M]] {
-	var block []M
+	var (
+		block []M
+		dec   jsonline.Decoder // lenient, as json.Unmarshal
+	)
 	return func(_ uint64, payload []byte, v *decoded[M]) error {
 		if cap(block)-len(block) < 16 {
 			block = make([]M, 0, 256)
 		}
-		ms, err := m.codec.decode(payload, block[len(block):len(block):cap(block)])
+		ms, err := m.codec.decodeWith(&dec, payload, block[len(block):len(block):cap(block)])
 		if err != nil {
 			return err
 		}

@@ -1,8 +1,10 @@
 package ministate_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -236,5 +238,65 @@ func TestFailedSyncWithValidatorsQueued(t *testing.T) {
 	}
 	if _, err := m.Apply(PushNew{100000}); !errors.Is(err, ministate.ErrFailed) {
 		t.Fatalf("Apply after the failure = %v, want ErrFailed", err)
+	}
+}
+
+// slowDecodes counts the SlowPush decodings running at once.
+var slowDecodes struct{ active, peak atomic.Int64 }
+
+// SlowPush is Push with a decoding that takes a while, so that decodings
+// on several goroutines overlap.
+type SlowPush struct {
+	V int `json:"v"`
+}
+
+func (p SlowPush) Apply(s *Tape) { Push(p).Apply(s) }
+
+func (p *SlowPush) UnmarshalJSON(b []byte) error {
+	n := slowDecodes.active.Add(1)
+	for {
+		peak := slowDecodes.peak.Load()
+		if n <= peak || slowDecodes.peak.CompareAndSwap(peak, n) {
+			break
+		}
+	}
+	time.Sleep(20 * time.Microsecond)
+	slowDecodes.active.Add(-1)
+	type plain SlowPush
+	return json.Unmarshal(b, (*plain)(p))
+}
+
+// Recovery decodes the journal on several goroutines and applies the
+// records in their order: the tape comes back in journal order, and
+// decodings overlapped.
+func TestRecoveryDecodesInParallel(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs GOMAXPROCS >= 2")
+	}
+	mem := vfs.NewMem()
+	opts := memOptions(mem, ministate.Options{})
+	m := mustOpen[Tape, SlowPush](t, "/d", "tape.log", opts)
+	const n = 3000
+	want := make([]int, n)
+	batch := make([]SlowPush, 0, 100)
+	for i := range n {
+		want[i] = i
+		batch = append(batch, SlowPush{i})
+		if len(batch) == cap(batch) {
+			for _, p := range batch {
+				mustApply(t, m, p)
+			}
+			batch = batch[:0]
+		}
+	}
+	mustClose(t, m)
+	slowDecodes.peak.Store(0)
+	m = mustOpen[Tape, SlowPush](t, "/d", "tape.log", opts)
+	defer mustClose(t, m)
+	if got := state(m); !slices.Equal(got.Items, want) {
+		t.Fatalf("recovered %d items, not the journal's order", len(got.Items))
+	}
+	if p := slowDecodes.peak.Load(); p < 2 {
+		t.Fatalf("at most %d decoding at once: recovery decodes on one goroutine", p)
 	}
 }

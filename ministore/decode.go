@@ -1,10 +1,7 @@
 package ministore
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"runtime"
 
@@ -49,7 +46,7 @@ func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint
 		zero R
 		sl   slab
 	)
-	dec := recordDecoder{strict: strict}
+	dec := recordDecoder{Strict: strict}
 	err := readLog(fsys, path, from, limit, hint, func(seq uint64, payload []byte) bool {
 		*v = zero
 		if err := decodeWith(&sl, &dec, payload, v); err != nil {
@@ -80,47 +77,12 @@ func decodeWith[R any](sl *slab, dec *recordDecoder, payload []byte, r *R) error
 		*p = sl.copy(payload)
 		return nil
 	}
-	return dec.decode(payload, r)
+	return dec.Decode(payload, r)
 }
 
-// A recordDecoder decodes one record's JSON after another with a single
-// json.Decoder: json.Unmarshal allocates its decoding state on every call,
-// a Decoder keeps it, and only a Decoder can refuse unknown fields. The
-// zero value is lenient; set strict before the first decode.
-type recordDecoder struct {
-	strict bool
-	src    bytes.Reader
-	dec    *json.Decoder
-	fed    int64 // bytes given to dec so far
-}
-
-func (d *recordDecoder) decode(payload []byte, v any) error {
-	if d.dec == nil {
-		d.dec = json.NewDecoder(&d.src)
-		if d.strict {
-			d.dec.DisallowUnknownFields()
-		}
-		d.fed = 0
-	}
-	d.src.Reset(payload)
-	d.fed += int64(len(payload))
-	err := d.dec.Decode(v)
-	if err == nil && d.dec.InputOffset() != d.fed && !onlySpace(d) {
-		err = errors.New("invalid data after the record's JSON value")
-	}
-	if err != nil {
-		d.dec = nil // start afresh: the Decoder may hold the bad input
-	}
-	return err
-}
-
-// onlySpace reports whether what d's Decoder has not consumed is JSON
-// whitespace. A record's payload is one JSON value, so this is reached
-// only for whitespace around it, or for damage that a checksum covers.
-func onlySpace(d *recordDecoder) bool {
-	rest, _ := io.ReadAll(io.MultiReader(d.dec.Buffered(), &d.src))
-	return len(bytes.TrimLeft(rest, " \t\r\n")) == 0
-}
+// recordDecoder decodes one record's JSON after another with one reused
+// json.Decoder (see jsonline.Decoder).
+type recordDecoder = jsonline.Decoder
 
 // A slab hands out copies of small payloads carved from larger blocks: one
 // allocation for many records instead of one each. A copy keeps its block
@@ -163,7 +125,7 @@ func recordsParallel[R any](fsys vfs.FS, path string, from, limit uint64, hint *
 			return readLog(fsys, path, from, limit, hint, emit)
 		},
 		func() decodepipe.Decoder[R] {
-			dec := recordDecoder{strict: strict}
+			dec := recordDecoder{Strict: strict}
 			return func(seq uint64, payload []byte, v *R) error {
 				if err := decodeWith(nil, &dec, payload, v); err != nil {
 					return decodeError(fsys, path, seq, err)

@@ -406,10 +406,10 @@ func TestRecordDecoderReuse(t *testing.T) {
 		{`{"owner":"h","balance":8}`, true},
 	}
 	var dec recordDecoder
-	dec.strict = true
+	dec.Strict = true
 	for i, tt := range tests {
 		var a account
-		err := dec.decode([]byte(tt.payload), &a)
+		err := dec.Decode([]byte(tt.payload), &a)
 		if (err == nil) != tt.ok {
 			t.Fatalf("%d: decode(%s) = %v, want ok=%v", i, tt.payload, err, tt.ok)
 		}

@@ -103,7 +103,7 @@ func encode[R any](rec R) ([]byte, error) {
 
 // decode decodes payload into r; raw record types get their own copy.
 func decode[R any](payload []byte, r *R, strict bool) error {
-	return decodeWith(nil, &recordDecoder{strict: strict}, payload, r)
+	return decodeWith(nil, &recordDecoder{Strict: strict}, payload, r)
 }
 
 // Sync makes every appended record durable. It matters only under
