@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -248,5 +249,27 @@ func TestLastNewlineZeroedIsTorn(t *testing.T) {
 	saved, _ := os.ReadFile(torn.Saved)
 	if want := bytes.TrimRight(b[start:], "\x00"); !bytes.Equal(saved, want) {
 		t.Fatalf("kept %q, want %q", saved, want)
+	}
+}
+
+// A flipped bit in the header's "v1" is damage, told from a newer release's
+// header by the header's checksum; a header of another version whose
+// checksum matches is ErrVersion, not corruption.
+func TestDamagedVersionIsCorruption(t *testing.T) {
+	path, b := damaged(t, 5, func(b []byte) []byte {
+		return bytes.Replace(b, []byte("JOURNAL v1 "), []byte("JOURNAL v3 "), 1)
+	})
+	wantCorrupt(t, path, b, 1)
+
+	path, _ = damaged(t, 5, func(b []byte) []byte {
+		head := []byte("// MINISTORE JOURNAL v9 base=1")
+		head = append(head, " crc="...)
+		head = appendHex32(head, crc32.Checksum(head[:len(head)-len(" crc=")], castagnoli))
+		return append(append(head, '\n'), b[bytes.IndexByte(b, '\n')+1:]...)
+	})
+	for what, err := range readers(t, path) {
+		if !errors.Is(err, ErrVersion) || errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %v, want ErrVersion and not ErrCorrupt", what, err)
+		}
 	}
 }
