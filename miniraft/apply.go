@@ -65,7 +65,7 @@ func (m *Manager[S, M]) ApplyBatch(ms ...M) (seq uint64, err error) {
 // dup reports that an earlier log with this ID decided the result. Every
 // node decides alike, in log order; forwarded calls carry the ID.
 //
-// The ID is at most 256 bytes. A retry after the ID has left the window
+// The ID is valid UTF-8, at most 256 bytes. A retry after the ID has left the window
 // (RequestIDWindow later logs with IDs) is applied again.
 func (m *Manager[S, M]) ApplyWithID(id string, mut M) (seq uint64, dup bool, err error) {
 	if err := checkRequestID(id); err != nil {

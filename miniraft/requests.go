@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // RequestIDWindow is how many request IDs (ApplyWithID, ApplyBatchWithID)
@@ -35,6 +36,8 @@ func checkRequestID(id string) error {
 		return errors.New("miniraft: empty request ID")
 	case len(id) > maxRequestIDLen:
 		return fmt.Errorf("miniraft: request ID of %d bytes (at most %d)", len(id), maxRequestIDLen)
+	case !utf8.ValidString(id):
+		return errors.New("miniraft: request ID is not valid UTF-8")
 	}
 	return nil
 }
@@ -107,11 +110,15 @@ func (q *requests) list() []requestRecord {
 	return out
 }
 
-// reset replaces the window by the records of a snapshot, oldest first.
+// reset replaces the window by the records of a snapshot, oldest first
+// (a repeated ID, which no snapshot of this package holds, keeps its first
+// record).
 func (q *requests) reset(rs []requestRecord) {
 	*q = requests{}
 	for i := range rs {
-		q.add(&rs[i])
+		if q.get(rs[i].ID) == nil {
+			q.add(&rs[i])
+		}
 	}
 }
 

@@ -48,6 +48,14 @@ func tlsConfigs(user *tls.Config) (server, client *tls.Config, err error) {
 	}
 	client = user.Clone()
 	client.RootCAs = roots
+	if client.ClientSessionCache == nil {
+		// Resume TLS sessions with nodes this node has verified before:
+		// a forwarded call opens a connection each, and a resumed
+		// handshake skips the certificate signatures (the server still
+		// requires the session's client certificate, and VerifyConnection
+		// below runs on resumed connections too).
+		client.ClientSessionCache = tls.NewLRUClientSessionCache(0)
+	}
 	if client.MinVersion < tls.VersionTLS12 {
 		client.MinVersion = tls.VersionTLS12
 	}

@@ -3,7 +3,11 @@ package miniraft
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/mini-go/mini/internal/testcert"
 )
@@ -51,5 +55,50 @@ func TestTLSClientVerifiesChain(t *testing.T) {
 	_, client, _ = tlsConfigs(named)
 	if client.InsecureSkipVerify || client.VerifyConnection != nil {
 		t.Fatal("ServerName set, and the host name is not verified")
+	}
+}
+
+// A node resumes the TLS sessions of peers it has verified (a forwarded
+// call opens a connection each), and still runs the verification on a
+// resumed connection.
+func TestTLSResumesSessions(t *testing.T) {
+	conf := nodeTLS("n1")
+	var verified atomic.Int32
+	conf.VerifyConnection = func(tls.ConnectionState) error { verified.Add(1); return nil }
+	server, client, err := tlsConfigs(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := listen("127.0.0.1:0", "", nil, server, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+	defer func() { s.Close(); s.wait() }()
+	go func() {
+		for {
+			c, err := s.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("x"))
+			c.Close()
+		}
+	}()
+	for i := range 3 {
+		c, err := s.Dial(raft.ServerAddress(s.Addr().String()), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Read(make([]byte, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if resumed := c.(*tls.Conn).ConnectionState().DidResume; resumed != (i > 0) {
+			t.Errorf("connection %d: resumed %v", i, resumed)
+		}
+		c.Close()
+	}
+	if n := verified.Load(); n != 6 { // both ends of each connection
+		t.Fatalf("VerifyConnection ran %d times for 3 connections (both ends)", n)
 	}
 }
