@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -89,9 +90,18 @@ func BenchmarkPush(b *testing.B) {
 
 // BenchmarkCycle pushes b.N messages with P producers while P consumer
 // goroutines receive and acknowledge them; it ends when the last is acked.
+// The dedup variants push with PushWithID (a distinct ID per message).
 func BenchmarkCycle(b *testing.B) {
-	for _, p := range []int{1, 16} {
-		b.Run(fmt.Sprintf("producers=%d,consumers=%d", p, p), func(b *testing.B) {
+	for _, bc := range []struct {
+		p     int
+		dedup bool
+	}{{1, false}, {16, false}, {1, true}, {16, true}} {
+		p := bc.p
+		name := fmt.Sprintf("producers=%d,consumers=%d", p, p)
+		if bc.dedup {
+			name += ",dedup"
+		}
+		b.Run(name, func(b *testing.B) {
 			q, err := Open[benchMsg](b.TempDir(), nil)
 			if err != nil {
 				b.Fatal(err)
@@ -123,6 +133,10 @@ func BenchmarkCycle(b *testing.B) {
 				})
 			}
 			parallel(b, p, b.N, func(i int) error {
+				if bc.dedup {
+					_, _, err := q.PushWithID("msg-"+strconv.Itoa(i), newBenchMsg(i))
+					return err
+				}
 				_, err := q.Push(newBenchMsg(i))
 				return err
 			})

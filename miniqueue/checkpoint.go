@@ -98,6 +98,8 @@ func (e *engine) checkpointLocked() error {
 		minFloor = e.base
 	}
 	base, last := e.base, e.cache.published
+	e.removed.dropBelow(minFloor) // consumers to come start at or above it
+	removed := e.removed.spans()
 	var dedup uint64
 	if e.dedup.on {
 		e.dedup.expire(time.Now().UnixMilli(), e.opts.DedupWindow)
@@ -105,7 +107,7 @@ func (e *engine) checkpointLocked() error {
 		minFloor = min(minFloor, dedup) // Open reads the messages from there
 	}
 	e.mu.Unlock()
-	seq, err := e.cons.Append(json.RawMessage(checkpointRecord(base, dedup, last, snap)))
+	seq, err := e.cons.Append(json.RawMessage(checkpointRecord(base, dedup, last, snap, removed)))
 	if err == nil {
 		e.sinceCP.Store(0)
 		e.pushedSinceCP.Store(0)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"iter"
 )
 
@@ -42,11 +43,40 @@ func (c *Consumer[T]) isDeleted() bool {
 // that was delivered MaxDeliveries times already, goes to the dead-letter
 // queue instead, and Receive goes on to the next.
 func (c *Consumer[T]) Receive(ctx context.Context) (*Message[T], error) {
+	return c.receive(ctx, true)
+}
+
+// ReceiveBatch waits for a message as Receive does, then takes up to n-1
+// more that are ready at once, without waiting, and returns them in the
+// order received (at least one, unless it fails). Each is a delivery as
+// from Receive, with its own Ack; each delivery count is on stable storage
+// before ReceiveBatch returns. If an error stops it after the first
+// message, it returns the messages it has and no error.
+func (c *Consumer[T]) ReceiveBatch(ctx context.Context, n int) ([]*Message[T], error) {
+	if n < 1 {
+		return nil, fmt.Errorf("miniqueue: ReceiveBatch of %d messages", n)
+	}
+	m, err := c.receive(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	ms := []*Message[T]{m}
+	for len(ms) < n {
+		m, err := c.receive(ctx, false)
+		if err != nil {
+			break
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
+}
+
+func (c *Consumer[T]) receive(ctx context.Context, wait bool) (*Message[T], error) {
 	if c.err != nil {
 		return nil, c.err
 	}
 	m := &Message[T]{c: c}
-	seq, attempt, err := c.q.e.receive(ctx, c.st, func(value []byte) error {
+	seq, attempt, err := c.q.e.receive(ctx, c.st, wait, func(value []byte) error {
 		var v T
 		if err := json.Unmarshal(value, &v); err != nil {
 			return err

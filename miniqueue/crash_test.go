@@ -42,7 +42,7 @@ const crashDir = "/q"
 type crashScenario struct {
 	name   string
 	opts   Options
-	script string // tokens: C<name> create consumer, P push, U PushWithID, B<n> batch, R<name> receive, A<name> ack, N<name> nack, D<name> nack with a delay, T<name> term, X reopen
+	script string // tokens: C<name> create consumer, P push, U PushWithID, B<n> batch, R<name> receive, A<name> ack, N<name> nack, D<name> nack with a delay, T<name> term, Z purge all, E delete the newest P, L push for 20 s later, X reopen
 }
 
 func tinyOptions(o Options) Options {
@@ -67,7 +67,9 @@ func crashScenarios() []crashScenario {
 		{"back-off", tinyOptions(Options{BackOff: []time.Duration{time.Second, 3 * time.Second}}),
 			"C Cb P P P R D Rb N R A R Rb A X R A Rb D P R Rb A X R A Rb A R N R A Rb A"},
 		{"de-duplication", tinyOptions(Options{DedupWindow: time.Hour}),
-			"C Cb U U P R A Rb U Ab R A U Rb Ab X U R A Rb Ab Rb Ab U R A"},
+			"C Cb U U P R A Rb U Ab R A X U R A Rb Ab Rb Ab"},
+		{"purge, delete, push at", tinyOptions(Options{}),
+			"C Cb P P E R A Rb Ab P L P R Z A Rb Ab P R A X P P E Rb Ab R A Rb Ab R A L P R A X R A Rb Ab"},
 		{"term", tinyOptions(Options{}),
 			"C Cb P P P R T Rb A R N R T Rb Tb X R A Rb Tb"},
 	}
@@ -86,13 +88,18 @@ type crashModel struct {
 	attempts  map[string]map[int]int       // highest Attempt Receive returned
 	delayed   map[string]map[int]time.Time // Nack returned nil: not delivered again before
 	withID    map[int]uint64               // pushed with PushWithID: its sequence number, 0 if not known
+	seqOf     map[int]uint64               // sequence numbers of the messages P pushed
+	removing  map[int]bool                 // Purge or Delete called while the message was there
+	removed   map[int]bool                 // ... and returned: never delivered again
+	notBefore map[int]time.Time            // PushAt: not delivered before
 	held      map[string][]*Message[int]
 }
 
 func newCrashModel() *crashModel {
 	return &crashModel{nextID: 1, pushed: map[int]bool{}, maybe: map[int]bool{},
 		acked: map[string]map[int]bool{}, acking: map[string]map[int]bool{}, termed: map[string]map[int]bool{},
-		terming: map[string]map[int]bool{}, attempts: map[string]map[int]int{}, delayed: map[string]map[int]time.Time{}, withID: map[int]uint64{}, held: map[string][]*Message[int]{}}
+		terming: map[string]map[int]bool{}, attempts: map[string]map[int]int{}, delayed: map[string]map[int]time.Time{}, withID: map[int]uint64{}, seqOf: map[int]uint64{},
+		removing: map[int]bool{}, removed: map[int]bool{}, notBefore: map[int]time.Time{}, held: map[string][]*Message[int]{}}
 }
 
 // violation is a broken promise seen during the workload itself.
@@ -137,11 +144,52 @@ func runCrashWorkload(sc crashScenario, fsys vfs.FS, m *crashModel) (err error) 
 			id := m.nextID
 			m.nextID++
 			m.maybe[id] = true
-			if _, err := q.Push(id); err != nil {
+			seq, err := q.Push(id)
+			if err != nil {
 				return err
 			}
 			delete(m.maybe, id)
 			m.pushed[id] = true
+			m.seqOf[id] = seq
+		case "L":
+			id := m.nextID
+			m.nextID++
+			m.maybe[id] = true
+			m.notBefore[id] = time.Now().Add(20 * time.Second)
+			if _, err := q.PushAt(time.Now().Add(20*time.Second), id); err != nil {
+				return err
+			}
+			delete(m.maybe, id)
+			m.pushed[id] = true
+		case "Z":
+			var ids []int
+			for id := range m.nextID {
+				if m.pushed[id] || m.maybe[id] {
+					m.removing[id] = true
+					ids = append(ids, id)
+				}
+			}
+			if err := q.Purge(0); err != nil {
+				return err
+			}
+			for _, id := range ids {
+				m.removed[id] = true
+			}
+		case "E":
+			id := 0
+			for i, seq := range m.seqOf {
+				if !m.removing[i] && seq > 0 && i > id {
+					id = i
+				}
+			}
+			if id == 0 {
+				continue
+			}
+			m.removing[id] = true
+			if err := q.Delete(m.seqOf[id]); err != nil && !errors.Is(err, ErrNoMessage) {
+				return err // (ErrNoMessage: every consumer had acknowledged it)
+			}
+			m.removed[id] = true
 		case "U":
 			id := m.nextID
 			m.nextID++
@@ -181,7 +229,7 @@ func runCrashWorkload(sc crashScenario, fsys vfs.FS, m *crashModel) (err error) 
 			msg, err := c.Receive(ctx)
 			cancel()
 			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) && (c.Lag() <= len(m.held[arg]) || len(m.delayed[arg]) > 0) {
+				if errors.Is(err, context.DeadlineExceeded) && (c.Lag() <= len(m.held[arg]) || len(m.delayed[arg]) > 0 || len(m.notBefore) > 0) {
 					continue // the rest went to the dead-letter queue, or waits out a delay
 				}
 				return err
@@ -190,6 +238,12 @@ func runCrashWorkload(sc crashScenario, fsys vfs.FS, m *crashModel) (err error) 
 				return &violation{fmt.Sprintf("consumer %q: id %d delivered %v before the end of its delay", arg, msg.Value, time.Until(until))}
 			}
 			delete(m.delayed[arg], msg.Value)
+			if m.removed[msg.Value] {
+				return &violation{fmt.Sprintf("consumer %q: id %d delivered after a Purge or Delete of it returned", arg, msg.Value)}
+			}
+			if nb, ok := m.notBefore[msg.Value]; ok && time.Now().Before(nb) {
+				return &violation{fmt.Sprintf("consumer %q: id %d pushed for later delivered %v early", arg, msg.Value, nb.Sub(time.Now()))}
+			}
 			if m.acked[arg][msg.Value] {
 				return &violation{fmt.Sprintf("consumer %q: message %d (id %d) delivered again after its Ack", arg, msg.Seq, msg.Value)}
 			}
@@ -231,6 +285,9 @@ func runCrashWorkload(sc crashScenario, fsys vfs.FS, m *crashModel) (err error) 
 			}
 			m.acking[arg][msg.Value] = true
 			if err := msg.Ack(); err != nil {
+				if errors.Is(err, ErrAcked) && m.removing[msg.Value] {
+					continue // purged or deleted meanwhile
+				}
 				return err
 			}
 			m.acked[arg][msg.Value] = true
@@ -293,6 +350,10 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 			}
 			id := msg.Value
 			switch until, delayed := m.delayed[name][id]; {
+			case m.removed[id]:
+				return fmt.Sprintf("consumer %q: id %d was purged or deleted, delivered after the crash", name, id)
+			case !m.notBefore[id].IsZero() && time.Now().Before(m.notBefore[id]):
+				return fmt.Sprintf("consumer %q: id %d pushed for later delivered %v early after the crash", name, id, m.notBefore[id].Sub(time.Now()))
 			case delayed && time.Now().Before(until):
 				return fmt.Sprintf("consumer %q: id %d delivered after the crash %v before the end of its delay", name, id, time.Until(until))
 			case m.acked[name][id]:
@@ -337,7 +398,7 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 	}
 	for _, name := range m.consumers {
 		for id := range pushed {
-			if !m.acking[name][id] && drained[name][id] == 0 && !dead[key{name, id}] {
+			if !m.acking[name][id] && drained[name][id] == 0 && !dead[key{name, id}] && !m.removing[id] {
 				return fmt.Sprintf("consumer %q: id %d was pushed and never acknowledged, and is lost", name, id)
 			}
 		}

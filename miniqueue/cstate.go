@@ -66,7 +66,7 @@ func newPending(seq uint64, attempts int) *pending {
 
 // counters are the per-consumer statistics since Open.
 type counters struct {
-	delivered, redelivered, acked, nacked, expired, dead uint64
+	delivered, redelivered, acked, nacked, expired, dead, discarded uint64
 }
 
 func newCState(name string, from uint64) *cstate {

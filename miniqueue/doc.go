@@ -35,6 +35,17 @@
 // message. The IDs live in the messages' records, so they are exactly as
 // durable as the messages.
 //
+// PushAt(t, v) is Push for delayed delivery: the message is durable when
+// PushAt returns, and no consumer receives it before t, also after a
+// restart or a crash (the time is in its record).
+//
+// Purge (every message, or up to one) and Delete (one message) return when
+// their record is fsync'd: the messages they remove are never delivered
+// again, to the consumers there are or to those created later; nothing
+// else is touched. MaxAge discards a message only once it is older than
+// MaxAge when a consumer comes to it (see Options.MaxAge); a message not
+// older than that is delivered as any other.
+//
 // Ack returns when the acknowledgement is fsync'd: an acknowledged message
 // is not delivered to that consumer again, not after a crash, not after a
 // power loss. Of several deliveries of one message, the first Ack wins; the
@@ -118,7 +129,11 @@
 // The second form is a dead letter replayed for one consumer ("to") only;
 // "dead" names the dead letter it came from. The third is a message pushed
 // with PushWithID: its ID and push time (t, ms since 1970). An older reader
-// ignores id and t and reads the value. The records of the consumer
+// ignores id and t and reads the value. A message pushed with PushAt, or
+// while MaxAge is set, also carries t, and with PushAt "at", the time from
+// which it may be delivered: {"t":MS,"at":MS,"v":...}. An older reader
+// ignores them too, and delivers such a message at once and whatever its
+// age. The records of the consumer
 // journal, shown without the ministore framing ("c" is the consumer's name,
 // left out for the default consumer ""):
 //
@@ -129,6 +144,8 @@
 //	{"op":"return","c":"billing","seq":9}        a prefetched delivery of 9 did not happen
 //	{"op":"term","c":"billing","seq":7,"n":2}    Term is moving message 7 (2nd delivery) to the dead-letter queue
 //	{"op":"dedup","seq":10}                      messages from 10 on may carry IDs (the first PushWithID)
+//	{"op":"purge","seq":20}                      messages up to 20 removed for every consumer (Purge)
+//	{"op":"remove","seq":22}                     message 22 removed for every consumer (Delete)
 //	{"op":"nack","c":"billing","seq":7,"n":2,"at":1764252000123}
 //	                                             2nd delivery of 7 nacked: not again before at (ms since 1970)
 //	{"op":"delete","c":"billing"}                consumer deleted
@@ -146,7 +163,9 @@
 // messages whose Term failed after its "term" record, for Open to finish
 // (an older reader ignores it, and may deliver such a message again though
 // it is in the dead-letter queue). base is where a consumer created when
-// there is none starts. dedup (once PushWithID was used) is the first
+// there is none starts; removed lists, as spans, the messages Delete
+// removed that a consumer created later could still reach (an older reader
+// ignores it: such a consumer would receive them). dedup (once PushWithID was used) is the first
 // message Open reads to rebuild the table of IDs: the oldest one whose ID is
 // still within DedupWindow. The message journal is never cut above it.
 // last is the newest message that was durable when the checkpoint was
@@ -192,7 +211,7 @@
 // lock on the folder: a second Open, in this process or another, fails with
 // ErrLocked until Close.
 //
-// Only the calls that wait take a context: Receive, and PushContext when
+// Only the calls that wait take a context: Receive, ReceiveBatch, and PushContext when
 // BlockWhenFull makes a full queue wait for room.
 //
 // # Caveats
@@ -200,7 +219,7 @@
 // Order: a consumer's messages are handed out in sequence order, but
 // redeliveries come first, and competing receivers process concurrently.
 //
-// Delays are measured with the wall clock: setting the clock forward ends
+// Delays, PushAt times and MaxAge are measured with the wall clock: setting the clock forward ends
 // them early, setting it back makes them longer. A message that was in
 // flight when the process stopped is ready at once after a reopen, even
 // with BackOff (its consumer died, not the message). A delivery cut short by a crash after its count was written (but
@@ -222,6 +241,13 @@
 // disk for DedupWindow even when acknowledged. The window is measured with
 // the wall clock. An older version of this package opening the folder
 // keeps its messages but forgets the IDs.
+//
+// A message held back by PushAt, or waiting out a Nack delay, counts in Len
+// and Lag, and keeps the messages after it on disk until it is resolved.
+// MaxAge discards messages as consumers come to them: a consumer that does
+// not receive keeps them on disk (Purge them, or delete the consumer).
+// ReceiveBatch writes one delivery record per message (concurrent receivers
+// share fsyncs).
 //
 // MaxBytes counts the encoded size of the messages from the oldest one
 // some consumer has not acknowledged on, in steps of about MaxBytes/256;

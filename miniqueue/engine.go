@@ -54,6 +54,7 @@ type engine struct {
 	cache     msgCache
 	cap       *capacity // nil without MaxBytes
 	dedup     dedupTable
+	removed   rangeSet   // messages deleted one by one (Queue.Delete), for consumers to come
 	dedupInit sync.Mutex // one "dedup" record
 
 	dlqMu    sync.Mutex // guards dlq; serializes replays and deletions of dead letters
@@ -365,6 +366,7 @@ func (e *engine) consumer(name string) (*cstate, error) {
 		from = e.base
 	}
 	c = newCState(name, from)
+	startRemoved(c, &e.removed)
 	e.consumers[name] = c
 	e.mu.Unlock()
 	if err := e.appendCons(newRecord(name, from)); err != nil {

@@ -241,3 +241,32 @@ func ExampleQueue_PushWithID() {
 	// 1 false
 	// 1 true 1
 }
+
+// PushAt schedules a message; Delete and Purge drop queued messages for
+// every consumer; ReceiveBatch takes what is ready at once.
+func ExampleQueue_PushAt() {
+	dir, _ := os.MkdirTemp("", "miniqueue")
+	defer os.RemoveAll(dir)
+
+	q, _ := miniqueue.Open[string](dir, nil)
+	defer q.Close()
+	q.PushAt(time.Now().Add(time.Hour), "reminder") // message 1: not before an hour from now
+	q.Push("stale")                                 // 2
+	q.Push("job a")                                 // 3
+	q.Push("job b")                                 // 4
+	q.Delete(2)
+
+	ms, _ := q.ReceiveBatch(context.Background(), 10) // the reminder is not due
+	for _, m := range ms {
+		fmt.Println(m.Seq, m.Value)
+		m.Ack()
+	}
+	fmt.Println("waiting:", q.Len())
+	q.Purge(0) // everything queued, the reminder too
+	fmt.Println("left:", q.Len())
+	// Output:
+	// 3 job a
+	// 4 job b
+	// waiting: 1
+	// left: 0
+}

@@ -63,6 +63,10 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if dir := os.Getenv(envPurgeDir); dir != "" {
+		purgeChild(dir)
+		os.Exit(0)
+	}
 	if role := os.Getenv(envKillRole); role != "" {
 		killChild(role, os.Getenv(envKillDir), os.Getenv(envKillBase), os.Getenv(envKillRetry))
 		os.Exit(0)

@@ -37,6 +37,16 @@ type Options struct {
 	// Default 2 minutes (as NATS JetStream's Duplicates window).
 	DedupWindow time.Duration
 
+	// MaxAge, when positive, bounds how old a message is delivered: one
+	// whose push time (or PushAt time, if later) is more than MaxAge ago
+	// when a consumer comes to it, for its first delivery or a later one,
+	// is discarded for that consumer, as if acknowledged, and counted in
+	// ConsumerStats.Discarded. Push records the push time only while
+	// MaxAge is set (PushWithID and PushAt always do); messages without
+	// one are never discarded. Space comes back as the consumers pass the
+	// messages. Default 0: no limit.
+	MaxAge time.Duration
+
 	// MaxBytes, when positive, bounds the encoded size of the messages the
 	// queue holds: those from the oldest one some consumer has not
 	// acknowledged on. A Push that would go beyond it fails with ErrFull,
@@ -90,7 +100,7 @@ func (o *Options) resolved() (Options, error) {
 	if o != nil {
 		r = *o
 	}
-	if r.VisibilityTimeout < 0 || r.MaxBytes < 0 || r.MaxSegmentBytes < 0 || r.DedupWindow < 0 {
+	if r.VisibilityTimeout < 0 || r.MaxBytes < 0 || r.MaxSegmentBytes < 0 || r.DedupWindow < 0 || r.MaxAge < 0 {
 		return r, errors.New("miniqueue: negative option")
 	}
 	for _, d := range r.BackOff {

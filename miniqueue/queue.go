@@ -8,6 +8,7 @@ import (
 	"iter"
 	"path/filepath"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/mini-go/mini/internal/jsonline"
@@ -93,7 +94,7 @@ func (q *Queue[T]) Push(v T) (seq uint64, err error) {
 // PushContext is Push, with a limit on the wait for room when the queue is
 // full and BlockWhenFull is set: it returns ctx's error when ctx ends first.
 func (q *Queue[T]) PushContext(ctx context.Context, v T) (seq uint64, err error) {
-	p, err := encodeMessage(v)
+	p, err := q.encode(v, 0)
 	if err != nil {
 		return 0, err
 	}
@@ -119,6 +120,9 @@ func (q *Queue[T]) PushWithID(id string, v T) (seq uint64, dup bool, err error) 
 	if err != nil {
 		return 0, false, fmt.Errorf("miniqueue: encode message: %w", err)
 	}
+	if jsonline.ReplacedUTF8(b) {
+		return 0, false, fmt.Errorf("miniqueue: encode message: %w in a string: it would be stored as U+FFFD", ministore.ErrInvalidUTF8)
+	}
 	return q.e.pushWithID(context.Background(), id, b, msgMeta{}, q.e.opts.BlockWhenFull)
 }
 
@@ -132,20 +136,39 @@ func (q *Queue[T]) PushBatch(vs ...T) (first, last uint64, err error) {
 	}
 	ps := make([]json.RawMessage, len(vs))
 	for i, v := range vs {
-		if ps[i], err = encodeMessage(v); err != nil {
+		if ps[i], err = q.encode(v, 0); err != nil {
 			return 0, 0, err
 		}
 	}
 	return q.e.push(context.Background(), ps, q.e.opts.BlockWhenFull)
 }
 
-func encodeMessage[T any](v T) (json.RawMessage, error) {
+// PushAt is Push for delayed delivery: the message is not delivered before
+// t (to the millisecond, by the wall clock). Until then it waits in the
+// queue and counts in Len and Lag; consumers receive the messages after it
+// meanwhile. The time is in the message's record, so it holds across a
+// restart or a crash. A t in the past means at once.
+func (q *Queue[T]) PushAt(t time.Time, v T) (seq uint64, err error) {
+	p, err := q.encode(v, unixMilliCeil(t))
+	if err != nil {
+		return 0, err
+	}
+	_, last, err := q.e.push(context.Background(), []json.RawMessage{p}, q.e.opts.BlockWhenFull)
+	return last, err
+}
+
+// encode encodes a message: {"v":...}, with the push time when MaxAge is
+// set, and with at (ms since 1970) if positive.
+func (q *Queue[T]) encode(v T, at int64) (json.RawMessage, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("miniqueue: encode message: %w", err)
 	}
 	if jsonline.ReplacedUTF8(b) {
 		return nil, fmt.Errorf("miniqueue: encode message: %w in a string: it would be stored as U+FFFD", ministore.ErrInvalidUTF8)
+	}
+	if at > 0 || q.e.opts.MaxAge > 0 {
+		return appendMetaEnvelope(nil, msgMeta{t: time.Now().UnixMilli(), at: at}, b), nil
 	}
 	return appendEnvelope(make([]byte, 0, len(b)+len(envPrefix)+1), b), nil
 }
@@ -194,11 +217,31 @@ func (q *Queue[T]) Receive(ctx context.Context) (*Message[T], error) {
 	return q.Consumer("").Receive(ctx)
 }
 
+// ReceiveBatch receives up to n messages for the default consumer; see
+// Consumer.ReceiveBatch.
+func (q *Queue[T]) ReceiveBatch(ctx context.Context, n int) ([]*Message[T], error) {
+	return q.Consumer("").ReceiveBatch(ctx, n)
+}
+
 // Messages ranges over the messages of the default consumer; see
 // Consumer.Messages.
 func (q *Queue[T]) Messages(ctx context.Context) iter.Seq2[*Message[T], error] {
 	return q.Consumer("").Messages(ctx)
 }
+
+// Purge removes every message up to upTo (every message, if upTo is 0)
+// for every consumer, and for the consumers created later: they are not
+// delivered again, deliveries in flight get ErrAcked on Ack, and their
+// space comes back like that of acknowledged messages. Messages after upTo
+// are not touched. Purge returns when it is on stable storage.
+func (q *Queue[T]) Purge(upTo uint64) error { return q.e.purge(upTo) }
+
+// Delete removes message seq for every consumer, and for the consumers
+// created later, as Purge does for a prefix. It fails with an error
+// matching ErrNoMessage if no consumer still holds the message (or, with
+// no consumer, if the queue does not keep it for the first one). Delete
+// returns when it is on stable storage.
+func (q *Queue[T]) Delete(seq uint64) error { return q.e.remove(seq) }
 
 // DeadLetters returns the queue's dead-letter queue.
 func (q *Queue[T]) DeadLetters() *DeadLetters[T] { return &DeadLetters[T]{q: q} }

@@ -87,3 +87,19 @@ func (rs *rangeSet) spans() [][2]uint64 {
 	}
 	return out
 }
+
+// dropBelow removes every number below limit.
+func (rs *rangeSet) dropBelow(limit uint64) {
+	i := 0
+	for ; i < len(rs.r) && rs.r[i].hi < limit; i++ {
+		rs.total -= rs.r[i].hi - rs.r[i].lo + 1
+	}
+	rs.r = rs.r[i:]
+	if len(rs.r) > 0 && rs.r[0].lo < limit {
+		rs.total -= limit - rs.r[0].lo
+		rs.r[0].lo = limit
+	}
+	if len(rs.r) == 0 {
+		rs.r = nil
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -16,7 +17,9 @@ import (
 // before receive returns (written here, or by the Ack that prefetched the
 // message): a message that crashes its consumer every time still reaches
 // MaxDeliveries.
-func (e *engine) receive(ctx context.Context, c *cstate, accept func(value []byte) error) (seq uint64, attempt int, err error) {
+//
+// Without wait, it returns errNoneReady instead of waiting.
+func (e *engine) receive(ctx context.Context, c *cstate, wait bool, accept func(value []byte) error) (seq uint64, attempt int, err error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return 0, 0, err
@@ -29,6 +32,11 @@ func (e *engine) receive(ctx context.Context, c *cstate, accept func(value []byt
 			return 0, 0, err
 		}
 		p, recorded, wake := c.claim(time.Now(), e.cache.published, e.opts.VisibilityTimeout, e.opts.BackOff)
+		if p == nil && !wait {
+			e.mu.Unlock()
+			e.cpMu.RUnlock()
+			return 0, 0, errNoneReady
+		}
 		if p == nil {
 			ch := make(chan struct{}, 1)
 			c.waiters = append(c.waiters, ch)
@@ -82,6 +90,9 @@ func (e *engine) receive(ctx context.Context, c *cstate, accept func(value []byt
 	}
 }
 
+// errNoneReady is receive's answer, without wait, when no message is ready.
+var errNoneReady = errors.New("miniqueue: no message ready")
+
 // wait blocks until the receiver is woken, wake passes (a lease or a delay
 // runs out), the queue closes or ctx ends.
 func (e *engine) wait(ctx context.Context, c *cstate, ch chan struct{}, wake time.Time) error {
@@ -128,7 +139,12 @@ func (e *engine) hand(c *cstate, p *pending, attempt int, over, recorded bool, a
 		}
 		e.mu.Unlock()
 		return false, nil
-	case over:
+	case !over && (env.at > 0 || (e.opts.MaxAge > 0 && env.t > 0)):
+		if held, err := e.holdBack(c, p, attempt, recorded, env); held || err != nil {
+			return false, err
+		}
+	}
+	if over {
 		return false, e.deadLetter(c, p.seq, attempt-1, fmt.Sprintf("MaxDeliveries reached (%d deliveries)", attempt-1), env.value)
 	}
 	if err := accept(env.value); err != nil {

@@ -24,6 +24,8 @@ const (
 	opTerm       = "term"       // Message.Term is moving a message to the dead-letter queue
 	opNack       = "nack"       // a message is not to be delivered again before a time
 	opDedup      = "dedup"      // messages from seq on may carry de-duplication IDs
+	opPurge      = "purge"      // every message up to seq is resolved for every consumer
+	opRemove     = "remove"     // message seq is resolved for every consumer
 	opCheckpoint = "checkpoint" // the whole consumer state
 )
 
@@ -39,6 +41,7 @@ type consRecord struct {
 	Dedup     uint64       `json:"dedup,omitempty"` // checkpoint: Open reads de-duplication IDs from here
 	Last      uint64       `json:"last,omitempty"`  // checkpoint: the last message durable when it was written
 	Consumers []cpConsumer `json:"consumers,omitempty"`
+	Removed   [][2]uint64  `json:"removed,omitempty"` // checkpoint: messages deleted one by one, as spans
 }
 
 // cpConsumer is one consumer in a checkpoint: every message below Floor is
@@ -94,7 +97,7 @@ func deleteRecord(name string) []byte {
 // checkpointRecord encodes a checkpoint. last is the newest message that
 // was durable when it was written (0, left out, if none): the message
 // journal can never end before it, so Open refuses one that does.
-func checkpointRecord(base, dedup, last uint64, cs []cpConsumer) []byte {
+func checkpointRecord(base, dedup, last uint64, cs []cpConsumer, removed [][2]uint64) []byte {
 	if cs == nil {
 		cs = []cpConsumer{}
 	}
@@ -105,7 +108,8 @@ func checkpointRecord(base, dedup, last uint64, cs []cpConsumer) []byte {
 		Dedup     uint64       `json:"dedup,omitempty"`
 		Last      uint64       `json:"last,omitempty"`
 		Consumers []cpConsumer `json:"consumers"`
-	}{opCheckpoint, base, dedup, last, cs})
+		Removed   [][2]uint64  `json:"removed,omitempty"`
+	}{opCheckpoint, base, dedup, last, cs, removed})
 	return b
 }
 
@@ -130,7 +134,7 @@ func parseConsRecord(p []byte) (consRecord, error) {
 		if r.Seq == 0 || r.N < 1 || r.At <= 0 {
 			return r, fmt.Errorf("%q record needs seq, n >= 1 and at > 0", r.Op)
 		}
-	case opAck, opDead, opReturn, opTerm, opDedup:
+	case opAck, opDead, opReturn, opTerm, opDedup, opPurge, opRemove:
 		if r.Seq == 0 {
 			return r, fmt.Errorf("%q record without seq", r.Op)
 		}
@@ -140,6 +144,11 @@ func parseConsRecord(p []byte) (consRecord, error) {
 		}
 		if r.Base == 0 {
 			return r, fmt.Errorf("checkpoint without base")
+		}
+		for i, d := range r.Removed {
+			if d[0] == 0 || d[0] > d[1] || (i > 0 && d[0] <= r.Removed[i-1][1]+1) {
+				return r, fmt.Errorf("checkpoint: bad removed span [%d, %d]", d[0], d[1])
+			}
 		}
 		seen := map[string]bool{}
 		for _, c := range r.Consumers {

@@ -19,6 +19,7 @@ func (e *engine) recover() (dedupFrom uint64, err error) {
 		since         int64
 		durable, cpAt uint64 // the highest "last" of a checkpoint, and that checkpoint
 	)
+	var removed rangeSet
 	for rec, err := range e.cons.All(1) {
 		if err != nil {
 			return 0, e.ioErr("read consumer journal", err)
@@ -27,14 +28,29 @@ func (e *engine) recover() (dedupFrom uint64, err error) {
 		if err != nil {
 			return 0, &RecordError{Journal: e.consPath, Seq: rec.Seq, Err: err}
 		}
+		isNew := r.Op == opNew && cs[r.C] == nil
 		base = applyRecord(cs, base, r)
 		since += int64(len(rec.Value)) + 48
 		switch r.Op {
+		case opNew:
+			if isNew {
+				startRemoved(cs[r.C], &removed)
+			}
+		case opPurge:
+			purgeState(cs, &removed, r.Seq)
+			base = max(base, r.Seq+1)
+		case opRemove:
+			removeState(cs, &removed, r.Seq)
 		case opCheckpoint:
 			since = 0
 			dedupFrom = r.Dedup
 			if r.Last > durable {
 				durable, cpAt = r.Last, rec.Seq
+			}
+			removed = rangeSet{}
+			for _, d := range r.Removed {
+				removed.r = append(removed.r, span{d[0], d[1]})
+				removed.total += d[1] - d[0] + 1
 			}
 		case opDedup:
 			if dedupFrom == 0 {
@@ -65,7 +81,11 @@ func (e *engine) recover() (dedupFrom uint64, err error) {
 	if base > last+1 {
 		return 0, &RecordError{Journal: e.consPath, Err: fmt.Errorf("queue floor %d is beyond the message journal's end, %d", base, last)}
 	}
+	if n := len(removed.r); n > 0 && removed.r[n-1].hi > last {
+		return 0, &RecordError{Journal: e.consPath, Err: fmt.Errorf("message %d removed, but the message journal ends at %d", removed.r[n-1].hi, last)}
+	}
 	e.consumers = cs
+	e.removed = removed
 	e.base = base
 	if mf, ok := e.minFloorLocked(); ok {
 		e.base = max(e.base, mf)

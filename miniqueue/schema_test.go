@@ -49,6 +49,12 @@ func TestPushInvalidUTF8Refused(t *testing.T) {
 			if _, _, err := q.PushBatch(msg{Body: "fine"}, tt.m); !errors.Is(err, ministore.ErrInvalidUTF8) {
 				t.Fatalf("PushBatch = %v, want ministore.ErrInvalidUTF8", err)
 			}
+			if _, _, err := q.PushWithID("id", tt.m); !errors.Is(err, ministore.ErrInvalidUTF8) {
+				t.Fatalf("PushWithID = %v, want ministore.ErrInvalidUTF8", err)
+			}
+			if _, err := q.PushAt(time.Now(), tt.m); !errors.Is(err, ministore.ErrInvalidUTF8) {
+				t.Fatalf("PushAt = %v, want ministore.ErrInvalidUTF8", err)
+			}
 			if st := q.Stats(); st.LastSeq != 0 {
 				t.Fatalf("refused messages were written: %+v", st)
 			}

@@ -23,6 +23,7 @@ type ConsumerStats struct {
 	Nacked       uint64
 	Expired      uint64 // visibility timeouts that ran out
 	DeadLettered uint64 // messages moved to the dead-letter queue
+	Discarded    uint64 // messages older than MaxAge, dropped instead of delivered
 }
 
 func consumerStats(c *cstate, published uint64) ConsumerStats {
@@ -37,6 +38,7 @@ func consumerStats(c *cstate, published uint64) ConsumerStats {
 		Nacked:       c.stats.nacked,
 		Expired:      c.stats.expired,
 		DeadLettered: c.stats.dead,
+		Discarded:    c.stats.discarded,
 	}
 }
 
