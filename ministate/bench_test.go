@@ -265,6 +265,9 @@ func copyDir(tb testing.TB, src, dst string) {
 		if _, err := io.Copy(out, in); err != nil {
 			tb.Fatal(err)
 		}
+		if err := out.Sync(); err != nil { // not written back by a timed Open
+			tb.Fatal(err)
+		}
 		in.Close()
 		if err := out.Close(); err != nil {
 			tb.Fatal(err)
