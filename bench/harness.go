@@ -264,6 +264,13 @@ func copyTree(src, dst string) error {
 			out.Close()
 			return err
 		}
+		// On disk before a timed Open runs on it, as files are after a
+		// crash and a reboot: an Open that fsyncs what it found must
+		// not be timed writing back the copy's dirty pages.
+		if err := out.Sync(); err != nil {
+			out.Close()
+			return err
+		}
 		return out.Close()
 	})
 }

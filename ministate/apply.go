@@ -54,7 +54,13 @@ func (m *Manager[S, M]) submit(ms []M) (uint64, error) {
 	}
 	validated := validates[S](ms)
 	var copies []M
-	if validated || m.q.specSet.Load() {
+	switch {
+	case !validated && !m.q.specSet.Load():
+	case plainValues(ms):
+		// Nothing in them can be shared by two states: the speculative
+		// copy can take the mutations themselves.
+		copies = ms
+	default:
 		// Decoded here, in parallel with other writers, rather than
 		// under the queue's lock; a failure is left for the lock holder
 		// to meet again and report.

@@ -127,11 +127,14 @@
 // state itself, under the read lock; otherwise a speculative copy of the
 // state. The copy is made (Clone, or a JSON round trip) by the first
 // validated writer that finds records pending, with those records applied,
-// and from then on every queued record is applied to it too, decoded from
-// its journal payload as recovery would, until the queue is found drained.
-// So validated writers share fsyncs like the others, at this cost: while
-// validated writes overlap, the state is held twice in memory and every
-// mutation is decoded and applied twice; each burst that needs a copy pays
+// and from then on every queued record is applied to it too, until the
+// queue is found drained: the mutation itself if it is a plain value (only
+// booleans, numbers and strings, in structs and arrays), else a copy
+// decoded from its journal payload as recovery would, so that the two
+// states share no memory. So validated writers share fsyncs like the
+// others, at this cost: while validated writes overlap, the state is held
+// twice in memory and every mutation is applied twice (and decoded once
+// more, unless a plain value); each burst that needs a copy pays
 // one copy of the whole state (cheap with a Cloner, a JSON round trip of
 // the state without one); and validation runs one at a time, under the
 // queue's lock. A refused mutation leaves the copy as it was; a batch

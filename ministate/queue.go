@@ -3,6 +3,8 @@ package ministate
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"sync"
 	"sync/atomic"
 
 	"github.com/mini-go/mini/internal/jsonline"
@@ -24,8 +26,10 @@ import (
 // yet (they are applied once durable), so when some are pending the
 // validator sees spec: a copy of the state (Clone, or a JSON round trip)
 // with the pending records applied, kept up to date by applying each newly
-// queued record to it as well (decoded from its payload, as recovery would,
-// so that the copy shares no memory with the mutation the state gets).
+// queued record to it as well: the mutations themselves when they are
+// plain values (see plainValues), else decoded from the record's payload,
+// as recovery would, so that the copy shares no memory with the mutation
+// the state gets.
 // When nothing is pending, the validator reads the state itself and no copy
 // exists. spec is made when a validated writer finds records pending, and
 // dropped when the queue is found drained, when a refused batch has left
@@ -243,7 +247,8 @@ func (m *Manager[S, M]) makeSpec() error {
 }
 
 // applySpec applies a newly queued record to the spec: copies, its
-// mutations decoded from payload, or payload decoded now. If it does not decode or its Apply panics, the spec is dropped
+// mutations decoded from payload (or the mutations themselves, when they
+// are plain values), or payload decoded now. If it does not decode or its Apply panics, the spec is dropped
 // (the next validation makes a new one and reports the record); the record
 // itself is logged as usual. Called with m.qmu held and q.spec set.
 func (m *Manager[S, M]) applySpec(copies []M, payload []byte) {
@@ -258,6 +263,50 @@ func (m *Manager[S, M]) applySpec(copies []M, payload []byte) {
 	if err != nil {
 		q.setSpec(nil)
 	}
+}
+
+// plainValues reports whether every mutation in ms is a plain value:
+// booleans, numbers and strings, in structs and arrays, and nothing that
+// refers to memory a state could keep and change (slices, maps, pointers,
+// interfaces, channels, functions). Apply gets its own copy of such a
+// mutation, so the state and the speculative copy can both be given the
+// same one.
+func plainValues[M any](ms []M) bool {
+	for _, m := range ms {
+		t := reflect.TypeOf(any(m))
+		if t == nil {
+			return false
+		}
+		plain, ok := plainTypes.Load(t)
+		if !ok {
+			plain, _ = plainTypes.LoadOrStore(t, isPlain(t))
+		}
+		if !plain.(bool) {
+			return false
+		}
+	}
+	return true
+}
+
+var plainTypes sync.Map // reflect.Type -> bool
+
+func isPlain(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.String:
+		return true
+	case reflect.Array:
+		return isPlain(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !isPlain(t.Field(i).Type) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // dropSpec discards the speculative state after a failure.

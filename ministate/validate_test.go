@@ -300,3 +300,70 @@ func TestRecoveryDecodesInParallel(t *testing.T) {
 		t.Fatalf("at most %d decoding at once: recovery decodes on one goroutine", p)
 	}
 }
+
+// SetItems replaces the tape's items with its own slice, which the state
+// then keeps; BumpFirst adds one to the first item in place. Both are
+// Validators, so while writers overlap each is applied to the state and to
+// the speculative copy: the copy must not get the same slice.
+type SetItems struct {
+	Items []int `json:"items"`
+}
+
+func (SetItems) Validate(*Tape) error { return nil }
+func (p SetItems) Apply(s *Tape)      { s.Items = p.Items }
+
+type BumpFirst struct{}
+
+func (BumpFirst) Validate(s *Tape) error {
+	if len(s.Items) == 0 {
+		return errors.New("empty tape")
+	}
+	return nil
+}
+func (BumpFirst) Apply(s *Tape) {
+	if len(s.Items) > 0 {
+		s.Items[0]++
+	}
+}
+
+// The state in memory equals what recovery rebuilds from the journal, even
+// when a mutation hands the state memory of its own (a slice) and validated
+// writers overlap.
+func TestSpeculativeCopySharesNothing(t *testing.T) {
+	reg := ministate.NewRegistry[Tape]()
+	ministate.Register[SetItems](reg, "SetItems")
+	ministate.Register[BumpFirst](reg, "BumpFirst")
+	ff := vfs.NewFaulty(vfs.NewMem())
+	ff.FailWhen(func(op vfs.Op) error {
+		if op.Kind == vfs.OpSync {
+			time.Sleep(time.Millisecond) // so that writers overlap
+		}
+		return nil
+	})
+	opts := memOptions(ff, ministate.Options{Registry: reg})
+	m := mustOpen[Tape, ministate.Mutator[Tape]](t, "/d", "tape.log", opts)
+	var wg sync.WaitGroup
+	for w := range 20 {
+		wg.Go(func() {
+			for i := range 30 {
+				var err error
+				if i%5 == 0 {
+					_, err = m.Apply(SetItems{[]int{w, i}})
+				} else {
+					_, err = m.Apply(BumpFirst{})
+				}
+				if err != nil && !errors.Is(err, ministate.ErrRefused) {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got := state(m)
+	mustClose(t, m)
+	m = mustOpen[Tape, ministate.Mutator[Tape]](t, "/d", "tape.log", opts)
+	defer mustClose(t, m)
+	if again := state(m); !slices.Equal(again.Items, got.Items) {
+		t.Fatalf("state in memory %v, recovered from the journal %v", got.Items, again.Items)
+	}
+}
