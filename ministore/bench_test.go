@@ -202,7 +202,7 @@ func BenchmarkEncode(b *testing.B) {
 	rec := newBenchRecord(42)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := encode(rec); err != nil {
+		if _, err := encode(nil, rec); err != nil {
 			b.Fatal(err)
 		}
 	}
