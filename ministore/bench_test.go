@@ -347,8 +347,21 @@ func BenchmarkBaselineBig(b *testing.B) {
 // BenchmarkBaselineBig is its limit.
 func BenchmarkAppendBig(b *testing.B) {
 	for _, bs := range bigSizes {
-		b.Run(bs.name, func(b *testing.B) {
-			s, err := Open[benchRecord](filepath.Join(b.TempDir(), "j.log"), nil)
+		b.Run(bs.name, func(b *testing.B) { benchAppendBig(b, bs.size, bs.writers, nil) })
+	}
+	// Without preallocation, for comparison: the file grows with each batch.
+	for _, bs := range bigSizes {
+		b.Run(bs.name+"-noprealloc", func(b *testing.B) {
+			benchAppendBig(b, bs.size, bs.writers, &Options{NoPreallocate: true})
+		})
+	}
+}
+
+func benchAppendBig(b *testing.B, size, writers int, opts *Options) {
+	{
+		bs := struct{ size, writers int }{size, writers}
+		{
+			s, err := Open[benchRecord](filepath.Join(b.TempDir(), "j.log"), opts)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -359,7 +372,7 @@ func BenchmarkAppendBig(b *testing.B) {
 				_, err := s.Append(rec)
 				return err
 			})
-		})
+		}
 	}
 }
 
