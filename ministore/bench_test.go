@@ -202,8 +202,212 @@ func BenchmarkEncode(b *testing.B) {
 	rec := newBenchRecord(42)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := encode(rec); err != nil {
+		if _, err := encode(nil, rec); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// bigSizes are the record sizes of the big-record benchmarks, with the
+// number of concurrent writers each is measured with.
+var bigSizes = []struct {
+	name    string
+	size    int
+	writers int
+}{
+	{"4KiB-64w", 4 << 10, 64},
+	{"16KiB-64w", 16 << 10, 64},
+	{"1MiB-1w", 1 << 20, 1},
+}
+
+// newSizedRecord returns a benchRecord whose JSON is about size bytes.
+func newSizedRecord(size int) benchRecord {
+	r := newBenchRecord(1_000_000)
+	base, _ := json.Marshal(r)
+	pad := max(size-len(base), 0)
+	v := make([]byte, pad)
+	for i := range v {
+		v[i] = "the quick brown fox jumps over the lazy dog. "[i%45]
+	}
+	r.Value = string(v)
+	return r
+}
+
+// runWriters calls op b.N times in all from writers goroutines; ns/op is
+// per call.
+func runWriters(b *testing.B, writers int, op func() error) {
+	var next atomic.Int64
+	n := int64(b.N)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for next.Add(1) <= n {
+				if err := op(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// BenchmarkBaselineBig is the physical limit for BenchmarkAppendBig: the
+// record's JSON, encoded once before the loop, written as a line with one
+// pwrite and one fdatasync per batch into a preallocated, zero-filled
+// file (64 MiB, written round and round). Concurrent writers hand their
+// lines to one loop that writes every line waiting at that moment with one
+// pwrite and one fdatasync: the least any group commit can do. Compare the
+// two in one run (-bench 'Big'); ns/op is per record.
+func BenchmarkBaselineBig(b *testing.B) {
+	for _, bs := range bigSizes {
+		b.Run(bs.name, func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "raw")
+			f, err := vfs.OS.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			const prealloc = 64 << 20
+			if err := writeFull(f, make([]byte, prealloc), 0); err != nil {
+				b.Fatal(err)
+			}
+			if err := f.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			line, err := json.Marshal(newSizedRecord(bs.size))
+			if err != nil {
+				b.Fatal(err)
+			}
+			line = append(line, '\n')
+			b.SetBytes(int64(len(line)))
+			var off int64
+			write := func(p []byte) error {
+				if off+int64(len(p)) > prealloc {
+					off = 0
+				}
+				if err := writeFull(f, p, off); err != nil {
+					return err
+				}
+				off += int64(len(p))
+				return f.Sync()
+			}
+			if bs.writers == 1 {
+				runWriters(b, 1, func() error { return write(line) })
+				return
+			}
+			type req struct{ ack chan error }
+			reqs := make(chan req, bs.writers)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				var batch []req
+				var buf []byte
+				for first := range reqs {
+					batch = append(batch[:0], first)
+				drain:
+					for {
+						select {
+						case r, ok := <-reqs:
+							if !ok {
+								break drain
+							}
+							batch = append(batch, r)
+						default:
+							break drain
+						}
+					}
+					buf = buf[:0]
+					for range batch {
+						buf = append(buf, line...)
+					}
+					err := write(buf)
+					for _, r := range batch {
+						r.ack <- err
+					}
+				}
+			}()
+			var ackPool = sync.Pool{New: func() any { return make(chan error, 1) }}
+			runWriters(b, bs.writers, func() error {
+				ack := ackPool.Get().(chan error)
+				reqs <- req{ack}
+				err := <-ack
+				ackPool.Put(ack)
+				return err
+			})
+			close(reqs)
+			<-done
+		})
+	}
+}
+
+// BenchmarkAppendBig appends big records with the default options:
+// 4 KiB and 16 KiB from 64 writers, 1 MiB from one; ns/op is per record.
+// BenchmarkBaselineBig is its limit.
+func BenchmarkAppendBig(b *testing.B) {
+	for _, bs := range bigSizes {
+		b.Run(bs.name, func(b *testing.B) { benchAppendBig(b, bs.size, bs.writers, nil) })
+	}
+	// Without preallocation, for comparison: the file grows with each batch.
+	for _, bs := range bigSizes {
+		b.Run(bs.name+"-noprealloc", func(b *testing.B) {
+			benchAppendBig(b, bs.size, bs.writers, &Options{NoPreallocate: true})
+		})
+	}
+}
+
+func benchAppendBig(b *testing.B, size, writers int, opts *Options) {
+	{
+		bs := struct{ size, writers int }{size, writers}
+		{
+			s, err := Open[benchRecord](filepath.Join(b.TempDir(), "j.log"), opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			rec := newSizedRecord(bs.size)
+			b.SetBytes(int64(bs.size))
+			runWriters(b, bs.writers, func() error {
+				_, err := s.Append(rec)
+				return err
+			})
+		}
+	}
+}
+
+// BenchmarkRecordsSegments reads 100,000 ~100-byte records with Records,
+// typed and raw, from a journal of one segment and from one of about 1,000
+// segments; ns/op is per record. Many small segments should cost little
+// more than one.
+func BenchmarkRecordsSegments(b *testing.B) {
+	const n = 100_000
+	dir := b.TempDir()
+	for _, c := range []struct {
+		name     string
+		segBytes int64
+	}{{"1seg", 1 << 30}, {"1000seg", 15 << 10}} {
+		path := filepath.Join(dir, c.name, "j.log")
+		s, err := Open[benchRecord](path, &Options{Sync: SyncNever, MaxSegmentBytes: c.segBytes})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range n {
+			if _, err := s.Append(newBenchRecord(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		segs := len(s.Segments())
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name+"/typed", func(b *testing.B) {
+			benchReplay[benchRecord](b, path, n)
+			b.ReportMetric(float64(segs), "segments")
+		})
+		b.Run(c.name+"/raw", func(b *testing.B) {
+			benchReplay[json.RawMessage](b, path, n)
+			b.ReportMetric(float64(segs), "segments")
+		})
 	}
 }

@@ -13,17 +13,18 @@ import (
 // records reads the journal and decodes its records into R strictly (see
 // readRecords), yielding them in order.
 func records[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(Record[R], error) bool) {
-	readRecords(fsys, path, from, limit, hint, true, yield)
+	readRecords(fsys, path, from, limit, hint, decoding{strict: true}, yield)
 }
 
 // readRecords reads the journal and decodes its records into R, yielding
-// them in order; strict refuses object keys R has no field for. Decoding
+// them in order, with dc's codec; a strict dc refuses object keys R has no
+// field for. Decoding
 // JSON costs several times what reading and checking a line does, so when
 // R needs decoding and more than one CPU is available the lines are
 // decoded by several goroutines in batches while the next ones are read;
 // the records are still yielded one at a time, in order, and at most a few
 // batches are held at once.
-func readRecords[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, strict bool, yield func(Record[R], error) bool) {
+func readRecords[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, dc decoding, yield func(Record[R], error) bool) {
 	workers := runtime.GOMAXPROCS(0)
 	var zero R
 	switch any(&zero).(type) {
@@ -31,13 +32,13 @@ func readRecords[R any](fsys vfs.FS, path string, from, limit uint64, hint *seek
 		workers = 1 // nothing to decode
 	}
 	if workers < 2 {
-		recordsSequential(fsys, path, from, limit, hint, strict, yield)
+		recordsSequential(fsys, path, from, limit, hint, dc, yield)
 		return
 	}
-	recordsParallel(fsys, path, from, limit, hint, workers, strict, yield)
+	recordsParallel(fsys, path, from, limit, hint, workers, dc, yield)
 }
 
-func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, strict bool, yield func(Record[R], error) bool) {
+func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, dc decoding, yield func(Record[R], error) bool) {
 	stopped := false
 	// One value decoded into, again and again, and copied out: decoding
 	// into a fresh Record would move each one to the heap.
@@ -46,10 +47,10 @@ func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint
 		zero R
 		sl   slab
 	)
-	dec := recordDecoder{Strict: strict}
+	dec := dc.newDecoder()
 	err := readLog(fsys, path, from, limit, hint, func(seq uint64, payload []byte) bool {
 		*v = zero
-		if err := decodeWith(&sl, &dec, payload, v); err != nil {
+		if err := decodeWith(&sl, dec, payload, v); err != nil {
 			yield(Record[R]{Seq: seq, Value: *v}, decodeError(fsys, path, seq, err))
 			stopped = true
 			return false
@@ -68,7 +69,7 @@ func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint
 // decodeWith decodes payload into r: raw record types (json.RawMessage,
 // jsonline.Trusted) get a copy from sl (a slab of their own if sl is nil),
 // the others go through dec.
-func decodeWith[R any](sl *slab, dec *recordDecoder, payload []byte, r *R) error {
+func decodeWith[R any](sl *slab, dec Decoder, payload []byte, r *R) error {
 	switch p := any(r).(type) {
 	case *json.RawMessage:
 		*p = sl.copy(payload)
@@ -118,16 +119,16 @@ func decodeError(fsys vfs.FS, path string, seq uint64, err error) error {
 }
 
 // recordsParallel decodes with internal/decodepipe: readLog feeds it, each
-// worker decodes with its own recordDecoder.
-func recordsParallel[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, workers int, strict bool, yield func(Record[R], error) bool) {
+// worker decodes with its own Decoder.
+func recordsParallel[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, workers int, dc decoding, yield func(Record[R], error) bool) {
 	decodepipe.Run(workers,
 		func(emit func(uint64, []byte) bool) error {
 			return readLog(fsys, path, from, limit, hint, emit)
 		},
 		func() decodepipe.Decoder[R] {
-			dec := recordDecoder{Strict: strict}
+			dec := dc.newDecoder()
 			return func(seq uint64, payload []byte, v *R) error {
-				if err := decodeWith(nil, &dec, payload, v); err != nil {
+				if err := decodeWith(nil, dec, payload, v); err != nil {
 					return decodeError(fsys, path, seq, err)
 				}
 				return nil

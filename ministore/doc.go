@@ -95,6 +95,13 @@
 // it when asked, so a Rust program can replay the journal. It cannot detect
 // damage that leaves a line valid JSON.
 //
+// rec is the JSON of the record as the Store's Codec (Options.Codec)
+// writes it: encoding/json by default, or the faster ministore/jsonv2codec
+// on github.com/go-json-experiment/json. The lines do not say which codec
+// wrote them and need not: both write and read the same JSON, with the
+// same rules (invalid UTF-8 refused on Append, unknown fields refused by
+// strict decoding), so a journal written with one reads with the other.
+//
 // A header with another version is refused with ErrVersion. docs/FORMAT.md
 // in the repository describes the format and its crash rules in full.
 //

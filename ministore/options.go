@@ -72,6 +72,10 @@ type Options struct {
 	// Set it where records may carry fields a newer program wrote or an
 	// older one dropped. It applies to All, Get and RecordsWith.
 	AllowUnknownFields bool
+	// Codec encodes and decodes the records. Default (nil): JSONCodec,
+	// encoding/json. The journal's format does not depend on it: records
+	// written with one codec read with any other (see Codec).
+	Codec Codec
 	// FS is the file system used for all I/O. Default: the operating
 	// system's. It is here for the crash and fault tests in this module.
 	FS vfs.FS

@@ -1,6 +1,7 @@
 package ministore
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -61,9 +62,14 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, y
 	if err != nil {
 		return from, listError(path, err)
 	}
-	// Read every header first, to skip whole segments below from.
+	// Read every header first, to skip whole segments below from; reading
+	// from the start skips nothing, and each header is read with its
+	// segment.
 	bases := make([]uint64, len(files))
 	for i, sf := range files {
+		if from <= 1 {
+			break
+		}
 		f, err := fsys.OpenFile(sf.path, os.O_RDONLY, 0)
 		if err != nil {
 			return from, relistError{fmt.Errorf("ministore: open %s: %w", sf.path, err)}
@@ -83,6 +89,9 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, y
 		bases[i] = h.base
 	}
 	expect := uint64(0) // unknown until a segment says
+	// One read buffer for every segment: a journal of many small segments
+	// would otherwise allocate (and clear) one per segment.
+	br := bufio.NewReaderSize(nil, scanBufSize)
 	for i, sf := range files {
 		if i+1 < len(files) && bases[i+1] != 0 && bases[i+1] <= from && bases[i] != 0 {
 			continue // every record of this segment is below from
@@ -96,10 +105,13 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, y
 		if base == 0 {
 			base = 1
 		}
-		s, err := newScanner(sf.path, f, newest, base)
+		s, err := newScannerBuf(sf.path, f, newest, base, br)
 		if err == errNoHeader && newest && sf.num == 0 {
 			f.Close()
 			return 0, nil
+		}
+		if err == errNoHeader {
+			err = corruptAt(sf.path, 1, 0, errBadMagic)
 		}
 		if err != nil {
 			f.Close()

@@ -52,7 +52,19 @@ const scanBufSize = 256 << 10
 // newScanner reads the header of a segment. base is the first sequence
 // number to assume when the header names none (files of the Rust crate).
 func newScanner(path string, r io.Reader, newest bool, base uint64) (*scanner, error) {
-	s := &scanner{path: path, br: bufio.NewReaderSize(r, scanBufSize), newest: newest, line: 1}
+	return newScannerBuf(path, r, newest, base, nil)
+}
+
+// newScannerBuf is newScanner reading through br, reset to read r, so that
+// a reader of many segments allocates one buffer instead of one per
+// segment; a nil br gets a buffer of its own.
+func newScannerBuf(path string, r io.Reader, newest bool, base uint64, br *bufio.Reader) (*scanner, error) {
+	if br == nil {
+		br = bufio.NewReaderSize(r, scanBufSize)
+	} else {
+		br.Reset(r)
+	}
+	s := &scanner{path: path, br: br, newest: newest, line: 1}
 	line, complete, err := s.readLine()
 	if err != nil && err != io.EOF {
 		return nil, err

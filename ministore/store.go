@@ -44,7 +44,7 @@ func Open[R any](path string, opts *Options) (*Store[R], error) {
 // Under SyncAlways (the default) the record is on stable storage when
 // Append returns. Appends from many goroutines share fsyncs.
 func (s *Store[R]) Append(rec R) (seq uint64, err error) {
-	p, err := encode(rec)
+	p, err := encode(s.w.opts.Codec, rec)
 	if err != nil {
 		return 0, err
 	}
@@ -63,14 +63,15 @@ func (s *Store[R]) AppendBatch(recs ...R) (first, last uint64, err error) {
 	}
 	payloads := make([][]byte, len(recs))
 	for i, r := range recs {
-		if payloads[i], err = encode(r); err != nil {
+		if payloads[i], err = encode(s.w.opts.Codec, r); err != nil {
 			return 0, 0, fmt.Errorf("record %d of the batch: %w", i, err)
 		}
 	}
 	return s.w.append(payloads)
 }
 
-func encode[R any](rec R) ([]byte, error) {
+// encode returns the JSON of rec, by codec (nil: encoding/json).
+func encode[R any](codec Codec, rec R) ([]byte, error) {
 	if raw, ok := any(rec).(jsonline.Trusted); ok {
 		// Built by one of mini's own packages, valid by construction.
 		return raw, nil
@@ -84,26 +85,33 @@ func encode[R any](rec R) ([]byte, error) {
 			return nil, errors.New("ministore: encode record: json.RawMessage is not valid JSON")
 		}
 		if bytes.IndexByte(raw, '\n') >= 0 {
-			return nil, errors.New("ministore: encoded record contains a newline")
+			return nil, errNewline
 		}
 		return raw, nil
 	}
-	p, err := json.Marshal(rec)
+	var p []byte
+	var err error
+	if codec == nil {
+		p, err = json.Marshal(rec)
+	} else {
+		p, err = codec.Marshal(rec)
+	}
+	if errors.Is(err, ErrInvalidUTF8) || err == nil && jsonline.ReplacedUTF8(p) {
+		return nil, fmt.Errorf("%w in a string of the record: it would be stored as U+FFFD", ErrInvalidUTF8)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ministore: encode record: %w", err)
 	}
-	if jsonline.ReplacedUTF8(p) {
-		return nil, fmt.Errorf("%w in a string of the record: it would be stored as U+FFFD", ErrInvalidUTF8)
-	}
 	if bytes.IndexByte(p, '\n') >= 0 {
-		return nil, errors.New("ministore: encoded record contains a newline")
+		return nil, errNewline
 	}
 	return p, nil
 }
 
-// decode decodes payload into r; raw record types get their own copy.
-func decode[R any](payload []byte, r *R, strict bool) error {
-	return decodeWith(nil, &recordDecoder{Strict: strict}, payload, r)
+// decode decodes payload into r as dc says; raw record types get their
+// own copy.
+func decode[R any](payload []byte, r *R, dc decoding) error {
+	return decodeWith(nil, dc.newDecoder(), payload, r)
 }
 
 // Sync makes every appended record durable. It matters only under
@@ -172,7 +180,7 @@ func (s *Store[R]) Get(seq uint64) (R, error) {
 	if err != nil {
 		return r, err
 	}
-	if err := decode(p, &r, !s.w.opts.AllowUnknownFields); err != nil {
+	if err := decode(p, &r, decodingOf(&s.w.opts)); err != nil {
 		return r, decodeError(s.w.fs, s.w.path, seq, err)
 	}
 	return r, nil
@@ -195,7 +203,7 @@ func (s *Store[R]) All(from uint64) iter.Seq2[Record[R], error] {
 			yield(Record[R]{}, err)
 			return
 		}
-		readRecords(w.fs, w.path, from, last, w.locate(from), !w.opts.AllowUnknownFields, yield)
+		readRecords(w.fs, w.path, from, last, w.locate(from), decodingOf(&w.opts), yield)
 	}
 }
 
@@ -223,8 +231,8 @@ func Records[R any](path string, from uint64) iter.Seq2[Record[R], error] {
 	return RecordsWith[R](path, from, nil)
 }
 
-// RecordsWith is Records with options: of opts, only AllowUnknownFields
-// and FS are used. Like Records it reads whatever schema the journal
+// RecordsWith is Records with options: of opts, only AllowUnknownFields,
+// Codec and FS are used. Like Records it reads whatever schema the journal
 // records.
 func RecordsWith[R any](path string, from uint64, opts *Options) iter.Seq2[Record[R], error] {
 	var o Options
@@ -235,7 +243,7 @@ func RecordsWith[R any](path string, from uint64, opts *Options) iter.Seq2[Recor
 		o.FS = vfs.OS
 	}
 	return func(yield func(Record[R], error) bool) {
-		readRecords(o.FS, path, from, 0, nil, !o.AllowUnknownFields, yield)
+		readRecords(o.FS, path, from, 0, nil, decodingOf(&o), yield)
 	}
 }
 
