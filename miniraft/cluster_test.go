@@ -70,14 +70,15 @@ func (a add) Validate(s *ledger) error {
 	return nil
 }
 
-// testRaftConfig is raft's configuration for tests: fast elections (with
-// room for TLS handshakes on a loaded machine), and
+// testRaftConfig is raft's configuration for tests: fast elections, with
+// room for TLS handshakes under -race on a loaded 2-core machine (at 250 ms
+// leadership was lost in the middle of tests), and
 // snapshots every 64 logs keeping 32, so that compaction happens.
 func testRaftConfig() *raft.Config {
 	c := raft.DefaultConfig()
-	c.HeartbeatTimeout = 250 * time.Millisecond
-	c.ElectionTimeout = 250 * time.Millisecond
-	c.LeaderLeaseTimeout = 200 * time.Millisecond
+	c.HeartbeatTimeout = 600 * time.Millisecond
+	c.ElectionTimeout = 600 * time.Millisecond
+	c.LeaderLeaseTimeout = 500 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 	c.SnapshotThreshold = 64
 	c.TrailingLogs = 32
