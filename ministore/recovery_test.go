@@ -301,3 +301,25 @@ func TestTornTailCopyFailsLeavesNoBroken(t *testing.T) {
 		t.Errorf("the journal was changed although its tail could not be saved")
 	}
 }
+
+// The plain format (the Rust crate's) has no checksum, but a crash still
+// leaves only a prefix of "JSON\n": its last record whole and then a byte
+// that is not '\n' is damage, not a torn tail (it was cut as one, losing
+// the record). Only zeros after it stay a torn tail (a short write).
+func TestPlainLastNewlineDamaged(t *testing.T) {
+	for _, c := range []byte{'7', ' ', '}', 0xff, 'x', '{'} {
+		t.Run(fmt.Sprintf("%q", c), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "j.log")
+			writeJournal(t, path, 3, &Options{Format: FormatPlain})
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)-1] = c
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			wantCorrupt(t, path, b, 4)
+		})
+	}
+}
