@@ -31,8 +31,10 @@
 // *JournalError naming the file, the line and the byte offset, matching
 // ErrCorrupt: it is never skipped, and nothing is cut or rewritten. Repair
 // cuts the journal at its first bad record and keeps a copy of what it cut.
-// A named pipe, device, socket or directory where a journal file belongs is
-// refused (ErrNotRegular) before it is opened.
+// A named pipe, device, socket, directory or symbolic link where a journal
+// file belongs is refused (ErrNotRegular) before it is opened: through a
+// link, Open would lock the link's name, not the journal's, and let a second
+// writer in.
 //
 // A record reads back as it was appended, or not at all: Append refuses a
 // value with invalid UTF-8 in a string (ErrInvalidUTF8), which

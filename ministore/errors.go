@@ -28,8 +28,9 @@ var (
 	// ErrIsDir is returned by Open when the path names a directory.
 	ErrIsDir = errors.New("ministore: path is a directory")
 	// ErrNotRegular is returned by Open and every reader when a journal
-	// file is a named pipe, a device, a socket or a directory: it is
-	// refused before it is opened, so a pipe does not block.
+	// file is a named pipe, a device, a socket, a directory or a symbolic
+	// link: it is refused before it is opened, so a pipe does not block
+	// and a link does not get a lock of its own.
 	ErrNotRegular = errors.New("ministore: not a regular file")
 	// ErrFailed wraps the I/O error that stopped a Store: after a failed
 	// write or fsync the Store refuses every later write with an error that

@@ -8,7 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/mini-go/mini/internal/vfs"
 )
 
 // Regression tests for issue #13, items 1 to 3: damage that Open and the
@@ -271,5 +274,52 @@ func TestDamagedVersionIsCorruption(t *testing.T) {
 		if !errors.Is(err, ErrVersion) || errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: %v, want ErrVersion and not ErrCorrupt", what, err)
 		}
+	}
+}
+
+// A torn tail that cannot be saved (a full disk) is not cut, and the
+// partial copy is removed: retrying Open on a full disk left one more
+// empty NAME.broken, .broken.2, ... each time.
+func TestTornTailCopyFailsLeavesNoBroken(t *testing.T) {
+	path, b := damaged(t, 5, func(b []byte) []byte { return b[:len(b)-9] })
+	fsys := vfs.NewFaulty(vfs.OS)
+	fsys.FailWhen(func(op vfs.Op) error {
+		if op.Kind == vfs.OpWrite && strings.Contains(op.Path, ".broken") {
+			return syscall.ENOSPC
+		}
+		return nil
+	})
+	for range 2 {
+		if _, err := Open[kv](path, quietOptions(Options{}, fsys)); !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("Open = %v, want ENOSPC", err)
+		}
+	}
+	if m, _ := filepath.Glob(path + ".broken*"); len(m) != 0 {
+		t.Errorf("a failed copy left %v", m)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, b) {
+		t.Errorf("the journal was changed although its tail could not be saved")
+	}
+}
+
+// The plain format (the Rust crate's) has no checksum, but a crash still
+// leaves only a prefix of "JSON\n": its last record whole and then a byte
+// that is not '\n' is damage, not a torn tail (it was cut as one, losing
+// the record). Only zeros after it stay a torn tail (a short write).
+func TestPlainLastNewlineDamaged(t *testing.T) {
+	for _, c := range []byte{'7', ' ', '}', 0xff, 'x', '{'} {
+		t.Run(fmt.Sprintf("%q", c), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "j.log")
+			writeJournal(t, path, 3, &Options{Format: FormatPlain})
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)-1] = c
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			wantCorrupt(t, path, b, 4)
+		})
 	}
 }

@@ -142,6 +142,10 @@ func saveCopy(fsys vfs.FS, f vfs.File, path string, from, to int64) (string, err
 		err = fsys.SyncDir(dirOf(path))
 	}
 	if err != nil {
+		// A partial copy is no copy: remove it, so that a full disk does
+		// not leave an empty NAME.broken (and another one per retry)
+		// beside a journal that was not cut.
+		_ = fsys.Remove(saved)
 		return "", fmt.Errorf("save %s: %w", saved, err)
 	}
 	return saved, nil

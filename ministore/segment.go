@@ -100,9 +100,12 @@ func listError(path string, err error) error {
 }
 
 // checkRegular returns an error matching ErrNotRegular (and ErrIsDir for a
-// directory) if path exists and is not a regular file.
+// directory) if path exists and is not a regular file. A symbolic link is
+// refused too: the lock (path + ".lock") taken through it is not the lock
+// of the journal it points to, so two writers could append to one file,
+// and rotation would rename the link, not the file.
 func checkRegular(fsys vfs.FS, path string) error {
-	info, err := fsys.Stat(path)
+	info, err := vfs.Lstat(fsys, path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil // gone since the listing: the readers list again
@@ -117,6 +120,8 @@ func checkRegular(fsys vfs.FS, path string) error {
 	switch {
 	case m.IsDir():
 		return fmt.Errorf("%w: %w: %s is a directory", ErrNotRegular, ErrIsDir, path)
+	case m&fs.ModeSymlink != 0:
+		kind = "a symbolic link (open the file it points to)"
 	case m&fs.ModeNamedPipe != 0:
 		kind = "a named pipe"
 	case m&fs.ModeSocket != 0:

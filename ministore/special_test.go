@@ -35,10 +35,28 @@ func TestSpecialFilesRefused(t *testing.T) {
 			}
 		}, "a named pipe"},
 		{"device as the journal", func(t *testing.T, dir string) {
+			// /dev/null's numbers; needs root (or CAP_MKNOD).
+			if err := syscall.Mknod(filepath.Join(dir, "j.log"), syscall.S_IFCHR|0o644, 1<<8|3); err != nil {
+				t.Skipf("mknod: %v", err)
+			}
+		}, "a character device"},
+		{"symbolic link to a device as the journal", func(t *testing.T, dir string) {
 			if err := os.Symlink("/dev/null", filepath.Join(dir, "j.log")); err != nil {
 				t.Skipf("symlink: %v", err)
 			}
-		}, "a character device"},
+		}, "a symbolic link"},
+		{"symbolic link to a journal", func(t *testing.T, dir string) {
+			writeJournal(t, filepath.Join(dir, "real.log"), 3, nil)
+			if err := os.Symlink("real.log", filepath.Join(dir, "j.log")); err != nil {
+				t.Skipf("symlink: %v", err)
+			}
+		}, "a symbolic link"},
+		{"symbolic link as a sealed segment", func(t *testing.T, dir string) {
+			writeJournal(t, filepath.Join(dir, "j.log"), 3, nil)
+			if err := os.Symlink("j.log", filepath.Join(dir, "j.log.001")); err != nil {
+				t.Skipf("symlink: %v", err)
+			}
+		}, "a symbolic link"},
 		{"directory as a sealed segment", func(t *testing.T, dir string) {
 			writeJournal(t, filepath.Join(dir, "j.log"), 3, nil)
 			if err := os.Mkdir(filepath.Join(dir, "j.log.001"), 0o755); err != nil {
@@ -75,5 +93,30 @@ func TestSpecialFilesRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A journal opened through a symbolic link took the link's lock
+// (link.lock), not the journal's: a writer through the link and one
+// through the file both appended to one file, and the acknowledged records
+// of one overwrote the other's. Open refuses the link, and takes no lock.
+func TestSymlinkDoesNotBypassTheLock(t *testing.T) {
+	dir := t.TempDir()
+	real, link := filepath.Join(dir, "real.log"), filepath.Join(dir, "link.log")
+	s := openT[kv](t, real, quietOptions(Options{}, nil))
+	defer s.Close()
+	if err := os.Symlink("real.log", link); err != nil {
+		t.Skipf("symlink: %v", err)
+	}
+	s2, err := Open[kv](link, quietOptions(Options{}, nil))
+	if err == nil {
+		s2.Close()
+		t.Fatal("a second writer opened the journal through a symbolic link")
+	}
+	if !errors.Is(err, ErrNotRegular) {
+		t.Fatalf("Open through a link: %v, want ErrNotRegular", err)
+	}
+	if _, err := os.Lstat(link + ".lock"); err == nil {
+		t.Error("Open left a lock file for the link")
 	}
 }

@@ -2,6 +2,7 @@ package ministore
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -123,13 +124,27 @@ func (j *tailJudge) finish() {
 // checkPrefix checks that the bytes of a line that a zero run or the end
 // of the file interrupts are the start of a record line, as a torn write
 // leaves: in FormatV1, the start of {"seq":N,... with N the expected
-// number for the first bad line, and not a whole record followed by
-// something other than its '\n'.
+// number for the first bad line; in either format, not a whole record
+// followed by something other than its '\n'.
 func (j *tailJudge) checkPrefix() {
-	if !j.fragLine || len(j.frag) == 0 || j.format != FormatV1 || j.why != nil {
+	if !j.fragLine || len(j.frag) == 0 || j.why != nil {
 		return
 	}
 	b := j.frag
+	if j.format == FormatPlain {
+		// A plain line is one JSON value and its '\n': a torn write
+		// leaves a prefix of that, never a whole value and then another
+		// byte ("\r" aside: a CRLF line reads too).
+		dec := json.NewDecoder(bytes.NewReader(b))
+		var v json.RawMessage
+		if dec.Decode(&v) == nil {
+			if rest := b[dec.InputOffset():]; len(rest) > 0 && string(rest) != "\r" {
+				j.why = fmt.Errorf("the line at offset %d holds a whole record and then %q, not a newline",
+					j.fragFrom, rest[:min(len(rest), 8)])
+			}
+		}
+		return
+	}
 	if n := min(len(b), len(linePrefixSeq)); !bytes.Equal(b[:n], []byte(linePrefixSeq)[:n]) {
 		j.why = fmt.Errorf("the line at offset %d does not start as a record does", j.fragFrom)
 		return

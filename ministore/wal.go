@@ -64,7 +64,7 @@ func openWAL(path string, o *Options) (w *wal, err error) {
 	}
 	path = filepath.Clean(path)
 	fsys := opts.FS
-	if info, err := fsys.Stat(path); err == nil && info.IsDir() {
+	if info, err := vfs.Lstat(fsys, path); err == nil && info.IsDir() {
 		return nil, fmt.Errorf("%w: %s", ErrIsDir, path)
 	} else if err == nil && !info.Mode().IsRegular() {
 		return nil, checkRegular(fsys, path)

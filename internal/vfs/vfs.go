@@ -112,6 +112,18 @@ func ReadFile(fsys FS, name string) ([]byte, error) {
 	return buf[:n], err
 }
 
+// Lstat describes name without following a symbolic link, if fsys has
+// symbolic links (it has a method Lstat, as OS does); otherwise it is
+// fsys.Stat.
+func Lstat(fsys FS, name string) (fs.FileInfo, error) {
+	if l, ok := fsys.(interface {
+		Lstat(name string) (fs.FileInfo, error)
+	}); ok {
+		return l.Lstat(name)
+	}
+	return fsys.Stat(name)
+}
+
 // Exists reports whether name exists. Errors other than "does not exist"
 // are returned.
 func Exists(fsys FS, name string) (bool, error) {
