@@ -27,7 +27,8 @@ import (
 // that crossed the threshold, after that call's own record is durable;
 // calls that cross it meanwhile go on without waiting.
 func (e *engine) maybeCheckpoint() {
-	needCP := e.sinceCP.Load() >= e.opts.checkpointBytes || e.pushedSinceCP.Load() >= dedupCheckpointBytes(e.opts)
+	needCP := e.sinceCP.Load() >= e.opts.checkpointBytes ||
+		(e.dedupOn.Load() && e.pushedSinceCP.Load() >= dedupCheckpointBytes(e.opts))
 	needList := e.pushedSinceList.Load() >= e.opts.MaxSegmentBytes/4
 	if !needCP && !needList && !e.canFreeMessages() {
 		return

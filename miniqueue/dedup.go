@@ -157,12 +157,14 @@ func (e *engine) startDedup() error {
 	e.mu.Lock()
 	e.dedup.on = true
 	e.mu.Unlock()
+	e.dedupOn.Store(true)
 	return nil
 }
 
 // loadDedup rebuilds the table at Open from the messages from on.
 func (e *engine) loadDedup(from uint64) error {
 	e.dedup.on = true
+	e.dedupOn.Store(true)
 	from = max(from, e.msgs.FirstSeq())
 	if from == 0 || from > e.cache.published {
 		return nil

@@ -44,6 +44,7 @@ type engine struct {
 	sinceCP         atomic.Int64  // bytes of consumer records since the last checkpoint
 	pushedSinceList atomic.Int64  // bytes pushed since the message segments were listed
 	pushedSinceCP   atomic.Int64  // bytes pushed since the last checkpoint
+	dedupOn         atomic.Bool   // dedup.on, for maybeCheckpoint
 	freeAt          atomic.Uint64 // a message segment can go once every consumer is past this; 0: none known
 
 	mu        sync.Mutex
