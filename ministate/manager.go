@@ -29,9 +29,8 @@ type Manager[S any, M Mutator[S]] struct {
 	// qmu guards q, which orders the writers' records, appends them to
 	// the journal and validates them (see writeQueue). It comes before
 	// m.w and m.mu in the lock order.
-	qmu   sync.Mutex
-	qcond sync.Cond
-	q     writeQueue[S, M]
+	qmu sync.Mutex
+	q   writeQueue[S, M]
 
 	// applyMu is held by whoever applies records to state, and by a
 	// snapshot capture: it holds writers off, not readers.
@@ -145,7 +144,6 @@ func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager
 		policy:  o.SnapshotEvery > 0 || o.SnapshotBytes > 0,
 	}
 	m.w.cond.L = &m.w.Mutex
-	m.qcond.L = &m.qmu
 	m.w.ready = make(map[uint64]pending[M])
 	if err := m.recover(); err != nil {
 		log.Close()
@@ -154,6 +152,7 @@ func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager
 	}
 	m.q.next = log.NextSeq()
 	m.q.appended = m.q.next - 1
+	m.q.done, m.q.turn = make(chan struct{}), make(chan struct{})
 	return m, nil
 }
 

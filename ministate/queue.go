@@ -35,10 +35,12 @@ import (
 // dropped when the queue is found drained, when a refused batch has left
 // it half-applied, and when the Manager fails.
 type writeQueue[S any, M Mutator[S]] struct {
-	next     uint64 // sequence number of the next queued record
-	appended uint64 // every queued record up to here is in the journal
-	leading  bool   // a writer is appending the batch
-	err      error  // the append failed: the Manager has failed
+	next     uint64        // sequence number of the next queued record
+	appended uint64        // every queued record up to here is in the journal
+	leading  bool          // a writer is appending the batch
+	done     chan struct{} // closed when the gathering batch is appended (or failed)
+	turn     chan struct{} // closed when the gathering batch may take the lead
+	err      error         // the append failed: the Manager has failed
 
 	batch    []jsonline.Trusted // payloads waiting for the leader
 	batchMs  [][]M
@@ -106,12 +108,25 @@ func (m *Manager[S, M]) enqueue(ms, copies []M, payload []byte, validated bool) 
 	q.batch = append(q.batch, payload)
 	q.batchMs = append(q.batchMs, ms)
 	q.batchLen = append(q.batchLen, len(payload))
+	// Wait for the batch this record joined to be appended, leading it
+	// if no one else is leading: a waiter wakes when its batch is done,
+	// or, while it is still gathering, when the leader before is done.
+	mine := q.done
 	for q.appended < seq && q.err == nil {
 		if !q.leading {
 			m.lead()
 			continue
 		}
-		m.qcond.Wait()
+		turn := q.turn
+		if q.done != mine {
+			turn = nil // taken by a leader: wait for it
+		}
+		m.qmu.Unlock()
+		select {
+		case <-mine:
+		case <-turn:
+		}
+		m.qmu.Lock()
 	}
 	if q.appended < seq {
 		// The leader's append failed and the Manager has failed; the
@@ -121,36 +136,53 @@ func (m *Manager[S, M]) enqueue(ms, copies []M, payload []byte, validated bool) 
 	return seq, nil
 }
 
-// lead appends the queued batch to the journal. Called, and returns, with
-// m.qmu held; releases it meanwhile.
+// leadRounds bounds how many batches one leader appends in a row.
+const leadRounds = 4
+
+// lead appends the queued batch to the journal, and then the batch that
+// gathered meanwhile, if any, up to leadRounds: the leader is running,
+// where a waiter handed the lead would first have to be woken, and an
+// fsync that starts in between would leave that batch for the next one.
+// Called, and returns, with m.qmu held; releases it meanwhile.
 func (m *Manager[S, M]) lead() {
 	q := &m.q
 	q.leading = true
-	payloads, mss, sizes := q.batch, q.batchMs, q.batchLen
-	first := q.next - uint64(len(payloads))
-	q.batch, q.batchMs, q.batchLen = nil, nil, nil
-	m.qmu.Unlock()
-	got, last, err := m.log.AppendBatch(payloads...)
-	if err == nil && got != first {
-		err = fmt.Errorf("journal gave sequence number %d to a record queued as %d", got, first)
-	}
-	err = m.register(first, mss, sizes, err)
-	m.qmu.Lock()
-	q.leading = false
-	if err != nil {
-		// The Manager has failed. The records queued behind this batch
-		// will never be logged: end their writers' flight too.
-		q.err = err
-		for range q.batch {
-			m.abandon()
-		}
+	var err error
+	for round := 0; round < leadRounds && len(q.batch) > 0 && err == nil; round++ {
+		payloads, mss, sizes, done := q.batch, q.batchMs, q.batchLen, q.done
+		first := q.next - uint64(len(payloads))
 		q.batch, q.batchMs, q.batchLen = nil, nil, nil
-		q.setSpec(nil)
-		q.pending = nil
-	} else {
-		q.appended = last
+		q.done = make(chan struct{})
+		m.qmu.Unlock()
+		var got, last uint64
+		got, last, err = m.log.AppendBatch(payloads...)
+		if err == nil && got != first {
+			err = fmt.Errorf("journal gave sequence number %d to a record queued as %d", got, first)
+		}
+		err = m.register(first, mss, sizes, err)
+		m.qmu.Lock()
+		if err != nil {
+			// The Manager has failed. The records queued behind this
+			// batch will never be logged: end their writers' flight too.
+			q.err = err
+			for range q.batch {
+				m.abandon()
+			}
+			q.batch, q.batchMs, q.batchLen = nil, nil, nil
+			q.setSpec(nil)
+			q.pending = nil
+		} else {
+			q.appended = last
+		}
+		close(done)
 	}
-	m.qcond.Broadcast()
+	q.leading = false
+	if len(q.batch) > 0 || err != nil {
+		// The next batch needs a leader (or, after a failure, its
+		// writers need to hear of it).
+		close(q.turn)
+		q.turn = make(chan struct{})
+	}
 }
 
 // validateQueued runs the Validators among ms against the state as the
