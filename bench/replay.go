@@ -16,11 +16,13 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/ministore/jsonv2codec"
 )
 
 const (
 	rowRawRead        = "raw read of JSON lines"
 	rowMinistoreTyped = "ministore, decoded (encoding/json)"
+	rowMinistoreV2    = "ministore, decoded (jsonv2codec)"
 )
 
 // replayLibs are the replay subjects: row name, role, and the name of the
@@ -34,13 +36,14 @@ var replayLibs = []struct {
 	{rowRawRead, Limit, "raw"},
 	{rowTidwall, Peer, "tidwall"},
 	{rowMinistoreTyped, Mini, "ministore-typed"},
+	{rowMinistoreV2, Mini, "ministore-typed-v2"},
 	{rowRaftWAL, Peer, "raftwal"},
 	{"bbolt", Peer, "bolt"},
 	{"pebble", Peer, "pebble"},
 }
 
 func dataSet(lib string) string {
-	if lib == "ministore-typed" {
+	if lib == "ministore-typed" || lib == "ministore-typed-v2" {
 		return "ministore"
 	}
 	return lib
@@ -106,7 +109,8 @@ func runReplay(cfg *config) []*Table {
 		cfg.progress(line)
 	}
 	speed.Note = "Each library reads the records as bytes, as a program replaying its log would, and counts them; " +
-		"ministore checks every record's CRC, and the decoded row also decodes each record into a struct with encoding/json. " +
+		"ministore checks every record's CRC, and the decoded rows also decode each record into a struct: with encoding/json (the default codec) " +
+		"and with ministore/jsonv2codec (github.com/go-json-experiment/json), reading the same journal. " +
 		"tidwall/wal and raft-wal are read with Read/GetLog for every index; bbolt with a cursor in one read transaction; pebble with an iterator. " +
 		"The raw row reads a file of the same JSON lines, without framing or checksums, with a 1 MiB bufio.Reader. " +
 		"The data sets were written just before without syncing each record (ministore: AppendBatch of 1,000 with SyncNever; " +
@@ -293,6 +297,15 @@ func replayChild(spec childSpec) (childResult, error) {
 		}
 	case "ministore-typed":
 		for rec, e := range ministore.Records[Rec](filepath.Join(spec.Dir, "j.log"), 1) {
+			if e != nil {
+				err = e
+				break
+			}
+			count([]byte(rec.Value.Value))
+		}
+	case "ministore-typed-v2":
+		opts := &ministore.Options{Codec: jsonv2codec.New()}
+		for rec, e := range ministore.RecordsWith[Rec](filepath.Join(spec.Dir, "j.log"), 1, opts) {
 			if e != nil {
 				err = e
 				break
