@@ -323,3 +323,41 @@ func TestPlainLastNewlineDamaged(t *testing.T) {
 		})
 	}
 }
+
+// Damage at the end of a sealed segment: Open, which reads only the end of
+// a sealed segment, said "j.log.001 (offset 424)", the file's size and no
+// line; it now names the line and offset of the bad record, as the readers
+// do.
+func TestSealedDamageNamesLine(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(b []byte) []byte
+	}{
+		{"truncated", func(b []byte) []byte { return b[:len(b)-10] }},
+		{"last newline zeroed", func(b []byte) []byte { b[len(b)-1] = 0; return b }},
+		{"byte of the last line flipped", func(b []byte) []byte { b[len(b)-20] ^= 0x04; return b }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "j.log")
+			writeJournal(t, path, 20, &Options{MaxSegmentBytes: 400})
+			seg := path + ".001"
+			b, err := os.ReadFile(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(seg, tc.edit(b), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, rerr := Replay[kv](path)
+			_, oerr := Open[kv](path, quietOptions(Options{}, nil))
+			var re, oe *JournalError
+			if !errors.As(rerr, &re) || !errors.As(oerr, &oe) || !errors.Is(oerr, ErrCorrupt) {
+				t.Fatalf("Replay: %v; Open: %v; want *JournalError from both", rerr, oerr)
+			}
+			if oe.Path != seg || oe.Line == 0 || oe.Line != re.Line || oe.Offset != re.Offset {
+				t.Errorf("Open: %s:%d (offset %d); Replay: %s:%d (offset %d)", oe.Path, oe.Line, oe.Offset,
+					re.Path, re.Line, re.Offset)
+			}
+		})
+	}
+}

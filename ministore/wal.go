@@ -254,24 +254,39 @@ func (w *wal) readSealed(seg *segment, expect uint64) error {
 	if h.format == FormatV1 {
 		seg.last, seg.size, err = lastRecord(seg.f, seg.path, hdrLen, seg.base)
 		seg.alloc = seg.size
+		if err != nil {
+			// lastRecord reads only the end of the file and knows no line
+			// number: read the segment from its start for the line and
+			// offset of the first bad record, as the readers report them.
+			if _, serr := scanSealed(seg); serr != nil {
+				return serr
+			}
+		}
 		return err
 	}
 	// The Rust format has no sequence numbers: count the records.
-	s, err := newScanner(seg.path, io.NewSectionReader(seg.f, 0, 1<<62), false, seg.base)
+	s, err := scanSealed(seg)
 	if err != nil {
 		return err
+	}
+	seg.last = s.expect - 1
+	seg.size, seg.alloc = s.end, s.off
+	return nil
+}
+
+// scanSealed reads every record of the sealed segment seg, whose base is
+// set, and returns the scanner at its end, or the first error.
+func scanSealed(seg *segment) (*scanner, error) {
+	s, err := newScanner(seg.path, io.NewSectionReader(seg.f, 0, 1<<62), false, seg.base)
+	if err != nil {
+		return nil, err
 	}
 	for {
 		if _, ok := s.next(); !ok {
 			break
 		}
 	}
-	if s.err != nil {
-		return s.err
-	}
-	seg.last = s.expect - 1
-	seg.size, seg.alloc = s.end, s.off
-	return nil
+	return s, s.err
 }
 
 // recoverNewest scans the newest segment, builds its index and removes a
