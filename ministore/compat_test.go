@@ -2,6 +2,7 @@ package ministore
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -226,5 +227,81 @@ func TestWritePlainFormat(t *testing.T) {
 	s2 = openT[kv](t, path2, &Options{Format: FormatPlain})
 	if s2.Format() != FormatV1 {
 		t.Fatalf("existing v1 journal reopened as %v", s2.Format())
+	}
+}
+
+// The current Rust crates name sealed segments NAME.000001 (six digits):
+// mini goes on with six digits, in numeric order, never NAME.003.
+func TestContinueSixDigitSegments(t *testing.T) {
+	dir := copyFixture(t, "journal-rotated")
+	path := filepath.Join(dir, "rot.log")
+	for _, n := range []string{"001", "002"} {
+		if err := os.Rename(path+"."+n, path+".000"+n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := openT[counterMutation](t, path, &Options{MaxSegmentBytes: 30})
+	for v := 7; v < 20; v++ { // about one rotation per record: past .000009
+		if _, err := s.Append(counterMutation{Set: &struct {
+			Value int `json:"value"`
+		}{Value: v}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sealed []string
+	for _, e := range entries {
+		if suffix, ok := strings.CutPrefix(e.Name(), "rot.log."); ok && strings.Trim(suffix, "0123456789") == "" {
+			if len(suffix) != 6 {
+				t.Errorf("sealed segment %s: want six digits", e.Name())
+			}
+			sealed = append(sealed, suffix)
+		}
+	}
+	if len(sealed) < 11 {
+		t.Fatalf("expected rotation past .000010, got %v", sealed)
+	}
+	var got []int
+	for rec, err := range Records[counterMutation](path, 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rec.Value.Set.Value)
+	}
+	if !slices.Equal(got, seqRange(0, 19)) {
+		t.Fatalf("values %v", got)
+	}
+}
+
+// NAME.001 and NAME.000001 are both segment 1: corruption naming the file,
+// not a journal read twice.
+func TestSameSegmentTwoWidths(t *testing.T) {
+	dir := copyFixture(t, "journal-rotated")
+	path := filepath.Join(dir, "rot.log")
+	b, err := os.ReadFile(path + ".001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".000001", b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open[counterMutation](path, nil)
+	var je *JournalError
+	if !errors.Is(err, ErrCorrupt) || !errors.As(err, &je) || je.Path != path+".001" && je.Path != path+".000001" {
+		t.Fatalf("Open with %s.001 and .000001: %v", path, err)
+	}
+	n := 0
+	for _, err := range Records[counterMutation](path, 1) {
+		if n++; !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("Records: %v", err)
+		}
+		break
+	}
+	if n == 0 {
+		t.Fatal("Records: no error")
 	}
 }

@@ -35,15 +35,32 @@ type segment struct {
 
 func (s *segment) empty() bool { return s.last < s.base }
 
-// segmentName is the file name of sealed segment num.
-func segmentName(path string, num int) string {
-	return fmt.Sprintf("%s.%03d", path, num)
+// minSegmentWidth is the digits of a sealed segment's number when the
+// journal has no sealed segment yet: NAME.001, as the Rust crates 0.1.x.
+const minSegmentWidth = 3
+
+// segmentName is the file name of sealed segment num, its number written
+// with at least width digits.
+func segmentName(path string, num, width int) string {
+	return fmt.Sprintf("%s.%0*d", path, width, num)
 }
 
 // segmentFile is one journal file found in the directory.
 type segmentFile struct {
-	path string
-	num  int
+	path  string
+	num   int
+	width int // digits of the number in the name; 0 for the active file
+}
+
+// segmentWidth is the width to name new sealed segments with: the widest
+// of the existing names, so a journal whose segments the current Rust
+// crates named NAME.000001 goes on with NAME.000002, not NAME.002.
+func segmentWidth(files []segmentFile) int {
+	width := minSegmentWidth
+	for _, f := range files {
+		width = max(width, f.width)
+	}
+	return width
 }
 
 // listSegments returns the journal's files, sealed ones by number, then the
@@ -75,9 +92,14 @@ func listSegments(fsys vfs.FS, path string) ([]segmentFile, error) {
 		if err != nil || n <= 0 {
 			continue
 		}
-		files = append(files, segmentFile{path: filepath.Join(dir, name), num: n})
+		files = append(files, segmentFile{path: filepath.Join(dir, name), num: n, width: len(suffix)})
 	}
 	slices.SortFunc(files, func(a, b segmentFile) int { return a.num - b.num })
+	for i := 1; i < len(files); i++ {
+		if files[i].num == files[i-1].num { // NAME.001 and NAME.000001
+			return nil, corruptAt(files[i].path, 0, 0, fmt.Errorf("%s is sealed segment %d too", files[i-1].path, files[i].num))
+		}
+	}
 	if active {
 		files = append(files, segmentFile{path: filepath.Join(dir, base), num: 0})
 	}
@@ -93,7 +115,7 @@ func listSegments(fsys vfs.FS, path string) ([]segmentFile, error) {
 
 // listError wraps an error of listSegments, unless it names its file.
 func listError(path string, err error) error {
-	if errors.Is(err, ErrNotRegular) {
+	if errors.Is(err, ErrNotRegular) || errors.Is(err, ErrCorrupt) {
 		return err
 	}
 	return fmt.Errorf("ministore: list %s: %w", path, err)

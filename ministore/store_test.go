@@ -395,8 +395,8 @@ func TestRotationAndRetention(t *testing.T) {
 		t.Fatalf("replay %v", got)
 	}
 	// Numbering goes past 999.
-	if segmentName(path, 1000) != path+".1000" || segmentName(path, 7) != path+".007" {
-		t.Fatal(segmentName(path, 1000))
+	if segmentName(path, 1000, 3) != path+".1000" || segmentName(path, 7, 3) != path+".007" || segmentName(path, 7, 6) != path+".000007" {
+		t.Fatal(segmentName(path, 1000, 3))
 	}
 }
 

@@ -49,9 +49,10 @@ type wal struct {
 
 	// segMu guards segs and the segments' sizes and indexes. The leader
 	// (busy) is the only one that changes them.
-	segMu   sync.RWMutex
-	segs    []*segment // oldest first; the last one is the active file
-	nextNum int        // number of the next sealed segment
+	segMu    sync.RWMutex
+	segs     []*segment // oldest first; the last one is the active file
+	nextNum  int        // number of the next sealed segment
+	segWidth int        // digits of the next sealed segment's number
 }
 
 func openWAL(path string, o *Options) (w *wal, err error) {
@@ -136,6 +137,7 @@ func (w *wal) recover() error {
 		w.nextNum = max(w.nextNum, sf.num)
 	}
 	w.nextNum++
+	w.segWidth = segmentWidth(files)
 
 	expect := uint64(1) // first sequence number of the next segment
 	for i, sf := range files {

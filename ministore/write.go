@@ -188,7 +188,8 @@ func (w *wal) trim(a *segment) error {
 	return nil
 }
 
-// rotate seals the active file as NAME.NNN and starts a new one. The old
+// rotate seals the active file as NAME.NNN (NAME.NNNNNN in a journal
+// whose sealed segments have six digits) and starts a new one. The old
 // file is trimmed and fsync'd before it is renamed, so a sealed segment is
 // always whole; a crash after the rename and before the new file exists
 // leaves no active file, which Open creates.
@@ -198,7 +199,7 @@ func (w *wal) rotate() error {
 		return err
 	}
 	w.markDurable(a.last)
-	sealed := segmentName(w.path, w.nextNum)
+	sealed := segmentName(w.path, w.nextNum, w.segWidth)
 	if err := w.fs.Rename(w.path, sealed); err != nil {
 		return fmt.Errorf("seal %s: %w", w.path, err)
 	}

@@ -48,7 +48,7 @@ Each write test runs for --duration. Ratios are against the raw loop.`,
 				return err
 			}
 			defer os.RemoveAll(tmp)
-			update, finish := progress(cmd.ErrOrStderr(), "benchmarking")
+			update, finish := progress(cmd.ErrOrStderr(), "benchmarking", false)
 			steps := int64(4)
 			var rows []benchRow
 			for i, step := range []func() (benchRow, error){

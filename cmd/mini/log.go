@@ -78,7 +78,7 @@ func newLogCat() *cobra.Command {
 			}
 			out := bufferedOut(cmd.OutOrStdout())
 			defer out.Flush()
-			update, finish := progress(cmd.ErrOrStderr(), "reading")
+			update, finish := progress(cmd.ErrOrStderr(), "reading", false)
 			defer finish()
 			first, last, _ := ministore.Bounds(path)
 			for rec, err := range ministore.Records[json.RawMessage](path, max(from, 1)) {
@@ -158,6 +158,7 @@ printing records as another process appends them, until interrupted.`,
 	c.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing records as they are appended")
 	c.Flags().BoolVar(&raw, "raw", false, "print the bare records")
 	c.Flags().DurationVar(&interval, "interval", 200*time.Millisecond, "how often to look for new records with -f")
+	c.Flags().Bool("json", true, "print JSON lines (always on; accepted for symmetry)")
 	return c
 }
 
@@ -240,7 +241,7 @@ The rule is in docs/FORMAT.md, "Recovery".`,
 			if err := needJournal(path); err != nil {
 				return err
 			}
-			update, finish := progress(cmd.ErrOrStderr(), "verifying")
+			update, finish := progress(cmd.ErrOrStderr(), "verifying", true)
 			info, err := ministore.Inspect(path, update)
 			finish()
 			if err != nil {
@@ -254,7 +255,7 @@ The rule is in docs/FORMAT.md, "Recovery".`,
 					return err
 				}
 			} else if res.Sound {
-				fmt.Fprintf(out, "ok: %s: %d records (%d to %d) in %d files\n", path, res.Records, res.FirstSeq, res.LastSeq, res.Segments)
+				fmt.Fprintf(out, "ok: %s: %s (%d to %d) in %s\n", path, plural(res.Records, "record"), res.FirstSeq, res.LastSeq, plural(res.Segments, "file"))
 			}
 			if res.Problem != nil {
 				return problemError{res.Problem.String()}
@@ -326,7 +327,7 @@ func newLogStat() *cobra.Command {
 			if err := needJournal(path); err != nil {
 				return err
 			}
-			update, finish := progress(cmd.ErrOrStderr(), "reading")
+			update, finish := progress(cmd.ErrOrStderr(), "reading", true)
 			info, err := ministore.Inspect(path, update)
 			finish()
 			if err != nil {
@@ -364,8 +365,8 @@ func newLogStat() *cobra.Command {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\n", filepath.Base(s.Path), s.Format, s.Version, s.FirstSeq, s.Records, s.Bytes)
 				}
 				tw.Flush()
-				fmt.Fprintf(out, "%d files, %d records, sequence numbers %d to %d, %d bytes\n",
-					len(info.Segments), info.Records, info.FirstSeq, info.LastSeq, info.Bytes)
+				fmt.Fprintf(out, "%s, %s, sequence numbers %d to %d, %s\n",
+					plural(len(info.Segments), "file"), plural(info.Records, "record"), info.FirstSeq, info.LastSeq, plural(info.Bytes, "byte"))
 			}
 			if p := describeProblem(info.Problem); p != nil {
 				return problemError{p.String()}

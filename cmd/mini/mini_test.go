@@ -109,7 +109,7 @@ func TestLogTornVerifyRepair(t *testing.T) {
 		t.Fatalf("verify --json: %+v", r)
 	}
 	mini(t, "log", "repair", path).want(t, 0, "cut "+path+" at byte offset 69: removed 12 bytes", "")
-	mini(t, "log", "verify", path).want(t, 0, "ok: "+path+": 2 records (1 to 2) in 1 files", "")
+	mini(t, "log", "verify", path).want(t, 0, "ok: "+path+": 2 records (1 to 2) in 1 file", "")
 	mini(t, "log", "repair", path).want(t, 0, "sound: "+path+" needs no repair", "")
 	if b, _ := os.ReadFile(path + ".broken"); string(b) != `{"Inc":{"del` {
 		t.Fatalf("saved cut bytes %q", b)

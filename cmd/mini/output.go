@@ -13,27 +13,42 @@ import (
 )
 
 // progress returns a progress callback drawing a bar on stderr if stderr is
-// a terminal, and a func that finishes it; both do nothing otherwise.
-func progress(stderr io.Writer, what string) (func(done, total int64), func()) {
+// a terminal, and a func that finishes it; both do nothing otherwise. With
+// bytes set, done and total are bytes and the bar shows a rate; otherwise
+// they are counts (records, steps) and it shows none.
+func progress(stderr io.Writer, what string, bytes bool) (func(done, total int64), func()) {
 	f, ok := stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return func(int64, int64) {}, func() {}
 	}
-	var bar *progressbar.ProgressBar
+	return progressTo(stderr, what, bytes)
+}
+
+// progressTo draws the bar on w. The bar's clock starts now, when the work
+// starts, not at the first update: started at the first update, the bar
+// divided all the bytes read so far by a few microseconds and showed a rate
+// like "(1000 GB/s)".
+func progressTo(w io.Writer, what string, bytes bool) (func(done, total int64), func()) {
+	bar := progressbar.NewOptions64(1, progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(what), progressbar.OptionShowBytes(bytes),
+		progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100e6))
+	bar.StartWithoutRender()
 	update := func(done, total int64) {
-		if bar == nil {
-			bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(stderr),
-				progressbar.OptionSetDescription(what), progressbar.OptionShowBytes(true),
-				progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100e6))
+		if total <= 0 {
+			return
 		}
 		bar.ChangeMax64(total)
-		bar.Set64(done)
+		bar.Set64(min(done, total))
 	}
-	return update, func() {
-		if bar != nil {
-			bar.Finish()
-		}
+	return update, func() { bar.Finish() }
+}
+
+// plural returns "1 file", "2 files".
+func plural[N int | int64 | uint64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
 	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // writeJSON prints v as one line of JSON.

@@ -43,7 +43,12 @@ func newQueueStat() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "stat DIR",
 		Short: "Show depth, consumers, lag and dead letters",
-		Args:  cobra.ExactArgs(1),
+		Long: `Show the figures the folder holds: the messages on disk, how many are
+not yet acknowledged by every consumer, the dead letters, and per consumer
+its lag, the messages in flight and its floor (every message below it is
+acknowledged). The program's counters (deliveries, acks, ...) count since
+its Open and live in its memory: read them from Queue.Stats in the program.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q, err := openQueue(args[0])
 			if err != nil {
@@ -53,7 +58,7 @@ func newQueueStat() *cobra.Command {
 			st := q.Stats()
 			out := cmd.OutOrStdout()
 			if asJSON {
-				return writeJSON(out, st)
+				return writeJSON(out, queueStatJSON(st))
 			}
 			fmt.Fprintf(out, "messages %d to %d on disk, %d not yet acknowledged by every consumer, %d dead letters\n",
 				st.FirstSeq, st.LastSeq, st.Len, st.DeadLetters)
@@ -71,6 +76,36 @@ func newQueueStat() *cobra.Command {
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the stats as JSON")
 	return c
+}
+
+// queueStat is what queue stat prints with --json: the figures read from
+// the folder, with snake_case keys like every other command's.
+type queueStat struct {
+	FirstSeq    uint64          `json:"first_seq"`
+	LastSeq     uint64          `json:"last_seq"`
+	Len         int             `json:"len"`
+	Bytes       int64           `json:"bytes"`
+	MaxBytes    int64           `json:"max_bytes"`
+	DeadLetters int             `json:"dead_letters"`
+	Consumers   []queueConsumer `json:"consumers"`
+}
+
+type queueConsumer struct {
+	Name     string `json:"name"`
+	Lag      int    `json:"lag"`
+	InFlight int    `json:"in_flight"`
+	Floor    uint64 `json:"floor"`
+}
+
+// queueStatJSON keeps the folder-derived figures of st; the counters that
+// count since Open are left out: mini has only just opened the queue.
+func queueStatJSON(st miniqueue.Stats) queueStat {
+	out := queueStat{FirstSeq: st.FirstSeq, LastSeq: st.LastSeq, Len: st.Len, Bytes: st.Bytes,
+		MaxBytes: st.MaxBytes, DeadLetters: st.DeadLetters, Consumers: []queueConsumer{}}
+	for _, c := range st.Consumers {
+		out.Consumers = append(out.Consumers, queueConsumer{Name: c.Name, Lag: c.Lag, InFlight: c.InFlight, Floor: c.Floor})
+	}
+	return out
 }
 
 func newQueuePeek() *cobra.Command {
@@ -131,5 +166,6 @@ of order are skipped only by a real Receive, so they may be printed too.`,
 	}
 	c.Flags().IntVarP(&n, "n", "n", 10, "how many messages to print")
 	c.Flags().StringVar(&consumer, "consumer", "", "the consumer (default: the default consumer)")
+	c.Flags().Bool("json", true, "print JSON lines (always on; accepted for symmetry)")
 	return c
 }

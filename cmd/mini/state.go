@@ -96,12 +96,18 @@ func newStateShow() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "show DIR",
-		Short: "Show the state as it would be recovered: newest good snapshot plus the journal's tail",
-		Long: `Print, as JSON, what the program recovers when it opens the folder:
-the newest snapshot that verifies (its sequence number and state) and the
-journal records after it, in order, with the sequence number they bring
-the state to. A journal that does not continue the snapshot (a gap) is an
-error.`,
+		Short: "Show what the state is recovered from: newest good snapshot plus the journal's tail",
+		Long: `Print, as JSON, what the program recovers its state from when it opens
+the folder: the newest snapshot that verifies (its sequence number, as
+snapshot_seq, and its state, as snapshot_state) and the journal records after
+it (tail), in order, with the sequence number they bring the state to.
+
+mini cannot compute the current state itself: a record is a mutation whose
+Apply method is Go code in the program, so the tail is printed as it is,
+not applied (state_applied is false, and note says so). Without a snapshot,
+snapshot_state is null and the state is the program's zero value with every
+tail record applied. A journal that does not continue the snapshot (a gap)
+is an error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
@@ -118,19 +124,21 @@ error.`,
 				Rec json.RawMessage `json:"rec"`
 			}
 			out := struct {
-				Dir         string          `json:"dir"`
-				Journal     string          `json:"journal,omitempty"`
-				SnapshotSeq *uint64         `json:"snapshot_seq"`
-				Snapshot    string          `json:"snapshot,omitempty"`
-				Skipped     []string        `json:"skipped_snapshots,omitempty"`
-				State       json.RawMessage `json:"state"`
-				Tail        []tailRec       `json:"tail"`
-				Sequence    uint64          `json:"sequence"`
-			}{Dir: dir, Journal: jpath, State: json.RawMessage("null"), Tail: []tailRec{}, Skipped: skipped}
+				Dir           string          `json:"dir"`
+				Journal       string          `json:"journal,omitempty"`
+				SnapshotSeq   *uint64         `json:"snapshot_seq"`
+				Snapshot      string          `json:"snapshot,omitempty"`
+				Skipped       []string        `json:"skipped_snapshots,omitempty"`
+				SnapshotState json.RawMessage `json:"snapshot_state"`
+				StateApplied  bool            `json:"state_applied"`
+				Tail          []tailRec       `json:"tail"`
+				Sequence      uint64          `json:"sequence"`
+				Note          string          `json:"note"`
+			}{Dir: dir, Journal: jpath, SnapshotState: json.RawMessage("null"), Tail: []tailRec{}, Skipped: skipped}
 			from := uint64(1)
 			if haveSnap {
 				seq := info.Seq
-				out.SnapshotSeq, out.Snapshot, out.State, out.Sequence = &seq, info.Path, state, seq
+				out.SnapshotSeq, out.Snapshot, out.SnapshotState, out.Sequence = &seq, info.Path, state, seq
 				from = seq + 1
 			}
 			if jpath != "" {
@@ -149,6 +157,17 @@ error.`,
 					out.Sequence = rec.Seq
 				}
 			}
+			switch {
+			case !haveSnap && len(out.Tail) == 0:
+				out.Note = "no snapshot and no journal records: the state is the program's zero value"
+			case !haveSnap:
+				out.Note = fmt.Sprintf("no snapshot: the state is the program's zero value with the %d tail records applied by the program's Apply; mini cannot apply them without the program's Go types", len(out.Tail))
+			case len(out.Tail) == 0:
+				out.Note = "the state is snapshot_state: no journal records follow the snapshot"
+			default:
+				out.Note = fmt.Sprintf("the state is snapshot_state with the %d tail records applied by the program's Apply; mini cannot apply them without the program's Go types", len(out.Tail))
+			}
+			out.StateApplied = len(out.Tail) == 0
 			b, err := json.Marshal(out)
 			if err != nil {
 				return err
@@ -161,8 +180,25 @@ error.`,
 	return c
 }
 
+// compactResult is what state compact prints with --json. Dropped is
+// false when there was nothing to drop; then DroppedFrom and DroppedTo are 0.
+type compactResult struct {
+	Dir         string  `json:"dir"`
+	Journal     string  `json:"journal"`
+	SnapshotSeq *uint64 `json:"snapshot_seq"`
+	Dropped     bool    `json:"dropped"`
+	DroppedFrom uint64  `json:"dropped_from"`
+	DroppedTo   uint64  `json:"dropped_to"`
+	FirstSeq    uint64  `json:"first_seq"`
+	LastSeq     uint64  `json:"last_seq"`
+	Note        string  `json:"note,omitempty"`
+}
+
+const rustCompactNote = "the journal is in the Rust crate's format, which counts records by position; the Rust crate can no longer replay it with this snapshot"
+
 func newStateCompact() *cobra.Command {
 	var journal string
+	var asJSON bool
 	c := &cobra.Command{
 		Use:   "compact DIR",
 		Short: "Drop the journal records the newest good snapshot covers",
@@ -185,10 +221,21 @@ call the program's Manager.Compact.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
+			res := compactResult{Dir: dir, Journal: jpath}
 			if !haveSnap {
+				if asJSON {
+					first, last, err := ministore.Bounds(jpath)
+					if err != nil {
+						return err
+					}
+					res.FirstSeq, res.LastSeq, res.Note = first, last, "nothing to compact: no snapshot"
+					return writeJSON(out, res)
+				}
 				fmt.Fprintf(out, "nothing to compact: no snapshot in %s\n", dir)
 				return nil
 			}
+			seq := info.Seq
+			res.SnapshotSeq = &seq
 			s, err := ministore.Open[json.RawMessage](jpath, &ministore.Options{Schema: ministore.AnySchema})
 			if errors.Is(err, ministore.ErrLocked) {
 				return fmt.Errorf("%s is open in another process; compact from the program (Manager.Compact)", jpath)
@@ -200,20 +247,40 @@ call the program's Manager.Compact.`,
 			first, last := s.FirstSeq(), s.LastSeq()
 			cut := min(info.Seq+1, last)
 			if first == 0 || cut <= first {
+				res.FirstSeq, res.LastSeq = first, last
+				if asJSON {
+					res.Note = "nothing to compact"
+					if err := writeJSON(out, res); err != nil {
+						return err
+					}
+					return s.Close()
+				}
 				fmt.Fprintf(out, "nothing to compact: the journal holds records %d to %d, the snapshot covers up to %d\n", first, last, info.Seq)
-				return nil
+				return s.Close()
 			}
 			if err := s.TruncateFront(cut); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "dropped records %d to %d (covered by snapshot %d); the journal holds %d to %d\n",
-				first, cut-1, info.Seq, s.FirstSeq(), s.LastSeq())
+			res.Dropped, res.DroppedFrom, res.DroppedTo = true, first, cut-1
+			res.FirstSeq, res.LastSeq = s.FirstSeq(), s.LastSeq()
 			if s.Format() == ministore.FormatPlain {
-				fmt.Fprintln(out, "note: the journal is in the Rust crate's format, which counts records by position; the Rust crate can no longer replay it with this snapshot")
+				res.Note = rustCompactNote
 			}
-			return s.Close()
+			if err := s.Close(); err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(out, res)
+			}
+			fmt.Fprintf(out, "dropped records %d to %d (covered by snapshot %d); the journal holds %d to %d\n",
+				first, cut-1, info.Seq, res.FirstSeq, res.LastSeq)
+			if res.Note != "" {
+				fmt.Fprintln(out, "note: "+res.Note)
+			}
+			return nil
 		},
 	}
 	c.Flags().StringVar(&journal, "journal", "", "the journal's file name in DIR (default: the only journal there)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return c
 }

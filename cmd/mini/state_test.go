@@ -55,7 +55,9 @@ func TestStateShowAndCompact(t *testing.T) {
 	r := mini(t, "state", "show", "--json", dir)
 	var shown struct {
 		SnapshotSeq uint64          `json:"snapshot_seq"`
-		State       json.RawMessage `json:"state"`
+		State       json.RawMessage `json:"snapshot_state"`
+		Applied     bool            `json:"state_applied"`
+		Note        string          `json:"note"`
 		Tail        []struct {
 			Seq uint64          `json:"seq"`
 			Rec json.RawMessage `json:"rec"`
@@ -66,7 +68,8 @@ func TestStateShowAndCompact(t *testing.T) {
 		t.Fatalf("state show: %v %+v", err, r)
 	}
 	if shown.SnapshotSeq != 5 || string(shown.State) != `{"value":15}` || len(shown.Tail) != 2 ||
-		shown.Tail[1].Seq != 7 || string(shown.Tail[1].Rec) != `{"by":7}` || shown.Sequence != 7 {
+		shown.Tail[1].Seq != 7 || string(shown.Tail[1].Rec) != `{"by":7}` || shown.Sequence != 7 ||
+		shown.Applied || !strings.Contains(shown.Note, "with the 2 tail records applied by the program's Apply") {
 		t.Fatalf("state show: %s", r.stdout)
 	}
 
@@ -100,8 +103,37 @@ func TestStateShowAndCompact(t *testing.T) {
 	s.Close()
 	mini(t, "state", "show", gap).want(t, 1, "", "gap: the journal starts at record 6, but the state needs it from 1")
 
-	mini(t, "state", "show", t.TempDir()).want(t, 0, `"state": null`, "")
+	mini(t, "state", "show", t.TempDir()).want(t, 0, `"snapshot_state": null`, "")
+	mini(t, "state", "show", t.TempDir()).want(t, 0, `"note": "no snapshot and no journal records: the state is the program's zero value"`, "")
 	mini(t, "state", "show", filepath.Join(dir, "nope")).want(t, 2, "", "no folder at")
+
+	// No snapshot but a journal: snapshot_state null is said, not silent.
+	nosnap := writeStateFolder(t)
+	s, _ = minisnap.Open(nosnap, nil)
+	for _, i := range mustList(t, s) {
+		os.RemoveAll(filepath.Dir(i.Path))
+	}
+	s.Close()
+	mini(t, "state", "show", "--json", nosnap).want(t, 0,
+		`"snapshot_state":null,"state_applied":false,"tail":[{"seq":1,"rec":{"by":1}}`, "")
+	mini(t, "state", "show", "--json", nosnap).want(t, 0,
+		`"note":"no snapshot: the state is the program's zero value with the 7 tail records applied by the program's Apply`, "")
+}
+
+func TestStateCompactJSON(t *testing.T) {
+	dir := writeStateFolder(t)
+	r := mini(t, "state", "compact", "--json", dir)
+	var got compactResult
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 {
+		t.Fatalf("state compact --json: %v %+v", err, r)
+	}
+	if got.SnapshotSeq == nil || *got.SnapshotSeq != 5 || !got.Dropped || got.DroppedFrom != 1 || got.DroppedTo != 5 ||
+		got.FirstSeq != 6 || got.LastSeq != 7 || got.Note != "" {
+		t.Fatalf("state compact --json: %s", r.stdout)
+	}
+	mini(t, "state", "compact", "--json", dir).want(t, 0,
+		`"dropped":false,"dropped_from":0,"dropped_to":0,"first_seq":6,"last_seq":7,"note":"nothing to compact"}`, "")
+	mini(t, "state", "compact", "--json", t.TempDir()).want(t, 2, "", "no journal")
 }
 
 func mustList(t *testing.T, s *minisnap.Store) []minisnap.Info {
