@@ -242,7 +242,7 @@ func runCrashWorkload(sc crashScenario, fsys vfs.FS, m *crashModel) (err error) 
 				return &violation{fmt.Sprintf("consumer %q: id %d delivered after a Purge or Delete of it returned", arg, msg.Value)}
 			}
 			if nb, ok := m.notBefore[msg.Value]; ok && time.Now().Before(nb) {
-				return &violation{fmt.Sprintf("consumer %q: id %d pushed for later delivered %v early", arg, msg.Value, nb.Sub(time.Now()))}
+				return &violation{fmt.Sprintf("consumer %q: id %d pushed for later delivered %v early", arg, msg.Value, time.Until(nb))}
 			}
 			if m.acked[arg][msg.Value] {
 				return &violation{fmt.Sprintf("consumer %q: message %d (id %d) delivered again after its Ack", arg, msg.Seq, msg.Value)}
@@ -353,7 +353,7 @@ func checkRecovered(sc crashScenario, fsys vfs.FS, m *crashModel) string {
 			case m.removed[id]:
 				return fmt.Sprintf("consumer %q: id %d was purged or deleted, delivered after the crash", name, id)
 			case !m.notBefore[id].IsZero() && time.Now().Before(m.notBefore[id]):
-				return fmt.Sprintf("consumer %q: id %d pushed for later delivered %v early after the crash", name, id, m.notBefore[id].Sub(time.Now()))
+				return fmt.Sprintf("consumer %q: id %d pushed for later delivered %v early after the crash", name, id, time.Until(m.notBefore[id]))
 			case delayed && time.Now().Before(until):
 				return fmt.Sprintf("consumer %q: id %d delivered after the crash %v before the end of its delay", name, id, time.Until(until))
 			case m.acked[name][id]:
