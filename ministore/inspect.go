@@ -63,8 +63,9 @@ func inspectFS(fsys vfs.FS, path string, progress func(read, total int64)) (*Jou
 		}
 	}
 	expect := uint64(0)
+	crashable := headerlessIsCrash(fsys, files)
 	for i, sf := range files {
-		seg, next, problem, err := inspectSegment(fsys, sf.path, i == len(files)-1, i == len(files)-1 && sf.num == 0, expect, pr)
+		seg, next, problem, err := inspectSegment(fsys, sf.path, i == len(files)-1, i == len(files)-1 && sf.num == 0 && crashable, expect, pr)
 		if err != nil {
 			return nil, err
 		}
@@ -90,7 +91,8 @@ func inspectFS(fsys vfs.FS, path string, progress func(read, total int64)) (*Jou
 
 // inspectSegment reads one segment whole. It returns what it found, the
 // next expected sequence number, and the first problem.
-// active says it is the journal's active file, and the newest.
+// active says it is the journal's active file, and the newest, and that a
+// crash can have left it without a header (headerlessIsCrash).
 func inspectSegment(fsys vfs.FS, path string, newest, active bool, expect uint64, pr *progressReader) (*SegmentInfo, uint64, error, error) {
 	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
@@ -188,8 +190,11 @@ func boundsFS(fsys vfs.FS, path string) (first, last uint64, err error) {
 		}
 		h, _, err := readHeader(f, sf.path)
 		f.Close()
-		if err == errNoHeader && i == len(files)-1 {
+		if err == errNoHeader && i == len(files)-1 && sf.num == 0 && headerlessIsCrash(fsys, files) {
 			break
+		}
+		if err == errNoHeader {
+			return 0, 0, corruptAt(sf.path, 1, 0, errBadMagic)
 		}
 		if err != nil {
 			return 0, 0, err

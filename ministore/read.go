@@ -76,7 +76,7 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, y
 		}
 		h, _, err := readHeader(f, sf.path)
 		f.Close()
-		if err == errNoHeader && i == len(files)-1 && sf.num == 0 {
+		if err == errNoHeader && i == len(files)-1 && sf.num == 0 && headerlessIsCrash(fsys, files) {
 			files = files[:i]
 			break
 		}
@@ -106,7 +106,7 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, y
 			base = 1
 		}
 		s, err := newScannerBuf(sf.path, f, newest, base, br)
-		if err == errNoHeader && newest && sf.num == 0 {
+		if err == errNoHeader && newest && sf.num == 0 && headerlessIsCrash(fsys, files) {
 			f.Close()
 			return 0, nil
 		}

@@ -361,3 +361,61 @@ func TestSealedDamageNamesLine(t *testing.T) {
 		})
 	}
 }
+
+// An active file emptied, or cut inside its header, behind sealed segments
+// of format v1 is damage: this package creates files through a temporary
+// file and a rename, so no crash leaves one without its header, and the
+// records it held were acknowledged. Behind a plain (Rust) segment it may
+// be the Rust crate's crash while creating the file, and starts afresh.
+func TestHeaderlessActiveAfterSealedSegments(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		content string
+	}{
+		{"emptied", ""},
+		{"cut inside the header", "// MINISTORE JOUR"},
+		{"zeros", "\x00\x00\x00\x00"},
+	} {
+		t.Run("v1/"+tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "j.log")
+			writeJournal(t, path, 20, &Options{MaxSegmentBytes: 400})
+			if _, err := os.Stat(path + ".001"); err != nil {
+				t.Fatalf("no sealed segment: %v", err)
+			}
+			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			wantCorrupt(t, path, []byte(tc.content), 1)
+			if _, _, err := boundsFS(vfs.OS, path); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("Bounds: %v, want ErrCorrupt", err)
+			}
+		})
+	}
+	t.Run("plain", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "rot.log")
+		// A Rust-rotated journal: two sealed plain segments, and an active
+		// file the crate's crash left empty while it created it.
+		for name, body := range map[string]string{
+			"rot.log.001": "// MINISTORE JOURNAL v0.1.4\n{\"k\":\"a\",\"v\":1}\n",
+			"rot.log.002": "// MINISTORE JOURNAL v0.1.4\n{\"k\":\"b\",\"v\":2}\n",
+			"rot.log":     "",
+		} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		recs, err := Replay[kv](path)
+		if err != nil || len(recs) != 2 {
+			t.Fatalf("Replay: %d records, %v; want 2", len(recs), err)
+		}
+		s, err := Open[kv](path, quietOptions(Options{}, nil))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer s.Close()
+		if s.LastSeq() != 2 {
+			t.Fatalf("LastSeq %d, want 2", s.LastSeq())
+		}
+	})
+}

@@ -292,12 +292,13 @@ func scanSealed(seg *segment) (*scanner, error) {
 }
 
 // recoverNewest scans the newest segment, builds its index and removes a
-// torn tail. It returns errNoHeader for an active file without a header (a
-// crash of the Rust crate while it created the file), which recover starts
-// afresh.
+// torn tail. It returns errNoHeader for an active file without a header
+// that a crash of the Rust crate can have left while it created the file
+// (see headerlessIsCrash), which recover starts afresh.
 func (w *wal) recoverNewest(seg *segment, expect uint64) error {
 	s, err := newScanner(seg.path, io.NewSectionReader(seg.f, 0, 1<<62), true, expect)
-	if err == errNoHeader && seg.num == 0 {
+	// See headerlessIsCrash: only after no sealed segment, or a plain one.
+	if err == errNoHeader && seg.num == 0 && (len(w.segs) < 2 || w.segs[len(w.segs)-2].hdr.format == FormatPlain) {
 		return errNoHeader
 	}
 	if err == errNoHeader {
