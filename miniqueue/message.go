@@ -2,7 +2,11 @@ package miniqueue
 
 import (
 	"errors"
+	"fmt"
 	"time"
+	"unicode/utf8"
+
+	"github.com/mini-go/mini/ministore"
 )
 
 // A Message is one delivery of a message to a consumer.
@@ -44,8 +48,13 @@ func (m *Message[T]) Nack(delay time.Duration) error {
 // crash cuts Term short (Open finishes the move or, if the dead letter was
 // not written yet, the message is delivered again). Term fails like Nack on
 // a message already acknowledged (ErrAcked) or delivered again since
-// (ErrStale).
+// (ErrStale). A reason that is not valid UTF-8 is refused
+// (ministore.ErrInvalidUTF8) before anything is written: it would not read
+// back as given.
 func (m *Message[T]) Term(reason string) error {
+	if !utf8.ValidString(reason) {
+		return fmt.Errorf("miniqueue: Term reason: %w: it would be stored as U+FFFD", ministore.ErrInvalidUTF8)
+	}
 	return m.wrap(m.c.q.e.term(m.c.st, m.Seq, m.Attempt, reason))
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/ministore"
 )
 
 // Term moves a message to the dead-letter queue at its first delivery, and
@@ -105,5 +106,28 @@ func TestTermFinishedByOpen(t *testing.T) {
 			t.Fatalf("dead letters %+v", dls)
 		}
 		noMessage(t, q2.Consumer(""), time.Minute)
+	})
+}
+
+// A Term reason that is not valid UTF-8 is refused, nothing is moved, and
+// the message stays with the consumer to be Term'd with a valid reason.
+func TestTermReasonInvalidUTF8(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := vfs.NewMem()
+		q := memQueue[string](t, mem, Options{})
+		mustPush(t, q, "poison")
+		m := recvT(t, q.Consumer(""))
+		if err := m.Term("bad \xff byte"); !errors.Is(err, ministore.ErrInvalidUTF8) {
+			t.Fatalf("Term with invalid UTF-8 = %v, want ministore.ErrInvalidUTF8", err)
+		}
+		if dls := collectDead(t, q); len(dls) != 0 {
+			t.Fatalf("dead letters after a refused Term: %+v", dls)
+		}
+		if err := m.Term("bad byte"); err != nil {
+			t.Fatalf("Term with a valid reason: %v", err)
+		}
+		if dls := collectDead(t, q); len(dls) != 1 || dls[0].Reason != "Term: bad byte" {
+			t.Fatalf("dead letters %+v", dls)
+		}
 	})
 }
