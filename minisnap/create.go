@@ -81,7 +81,7 @@ func (s *Store) CreateFrom(seq uint64, write func(w io.Writer) error) error {
 		if seq < newest.seq {
 			return fmt.Errorf("%w: create seq %d, newest is %d", ErrOutOfOrder, seq, newest.seq)
 		}
-		if seq == newest.seq && !newest.legacy {
+		if seq == newest.seq && !newest.rust() {
 			gen = newest.gen + 1
 		}
 	}
@@ -237,7 +237,7 @@ func (s *Store) prune(es []entry) error {
 	var old []entry
 	kept := 0
 	for _, e := range es {
-		if e.legacy {
+		if e.rust() {
 			continue
 		}
 		if kept < s.keep {

@@ -53,8 +53,9 @@
 //	|   +-- meta.json                    format, seq, codec, file, size,
 //	|                                    crc32c, created, metacrc32c
 //	+-- .tmp-snap-43-KX2B7QAD/           Create in progress (or crashed)
-//	+-- snapshot.json                    legacy snapshot (Rust crate layout)
+//	+-- snapshot.json                    legacy snapshot (Rust crate 0.1 layout)
 //	+-- snapshot.seq                     legacy snapshot's seq
+//	+-- snapshot_00000000000000000040.json  numbered snapshot (current Rust crate)
 //
 // A snapshot directory is named "snap-" and its sequence number in 20
 // zero-padded digits, so `ls` lists them oldest first. Creating a sequence
@@ -97,6 +98,15 @@
 // DIR/snapshot.seq, no checksum — is a legacy snapshot: Restore and List
 // read it (as JSON, whatever the Store's codec), any Go snapshot supersedes
 // it whatever its sequence number, and minisnap never writes or deletes it.
+//
+// The current Rust crate writes one file per snapshot instead,
+// DIR/snapshot_<seq in 20 digits>.json, holding {"seq":N,"state":...}. These
+// numbered snapshots are read too (Info.Legacy is set, Info.Path names the
+// file): they are ordered with the Go snapshots by sequence number (a Go
+// snapshot first at the same one), Restore decodes their "state" as JSON,
+// and RestoreLatestGood falls back over one that is not a JSON object with
+// that "seq" and a "state". minisnap never writes or deletes them (Keep
+// counts only Go snapshots). The crate's MessagePack files are not read.
 // See docs/FORMAT.md for the full description.
 //
 // # Concurrency
@@ -128,7 +138,8 @@
 //     files one after the other, so a crash of the Rust program could have
 //     paired a state with another snapshot's sequence number; minisnap
 //     cannot detect that. Only invalid JSON or an unreadable snapshot.seq
-//     are reported as corruption.
+//     are reported as corruption. A numbered snapshot has no checksum
+//     either: damage that leaves valid JSON with the right "seq" restores.
 //   - Create refuses a sequence number below the newest snapshot's
 //     (ErrOutOfOrder), even if that snapshot is damaged; remove it by hand
 //     to go back.

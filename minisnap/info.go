@@ -28,8 +28,10 @@ type Info struct {
 	// Path is the state file, e.g. DIR/snap-00000000000000000010/snapshot.json;
 	// `cat` or `jq` it when the codec is JSON.
 	Path string
-	// Legacy is true for a snapshot in the Rust crate's layout
-	// (DIR/snapshot.json and DIR/snapshot.seq, no checksum).
+	// Legacy is true for a snapshot in one of the Rust crate's layouts,
+	// which have no checksum: DIR/snapshot.json and DIR/snapshot.seq
+	// (minisnap 0.1), or one file DIR/snapshot_<seq, 20 digits>.json
+	// holding {"seq":N,"state":...} (the current crate; Path names it).
 	Legacy bool
 	// Err is non-nil when the snapshot's metadata could not be read: it is
 	// damaged (a *CorruptError) or unreadable, and Restore would fail on
@@ -42,11 +44,16 @@ type Info struct {
 
 // entry is a snapshot found by listing the directory.
 type entry struct {
-	name   string // directory name; "" for the legacy snapshot
-	seq    uint64 // from the directory name; 0 for legacy until read
-	gen    uint64 // n in "snap-<seq>.<n>", for repeated sequence numbers
-	legacy bool
+	name     string // directory (or numbered file) name; "" for the legacy snapshot
+	seq      uint64 // from the name; 0 for legacy until read
+	gen      uint64 // n in "snap-<seq>.<n>", for repeated sequence numbers
+	legacy   bool   // DIR/snapshot.json + DIR/snapshot.seq
+	numbered bool   // DIR/snapshot_<seq>.json of the current Rust crate
 }
+
+// rust reports whether e is one of the Rust crate's snapshots, which
+// minisnap never writes or deletes.
+func (e entry) rust() bool { return e.legacy || e.numbered }
 
 const (
 	dirPrefix   = "snap-"
@@ -108,8 +115,9 @@ func parseDecimal(s string, zeros bool) (uint64, bool) {
 }
 
 // scan lists the snapshots in the directory, newest first: the Go
-// snapshots by (seq, gen), then the legacy one if present. A missing
-// directory holds no snapshots.
+// snapshots and the Rust crate's numbered ones by seq (a Go snapshot before
+// a numbered one of the same seq, later gen first), then the legacy one if
+// present. A missing directory holds no snapshots.
 func (s *Store) scan() ([]entry, error) {
 	names, err := s.fs.ReadDir(s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -125,12 +133,14 @@ func (s *Store) scan() ([]entry, error) {
 	for _, name := range names {
 		if seq, gen, ok := parseDirName(name); ok {
 			out = append(out, entry{name: name, seq: seq, gen: gen})
+		} else if seq, ok := parseNumberedName(name); ok {
+			out = append(out, entry{name: name, seq: seq, numbered: true})
 		} else if name == legacyState || name == seqName {
 			legacy = true
 		}
 	}
 	slices.SortFunc(out, func(a, b entry) int {
-		return cmp.Or(cmp.Compare(b.seq, a.seq), cmp.Compare(b.gen, a.gen))
+		return cmp.Or(cmp.Compare(b.seq, a.seq), compareBool(a.numbered, b.numbered), cmp.Compare(b.gen, a.gen))
 	})
 	if legacy {
 		out = append(out, entry{legacy: true})
@@ -138,10 +148,25 @@ func (s *Store) scan() ([]entry, error) {
 	return out, nil
 }
 
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
 // info reads what List shows about e: its metadata, not its state.
 func (s *Store) info(e entry) Info {
 	if e.legacy {
 		info, _ := s.legacyInfo()
+		return info
+	}
+	if e.numbered {
+		info, _ := s.numberedInfo(e)
 		return info
 	}
 	info, _, err := s.readMeta(e)

@@ -17,7 +17,8 @@ type Options struct {
 	// the one it just wrote; older ones are removed oldest first, and only
 	// after the new one is durable. Zero means 2, so the previous snapshot
 	// remains as a fallback. A negative value keeps every snapshot. A
-	// legacy snapshot (see the package documentation) is never removed.
+	// snapshot of the Rust crate (legacy or numbered, see the package
+	// documentation) is never removed and does not count.
 	Keep int
 
 	// Codec encodes the state in Create and decodes it in Restore. Nil

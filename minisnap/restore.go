@@ -206,6 +206,9 @@ func (s *Store) load(e entry, read func(io.Reader, Info) error) (Info, error) {
 // open reads and checks e's metadata and sequence file and opens its state
 // file, whose size must match the metadata.
 func (s *Store) open(e entry) (Info, io.Closer, *verifyReader, error) {
+	if e.numbered {
+		return s.openNumbered(e)
+	}
 	var (
 		info Info
 		want uint32

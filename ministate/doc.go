@@ -79,7 +79,8 @@
 //	│   ├── snapshot.json              record 42, pretty JSON by default,
 //	│   ├── snapshot.seq               its sequence number, and a checksum
 //	│   └── meta.json
-//	└── snapshot.json, snapshot.seq    a snapshot written by the Rust crate
+//	├── snapshot_<seq, 20 digits>.json a snapshot written by the current Rust crate
+//	└── snapshot.json, snapshot.seq    a snapshot written by the Rust crate 0.1
 //
 // Each journal record is one mutation, or one batch, as compact JSON:
 //
@@ -170,8 +171,10 @@
 //     that it continues the snapshot).
 //   - After Compact, a folder in the Rust crate's format can no longer be
 //     recovered by the Rust crate: it counts lines from the start of the
-//     journal and reads only its own snapshot.json. Appending, and Go
-//     snapshots without compaction, keep it valid for the crate.
+//     journal and reads only its own snapshots. Appending, and Go
+//     snapshots without compaction, keep it valid for the crate; the
+//     automatic snapshots of SnapshotEvery and SnapshotBytes compact. See
+//     docs/MIGRATING.md.
 //   - A batch that holds Validators after its first mutation is validated
 //     on a copy of the state (see Cloner), which costs a copy if none is
 //     kept at the time (see Concurrency).

@@ -161,11 +161,11 @@ is an error.`,
 			case !haveSnap && len(out.Tail) == 0:
 				out.Note = "no snapshot and no journal records: the state is the program's zero value"
 			case !haveSnap:
-				out.Note = fmt.Sprintf("no snapshot: the state is the program's zero value with the %d tail records applied by the program's Apply; mini cannot apply them without the program's Go types", len(out.Tail))
+				out.Note = "no snapshot: the state is the program's zero value with the " + plural(len(out.Tail), "tail record") + " applied by the program's Apply; mini cannot apply them without the program's Go types"
 			case len(out.Tail) == 0:
 				out.Note = "the state is snapshot_state: no journal records follow the snapshot"
 			default:
-				out.Note = fmt.Sprintf("the state is snapshot_state with the %d tail records applied by the program's Apply; mini cannot apply them without the program's Go types", len(out.Tail))
+				out.Note = "the state is snapshot_state with the " + plural(len(out.Tail), "tail record") + " applied by the program's Apply; mini cannot apply them without the program's Go types"
 			}
 			out.StateApplied = len(out.Tail) == 0
 			b, err := json.Marshal(out)

@@ -176,3 +176,20 @@ func TestSnapCommands(t *testing.T) {
 	mini(t, "snap", "show", "--json", dir).want(t, 0, `{"value":15}`, "skipping snapshot 7")
 	mini(t, "snap", "ls", filepath.Join(dir, "nope")).want(t, 2, "", "no folder at")
 }
+
+// A folder in the current Rust crates' layout: a six-digit segment and a
+// numbered snapshot snapshot_<seq>.json holding {"seq":N,"state":...}.
+func TestStateShowRustCurrentLayout(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{
+		"test.wal.jsonl.000001":              "// MINISTORE JOURNAL v0.1.4\n{\"to\":10}\n{\"to\":20}\n",
+		"test.wal.jsonl":                     "// MINISTORE JOURNAL v0.1.4\n{\"to\":30}\n",
+		"snapshot_00000000000000000002.json": "{\n  \"seq\": 2,\n  \"state\": {\n    \"version\": 20\n  }\n}",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mini(t, "state", "show", "--json", dir).want(t, 0,
+		`"snapshot_seq":2,"snapshot":"`+filepath.Join(dir, "snapshot_00000000000000000002.json")+`","snapshot_state":{"version":20},"state_applied":false,"tail":[{"seq":3,"rec":{"to":30}}],"sequence":3,"note":"the state is snapshot_state with the 1 tail record applied`, "")
+}

@@ -1,0 +1,110 @@
+package minisnap
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The current Rust crate minisnap writes each snapshot as one file,
+// DIR/snapshot_<seq in 20 digits>.json, holding {"seq":N,"state":...}.
+// minisnap reads these numbered snapshots (no checksum, like the legacy
+// snapshot.json) and never writes or deletes them.
+const (
+	numberedPrefix = "snapshot_"
+	numberedExt    = ".json"
+)
+
+// numberedName is the file name of the Rust crate's numbered snapshot seq.
+func numberedName(seq uint64) string {
+	return fmt.Sprintf("%s%0*d%s", numberedPrefix, seqDigits, seq, numberedExt)
+}
+
+// parseNumberedName is the inverse of numberedName; it accepts nothing else.
+func parseNumberedName(name string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(name, numberedPrefix)
+	if !ok {
+		return 0, false
+	}
+	digits, ok := strings.CutSuffix(rest, numberedExt)
+	if !ok || len(digits) != seqDigits {
+		return 0, false
+	}
+	return parseDecimal(digits, true)
+}
+
+// numberedInfo describes the numbered snapshot e from the directory
+// listing and the file's size and time; it does not read the file.
+func (s *Store) numberedInfo(e entry) (Info, error) {
+	info := Info{
+		Seq:    e.seq,
+		Codec:  JSONCodec{}.Name(),
+		Path:   filepath.Join(s.dir, e.name),
+		Legacy: true,
+		id:     e,
+	}
+	st, err := s.fs.Stat(info.Path)
+	if err != nil {
+		err = missingAsCorrupt(err, info.Path, e.seq)
+		info.Err = err
+		return info, err
+	}
+	info.Size, info.Time = st.Size(), st.ModTime().UTC()
+	return info, nil
+}
+
+// numberedFile is the content of a numbered snapshot.
+type numberedFile struct {
+	Seq   *uint64         `json:"seq"`
+	State json.RawMessage `json:"state"`
+}
+
+// openNumbered reads numbered snapshot e whole and returns a reader of its
+// state (the "state" value). Bytes that are not one JSON object with a
+// "seq" equal to the name's and a "state" are a *CorruptError: without a
+// checksum that is the only sign of damage.
+func (s *Store) openNumbered(e entry) (Info, io.Closer, *verifyReader, error) {
+	info, err := s.numberedInfo(e)
+	if err != nil {
+		return info, nil, nil, err
+	}
+	f, err := s.fs.OpenFile(info.Path, os.O_RDONLY, 0)
+	if err != nil {
+		return info, nil, nil, missingAsCorrupt(err, info.Path, info.Seq)
+	}
+	b, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		return info, nil, nil, fmt.Errorf("minisnap: read %s: %w", info.Path, err)
+	}
+	info.Size = int64(len(b))
+	var nf numberedFile
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&nf); err != nil {
+		off := dec.InputOffset()
+		if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+			off = se.Offset
+		} else if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+			off = int64(len(b)) // cut short: the damage is where the file ends
+		}
+		return info, nil, nil, &CorruptError{Path: info.Path, Seq: info.Seq, Offset: off, Err: err}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return info, nil, nil, corrupt(info.Path, info.Seq, dec.InputOffset(), "data after the snapshot's JSON object")
+	}
+	switch {
+	case nf.Seq == nil:
+		return info, nil, nil, corrupt(info.Path, info.Seq, -1, `no "seq" field`)
+	case *nf.Seq != e.seq:
+		return info, nil, nil, corrupt(info.Path, info.Seq, -1, "holds seq %d, file name seq %d", *nf.Seq, e.seq)
+	case nf.State == nil:
+		return info, nil, nil, corrupt(info.Path, info.Seq, -1, `no "state" field`)
+	}
+	vr := &verifyReader{r: bytes.NewReader(nf.State), path: info.Path, seq: info.Seq}
+	return info, io.NopCloser(nil), vr, nil
+}
