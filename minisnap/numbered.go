@@ -20,12 +20,9 @@ const (
 	numberedExt    = ".json"
 )
 
-// numberedName is the file name of the Rust crate's numbered snapshot seq.
-func numberedName(seq uint64) string {
-	return fmt.Sprintf("%s%0*d%s", numberedPrefix, seqDigits, seq, numberedExt)
-}
-
-// parseNumberedName is the inverse of numberedName; it accepts nothing else.
+// parseNumberedName returns the seq of a numbered snapshot's file name,
+// "snapshot_" + seq in exactly seqDigits digits + ".json"; it accepts
+// nothing else.
 func parseNumberedName(name string) (uint64, bool) {
 	rest, ok := strings.CutPrefix(name, numberedPrefix)
 	if !ok {
