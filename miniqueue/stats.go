@@ -1,5 +1,7 @@
 package miniqueue
 
+import "github.com/mini-go/mini/ministore"
+
 // Stats are a queue's figures, for monitoring.
 type Stats struct {
 	FirstSeq    uint64 // the oldest message on disk; 0 if none
@@ -9,6 +11,11 @@ type Stats struct {
 	MaxBytes    int64  // Options.MaxBytes
 	DeadLetters int    // messages in the dead-letter queue
 	Consumers   []ConsumerStats
+	// Journal and ConsumerJournal are the figures of the queue's two
+	// journals, messages.log and consumers.log (see ministore.Stats):
+	// appends, group commits, fsyncs and their latency since Open.
+	Journal         ministore.Stats
+	ConsumerJournal ministore.Stats
 }
 
 // ConsumerStats are one consumer's figures. The counters count since Open.
@@ -61,5 +68,7 @@ func (q *Queue[T]) Stats() Stats {
 	}
 	e.mu.Unlock()
 	s.Len = q.Len()
+	s.Journal = e.msgs.Stats()
+	s.ConsumerJournal = e.cons.Stats()
 	return s
 }

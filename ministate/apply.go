@@ -245,8 +245,10 @@ func (m *Manager[S, M]) applyReadyLocked() bool {
 		m.failLocked(err)
 	}
 	m.w.records += uint64(done)
+	m.stats.applies.Add(uint64(done))
 	for _, p := range run[:done] {
 		m.w.bytes += int64(p.size)
+		m.stats.mutations.Add(uint64(len(p.ms)))
 	}
 	m.w.cond.Broadcast()
 	return true

@@ -111,6 +111,11 @@
 // in parallel with each other and with writers' I/O; they are held off only
 // while a run of durable records is applied to the state.
 //
+// Stats returns the Manager's figures, lock-free: its journal's
+// (ministore.Stats), the records and mutations applied, the snapshots and
+// compactions with their durations, and what Open replayed and how long it
+// took. The subpackages of github.com/mini-go/mini/metrics publish them.
+//
 // Writers share fsyncs (group commit): each encodes its mutation in its own
 // goroutine and appends it to the journal, which gives it its sequence
 // number; then one writer at a time fsyncs the journal for every record

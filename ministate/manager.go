@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/minisnap"
@@ -65,6 +66,8 @@ type Manager[S any, M Mutator[S]] struct {
 	// snapNext is 1 + the sequence number of the newest snapshot known to
 	// be durable, or 0 if there is none. Written under snapMu.
 	snapNext atomic.Uint64
+
+	stats counters // see Stats
 }
 
 // pending is a logged record that is not applied yet.
@@ -88,6 +91,7 @@ type pending[M any] struct {
 // files. A damaged newest snapshot is passed over for an older one when the
 // journal still holds the records after it (a warning is logged).
 func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager[S, M], error) {
+	start := time.Now()
 	o, err := opts.resolve()
 	if err != nil {
 		return nil, err
@@ -153,6 +157,7 @@ func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager
 	m.q.next = log.NextSeq()
 	m.q.appended = m.q.next - 1
 	m.q.done, m.q.turn = make(chan struct{}), make(chan struct{})
+	m.stats.recovery = time.Since(start)
 	return m, nil
 }
 

@@ -95,6 +95,7 @@ func (m *Manager[S, M]) recover() error {
 	m.w.durable, m.w.registered = applied, applied
 	m.w.records = applied - snapSeq
 	m.w.bytes = bytes
+	m.stats.replayed = applied - snapSeq
 	return nil
 }
 

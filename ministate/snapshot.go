@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"time"
 )
 
 // CreateSnapshot writes a snapshot of the current state and returns the
@@ -83,6 +84,7 @@ func (m *Manager[S, M]) snapshotDue() bool {
 
 // snapshotLocked captures the state and writes it. Called with snapMu held.
 func (m *Manager[S, M]) snapshotLocked() (uint64, error) {
+	start := time.Now()
 	seq, data, err := m.capture()
 	if err != nil {
 		return seq, err
@@ -94,6 +96,7 @@ func (m *Manager[S, M]) snapshotLocked() (uint64, error) {
 		return seq, err
 	}
 	m.snapNext.Store(seq + 1)
+	m.stats.snapshots.Observe(time.Since(start))
 	return seq, nil
 }
 
@@ -132,8 +135,10 @@ func (m *Manager[S, M]) compactLocked(seq uint64) error {
 	if cut <= m.log.FirstSeq() {
 		return nil
 	}
+	start := time.Now()
 	if err := m.log.TruncateFront(cut); err != nil {
 		return fmt.Errorf("ministate: compact journal before record %d: %w", cut, err)
 	}
+	m.stats.compactions.Observe(time.Since(start))
 	return nil
 }

@@ -117,6 +117,14 @@
 // same journal, in this process or another, gets ErrLocked. Replay and
 // Records take no lock and can follow a journal another process writes.
 //
+// Stats returns a snapshot of the Store's figures (records and bytes
+// appended, group commits, fsyncs and their latency in a fixed-bucket
+// histogram, rotations, segments, preallocation steps, torn-tail repairs,
+// Open's duration); Stats.Sub diffs two snapshots. Counting is always on
+// and lock-free: the leader of a group commit adds to atomic counters.
+// The subpackages of github.com/mini-go/mini/metrics publish them through
+// expvar (expvarstats) and Prometheus (promstats).
+//
 // # Caveats
 //
 // Open reads every record of the newest segment, but only the header and

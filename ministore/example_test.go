@@ -145,3 +145,25 @@ func ExampleOptions_schema() {
 	// true
 	// true 1 json: unknown field "Set"
 }
+
+// Stats counts what the Store did; Sub gives what it did between two calls.
+func ExampleStore_Stats() {
+	dir, _ := os.MkdirTemp("", "ministore")
+	defer os.RemoveAll(dir)
+	store, err := ministore.Open[CounterMutation](filepath.Join(dir, "counter.log"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	before := store.Stats()
+	store.Append(CounterMutation{Set: ptr(1)})
+	store.AppendBatch(CounterMutation{Inc: ptr(2)}, CounterMutation{Inc: ptr(3)})
+	d := store.Stats().Sub(before)
+	fmt.Println("records:", d.Appends, "group commits:", d.Batches, "fsyncs:", d.Fsyncs)
+	fmt.Println("records per group commit:", d.RecordsPerBatch())
+	fmt.Println("fsync latencies counted:", d.FsyncLatency.Count)
+	// Output:
+	// records: 3 group commits: 2 fsyncs: 2
+	// records per group commit: 1.5
+	// fsync latencies counted: 2
+}

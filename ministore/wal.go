@@ -53,9 +53,12 @@ type wal struct {
 	segs     []*segment // oldest first; the last one is the active file
 	nextNum  int        // number of the next sealed segment
 	segWidth int        // digits of the next sealed segment's number
+
+	stats counters // see Stats
 }
 
 func openWAL(path string, o *Options) (w *wal, err error) {
+	start := time.Now()
 	opts, err := o.resolved()
 	if err != nil {
 		return nil, err
@@ -104,7 +107,9 @@ func openWAL(path string, o *Options) (w *wal, err error) {
 		return nil, err
 	}
 	w.batchID = 1
+	w.stats.recovery = time.Since(start)
 	if w.torn != nil {
+		w.stats.tornRepairs.Store(1)
 		opts.Logger.Warn("ministore: repaired torn tail", "path", w.torn.Path, "line", w.torn.Line,
 			"offset", w.torn.Offset, "bytes", w.torn.Bytes, "saved", w.torn.Saved)
 	}

@@ -99,10 +99,11 @@ func (w *wal) writeBatch(buf []byte, ends []int, first uint64) error {
 		return fmt.Errorf("write %s: %w", a.path, err)
 	}
 	if w.opts.Sync == SyncAlways {
-		if err := a.f.Sync(); err != nil {
+		if err := w.fsync(a.f); err != nil {
 			return fmt.Errorf("fsync %s: %w", a.path, err)
 		}
 	}
+	w.stats.batch(len(ends), len(buf))
 	w.segMu.Lock()
 	start := a.size
 	for _, end := range ends {
@@ -140,6 +141,7 @@ func (w *wal) preallocate(a *segment, need int64) error {
 			w.segMu.Lock()
 			a.alloc = target
 			w.segMu.Unlock()
+			w.stats.preallocSteps.Add(1)
 			return nil
 		}
 		if !errors.Is(err, syscall.ENOSPC) {
@@ -182,7 +184,7 @@ func (w *wal) trim(a *segment) error {
 		a.alloc = a.size
 		w.segMu.Unlock()
 	}
-	if err := a.f.Sync(); err != nil {
+	if err := w.fsync(a.f); err != nil {
 		return fmt.Errorf("fsync %s: %w", a.path, err)
 	}
 	return nil
@@ -217,6 +219,7 @@ func (w *wal) rotate() error {
 	w.segMu.Lock()
 	w.segs = append(w.segs, seg)
 	w.segMu.Unlock()
+	w.stats.rotations.Add(1)
 	return w.applyRetention()
 }
 
@@ -305,7 +308,7 @@ func (w *wal) syncLocked() error {
 		return nil
 	}
 	a := w.active()
-	if err := a.f.Sync(); err != nil {
+	if err := w.fsync(a.f); err != nil {
 		return fmt.Errorf("fsync %s: %w", a.path, err)
 	}
 	w.markDurable(written)
