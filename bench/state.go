@@ -457,7 +457,7 @@ func recoverOpen(spec childSpec) (childResult, error) {
 		}
 	case "records-typed":
 		var b Bank
-		for rec, err := range ministore.Records[Deposit](filepath.Join(spec.Dir, "state.log"), 1) {
+		for rec, err := range ministore.Records[Deposit](filepath.Join(spec.Dir, "state.log"), 0) {
 			if err != nil {
 				return r, err
 			}

@@ -17,7 +17,7 @@ import (
 func payloads(t *testing.T, path string) []string {
 	t.Helper()
 	var out []string
-	for rec, err := range ministore.Records[json.RawMessage](path, 1) {
+	for rec, err := range ministore.Records[json.RawMessage](path, 0) {
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -232,7 +232,7 @@ func TestClosed(t *testing.T) {
 // sequence numbers.
 func journalLines(t *testing.T, path string) (seqs []uint64, recs []string) {
 	t.Helper()
-	for r, err := range ministore.Records[json.RawMessage](path, 1) {
+	for r, err := range ministore.Records[json.RawMessage](path, 0) {
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,7 @@ import (
 // records reads the journal and decodes its records into R strictly (see
 // readRecords), yielding them in order.
 func records[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(Record[R], error) bool) {
-	readRecords(fsys, path, from, limit, hint, decoding{strict: true}, yield)
+	readRecords(fsys, path, from, limit, hint, false, decoding{strict: true}, yield)
 }
 
 // readRecords reads the journal and decodes its records into R, yielding
@@ -24,7 +24,10 @@ func records[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint
 // decoded by several goroutines in batches while the next ones are read;
 // the records are still yielded one at a time, in order, and at most a few
 // batches are held at once.
-func readRecords[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, dc decoding, yield func(Record[R], error) bool) {
+//
+// With exact set, a from of 1 or more below the first record left is a
+// *TruncatedError (see readLog).
+func readRecords[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, dc decoding, yield func(Record[R], error) bool) {
 	workers := runtime.GOMAXPROCS(0)
 	var zero R
 	switch any(&zero).(type) {
@@ -32,13 +35,13 @@ func readRecords[R any](fsys vfs.FS, path string, from, limit uint64, hint *seek
 		workers = 1 // nothing to decode
 	}
 	if workers < 2 {
-		recordsSequential(fsys, path, from, limit, hint, dc, yield)
+		recordsSequential(fsys, path, from, limit, hint, exact, dc, yield)
 		return
 	}
-	recordsParallel(fsys, path, from, limit, hint, workers, dc, yield)
+	recordsParallel(fsys, path, from, limit, hint, exact, workers, dc, yield)
 }
 
-func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, dc decoding, yield func(Record[R], error) bool) {
+func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, dc decoding, yield func(Record[R], error) bool) {
 	stopped := false
 	// One value decoded into, again and again, and copied out: decoding
 	// into a fresh Record would move each one to the heap.
@@ -48,7 +51,7 @@ func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint
 		sl   slab
 	)
 	dec := dc.newDecoder()
-	err := readLog(fsys, path, from, limit, hint, func(seq uint64, payload []byte) bool {
+	err := readLog(fsys, path, from, limit, hint, exact, func(seq uint64, payload []byte) bool {
 		*v = zero
 		if err := decodeWith(&sl, dec, payload, v); err != nil {
 			yield(Record[R]{Seq: seq, Value: *v}, decodeError(fsys, path, seq, err))
@@ -120,10 +123,10 @@ func decodeError(fsys vfs.FS, path string, seq uint64, err error) error {
 
 // recordsParallel decodes with internal/decodepipe: readLog feeds it, each
 // worker decodes with its own Decoder.
-func recordsParallel[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, workers int, dc decoding, yield func(Record[R], error) bool) {
+func recordsParallel[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, workers int, dc decoding, yield func(Record[R], error) bool) {
 	decodepipe.Run(workers,
 		func(emit func(uint64, []byte) bool) error {
-			return readLog(fsys, path, from, limit, hint, emit)
+			return readLog(fsys, path, from, limit, hint, exact, emit)
 		},
 		func() decodepipe.Decoder[R] {
 			dec := dc.newDecoder()

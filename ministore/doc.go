@@ -115,7 +115,22 @@
 // Append returns when its own record is durable. Get and All run alongside
 // appends. Open takes an advisory lock on NAME.lock: a second Store on the
 // same journal, in this process or another, gets ErrLocked. Replay and
-// Records take no lock and can follow a journal another process writes.
+// Records take no lock and can read a journal another process writes.
+//
+// Follow reads like Records and then waits for new records, polling every
+// FollowPoll (20 ms: it lists the journal's files and reads on from where
+// it stopped; no file-system notification), across rotation and
+// TruncateFront, until its context is done; then it ends without an
+// error. A record half written at the end of the newest file is waited
+// for, never yielded.
+//
+// Readers take a starting sequence number from: 0 means the first record
+// left; 1 or more below the first record left (TruncateFront, or
+// MaxSegments, deleted it) is a *TruncatedError matching ErrTruncated,
+// never a silent start further on. So Records(path, 1) reads a whole
+// journal that was never truncated at the front, and Records(path, 0)
+// whatever is left of any journal. Store.All keeps starting at the first
+// record left.
 //
 // Stats returns a snapshot of the Store's figures (records and bytes
 // appended, group commits, fsyncs and their latency in a fixed-bucket
@@ -140,6 +155,11 @@
 // it keeps into a new file; the cost is the size of that segment's rest.
 //
 // Get keeps an index of 8 bytes per record for each segment it has read.
+//
+// Follow does not follow TruncateBack: records it yielded may be dropped
+// and their numbers given out again. A follower that falls behind a
+// TruncateFront gets a *TruncatedError. Each poll lists the directory and
+// reads each file's header when it starts past the first record.
 //
 // Records are encoded with encoding/json; replay speed for typed records
 // is mostly the speed of its decoding.

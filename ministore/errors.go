@@ -25,6 +25,12 @@ var (
 	// ErrNotFound is returned by Get for a sequence number outside
 	// [FirstSeq, LastSeq].
 	ErrNotFound = errors.New("ministore: record not found")
+	// ErrTruncated means a reader asked for records from a sequence number
+	// below the first record left: TruncateFront deleted them. Records,
+	// RecordsWith, Follow and FollowWith return it as a *TruncatedError,
+	// which says where the journal now starts; a from of 0 reads from the
+	// first record left instead.
+	ErrTruncated = errors.New("ministore: records truncated")
 	// ErrIsDir is returned by Open when the path names a directory.
 	ErrIsDir = errors.New("ministore: path is a directory")
 	// ErrNotRegular is returned by Open and every reader when a journal
@@ -77,6 +83,23 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 
 // Is matches ErrDecode.
 func (e *DecodeError) Is(target error) bool { return target == ErrDecode }
+
+// A TruncatedError reports that the records a reader asked for, from From
+// on, start below First, the first record left in the journal at Path: the
+// ones before First were deleted (TruncateFront). It matches ErrTruncated.
+type TruncatedError struct {
+	Path  string // the journal
+	From  uint64 // the first sequence number asked for
+	First uint64 // the first sequence number left
+}
+
+func (e *TruncatedError) Error() string {
+	return fmt.Sprintf("ministore: records truncated: %s starts at record %d, not %d (records before %d were deleted)",
+		e.Path, e.First, e.From, e.First)
+}
+
+// Is matches ErrTruncated.
+func (e *TruncatedError) Is(target error) bool { return target == ErrTruncated }
 
 // A JournalError reports a problem at a place in a journal file.
 type JournalError struct {

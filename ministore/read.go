@@ -17,24 +17,39 @@ import (
 // does not grow with the log. A torn tail at the end of the newest segment
 // ends the log; any other damage is an error.
 //
+// A from of 0 reads from the first record left. With exact set, a from of
+// 1 or more below the first record left (records a TruncateFront
+// deleted, or a journal whose numbering starts later) is a *TruncatedError;
+// without it reading starts at the first record left.
+//
 // It takes no lock: another process may be appending. If a file disappears
 // or is replaced between the listing and the read (a rotation or
 // truncation), or the end of the newest segment is not what a crash leaves
 // (damage, or a write in flight that the read saw in part), the listing is
 // read again once, after relistPause, and reading goes on from the next
 // expected record.
-func readLog(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(seq uint64, payload []byte) bool) error {
-	from = max(from, 1)
-	retried := false
+func readLog(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, yield func(seq uint64, payload []byte) bool) error {
+	return readLogTries(fsys, path, from, limit, hint, exact, 1, nil, yield)
+}
+
+// readLogTries is readLog reading the listing again up to tries times in a
+// row; a pass that reads at least one record starts the count again. If
+// pos is not nil it is set, before each record is yielded, to where the
+// record after it starts: a seekHint for reading on later.
+func readLogTries(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, tries int, pos *seekHint, yield func(seq uint64, payload []byte) bool) error {
+	left := tries
 	for {
-		next, err := readLogOnce(fsys, path, from, limit, hint, yield)
-		if err == nil || retried || !errors.Is(err, errRelist) {
+		next, err := readLogOnce(fsys, path, from, limit, hint, exact, pos, yield)
+		if err == nil || left == 0 || !errors.Is(err, errRelist) {
 			if errors.Is(err, errRelist) {
 				err = errors.Unwrap(err)
 			}
 			return err
 		}
-		retried = true
+		if next > from {
+			left = tries // progress: a writer rotating often, not damage
+		}
+		left--
 		from = max(from, next)
 		time.Sleep(relistPause)
 	}
@@ -57,17 +72,17 @@ func (e relistError) Is(target error) bool { return target == errRelist }
 
 // readLogOnce makes one pass; on error it also returns the sequence number
 // it would have read next.
-func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(uint64, []byte) bool) (uint64, error) {
+func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, pos *seekHint, yield func(uint64, []byte) bool) (uint64, error) {
 	files, err := listSegments(fsys, path)
 	if err != nil {
 		return from, listError(path, err)
 	}
 	// Read every header first, to skip whole segments below from; reading
 	// from the start skips nothing, and each header is read with its
-	// segment.
+	// segment, but for the first one, which says whether from is gone.
 	bases := make([]uint64, len(files))
 	for i, sf := range files {
-		if from <= 1 {
+		if from == 0 || (from == 1 && i > 0) {
 			break
 		}
 		f, err := fsys.OpenFile(sf.path, os.O_RDONLY, 0)
@@ -87,6 +102,9 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, y
 			return from, err
 		}
 		bases[i] = h.base
+	}
+	if exact && from > 0 && len(files) > 0 && bases[0] > from {
+		return from, &TruncatedError{Path: path, From: from, First: bases[0]}
 	}
 	expect := uint64(0) // unknown until a segment says
 	// One read buffer for every segment: a journal of many small segments
@@ -133,6 +151,9 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, y
 			}
 			if rec.seq < from {
 				continue
+			}
+			if pos != nil {
+				*pos = seekHint{path: sf.path, base: s.hdr.base, seq: rec.seq + 1, off: s.off}
 			}
 			if !yield(rec.seq, rec.payload) {
 				f.Close()

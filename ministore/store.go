@@ -203,16 +203,17 @@ func (s *Store[R]) All(from uint64) iter.Seq2[Record[R], error] {
 			yield(Record[R]{}, err)
 			return
 		}
-		readRecords(w.fs, w.path, from, last, w.locate(from), decodingOf(&w.opts), yield)
+		readRecords(w.fs, w.path, from, last, w.locate(from), false, decodingOf(&w.opts), yield)
 	}
 }
 
 // Replay returns every record of the journal at path, in order. A missing or
 // empty journal gives an empty result. It takes no lock and never writes: a
-// torn tail at the end of the newest segment is treated as the end.
+// torn tail at the end of the newest segment is treated as the end. It
+// returns the records left: after a TruncateFront, from the first one left.
 func Replay[R any](path string) ([]R, error) {
 	var out []R
-	for rec, err := range Records[R](path, 1) {
+	for rec, err := range Records[R](path, 0) {
 		if err != nil {
 			return out, err
 		}
@@ -224,7 +225,16 @@ func Replay[R any](path string) ([]R, error) {
 // Records returns the records of the journal at path from sequence number
 // from on, reading one record at a time, so memory does not depend on the
 // journal's size. Like Replay it takes no lock and never writes. After an
-// error the iteration ends. A record whose JSON does not decode into R,
+// error the iteration ends.
+//
+// A from of 0 reads from the first record left, whatever TruncateFront
+// deleted. A from of 1 or more must not be below the first record left:
+// Records(path, 1) reads every record of a journal never truncated at the
+// front, and on one that was, it yields a *TruncatedError (ErrTruncated)
+// that gives the first record left, rather than starting there silently.
+// A from past the last record yields nothing.
+//
+// A record whose JSON does not decode into R,
 // an unknown field included, is a *DecodeError (ErrDecode); RecordsWith
 // can allow unknown fields.
 func Records[R any](path string, from uint64) iter.Seq2[Record[R], error] {
@@ -243,7 +253,7 @@ func RecordsWith[R any](path string, from uint64, opts *Options) iter.Seq2[Recor
 		o.FS = vfs.OS
 	}
 	return func(yield func(Record[R], error) bool) {
-		readRecords(o.FS, path, from, 0, nil, decodingOf(&o), yield)
+		readRecords(o.FS, path, from, 0, nil, true, decodingOf(&o), yield)
 	}
 }
 

@@ -49,7 +49,7 @@ func values(t testing.TB, path string) []int {
 	t.Helper()
 	var out []int
 	var prev uint64
-	for rec, err := range Records[kv](path, 1) {
+	for rec, err := range Records[kv](path, 0) {
 		if err != nil {
 			t.Fatalf("Records(%s): %v", path, err)
 		}

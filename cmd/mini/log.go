@@ -81,7 +81,7 @@ func newLogCat() *cobra.Command {
 			update, finish := progress(cmd.ErrOrStderr(), "reading", false)
 			defer finish()
 			first, last, _ := ministore.Bounds(path)
-			for rec, err := range ministore.Records[json.RawMessage](path, max(from, 1)) {
+			for rec, err := range ministore.Records[json.RawMessage](path, from) {
 				if err != nil {
 					out.Flush()
 					return err
@@ -99,7 +99,7 @@ func newLogCat() *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().Uint64Var(&from, "from", 1, "first sequence number to print")
+	c.Flags().Uint64Var(&from, "from", 0, "first sequence number to print (0: the first record left; below it: an error)")
 	c.Flags().Uint64Var(&to, "to", 0, "last sequence number to print (0: to the end)")
 	c.Flags().BoolVar(&raw, "raw", false, "print the bare records, without their sequence numbers")
 	c.Flags().Bool("json", true, "print JSON lines (always on; accepted for symmetry)")
@@ -126,7 +126,7 @@ printing records as another process appends them, until interrupted.`,
 			if err != nil {
 				return err
 			}
-			next := uint64(1)
+			next := uint64(0) // the first record left
 			if last > lines {
 				next = last - lines + 1
 			}

@@ -140,7 +140,7 @@ of order are skipped only by a real Receive, so they may be printed too.`,
 			out := bufferedOut(cmd.OutOrStdout())
 			defer out.Flush()
 			printed := 0
-			for rec, err := range ministore.Records[json.RawMessage](filepath.Join(args[0], "messages.log"), max(floor, 1)) {
+			for rec, err := range ministore.Records[json.RawMessage](filepath.Join(args[0], "messages.log"), floor) {
 				if err != nil {
 					return err
 				}

@@ -179,7 +179,7 @@ func run(out io.Writer, dir string) error {
 		return err
 	}
 	fmt.Fprintf(out, "compacted behind the snapshot at record %d; the journal holds:\n", snap)
-	for rec, err := range ministore.Records[json.RawMessage](reg.JournalPath(), 1) {
+	for rec, err := range ministore.Records[json.RawMessage](reg.JournalPath(), 0) {
 		if err != nil {
 			return err
 		}
