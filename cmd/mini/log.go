@@ -133,31 +133,29 @@ printing records as another process appends them, until interrupted.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			out := cmd.OutOrStdout()
-			for {
-				for rec, err := range ministore.Records[json.RawMessage](path, next) {
-					if err != nil {
-						return err
-					}
-					if err := printRecord(out, rec, raw); err != nil {
-						return err
-					}
-					next = rec.Seq + 1
+			records := ministore.Records[json.RawMessage](path, next)
+			if follow {
+				// Every record once, in order, across rotation and
+				// truncation; ends without an error on an interrupt.
+				records = ministore.Follow[json.RawMessage](ctx, path, next)
+			}
+			for rec, err := range records {
+				if err != nil {
+					return err
 				}
-				if !follow {
-					return nil
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(interval):
+				if err := printRecord(out, rec, raw); err != nil {
+					return err
 				}
 			}
+			return nil
 		},
 	}
 	c.Flags().Uint64VarP(&lines, "lines", "n", 10, "how many of the last records to print first")
 	c.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing records as they are appended")
 	c.Flags().BoolVar(&raw, "raw", false, "print the bare records")
-	c.Flags().DurationVar(&interval, "interval", 200*time.Millisecond, "how often to look for new records with -f")
+	// Accepted for scripts that pass it: -f follows with ministore.Follow,
+	// which polls every ministore.FollowPoll.
+	c.Flags().DurationVar(&interval, "interval", ministore.FollowPoll, "ignored: -f looks for new records every 20ms")
 	c.Flags().Bool("json", true, "print JSON lines (always on; accepted for symmetry)")
 	return c
 }
