@@ -359,3 +359,83 @@ func followWriter(t *testing.T, dir string) {
 	}
 	fmt.Printf("wrote %d records, %d segments left, %d front truncations\n", n, len(s.Segments()), truncations)
 }
+
+// BenchmarkFollowLatency: the time from Append returning to Follow, in
+// another goroutine, yielding the record (at most about FollowPoll when
+// the follower is waiting).
+func BenchmarkFollowLatency(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "j.log")
+	s, err := Open[uint64](path, &Options{Sync: SyncNever})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan uint64)
+	go func() {
+		for rec, err := range Follow[uint64](ctx, path, 0) {
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			got <- rec.Seq
+		}
+	}()
+	for b.Loop() {
+		seq, err := s.Append(1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r := <-got; r != seq {
+			b.Fatalf("followed %d, appended %d", r, seq)
+		}
+	}
+}
+
+// BenchmarkFollowBacklog: reading a backlog of 100 000 records with Follow
+// (which then waits; cancelled at the last) against Records.
+func BenchmarkFollowBacklog(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "j.log")
+	s, err := Open[uint64](path, &Options{Sync: SyncNever})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 100_000
+	for i := range uint64(n) {
+		s.Append(i)
+	}
+	s.Close()
+	b.Run("Records", func(b *testing.B) {
+		for b.Loop() {
+			k := 0
+			for _, err := range Records[uint64](path, 0) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				k++
+			}
+			if k != n {
+				b.Fatal(k)
+			}
+		}
+	})
+	b.Run("Follow", func(b *testing.B) {
+		for b.Loop() {
+			ctx, cancel := context.WithCancel(context.Background())
+			k := 0
+			for rec, err := range Follow[uint64](ctx, path, 0) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				if k++; rec.Seq == n {
+					cancel()
+				}
+			}
+			cancel()
+			if k != n {
+				b.Fatal(k)
+			}
+		}
+	})
+}
