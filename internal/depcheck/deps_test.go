@@ -1,0 +1,46 @@
+// Package depcheck holds a test that keeps the core packages free of
+// third-party imports: metrics adapters (Prometheus) and the CLI's
+// libraries must stay in their own packages.
+package depcheck
+
+import (
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// core are the packages a program embeds; they may import only the
+// standard library, golang.org/x/sys and this module.
+var core = []string{
+	"github.com/mini-go/mini/ministore",
+	"github.com/mini-go/mini/ministate",
+	"github.com/mini-go/mini/miniqueue",
+	"github.com/mini-go/mini/minisnap",
+}
+
+func TestCoreImportsOnlyStdlib(t *testing.T) {
+	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := exec.LookPath(goCmd); err != nil {
+		if goCmd, err = exec.LookPath("go"); err != nil {
+			t.Skip("no go command")
+		}
+	}
+	args := append([]string{"list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}"}, core...)
+	out, err := exec.Command(goCmd, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < len(core) {
+		t.Fatalf("go list listed %d packages: %q", len(deps), deps)
+	}
+	for _, p := range deps {
+		if p == "github.com/mini-go/mini" || strings.HasPrefix(p, "github.com/mini-go/mini/") ||
+			strings.HasPrefix(p, "golang.org/x/sys/") {
+			continue
+		}
+		t.Errorf("a core package depends on %s", p)
+	}
+}
