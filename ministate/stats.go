@@ -11,23 +11,23 @@ import (
 // applies, snapshots and compactions since Open. Stats returns a copy;
 // Sub gives the change between two copies.
 type Stats struct {
-	Journal   ministore.Stats // the journal's figures (see ministore.Stats)
-	Sequence  uint64          // gauge: as returned by Sequence
-	Applies   uint64          // records applied since Open (an ApplyBatch is one record)
-	Mutations uint64          // mutations applied since Open
+	Journal   ministore.Stats `json:"journal"`   // the journal's figures (see ministore.Stats)
+	Sequence  uint64          `json:"sequence"`  // gauge: as returned by Sequence
+	Applies   uint64          `json:"applies"`   // records applied since Open (an ApplyBatch is one record)
+	Mutations uint64          `json:"mutations"` // mutations applied since Open
 	// Snapshots times the snapshots written (CreateSnapshot, Compact and
 	// the automatic ones); its Count is their number.
-	Snapshots ministore.Histogram
+	Snapshots ministore.Histogram `json:"snapshots"`
 	// Compactions times the cuts of the journal's front after a snapshot
 	// (Compact and the automatic ones); a Compact with nothing to cut is
 	// not counted.
-	Compactions ministore.Histogram
+	Compactions ministore.Histogram `json:"compactions"`
 	// Replayed is the number of journal records Open applied after the
 	// snapshot it restored.
-	Replayed uint64
+	Replayed uint64 `json:"replayed"`
 	// Recovery is how long Open took, the journal's own Open (also in
 	// Journal.Recovery), restoring the snapshot and replaying included.
-	Recovery time.Duration
+	Recovery time.Duration `json:"recovery_ns"`
 }
 
 // Sub returns the change of the counters and histograms from prev to s;

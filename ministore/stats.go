@@ -10,23 +10,23 @@ import (
 // the change between two copies. They are always on: each group commit
 // costs a few atomic additions and two reads of the clock around its fsync.
 type Stats struct {
-	Appends      uint64 // records appended (and written)
-	AppendBytes  uint64 // bytes of record lines written, framing included
-	Batches      uint64 // group commits: writes that carried one or more records
-	Fsyncs       uint64 // fsyncs of the active file: batches, Sync, rotation, Close
-	FsyncLatency Histogram
-	Rotations    uint64 // active files sealed
-	Segments     int    // gauge: files of the journal now, the active one included
-	Bytes        int64  // gauge: bytes of the journal's files, preallocated zeros excluded
+	Appends      uint64    `json:"appends"`      // records appended (and written)
+	AppendBytes  uint64    `json:"append_bytes"` // bytes of record lines written, framing included
+	Batches      uint64    `json:"batches"`      // group commits: writes that carried one or more records
+	Fsyncs       uint64    `json:"fsyncs"`       // fsyncs of the active file: batches, Sync, rotation, Close
+	FsyncLatency Histogram `json:"fsync_latency"`
+	Rotations    uint64    `json:"rotations"` // active files sealed
+	Segments     int       `json:"segments"`  // gauge: files of the journal now, the active one included
+	Bytes        int64     `json:"bytes"`     // gauge: bytes of the journal's files, preallocated zeros excluded
 	// PreallocSteps counts the extensions of the active file with zeros
 	// (see Options.NoPreallocate).
-	PreallocSteps uint64
+	PreallocSteps uint64 `json:"prealloc_steps"`
 	// TornTailRepairs is 1 if Open cut a torn tail off (see TornTail),
 	// else 0.
-	TornTailRepairs uint64
+	TornTailRepairs uint64 `json:"torn_tail_repairs"`
 	// Recovery is how long Open took: reading the files, checking them and
 	// repairing a torn tail. Unlike the counters it is not reset by Sub.
-	Recovery time.Duration
+	Recovery time.Duration `json:"recovery_ns"`
 }
 
 // RecordsPerBatch returns the mean number of records a group commit
@@ -71,9 +71,9 @@ const HistogramBuckets = 14
 // bucket holds those above LatencyBuckets' last bound. The counts are not
 // cumulative.
 type Histogram struct {
-	Counts [HistogramBuckets]uint64
-	Count  uint64        // the sum of Counts
-	Sum    time.Duration // the sum of the durations
+	Counts [HistogramBuckets]uint64 `json:"counts"`
+	Count  uint64                   `json:"count"`  // the sum of Counts
+	Sum    time.Duration            `json:"sum_ns"` // the sum of the durations
 }
 
 // Sub returns the durations counted in h and not in prev.
