@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Command bench measures mini's libraries against the libraries a Go user
 // would pick instead, on this machine, in one run, and writes a report
 // with a chart. It is a module of its own so that users of mini download

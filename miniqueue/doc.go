@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package miniqueue is a durable local message queue: typed messages in a
 // folder, stored as readable JSON lines in ministore journals, delivered at
 // least once to every consumer and never lost once Push has returned.

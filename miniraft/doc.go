@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package miniraft replicates a ministate-style state across a cluster with
 // github.com/hashicorp/raft (the consensus library of Consul, Nomad and
 // Vault), on mini's own storage: the raft log is a ministore journal, raft's

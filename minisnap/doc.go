@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package minisnap stores snapshots: a full copy of a state together with
 // the sequence number it covers, so a state manager can restore the state
 // and replay only the part of its log after that number.

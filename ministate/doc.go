@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package ministate keeps a state in memory that changes only through
 // mutations that are durable first: each mutation is appended to a journal
 // (ministore) and fsync'd, then applied. After a crash the state is

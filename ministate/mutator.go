@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 package ministate
 
 // A Mutator is one change to a state of type S: the only way a Manager's

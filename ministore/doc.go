@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package ministore is a write-ahead log: a durable, append-only journal of
 // typed records, stored as human-readable JSON lines in segment files.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package raftstore compares miniraft's stores with raft-boltdb and
 // raft-wal, the log and stable stores a hashicorp/raft user would pick
 // instead. It lives in the bench module so that those libraries never

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Command mini inspects, verifies, repairs and benchmarks the files of the
 // mini packages: ministore journals, minisnap snapshot folders, ministate
 // state folders and miniqueue queues.

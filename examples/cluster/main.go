@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Command cluster runs a three-node miniraft cluster in one process, on
 // 127.0.0.1 ports, with each node's raft log, vote and snapshots in its own
 // folder, talking mutual TLS with certificates of the cluster's own CA

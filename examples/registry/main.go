@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Command registry keeps a small service registry with ministate: it adds,
 // updates and removes entries (three mutation kinds in one journal),
 // refuses changes that make no sense, snapshots and compacts, then

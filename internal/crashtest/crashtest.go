@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package crashtest holds what the crash tests of the mini packages share.
 package crashtest
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package damagetest generates damaged copies of a file, for tests that
 // check a reader tells damage from a crash, and counts how each copy was
 // judged.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package decodepipe decodes a stream of records on several cores and
 // hands them on in their order. It is the one parallel decoder of this
 // module: ministore's typed readers (Records, All, Replay) and ministate's

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package depcheck holds a test that keeps the core packages free of
 // third-party imports: metrics adapters (Prometheus) and the CLI's
 // libraries must stay in their own packages.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package jsonline holds the record type that mini's own packages append to
 // a ministore journal when they build the record's JSON themselves.
 package jsonline

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package killtest kills real processes in the middle of their work and
 // checks what survived: a child process runs a workload on a folder and
 // reports each operation the library acknowledged over a pipe; the parent

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package testcert makes the certificates of a test cluster in memory, in
 // milliseconds: a certificate authority (the cluster's CA, or "another CA"
 // for an attacker) and node certificates it signs, with ECDSA P-256 keys.

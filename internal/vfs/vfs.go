@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package vfs is the file-system seam of the mini packages: every byte they
 // read or write, and every create, rename, delete and fsync, goes through an
 // FS. Production code uses [OS]; tests use [Mem], which can simulate a power

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package expvarstats publishes the figures of mini's stores, state
 // managers and queues through the standard library's expvar, so that they
 // appear as JSON on /debug/vars beside the runtime's memstats. Like

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package promstats publishes the figures of mini's stores, state managers
 // and queues to Prometheus (github.com/prometheus/client_golang). It lives
 // in its own package, under metrics/, so that ministore, ministate and

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package cborcodec is a [minisnap.Codec] that stores states as CBOR
 // (RFC 8949), using github.com/fxamacker/cbor/v2: smaller and faster to
 // encode and decode than JSON, but not readable with cat or jq.

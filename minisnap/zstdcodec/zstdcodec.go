@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package zstdcodec wraps any [minisnap.Codec] in Zstandard compression,
 // using github.com/klauspost/compress/zstd.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package jsonv2codec is a [ministore.Codec] on
 // github.com/go-json-experiment/json, the upstream of encoding/json/v2:
 // the same JSON lines as the default codec (encoding/json), several times

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 // Package faults is miniraft's fault-test harness, in the manner of
 // Jepsen: real node processes, a network the test controls, concurrent
 // clients whose histories are checked for linearizability with

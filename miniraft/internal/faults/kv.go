@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 package faults
 
 // KV is the replicated state the node processes run: per key, the list of
