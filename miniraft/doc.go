@@ -194,8 +194,15 @@
 //     raft does, and raft's own benchmarks need. An empty log that must
 //     start below the index it would give next is replaced by a new
 //     journal file.
-//   - Deleting the front of the log rewrites the rest of the segment that
-//     holds the new first log (StoreOptions.MaxSegmentBytes, 16 MiB).
+//   - Deleting the front of the log copies nothing: it moves a durable
+//     lower bound and removes the segment files wholly below it, so deleted
+//     logs that share a file with live ones keep up to
+//     StoreOptions.MaxSegmentBytes (16 MiB) of disk until that file goes.
+//   - A node removed from the configuration stops its raft (raft's
+//     ShutdownOnRemove), but its Manager stays open: Apply there fails,
+//     with ErrOutcomeUnknown for a call that was in flight. Close it, and
+//     to add it back start it again (as for a rejoin, above) before
+//     AddVoter.
 //   - SnapshotStore refuses a snapshot at a lower index than its newest
 //     (minisnap.ErrOutOfOrder); raft does not create one.
 //   - Snapshots hold the state as JSON, and a snapshot is made in memory
