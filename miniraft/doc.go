@@ -199,10 +199,10 @@
 //     logs that share a file with live ones keep up to
 //     StoreOptions.MaxSegmentBytes (16 MiB) of disk until that file goes.
 //   - A node removed from the configuration stops its raft (raft's
-//     ShutdownOnRemove), but its Manager stays open: Apply there fails,
-//     with ErrOutcomeUnknown for a call that was in flight. Close it, and
-//     to add it back start it again (as for a rejoin, above) before
-//     AddVoter.
+//     ShutdownOnRemove), but its Manager stays open: every Apply there
+//     fails with ErrOutcomeUnknown (raft's shutdown error does not say
+//     whether a log it was handed got committed elsewhere). Close it, and
+//     to add it back start it again before AddVoter.
 //   - SnapshotStore refuses a snapshot at a lower index than its newest
 //     (minisnap.ErrOutOfOrder); raft does not create one.
 //   - Snapshots hold the state as JSON, and a snapshot is made in memory
