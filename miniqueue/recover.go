@@ -111,18 +111,9 @@ func applyRecord(cs map[string]*cstate, base uint64, r consRecord) uint64 {
 		}
 		delete(cs, r.C)
 	case opDeliver:
-		c := cs[r.C]
-		if c == nil || c.resolved(r.Seq) {
-			return base
+		if p := deliveredPending(cs, r); p != nil {
+			p.until = time.Time{} // delivered again: an older Nack's delay is over
 		}
-		p := c.pend[r.Seq]
-		if p == nil {
-			p = newPending(r.Seq, 0)
-			c.pend[r.Seq] = p
-		}
-		p.attempts = max(p.attempts, r.N)
-		p.until = time.Time{} // delivered again: an older Nack's delay is over
-		c.next = max(c.next, r.Seq+1)
 	case opNack:
 		c := cs[r.C]
 		if c == nil || c.resolved(r.Seq) {
@@ -137,18 +128,9 @@ func applyRecord(cs map[string]*cstate, base uint64, r consRecord) uint64 {
 			c.resolve(r.Seq)
 		}
 	case opTerm:
-		c := cs[r.C]
-		if c == nil || c.resolved(r.Seq) {
-			return base
+		if p := deliveredPending(cs, r); p != nil {
+			p.termed = true
 		}
-		p := c.pend[r.Seq]
-		if p == nil {
-			p = newPending(r.Seq, 0)
-			c.pend[r.Seq] = p
-		}
-		p.attempts = max(p.attempts, r.N)
-		p.termed = true
-		c.next = max(c.next, r.Seq+1)
 	case opReturn:
 		if c := cs[r.C]; c != nil {
 			if p := c.pend[r.Seq]; p != nil && p.attempts > 0 {
@@ -247,4 +229,22 @@ func (e *engine) finishDeadLetters() error {
 		e.mu.Unlock()
 	}
 	return nil
+}
+
+// deliveredPending records that record r (a delivery, or a Term of one)
+// handed message r.Seq to consumer r.C for attempt r.N, and returns its
+// pending entry; nil if the consumer is gone or the message resolved.
+func deliveredPending(cs map[string]*cstate, r consRecord) *pending {
+	c := cs[r.C]
+	if c == nil || c.resolved(r.Seq) {
+		return nil
+	}
+	p := c.pend[r.Seq]
+	if p == nil {
+		p = newPending(r.Seq, 0)
+		c.pend[r.Seq] = p
+	}
+	p.attempts = max(p.attempts, r.N)
+	c.next = max(c.next, r.Seq+1)
+	return p
 }
