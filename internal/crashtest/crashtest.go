@@ -90,7 +90,9 @@ func (in *Injection) Reached(t testing.TB, err error, also ...error) bool {
 // ErrorSweep fails each file-system operation of a workload in turn. It
 // calls run with an Injection for K = 1, 2, …, each on a new disk, until a
 // run in which the workload did fewer than K operations, then logs how
-// many operations it failed. run must call [Injection.Reached]; it may
+// many operations it failed. A workload that performs no file-system
+// operation at all fails t: a sweep that exercised nothing proves
+// nothing. run must call [Injection.Reached]; it may
 // call t's Fatal methods, or those of a t of its own (as in a
 // synctest.Test bubble) if that stops the test too.
 func ErrorSweep(t testing.TB, run func(in *Injection)) {
@@ -105,6 +107,9 @@ func ErrorSweep(t testing.TB, run func(in *Injection)) {
 			t.Fatalf("crashtest.ErrorSweep: the run failing op %d did not call Injection.Reached", k)
 		}
 		if !reached {
+			if k == 1 {
+				t.Fatalf("crashtest.ErrorSweep: the workload performed no file-system operation on Injection.FS; the sweep exercised nothing")
+			}
 			t.Logf("%d operations, each failed once", k-1)
 			return
 		}
@@ -174,8 +179,9 @@ func (c *Crash) Crashed(t testing.TB, err error) bool {
 // data (drawn from a generator seeded with seed1, seed2); at the default
 // Variants it does those only at odd K, and it skips them under -short.
 // It stops after the first variant-0 run in which the workload finished
-// before operation K, and logs how many crash points it checked. run must
-// call [Crash.Crashed].
+// before operation K, and logs how many crash points it checked. A
+// workload that performs no file-system operation at all fails t: a sweep
+// that exercised nothing proves nothing. run must call [Crash.Crashed].
 func CrashSweep(t testing.TB, seed1, seed2 uint64, run func(c *Crash)) {
 	t.Helper()
 	points, partial := 0, 0
@@ -198,6 +204,9 @@ func CrashSweep(t testing.TB, seed1, seed2 uint64, run func(c *Crash)) {
 			}
 			if !c.crashed {
 				if variant == 0 {
+					if points == 0 {
+						t.Fatalf("crashtest.CrashSweep: the workload performed no file-system operation on Crash.FS; the sweep exercised nothing")
+					}
 					t.Logf("%d crash points (%d with partial loss of unsynced data)", points, partial)
 					return
 				}
