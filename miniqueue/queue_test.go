@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/mini-go/mini/internal/vfs"
@@ -262,29 +263,42 @@ func TestMessageErrors(t *testing.T) {
 }
 
 func TestReceiveWaitsAndCloseWakes(t *testing.T) {
-	q := openT[int](t, t.TempDir(), nil)
-	c := q.Consumer("")
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := c.Receive(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Receive with a cancelled context = %v", err)
-	}
-	got := make(chan error, 2)
-	for range 2 {
-		go func() {
-			_, err := c.Receive(context.Background())
-			got <- err
-		}()
-	}
-	time.Sleep(20 * time.Millisecond)
-	mustPush(t, q, 7)
-	if err := <-got; err != nil {
-		t.Fatalf("first waiting receiver: %v", err)
-	}
-	q.Close()
-	if err := <-got; !errors.Is(err, ErrClosed) {
-		t.Fatalf("second waiting receiver after Close: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		q := memQueue[int](t, vfs.NewMem(), Options{})
+		c := q.Consumer("")
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := c.Receive(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Receive with a cancelled context = %v", err)
+		}
+		got := make(chan error, 2)
+		for range 2 {
+			go func() {
+				_, err := c.Receive(context.Background())
+				got <- err
+			}()
+		}
+		synctest.Wait() // both receivers wait for a message
+		select {
+		case err := <-got:
+			t.Fatalf("a receiver returned before any push: %v", err)
+		default:
+		}
+		mustPush(t, q, 7)
+		if err := <-got; err != nil {
+			t.Fatalf("first waiting receiver: %v", err)
+		}
+		synctest.Wait()
+		select {
+		case err := <-got:
+			t.Fatalf("the second receiver returned before Close: %v", err)
+		default:
+		}
+		q.Close()
+		if err := <-got; !errors.Is(err, ErrClosed) {
+			t.Fatalf("second waiting receiver after Close: %v", err)
+		}
+	})
 }
 
 func TestMessagesIterator(t *testing.T) {
@@ -354,21 +368,37 @@ func TestConsumers(t *testing.T) {
 	if got := q.Consumers(); !slices.Equal(got, []string{"a", "b"}) {
 		t.Fatalf("Consumers = %v", got)
 	}
-	waiting := make(chan error, 1)
-	go func() {
-		for {
-			if _, err := b.Receive(context.Background()); err != nil {
-				waiting <- err
-				return
+	// A receiver waiting on b when b is deleted gets ErrDeleted.
+	synctest.Test(t, func(t *testing.T) {
+		q := memQueue[int](t, vfs.NewMem(), Options{})
+		mustPush(t, q, 1)
+		b := q.Consumer("b")
+		waiting := make(chan error, 1)
+		go func() {
+			for {
+				m, err := b.Receive(context.Background())
+				if err != nil {
+					waiting <- err
+					return
+				}
+				mustAck(t, m)
 			}
+		}()
+		synctest.Wait() // the receiver has taken 1 and waits for more
+		select {
+		case err := <-waiting:
+			t.Fatalf("the receiver returned before the deletion: %v", err)
+		default:
 		}
-	}()
-	time.Sleep(20 * time.Millisecond)
+		if err := q.DeleteConsumer("b"); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-waiting; !errors.Is(err, ErrDeleted) {
+			t.Fatalf("receiver of a deleted consumer got %v", err)
+		}
+	})
 	if err := q.DeleteConsumer("b"); err != nil {
 		t.Fatal(err)
-	}
-	if err := <-waiting; !errors.Is(err, ErrDeleted) {
-		t.Fatalf("receiver of a deleted consumer got %v", err)
 	}
 	if err := q.DeleteConsumer("b"); err == nil {
 		t.Fatal("deleting a missing consumer succeeded")
