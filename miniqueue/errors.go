@@ -5,6 +5,7 @@ package miniqueue
 import (
 	"errors"
 	"fmt"
+	"github.com/mini-go/mini/internal/corrupt"
 )
 
 // Errors returned by this package. Some reach the caller inside a typed
@@ -32,9 +33,10 @@ var (
 	// ErrDeleted is returned by the calls on a Consumer that was deleted.
 	ErrDeleted = errors.New("miniqueue: consumer deleted")
 	// ErrCorrupt means a queue record does not decode or contradicts the
-	// others. Damage to the journal files themselves matches
-	// ministore.ErrCorrupt.
-	ErrCorrupt = errors.New("miniqueue: corrupt queue record")
+	// others, or (wrapped in ministore's errors) that a journal file is
+	// damaged. It matches every package's ErrCorrupt in this module, and
+	// they match it: test damage with any one of them.
+	ErrCorrupt error = corrupt.New("miniqueue: corrupt queue record")
 	// ErrNotFound is returned for a dead letter that is not (or no longer)
 	// in the dead-letter queue.
 	ErrNotFound = errors.New("miniqueue: dead letter not found")
@@ -92,4 +94,4 @@ func (e *RecordError) Error() string {
 func (e *RecordError) Unwrap() error { return e.Err }
 
 // Is reports whether target is ErrCorrupt.
-func (e *RecordError) Is(target error) bool { return target == ErrCorrupt }
+func (e *RecordError) Is(target error) bool { return corrupt.Is(target) }

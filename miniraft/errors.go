@@ -5,6 +5,7 @@ package miniraft
 import (
 	"errors"
 	"fmt"
+	"github.com/mini-go/mini/internal/corrupt"
 )
 
 // Errors returned by this package. Errors from ministore, minisnap and
@@ -29,8 +30,10 @@ var (
 	ErrNotContiguous = errors.New("miniraft: log indexes not contiguous")
 	// ErrCorrupt means a log record does not hold the log its sequence
 	// number says, or a snapshot header does not decode. It is never the
-	// result of a crash of this package.
-	ErrCorrupt = errors.New("miniraft: corrupt data")
+	// result of a crash of this package. It matches every package's
+	// ErrCorrupt in this module (ministore, minisnap, miniqueue), and they
+	// match it.
+	ErrCorrupt error = corrupt.New("miniraft: corrupt data")
 	// ErrFailed means the Manager's state stopped following the log: a
 	// mutation's Apply panicked (on every node alike, since Apply is
 	// deterministic). Reads still see the state as that Apply left it;

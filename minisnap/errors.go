@@ -5,6 +5,7 @@ package minisnap
 import (
 	"errors"
 	"fmt"
+	"github.com/mini-go/mini/internal/corrupt"
 )
 
 // Sentinel errors. Every error minisnap returns is prefixed "minisnap:" and
@@ -13,8 +14,10 @@ var (
 	// ErrNotFound: the directory holds no snapshot (Restore, RestoreTo).
 	ErrNotFound = errors.New("minisnap: no snapshot")
 	// ErrCorrupt: a snapshot failed verification. The error is a
-	// *CorruptError naming the file.
-	ErrCorrupt = errors.New("minisnap: corrupt snapshot")
+	// *CorruptError naming the file. It matches every package's
+	// ErrCorrupt in this module (ministore, miniqueue, miniraft), and they
+	// match it.
+	ErrCorrupt error = corrupt.New("minisnap: corrupt snapshot")
 	// ErrClosed: the Store was closed.
 	ErrClosed = errors.New("minisnap: store closed")
 	// ErrOutOfOrder: Create was given a sequence number below the newest
@@ -63,8 +66,8 @@ func (e *CorruptError) Error() string {
 func (e *CorruptError) Unwrap() error { return e.Err }
 
 // Is reports whether target is ErrCorrupt.
-func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+func (e *CorruptError) Is(target error) bool { return corrupt.Is(target) }
 
-func corrupt(path string, seq uint64, offset int64, format string, args ...any) *CorruptError {
+func corruptAt(path string, seq uint64, offset int64, format string, args ...any) *CorruptError {
 	return &CorruptError{Path: path, Seq: seq, Offset: offset, Err: fmt.Errorf(format, args...)}
 }

@@ -102,7 +102,7 @@ func (s *Store) readMeta(e entry) (Info, uint32, error) {
 func parseMeta(b []byte, path string, seq uint64) (meta, uint32, error) {
 	var m meta
 	bad := func(offset int64, format string, args ...any) (meta, uint32, error) {
-		return m, 0, corrupt(path, seq, offset, format, args...)
+		return m, 0, corruptAt(path, seq, offset, format, args...)
 	}
 	sealed, offset, err := checkMetaSum(b)
 	if err != nil {
@@ -231,7 +231,7 @@ func (s *Store) readSeqFile(path string, seq uint64) (uint64, error) {
 	}
 	v, ok := parseDecimal(string(bytes.TrimSpace(b)), true)
 	if !ok {
-		return 0, corrupt(path, seq, -1, "sequence number %q is not a decimal uint64", truncateForError(b))
+		return 0, corruptAt(path, seq, -1, "sequence number %q is not a decimal uint64", truncateForError(b))
 	}
 	return v, nil
 }
@@ -249,7 +249,7 @@ func (s *Store) readSmall(path string, seq uint64, limit int64) ([]byte, error) 
 		return nil, fmt.Errorf("minisnap: %s: %w", path, err)
 	}
 	if size > limit {
-		return nil, corrupt(path, seq, limit, "file is %d bytes, at most %d expected", size, limit)
+		return nil, corruptAt(path, seq, limit, "file is %d bytes, at most %d expected", size, limit)
 	}
 	b := make([]byte, size)
 	n, err := f.ReadAt(b, 0)

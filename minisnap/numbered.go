@@ -94,15 +94,15 @@ func (s *Store) openNumbered(e entry) (Info, io.Closer, *verifyReader, error) {
 		return info, nil, nil, &CorruptError{Path: info.Path, Seq: info.Seq, Offset: off, Err: err}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return info, nil, nil, corrupt(info.Path, info.Seq, dec.InputOffset(), "data after the snapshot's JSON object")
+		return info, nil, nil, corruptAt(info.Path, info.Seq, dec.InputOffset(), "data after the snapshot's JSON object")
 	}
 	switch {
 	case nf.Seq == nil:
-		return info, nil, nil, corrupt(info.Path, info.Seq, -1, `no "seq" field`)
+		return info, nil, nil, corruptAt(info.Path, info.Seq, -1, `no "seq" field`)
 	case *nf.Seq != e.seq:
-		return info, nil, nil, corrupt(info.Path, info.Seq, -1, "holds seq %d, file name seq %d", *nf.Seq, e.seq)
+		return info, nil, nil, corruptAt(info.Path, info.Seq, -1, "holds seq %d, file name seq %d", *nf.Seq, e.seq)
 	case nf.State == nil:
-		return info, nil, nil, corrupt(info.Path, info.Seq, -1, `no "state" field`)
+		return info, nil, nil, corruptAt(info.Path, info.Seq, -1, `no "state" field`)
 	}
 	vr := &verifyReader{r: bytes.NewReader(nf.State), path: info.Path, seq: info.Seq}
 	return info, io.NopCloser(nil), vr, nil

@@ -44,8 +44,9 @@ type Options struct {
 
 const defaultKeep = 2
 
-// withDefaults returns a copy of o (which may be nil) with defaults filled.
-func (o *Options) withDefaults() Options {
+// resolved returns a copy of o (which may be nil) with defaults filled,
+// or an error if the options cannot be used. It never changes *o.
+func (o *Options) resolved() (Options, error) {
 	var c Options
 	if o != nil {
 		c = *o
@@ -59,23 +60,14 @@ func (o *Options) withDefaults() Options {
 	if c.FS == nil {
 		c.FS = vfs.OS
 	}
-	return c
-}
-
-// Validate reports whether the options can be used. Open calls it; a nil
-// *Options is valid.
-func (o *Options) Validate() error {
-	if o == nil || o.Codec == nil {
-		return nil
-	}
-	name, ext := o.Codec.Name(), o.Codec.Ext()
+	name, ext := c.Codec.Name(), c.Codec.Ext()
 	if name == "" || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == '"' || r > '~' }) {
-		return fmt.Errorf("minisnap: invalid codec name %q: want printable ASCII without spaces", name)
+		return Options{}, fmt.Errorf("minisnap: invalid codec name %q: want printable ASCII without spaces", name)
 	}
 	if !validExt(ext) {
-		return fmt.Errorf("minisnap: invalid codec extension %q: want a dot and a file-name suffix, e.g. \".json\"", ext)
+		return Options{}, fmt.Errorf("minisnap: invalid codec extension %q: want a dot and a file-name suffix, e.g. \".json\"", ext)
 	}
-	return nil
+	return c, nil
 }
 
 // validExt accepts ".json", ".cbor.zst" and the like: it must start with a

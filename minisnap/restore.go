@@ -224,7 +224,7 @@ func (s *Store) open(e entry) (Info, io.Closer, *verifyReader, error) {
 			var seq uint64
 			seq, err = s.readSeqFile(filepath.Join(s.dir, e.name, seqName), e.seq)
 			if err == nil && seq != e.seq {
-				err = corrupt(filepath.Join(s.dir, e.name, seqName), e.seq, -1, "holds seq %d, directory seq %d", seq, e.seq)
+				err = corruptAt(filepath.Join(s.dir, e.name, seqName), e.seq, -1, "holds seq %d, directory seq %d", seq, e.seq)
 			}
 		}
 	}
@@ -245,7 +245,7 @@ func (s *Store) open(e entry) (Info, io.Closer, *verifyReader, error) {
 		info.Size = size
 	} else if size != info.Size {
 		f.Close()
-		return info, nil, nil, corrupt(info.Path, info.Seq, min(size, info.Size), "file is %d bytes, metadata says %d", size, info.Size)
+		return info, nil, nil, corruptAt(info.Path, info.Seq, min(size, info.Size), "file is %d bytes, metadata says %d", size, info.Size)
 	}
 	return info, f, vr, nil
 }
@@ -292,12 +292,12 @@ func (v *verifyReader) Read(p []byte) (int, error) {
 	switch {
 	case v.n == v.size:
 		if v.crc != v.want {
-			v.err = corrupt(v.path, v.seq, -1, "checksum mismatch: metadata says %08x, data has %08x", v.want, v.crc)
+			v.err = corruptAt(v.path, v.seq, -1, "checksum mismatch: metadata says %08x, data has %08x", v.want, v.crc)
 		} else {
 			v.err = io.EOF
 		}
 	case err == io.EOF:
-		v.err = corrupt(v.path, v.seq, v.n, "file ends at %d bytes, metadata says %d", v.n, v.size)
+		v.err = corruptAt(v.path, v.seq, v.n, "file ends at %d bytes, metadata says %d", v.n, v.size)
 	case err != nil:
 		v.err = err
 	}

@@ -49,10 +49,10 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("minisnap: empty directory name")
 	}
-	if err := opts.Validate(); err != nil {
+	o, err := opts.resolved()
+	if err != nil {
 		return nil, err
 	}
-	o := opts.withDefaults()
 	s := &Store{dir: filepath.Clean(dir), fs: o.FS, codec: o.Codec, keep: o.Keep, buf: bufSize, readOnly: o.ReadOnly}
 	if s.readOnly {
 		return s, nil

@@ -116,8 +116,8 @@ func TestRustJournalPathAndStateDir(t *testing.T) {
 	dir := t.TempDir()
 	m := mustOpen[Counter, Inc](t, dir, "my.wal.jsonl", nil)
 	defer mustClose(t, m)
-	if m.JournalPath() != filepath.Join(dir, "my.wal.jsonl") || m.StateDir() != dir {
-		t.Fatalf("JournalPath %q, StateDir %q", m.JournalPath(), m.StateDir())
+	if m.JournalPath() != filepath.Join(dir, "my.wal.jsonl") || m.Dir() != dir {
+		t.Fatalf("JournalPath %q, StateDir %q", m.JournalPath(), m.Dir())
 	}
 }
 
@@ -131,7 +131,7 @@ func TestRustCreateSnapshot(t *testing.T) {
 	}
 	// The Rust test reads the snapshot back with the snapshot store
 	// (read-only: the Manager holds the folder).
-	snaps, err := minisnap.Open(m.StateDir(), &minisnap.Options{ReadOnly: true})
+	snaps, err := minisnap.Open(m.Dir(), &minisnap.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

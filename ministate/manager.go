@@ -94,7 +94,7 @@ type pending[M any] struct {
 // journal still holds the records after it (a warning is logged).
 func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager[S, M], error) {
 	start := time.Now()
-	o, err := opts.resolve()
+	o, err := opts.resolved()
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,12 @@ func (m *Manager[S, M]) Sequence() uint64 { return m.seq.Load() }
 // JournalPath returns the path of the journal's active file.
 func (m *Manager[S, M]) JournalPath() string { return m.journal }
 
+// Dir returns the folder holding the journal and the snapshots.
+func (m *Manager[S, M]) Dir() string { return m.dir }
+
 // StateDir returns the folder holding the journal and the snapshots.
+//
+// Deprecated: use [Manager.Dir], the name the other packages use.
 func (m *Manager[S, M]) StateDir() string { return m.dir }
 
 // SnapshotSeq returns the sequence number of the newest snapshot known to

@@ -74,8 +74,9 @@ type Options struct {
 	FS vfs.FS
 }
 
-// resolve returns a copy of o with the defaults filled in.
-func (o *Options) resolve() (Options, error) {
+// resolved returns a copy of o with the defaults filled in, or an error
+// if the options cannot be used. It never changes *o.
+func (o *Options) resolved() (Options, error) {
 	var r Options
 	if o != nil {
 		r = *o

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mini-go/mini/internal/corrupt"
 	"strings"
 )
 
@@ -16,8 +17,10 @@ var (
 	ErrClosed = errors.New("ministore: closed")
 	// ErrCorrupt means a journal file holds damaged data that is not a torn
 	// tail: a bad header, a record whose checksum fails, a line that does not
-	// decode, or a sequence number out of order.
-	ErrCorrupt = errors.New("ministore: corrupt journal")
+	// decode, or a sequence number out of order. It matches every
+	// package's ErrCorrupt in this module (minisnap, miniqueue, miniraft),
+	// and they match it: test damage with any one of them.
+	ErrCorrupt error = corrupt.New("ministore: corrupt journal")
 	// ErrVersion means a journal was written in a format version this
 	// package does not know (by a newer release, or not by ministore).
 	ErrVersion = errors.New("ministore: unsupported journal version")
@@ -131,7 +134,7 @@ func (e *JournalError) Unwrap() error { return e.Err }
 // opposed to an unknown version or a torn tail, which match ErrVersion and
 // ErrTornTail through Unwrap).
 func (e *JournalError) Is(target error) bool {
-	return target == ErrCorrupt && !errors.Is(e.Err, ErrVersion) && !errors.Is(e.Err, ErrTornTail)
+	return corrupt.Is(target) && !errors.Is(e.Err, ErrVersion) && !errors.Is(e.Err, ErrTornTail)
 }
 
 func corruptAt(path string, line int, off int64, reason error) *JournalError {
