@@ -6,9 +6,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +25,7 @@ import (
 //
 //   - no message up to a purge that returned is delivered;
 //   - every message after every purge that was called, and pushed less than
-//     MaxAge before the drain ended, is delivered, once.
+//     MaxAge before the consumer passed it, is delivered, once.
 //
 // The process prints "try ID MICROS" before a push, "pushed ID SEQ" after
 // it, "purging SEQ" before a purge and "purged SEQ" after it.
@@ -151,6 +153,7 @@ func TestKillPurgeAndMaxAge(t *testing.T) {
 	}
 	c := q.Consumer("")
 	got := map[int]uint64{}
+	recvAt := map[uint64]int64{} // seq -> when Receive returned it
 	for c.Lag() > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		m, err := c.Receive(ctx)
@@ -165,18 +168,35 @@ func TestKillPurgeAndMaxAge(t *testing.T) {
 			t.Fatalf("message %d delivered twice", m.Value)
 		}
 		got[m.Value] = m.Seq
+		recvAt[m.Seq] = time.Now().UnixMicro()
 		if m.Seq <= purged {
 			t.Fatalf("message %d (seq %d) delivered after a purge up to %d returned", m.Value, m.Seq, purged)
 		}
 		mustAck(t, m)
 	}
-	young := time.Now().Add(-o.MaxAge).UnixMicro() // pushed after this: not past MaxAge
+	// The consumer passes messages in sequence order, so it passed message
+	// X (delivered it, or dropped it as past MaxAge) no later than it
+	// returned the next delivered message after X, or than the drain's end.
+	// A message pushed less than MaxAge before that moment was young when
+	// it was passed: it must have been delivered.
+	drainEnd := time.Now().UnixMicro()
+	delivered := slices.Sorted(maps.Keys(recvAt))
+	passedBy := func(seq uint64) int64 {
+		i, _ := slices.BinarySearch(delivered, seq)
+		if i == len(delivered) {
+			return drainEnd
+		}
+		return recvAt[delivered[i]]
+	}
+	// Push times are stored in whole milliseconds: 5 ms of slack.
+	maxAge := o.MaxAge.Microseconds() - 5000
 	checked, expired := 0, 0
 	for id, seq := range seqOf {
 		if seq <= purging {
 			continue
 		}
-		if tryAt[id] <= young {
+		passed := passedBy(seq)
+		if tryAt[id] <= passed-maxAge {
 			if _, ok := got[id]; !ok {
 				expired++
 			}
@@ -184,8 +204,8 @@ func TestKillPurgeAndMaxAge(t *testing.T) {
 		}
 		checked++
 		if _, ok := got[id]; !ok {
-			t.Fatalf("message %d (seq %d), pushed %v before the drain ended and after every purge, was dropped",
-				id, seq, time.Duration(time.Now().UnixMicro()-tryAt[id])*time.Microsecond)
+			t.Fatalf("message %d (seq %d), pushed %v before the consumer passed it and after every purge, was dropped",
+				id, seq, time.Duration(passed-tryAt[id])*time.Microsecond)
 		}
 	}
 	t.Logf("%d kills, %d messages pushed, purged up to %d (called up to %d); %d delivered in the drain, "+
