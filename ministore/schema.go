@@ -87,7 +87,7 @@ func (w *wal) checkSchema() error {
 		if err != nil {
 			return fmt.Errorf("ministore: open %s: %w", sf.path, err)
 		}
-		h, _, err := readHeader(f, sf.path)
+		h, _, err := readHeader(f, sf.path, nil)
 		f.Close()
 		if err == errNoHeader && sf.num == 0 {
 			continue // an active file a crash left without a header

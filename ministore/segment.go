@@ -172,9 +172,12 @@ func longHeaderError(line []byte) error {
 	return errBadHeader
 }
 
-// readHeader reads the first line of a segment file.
-func readHeader(f vfs.File, path string) (header, int64, error) {
-	buf := make([]byte, maxHeaderLine)
+// readHeader reads the first line of a segment file into buf, which holds
+// maxHeaderLine bytes (nil: a buffer of its own).
+func readHeader(f io.ReaderAt, path string, buf []byte) (header, int64, error) {
+	if buf == nil {
+		buf = make([]byte, maxHeaderLine)
+	}
 	n, err := f.ReadAt(buf, 0)
 	if err != nil && err != io.EOF {
 		return header{}, 0, err
