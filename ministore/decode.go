@@ -154,10 +154,10 @@ type recordPlace struct {
 func locateRecord(fsys vfs.FS, path string, seq uint64) (recordPlace, bool) {
 	r := openSegments(fsys, path, os.O_RDONLY)
 	defer r.close()
-	for r.next(seq) && r.base() <= seq {
+	for r.next(seq) && r.s.hdr.base <= seq {
 		for r.scan() {
 			if r.rec.seq == seq {
-				return recordPlace{path: r.cur.sf.path, line: 2 + int(seq-r.base()), off: r.s.recOff}, true
+				return recordPlace{path: r.cur.sf.path, line: 2 + int(seq-r.s.hdr.base), off: r.s.recOff}, true
 			}
 		}
 	}

@@ -56,8 +56,8 @@ func inspectFS(fsys vfs.FS, path string, progress func(read, total int64)) (*Jou
 func inspect(fsys vfs.FS, path string, fn func(read, total int64)) (*JournalInfo, []segmentFile, error) {
 	r := openSegments(fsys, path, os.O_RDONLY)
 	defer r.close()
-	if err := r.Err(); err != nil {
-		return nil, nil, err
+	if r.err != nil {
+		return nil, nil, r.err
 	}
 	info := &JournalInfo{Path: path}
 	if fn != nil {
@@ -68,53 +68,55 @@ func inspect(fsys vfs.FS, path string, fn func(read, total int64)) (*JournalInfo
 			}
 		}
 	}
-	done := -1 // the last segment described
 	for r.next(0) {
-		seg := SegmentInfo{Path: r.cur.sf.path, Format: r.s.hdr.format, Version: r.s.hdr.version, FirstSeq: r.base()}
+		seg := SegmentInfo{Path: r.cur.sf.path, Format: r.s.hdr.format, Version: r.s.hdr.version, FirstSeq: r.s.hdr.base}
 		for r.scan() {
 			seg.Records++
 		}
 		seg.End = r.s.end
-		var err error
-		if seg.Bytes, err = r.size(); err != nil {
-			return nil, nil, err
-		}
-		info.add(seg)
-		done = r.i
-		if t := r.s.torn; t != nil && r.Err() == nil {
+		if t := r.s.torn; t != nil {
 			info.Problem = corruptAt(t.Path, t.Line, t.Offset, ErrTornTail)
-			return info, r.files, nil
+		}
+		if err := info.add(seg, r.cur.f); err != nil {
+			return nil, nil, err
 		}
 	}
 	var je *JournalError
 	switch err := r.Err(); {
 	case r.headerless:
 		// A crash while the file was being created; Open moves it aside.
-		info.add(SegmentInfo{Path: r.files[r.i].path, Bytes: r.headerlessSize})
+		info.add(SegmentInfo{Path: r.files[r.i].path, Bytes: r.headerlessSize}, nil)
 		if r.headerlessSize > 0 {
 			info.Problem = corruptAt(r.files[r.i].path, 1, 0, ErrTornTail)
 		}
 	case errors.As(err, &je):
-		if done != r.i {
-			// The header is bad, or the segment does not follow.
-			seg := SegmentInfo{Path: r.cur.sf.path}
-			if r.cur.err == nil {
-				seg.Format, seg.Version, seg.FirstSeq = r.s.hdr.format, r.s.hdr.version, r.base()
-			}
-			if seg.Bytes, err = r.size(); err != nil {
-				return nil, nil, err
-			}
-			info.add(seg)
-		}
 		info.Problem = je
+		if len(info.Segments) > r.i {
+			break // found in its records
+		}
+		// Its header is bad, or it does not follow the one before.
+		seg, h := SegmentInfo{Path: r.cur.sf.path}, r.cur.hdr
+		if r.cur.err == nil {
+			seg.Format, seg.Version, seg.FirstSeq = h.format, h.version, h.base
+		}
+		if err := info.add(seg, r.cur.f); err != nil {
+			return nil, nil, err
+		}
 	case err != nil:
 		return nil, nil, err
 	}
 	return info, r.files, nil
 }
 
-// add counts seg in the journal's totals.
-func (info *JournalInfo) add(seg SegmentInfo) {
+// add counts seg, read from the file f (if not nil), in the journal's
+// totals.
+func (info *JournalInfo) add(seg SegmentInfo, f vfs.File) error {
+	if f != nil {
+		var err error
+		if seg.Bytes, err = f.Size(); err != nil {
+			return err
+		}
+	}
 	info.Segments = append(info.Segments, seg)
 	info.Bytes += seg.Bytes
 	if seg.Records > 0 {
@@ -124,6 +126,7 @@ func (info *JournalInfo) add(seg SegmentInfo) {
 		info.LastSeq = seg.FirstSeq + seg.Records - 1
 		info.Records += seg.Records
 	}
+	return nil
 }
 
 // Bounds returns the sequence numbers of the first and the last record of
@@ -149,11 +152,11 @@ func boundsFS(fsys vfs.FS, path string) (first, last uint64, err error) {
 		if r.Err() != nil {
 			break
 		}
-		if r.s.expect == r.base() { // no records in the newest file
-			if r.base() <= r.first { // the journal is empty
+		if r.s.expect == r.s.hdr.base { // no records in the newest file
+			if r.s.hdr.base <= r.first { // the journal is empty
 				return 0, 0, nil
 			}
-			return r.first, r.base() - 1, nil
+			return r.first, r.s.hdr.base - 1, nil
 		}
 		return r.first, r.s.expect - 1, nil
 	}

@@ -81,8 +81,8 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, e
 			return from, &TruncatedError{Path: path, From: from, First: r.first}
 		}
 		segPath := r.cur.sf.path
-		if hint != nil && hint.path == segPath && hint.base == r.base() && hint.seq == from {
-			r.seek(hint.off, hint.seq)
+		if hint != nil && hint.path == segPath && hint.base == r.s.hdr.base && hint.seq == from {
+			r.s.seek(hint.off, hint.seq)
 		}
 		for r.scan() {
 			seq := r.rec.seq
@@ -90,7 +90,7 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, e
 				continue
 			}
 			if pos != nil {
-				*pos = seekHint{path: segPath, base: r.base(), seq: seq + 1, off: r.s.off}
+				*pos = seekHint{path: segPath, base: r.s.hdr.base, seq: seq + 1, off: r.s.off}
 			}
 			if !yield(seq, r.rec.payload) || (limit != 0 && seq >= limit) {
 				return 0, nil

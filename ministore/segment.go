@@ -115,14 +115,6 @@ func listSegments(fsys vfs.FS, path string) ([]segmentFile, error) {
 	return files, nil
 }
 
-// listError wraps an error of listSegments, unless it names its file.
-func listError(path string, err error) error {
-	if errors.Is(err, ErrNotRegular) || errors.Is(err, ErrCorrupt) {
-		return err
-	}
-	return fmt.Errorf("ministore: list %s: %w", path, err)
-}
-
 // checkRegular returns an error matching ErrNotRegular (and ErrIsDir for a
 // directory) if path exists and is not a regular file. A symbolic link is
 // refused too: the lock (path + ".lock") taken through it is not the lock

@@ -12,22 +12,18 @@ import (
 	"github.com/mini-go/mini/internal/vfs"
 )
 
-// segReader reads the files of one journal, oldest first, one at a time.
-// Every reader of a journal goes through it: Open's recovery, Records,
-// Replay, All and Follow, Inspect, Bounds and Repair. It lists the files
-// once, opens each file once and closes it when it moves on, reads each
-// header once, checks that each segment starts where the one before it
-// ended, and applies the damage rules (see tail.go and docs/FORMAT.md):
-//
-//   - a line of a sealed segment that does not verify is corruption;
-//   - the end of the newest segment is judged: a torn tail (s.torn) or
-//     preallocated zeros end the records, anything else is corruption;
-//   - an active file without a header ends the journal when a crash can
-//     have left it (no sealed segment before it, or a plain one: only the
-//     Rust crate creates files in place); after a sealed segment of format
-//     v1 it is corruption;
-//   - what is cut or set aside is kept in a .broken file (cutTail,
-//     setAside, saveCopy, moveAside).
+// segReader reads the files of one journal, oldest first, one at a time:
+// Open's recovery, Records, Replay, All, Follow, Inspect, Bounds and Repair
+// all read through it. It lists the files once, opens each once (closing
+// it when it moves on), reads each header once, checks that each segment
+// starts where the one before ended, and applies the damage rules of
+// tail.go and docs/FORMAT.md: a line of a sealed segment that does not
+// verify is corruption; the end of the newest one is judged (its torn tail
+// in s.torn, its preallocated zeros, or corruption); an active file without
+// a header ends the journal if a crash can have left it (headerless), that
+// is with no sealed segment before it or a plain one (only the Rust crate
+// creates files in place), and is corruption after one of format v1; what
+// is cut or set aside is kept in a .broken file (cutTail, setAside).
 //
 // Its error is sticky, as bufio.Scanner's: once next or scan fails, both
 // return false and Err says why.
@@ -39,40 +35,31 @@ import (
 //			use(r.rec)
 //		}
 //	}
-//	if err := r.Err(); err != nil {
-//		...
-//	}
+//	err := r.Err()
 type segReader struct {
-	fsys  vfs.FS
-	path  string
-	flag  int // for OpenFile: os.O_RDONLY, or os.O_RDWR for recovery
-	files []segmentFile
-	i     int // index in files of cur; -1 before the first
-
+	fsys       vfs.FS
+	path       string
+	flag       int // os.O_RDONLY, or os.O_RDWR for recovery
+	files      []segmentFile
+	i          int     // index in files of cur; -1 before the first
 	cur, ahead segHead // the segment at hand, and the next one once read ahead
-	newest     bool    // cur is the journal's newest file
+	newest     bool    // cur is the newest file
 	kept       bool    // the caller owns cur.f (keep)
 	scanning   bool    // s reads cur's records
-
-	s   scanner // cur's records; reused from segment to segment
-	br  *bufio.Reader
-	rec record // the record scan returned last
-
-	// expect is the sequence number the next segment must start at: 0
-	// when not known (the segment before was passed over unread).
-	expect uint64
-	// first is the header's base of the oldest file; 0 until read, or if
-	// it names none (a Rust file).
-	first      uint64
+	s          scanner // cur's records; reused from segment to segment
+	br         *bufio.Reader
+	rec        record // the record scan returned last
+	expect     uint64 // where the next segment must start; 0: not known
+	first      uint64 // the oldest file's header base; 0 if none (Rust)
 	prevFormat Format // the format of the header before cur's
-	// headerless says the newest file is an active file without a header
-	// that a crash can have left; the records end before it. It holds
-	// headerlessSize bytes.
+	// headerless: the newest file is an active file without a header that
+	// a crash can have left, of headerlessSize bytes; the records end
+	// before it.
 	headerless     bool
 	headerlessSize int64
-	// changed says err is one that a writer changing the journal while it
-	// is read can cause (a file gone, a segment missing, the end of the
-	// newest one not what a crash leaves): readLog reads the listing again.
+	// changed: err is what a writer changing the journal while it is read
+	// can cause (a file gone, a segment missing, the end of the newest one
+	// not what a crash leaves); readLog reads the listing again.
 	changed  bool
 	err      error
 	progress *progress
@@ -83,21 +70,20 @@ type segReader struct {
 type segHead struct {
 	sf      segmentFile
 	f       vfs.File
-	hdr     header // base as written: 0 for a Rust file
+	hdr     header // base as written: 0 in a Rust file
 	hdrLen  int64
-	openErr error // the file could not be opened
-	err     error // its header: errNoHeader, a *JournalError or a read error
+	openErr error
+	err     error // errNoHeader, a *JournalError or a read error
 	loaded  bool
 }
 
-// openSegments lists the journal at path; the files are opened with flag.
+// openSegments lists the journal at path; its files are opened with flag.
 func openSegments(fsys vfs.FS, path string, flag int) *segReader {
 	r := &segReader{fsys: fsys, path: path, flag: flag, i: -1}
-	files, err := listSegments(fsys, path)
-	if err != nil {
-		r.err = listError(path, err)
+	r.files, r.err = listSegments(fsys, path)
+	if r.err != nil && !errors.Is(r.err, ErrNotRegular) && !errors.Is(r.err, ErrCorrupt) {
+		r.err = fmt.Errorf("ministore: list %s: %w", path, r.err)
 	}
-	r.files = files
 	return r
 }
 
@@ -107,31 +93,25 @@ func (r *segReader) Err() error { return r.err }
 // load opens file i and reads its header.
 func (r *segReader) load(i int) segHead {
 	h := segHead{sf: r.files[i], loaded: true}
-	h.f, h.openErr = r.fsys.OpenFile(h.sf.path, r.flag, 0)
-	if h.openErr != nil {
+	if h.f, h.openErr = r.fsys.OpenFile(h.sf.path, r.flag, 0); h.openErr != nil {
 		h.openErr = fmt.Errorf("ministore: open %s: %w", h.sf.path, h.openErr)
 		return h
 	}
 	h.hdr, h.hdrLen, h.err = readHeader(h.f, h.sf.path, r.hbuf[:])
 	if h.err != nil && h.err != errNoHeader && !errors.As(h.err, new(*JournalError)) {
 		h.err = fmt.Errorf("ministore: read %s: %w", h.sf.path, h.err)
-	}
-	if h.err == nil && r.progress != nil {
+	} else if h.err == nil && r.progress != nil {
 		r.progress.add(h.hdrLen, false)
 	}
 	return h
 }
 
-// next moves to the next segment, opens it and reads its header; false
-// at the end of the journal, at an active file a crash left without a
-// header (headerless), or on an error (Err). With from above 1 it passes
-// over the segments whose records all lie below from, which the header of
-// the segment after each one tells.
+// next moves to the next segment and reads its header. It returns false at
+// the end of the journal, at a headerless active file, or on an error.
+// With from above 1 it passes over the segments whose records all lie
+// below from, as the header of the segment after each one tells.
 func (r *segReader) next(from uint64) bool {
-	if r.err != nil || r.headerless {
-		return false
-	}
-	for {
+	for r.err == nil && !r.headerless {
 		r.release()
 		if r.i+1 >= len(r.files) {
 			return false
@@ -163,93 +143,64 @@ func (r *segReader) next(from uint64) bool {
 			r.changed = true
 			return false
 		}
-		r.expect = 0
 		if r.br == nil {
 			r.br = bufio.NewReaderSize(nil, scanBufSize)
 		}
 		r.s.start(r.cur.sf.path, r.cur.f, r.br, r.newest, h, r.cur.hdrLen)
 		r.s.src.progress = r.progress
-		r.scanning = true
+		r.expect, r.scanning = 0, true
 		return true
 	}
+	return false
 }
 
-// header judges cur's header: false (with err or headerless set) if the
+// header judges cur's header: false (with err or headerless set) if its
 // records cannot be read.
 func (r *segReader) header() bool {
 	h := &r.cur
 	switch {
 	case h.openErr != nil:
 		r.err, r.changed = h.openErr, true
-		return false
 	case h.err == errNoHeader && r.newest && h.sf.num == 0 && (r.i == 0 || r.prevFormat == FormatPlain):
-		size, err := h.f.Size()
-		if err != nil {
-			r.err = fmt.Errorf("ministore: %s: %w", h.sf.path, err)
-			return false
-		}
-		r.headerless, r.headerlessSize = true, size
+		r.headerlessSize, r.err = h.f.Size()
+		r.headerless = r.err == nil
 		r.release()
-		return false
 	case h.err == errNoHeader:
 		r.err = corruptAt(h.sf.path, 1, 0, errBadMagic)
-		return false
 	case h.err != nil:
 		r.err = h.err
-		return false
+	default:
+		if r.i == 0 {
+			r.first = h.hdr.base
+		}
+		r.prevFormat = h.hdr.format
+		return true
 	}
-	if r.i == 0 {
-		r.first = h.hdr.base
-	}
-	r.prevFormat = h.hdr.format
-	return true
+	return false
 }
 
-// scan reads cur's next good record into r.rec. At the end of the
-// segment's records it returns false: with Err nil at the end of a sealed
-// segment, or of the newest at its end, its preallocated zeros or its torn
-// tail (s.torn); with Err set at damage.
+// scan reads cur's next good record into rec. At the end of its records it
+// returns false, with Err nil at the end of a sealed segment, or of the
+// newest at its end, its zeros or its torn tail (s.torn), and set at
+// damage.
 func (r *segReader) scan() bool {
 	if !r.scanning {
 		return false
 	}
-	rec, ok := r.s.next()
-	if ok {
+	if rec, ok := r.s.next(); ok {
 		r.rec = rec
 		return true
 	}
-	r.scanning = false
-	r.expect = r.s.expect
+	r.scanning, r.expect = false, r.s.expect
 	if r.s.err != nil {
 		r.err, r.changed = r.s.err, r.s.judged
 	}
 	return false
 }
 
-// seek makes scan go on at record seq, which starts at byte off of cur.
-func (r *segReader) seek(off int64, seq uint64) { r.s.seek(off, seq) }
-
 // endsAt says that cur's last record is last, for a caller that found it
-// without scanning: the next segment must start after it.
-func (r *segReader) endsAt(last uint64) {
-	r.scanning = false
-	r.expect = last + 1
-}
-
-// base is cur's first sequence number.
-func (r *segReader) base() uint64 { return r.s.hdr.base }
-
-// size is the size of cur's file.
-func (r *segReader) size() (int64, error) {
-	if r.cur.f == nil {
-		return 0, nil
-	}
-	size, err := r.cur.f.Size()
-	if err != nil {
-		return 0, fmt.Errorf("ministore: %s: %w", r.cur.sf.path, err)
-	}
-	return size, nil
-}
+// without scan: the next segment must start after it.
+func (r *segReader) endsAt(last uint64) { r.scanning, r.expect = false, last+1 }
 
 // keep hands cur's file to the caller, who closes it.
 func (r *segReader) keep() vfs.File {
@@ -270,7 +221,6 @@ func (r *segReader) close() {
 	r.release()
 	if r.ahead.f != nil {
 		r.ahead.f.Close()
-		r.ahead.f = nil
 	}
 }
 

@@ -28,7 +28,7 @@ type wal struct {
 	// preallocStep is how far preallocate extends the active file; it
 	// shrinks when the disk is full.
 	preallocStep int64
-	schema       string // written in every new header; see checkSchema
+	schema       string // written in every new header; see settleSchema
 
 	// mu guards the append queue, the counters and the state below it.
 	mu       sync.Mutex
@@ -96,14 +96,7 @@ func openWAL(path string, o *Options) (w *wal, err error) {
 		lock: lock,
 	}
 	w.cond.L = &w.mu
-	err = w.checkSchema()
-	if err == nil {
-		err = w.recover()
-	}
-	if err == nil {
-		err = w.settleSchema()
-	}
-	if err != nil {
+	if err := w.recover(); err != nil {
 		w.closeFiles()
 		lock.Close()
 		return nil, err
@@ -118,20 +111,10 @@ func openWAL(path string, o *Options) (w *wal, err error) {
 	return w, nil
 }
 
-// recover reads the journal's files, checks that they follow each other,
-// scans the newest one record by record and cuts a torn tail off it.
+// recover reads the journal's files, checks that they follow each other
+// and that their schema is the one wanted, then, and only then, writes:
+// it scans the newest one record by record and cuts a torn tail off it.
 func (w *wal) recover() error {
-	tmp := w.path + ".tmp"
-	if ok, err := vfs.Exists(w.fs, tmp); err != nil {
-		return err
-	} else if ok {
-		if err := w.fs.Remove(tmp); err != nil {
-			return fmt.Errorf("ministore: remove leftover %s: %w", tmp, err)
-		}
-		if err := w.fs.SyncDir(w.dir); err != nil {
-			return err
-		}
-	}
 	r := openSegments(w.fs, w.path, os.O_RDWR)
 	defer r.close()
 	format := w.opts.Format
@@ -146,15 +129,12 @@ func (w *wal) recover() error {
 
 	expect := uint64(1) // first sequence number of the next segment
 	for r.next(0) {
-		seg := &segment{path: r.cur.sf.path, num: r.cur.sf.num, f: r.keep(), hdr: r.s.hdr, base: r.base()}
+		seg := &segment{path: r.cur.sf.path, num: r.cur.sf.num, f: r.keep(), hdr: r.s.hdr, base: r.s.hdr.base}
 		w.segs = append(w.segs, seg)
-		var err error
 		if r.newest {
-			err = w.recoverNewest(r, seg)
-		} else {
-			err = readSealed(r, seg)
+			break // read below, once the schema is known to be right
 		}
-		if err != nil {
+		if err := readSealed(r, seg); err != nil {
 			return err
 		}
 		expect = seg.last + 1
@@ -163,6 +143,27 @@ func (w *wal) recover() error {
 	}
 	if err := r.Err(); err != nil {
 		return err
+	}
+	if err := w.settleSchema(); err != nil {
+		return err
+	}
+	tmp := w.path + ".tmp"
+	if ok, err := vfs.Exists(w.fs, tmp); err != nil {
+		return err
+	} else if ok {
+		if err := w.fs.Remove(tmp); err != nil {
+			return fmt.Errorf("ministore: remove leftover %s: %w", tmp, err)
+		}
+		if err := w.fs.SyncDir(w.dir); err != nil {
+			return err
+		}
+	}
+	if r.scanning {
+		seg := w.active()
+		if err := w.recoverNewest(r, seg); err != nil {
+			return err
+		}
+		expect, format = seg.last+1, seg.hdr.format
 	}
 	// An active file a crash left without a header: started afresh below;
 	// what the crash left of the header is kept aside.
