@@ -150,38 +150,16 @@ type recordPlace struct {
 }
 
 // locateRecord finds where record seq of the journal at path is, reading
-// the journal from its start. It is for error messages only.
+// the journal up to it. It is for error messages only.
 func locateRecord(fsys vfs.FS, path string, seq uint64) (recordPlace, bool) {
-	files, err := listSegments(fsys, path)
-	if err != nil {
-		return recordPlace{}, false
-	}
-	expect := uint64(1)
-	for i, sf := range files {
-		f, err := fsys.OpenFile(sf.path, os.O_RDONLY, 0)
-		if err != nil {
-			return recordPlace{}, false
-		}
-		s, err := newScanner(sf.path, f, i == len(files)-1, expect)
-		if err != nil || s.hdr.base > seq {
-			f.Close()
-			return recordPlace{}, false
-		}
-		for {
-			rec, ok := s.next()
-			if !ok {
-				break
-			}
-			if rec.seq == seq {
-				f.Close()
-				return recordPlace{path: sf.path, line: 2 + int(seq-s.hdr.base), off: s.recOff}, true
+	r := openSegments(fsys, path, os.O_RDONLY)
+	defer r.close()
+	for r.next(seq) && r.s.hdr.base <= seq {
+		for r.scan() {
+			if r.rec.seq == seq {
+				return recordPlace{path: r.cur.sf.path, line: 2 + int(seq-r.s.hdr.base), off: r.s.recOff}, true
 			}
 		}
-		f.Close()
-		if s.err != nil {
-			return recordPlace{}, false
-		}
-		expect = s.expect
 	}
 	return recordPlace{}, false
 }

@@ -4,8 +4,6 @@ package ministore
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"os"
 
 	"github.com/mini-go/mini/internal/vfs"
@@ -50,125 +48,85 @@ func Inspect(path string, progress func(read, total int64)) (*JournalInfo, error
 }
 
 func inspectFS(fsys vfs.FS, path string, progress func(read, total int64)) (*JournalInfo, error) {
-	files, err := listSegments(fsys, path)
-	if err != nil {
-		return nil, listError(path, err)
+	info, _, err := inspect(fsys, path, progress)
+	return info, err
+}
+
+// inspect is Inspect; it returns the journal's files too.
+func inspect(fsys vfs.FS, path string, fn func(read, total int64)) (*JournalInfo, []segmentFile, error) {
+	r := openSegments(fsys, path, os.O_RDONLY)
+	defer r.close()
+	if r.err != nil {
+		return nil, nil, r.err
 	}
 	info := &JournalInfo{Path: path}
-	var pr *progressReader
-	if progress != nil {
-		pr = &progressReader{fn: progress}
-		for _, sf := range files {
+	if fn != nil {
+		r.progress = &progress{fn: fn}
+		for _, sf := range r.files {
 			if st, err := fsys.Stat(sf.path); err == nil {
-				pr.total += st.Size()
+				r.progress.total += st.Size()
 			}
 		}
 	}
-	expect := uint64(0)
-	crashable := headerlessIsCrash(fsys, files)
-	for i, sf := range files {
-		seg, next, problem, err := inspectSegment(fsys, sf.path, i == len(files)-1, i == len(files)-1 && sf.num == 0 && crashable, expect, pr)
-		if err != nil {
-			return nil, err
+	for r.next(0) {
+		seg := SegmentInfo{Path: r.cur.sf.path, Format: r.s.hdr.format, Version: r.s.hdr.version, FirstSeq: r.s.hdr.base}
+		for r.scan() {
+			seg.Records++
 		}
-		if seg != nil {
-			info.Segments = append(info.Segments, *seg)
-			info.Bytes += seg.Bytes
-			if seg.Records > 0 {
-				if info.FirstSeq == 0 {
-					info.FirstSeq = seg.FirstSeq
-				}
-				info.LastSeq = seg.FirstSeq + seg.Records - 1
-				info.Records += seg.Records
-			}
+		seg.End = r.s.end
+		if t := r.s.torn; t != nil {
+			info.Problem = corruptAt(t.Path, t.Line, t.Offset, ErrTornTail)
 		}
-		if problem != nil {
-			info.Problem = problem
-			break
+		if err := info.add(seg, r.cur.f); err != nil {
+			return nil, nil, err
 		}
-		expect = next
-	}
-	return info, nil
-}
-
-// inspectSegment reads one segment whole. It returns what it found, the
-// next expected sequence number, and the first problem.
-// active says it is the journal's active file, and the newest, and that a
-// crash can have left it without a header (headerlessIsCrash).
-func inspectSegment(fsys vfs.FS, path string, newest, active bool, expect uint64, pr *progressReader) (*SegmentInfo, uint64, error, error) {
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	seg := &SegmentInfo{Path: path, Bytes: size}
-	var r io.Reader = f
-	if pr != nil {
-		pr.r = f
-		r = pr
-	}
-	s, err := newScanner(path, r, newest, max(expect, 1))
-	if err == errNoHeader {
-		switch {
-		case !active:
-			return seg, 0, corruptAt(path, 1, 0, errBadMagic), nil
-		case size == 0:
-			return seg, expect, nil, nil // a file created but never written
-		}
-		// A crash while the file was being created; Open moves it aside.
-		return seg, 0, corruptAt(path, 1, 0, ErrTornTail), nil
 	}
 	var je *JournalError
-	if errors.As(err, &je) {
-		return seg, 0, je, nil
-	}
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	seg.Format, seg.Version, seg.FirstSeq = s.hdr.format, s.hdr.version, s.hdr.base
-	if expect != 0 && s.hdr.base != expect {
-		return seg, 0, &JournalError{Path: path, Line: 1, Err: fmt.Errorf(
-			"%w: segment starts at sequence number %d, but the previous one ends at %d (a segment is missing)",
-			ErrCorrupt, s.hdr.base, expect-1)}, nil
-	}
-	for {
-		if _, ok := s.next(); !ok {
-			break
+	switch err := r.Err(); {
+	case r.headerless:
+		// A crash while the file was being created; Open moves it aside.
+		info.add(SegmentInfo{Path: r.files[r.i].path, Bytes: r.headerlessSize}, nil)
+		if r.headerlessSize > 0 {
+			info.Problem = corruptAt(r.files[r.i].path, 1, 0, ErrTornTail)
 		}
-		seg.Records++
+	case errors.As(err, &je):
+		info.Problem = je
+		if len(info.Segments) > r.i {
+			break // found in its records
+		}
+		// Its header is bad, or it does not follow the one before.
+		seg, h := SegmentInfo{Path: r.cur.sf.path}, r.cur.hdr
+		if r.cur.err == nil {
+			seg.Format, seg.Version, seg.FirstSeq = h.format, h.version, h.base
+		}
+		if err := info.add(seg, r.cur.f); err != nil {
+			return nil, nil, err
+		}
+	case err != nil:
+		return nil, nil, err
 	}
-	seg.End = s.end
-	switch {
-	case errors.As(s.err, &je):
-		return seg, 0, je, nil
-	case s.err != nil && s.err != io.EOF:
-		return nil, 0, nil, s.err
-	case s.torn != nil:
-		return seg, 0, corruptAt(path, s.torn.Line, s.torn.Offset, ErrTornTail), nil
-	}
-	return seg, s.expect, nil, nil
+	return info, r.files, nil
 }
 
-// progressReader counts the bytes read through it and reports every MiB.
-type progressReader struct {
-	r           io.Reader
-	fn          func(read, total int64)
-	read, total int64
-	reported    int64
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.read += int64(n)
-	if p.read-p.reported >= 1<<20 || err == io.EOF {
-		p.reported = p.read
-		p.fn(p.read, max(p.total, p.read))
+// add counts seg, read from the file f (if not nil), in the journal's
+// totals.
+func (info *JournalInfo) add(seg SegmentInfo, f vfs.File) error {
+	if f != nil {
+		var err error
+		if seg.Bytes, err = f.Size(); err != nil {
+			return err
+		}
 	}
-	return n, err
+	info.Segments = append(info.Segments, seg)
+	info.Bytes += seg.Bytes
+	if seg.Records > 0 {
+		if info.FirstSeq == 0 {
+			info.FirstSeq = seg.FirstSeq
+		}
+		info.LastSeq = seg.FirstSeq + seg.Records - 1
+		info.Records += seg.Records
+	}
+	return nil
 }
 
 // Bounds returns the sequence numbers of the first and the last record of
@@ -180,53 +138,39 @@ func Bounds(path string) (first, last uint64, err error) {
 }
 
 func boundsFS(fsys vfs.FS, path string) (first, last uint64, err error) {
-	files, err := listSegments(fsys, path)
-	if err != nil || len(files) == 0 {
-		return 0, 0, err
-	}
-	base := uint64(0)
-	for i, sf := range files {
-		f, err := fsys.OpenFile(sf.path, os.O_RDONLY, 0)
-		if err != nil {
-			return 0, 0, err
+	r := openSegments(fsys, path, os.O_RDONLY)
+	defer r.close()
+	for r.next(0) {
+		if r.cur.hdr.base == 0 {
+			break // a Rust file: positions count from the start
 		}
-		h, _, err := readHeader(f, sf.path)
-		f.Close()
-		if err == errNoHeader && i == len(files)-1 && sf.num == 0 && headerlessIsCrash(fsys, files) {
+		if !r.newest {
+			continue
+		}
+		for r.scan() {
+		}
+		if r.Err() != nil {
 			break
 		}
-		if err == errNoHeader {
-			return 0, 0, corruptAt(sf.path, 1, 0, errBadMagic)
-		}
-		if err != nil {
-			return 0, 0, err
-		}
-		if h.base == 0 {
-			// A Rust file without base: positions count from the start,
-			// so the whole journal must be read.
-			info, err := inspectFS(fsys, path, nil)
-			if err != nil {
-				return 0, 0, err
+		if r.s.expect == r.s.hdr.base { // no records in the newest file
+			if r.s.hdr.base <= r.first { // the journal is empty
+				return 0, 0, nil
 			}
-			return info.FirstSeq, info.LastSeq, nil
+			return r.first, r.s.hdr.base - 1, nil
 		}
-		if i == 0 {
-			base = h.base
-		}
+		return r.first, r.s.expect - 1, nil
 	}
-	newest := files[len(files)-1]
-	seg, _, problem, err := inspectSegment(fsys, newest.path, true, newest.num == 0, 0, nil)
+	if err := r.Err(); err != nil {
+		return 0, 0, err
+	}
+	if r.i < 1 && (r.i < 0 || r.headerless) {
+		return 0, 0, nil // no file, or only one a crash left without a header
+	}
+	// A Rust file without base, or a header-less active file after the
+	// sealed segments: the whole journal must be read.
+	info, err := inspectFS(fsys, path, nil)
 	if err != nil {
 		return 0, 0, err
 	}
-	if problem != nil && !errors.Is(problem, ErrTornTail) {
-		return 0, 0, problem
-	}
-	if seg.Records == 0 {
-		if seg.FirstSeq <= base { // the journal is empty
-			return 0, 0, nil
-		}
-		return base, seg.FirstSeq - 1, nil
-	}
-	return base, seg.FirstSeq + seg.Records - 1, nil
+	return info.FirstSeq, info.LastSeq, nil
 }

@@ -3,7 +3,6 @@
 package ministore
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -75,108 +74,38 @@ func (e relistError) Is(target error) bool { return target == errRelist }
 // readLogOnce makes one pass; on error it also returns the sequence number
 // it would have read next.
 func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, pos *seekHint, yield func(uint64, []byte) bool) (uint64, error) {
-	files, err := listSegments(fsys, path)
-	if err != nil {
-		return from, listError(path, err)
-	}
-	// Read every header first, to skip whole segments below from; reading
-	// from the start skips nothing, and each header is read with its
-	// segment, but for the first one, which says whether from is gone.
-	bases := make([]uint64, len(files))
-	for i, sf := range files {
-		if from == 0 || (from == 1 && i > 0) {
-			break
+	r := openSegments(fsys, path, os.O_RDONLY)
+	defer r.close()
+	for r.next(from) {
+		if exact && from > 0 && r.first > from {
+			return from, &TruncatedError{Path: path, From: from, First: r.first}
 		}
-		f, err := fsys.OpenFile(sf.path, os.O_RDONLY, 0)
-		if err != nil {
-			return from, relistError{fmt.Errorf("ministore: open %s: %w", sf.path, err)}
+		segPath := r.cur.sf.path
+		if hint != nil && hint.path == segPath && hint.base == r.s.hdr.base && hint.seq == from {
+			r.s.seek(hint.off, hint.seq)
 		}
-		h, _, err := readHeader(f, sf.path)
-		f.Close()
-		if err == errNoHeader && i == len(files)-1 && sf.num == 0 && headerlessIsCrash(fsys, files) {
-			files = files[:i]
-			break
-		}
-		if err == errNoHeader {
-			err = corruptAt(sf.path, 1, 0, errBadMagic)
-		}
-		if err != nil {
-			return from, err
-		}
-		bases[i] = h.base
-	}
-	if exact && from > 0 && len(files) > 0 && bases[0] > from {
-		return from, &TruncatedError{Path: path, From: from, First: bases[0]}
-	}
-	expect := uint64(0) // unknown until a segment says
-	// One read buffer for every segment: a journal of many small segments
-	// would otherwise allocate (and clear) one per segment.
-	br := bufio.NewReaderSize(nil, scanBufSize)
-	for i, sf := range files {
-		if i+1 < len(files) && bases[i+1] != 0 && bases[i+1] <= from && bases[i] != 0 {
-			continue // every record of this segment is below from
-		}
-		newest := i == len(files)-1
-		f, err := fsys.OpenFile(sf.path, os.O_RDONLY, 0)
-		if err != nil {
-			return max(from, expect), relistError{fmt.Errorf("ministore: open %s: %w", sf.path, err)}
-		}
-		base := expect
-		if base == 0 {
-			base = 1
-		}
-		s, err := newScannerBuf(sf.path, f, newest, base, br)
-		if err == errNoHeader && newest && sf.num == 0 && headerlessIsCrash(fsys, files) {
-			f.Close()
-			return 0, nil
-		}
-		if err == errNoHeader {
-			err = corruptAt(sf.path, 1, 0, errBadMagic)
-		}
-		if err != nil {
-			f.Close()
-			return max(from, expect), err
-		}
-		if hint != nil && hint.path == sf.path && hint.base == s.hdr.base && hint.seq == from {
-			s.seek(f, hint.off, hint.seq)
-		}
-		if expect != 0 && s.hdr.base != expect {
-			f.Close()
-			return max(from, expect), relistError{&JournalError{Path: sf.path, Line: 1, Err: fmt.Errorf(
-				"%w: segment starts at sequence number %d, but the previous one ends at %d (a segment is missing)",
-				ErrCorrupt, s.hdr.base, expect-1)}}
-		}
-		for {
-			rec, ok := s.next()
-			if !ok {
-				break
-			}
-			if rec.seq < from {
+		for r.scan() {
+			seq := r.rec.seq
+			if seq < from {
 				continue
 			}
 			if pos != nil {
-				*pos = seekHint{path: sf.path, base: s.hdr.base, seq: rec.seq + 1, off: s.off}
+				*pos = seekHint{path: segPath, base: r.s.hdr.base, seq: seq + 1, off: r.s.off}
 			}
-			if !yield(rec.seq, rec.payload) {
-				f.Close()
-				return 0, nil
-			}
-			if limit != 0 && rec.seq >= limit {
-				f.Close()
+			if !yield(seq, r.rec.payload) || (limit != 0 && seq >= limit) {
 				return 0, nil
 			}
 		}
-		f.Close()
-		if s.err != nil && s.judged {
-			// Damage, or a write in flight: read again once to tell.
-			return max(from, s.expect), relistError{s.err}
-		}
-		if s.err != nil {
-			return max(from, s.expect), s.err
-		}
-		expect = s.expect
 	}
-	return 0, nil
+	err := r.Err()
+	if err == nil {
+		return 0, nil
+	}
+	if r.changed {
+		// A rotation or truncation, or a write in flight: read again to tell.
+		err = relistError{err}
+	}
+	return max(from, r.expect), err
 }
 
 // A seekHint says where record seq starts: at byte off of the segment file
@@ -275,7 +204,7 @@ func (w *wal) findSegment(seq uint64) *segment {
 // buildIndex scans a sealed segment for its record offsets. Called with
 // segMu read-locked and seg.idxMu held.
 func (w *wal) buildIndex(seg *segment) error {
-	s, err := newScanner(seg.path, io.NewSectionReader(seg.f, 0, seg.size), false, seg.base)
+	s, err := newScanner(seg.path, seg.f, seg.size, false, seg.base)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func repairFS(fsys vfs.FS, path string) (*RepairReport, error) {
 		return nil, err
 	}
 	defer lock.Close()
-	info, err := inspectFS(fsys, path, nil)
+	info, files, err := inspect(fsys, path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -58,10 +58,6 @@ func repairFS(fsys vfs.FS, path string) (*RepairReport, error) {
 		return rep, nil
 	}
 	rep.Path, rep.Line, rep.Offset = je.Path, je.Line, je.Offset
-	files, err := listSegments(fsys, path)
-	if err != nil {
-		return nil, err
-	}
 	bad := slices.IndexFunc(files, func(f segmentFile) bool { return f.path == je.Path })
 	if bad < 0 {
 		return rep, fmt.Errorf("ministore: repair: %s is no longer there", je.Path)
@@ -119,59 +115,4 @@ func repairFS(fsys vfs.FS, path string) (*RepairReport, error) {
 		}
 	}
 	return rep, nil
-}
-
-// saveCopy copies bytes [from, to) of f, the file path, to a new file
-// path.broken (or path.broken.2, ...), fsyncs it and its folder, and
-// returns its name.
-func saveCopy(fsys vfs.FS, f vfs.File, path string, from, to int64) (string, error) {
-	saved, err := freeName(fsys, path+".broken")
-	if err != nil {
-		return "", err
-	}
-	out, err := fsys.OpenFile(saved, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return "", err
-	}
-	err = copyRange(out, 0, f, from, to-from)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = fsys.SyncDir(dirOf(path))
-	}
-	if err != nil {
-		// A partial copy is no copy: remove it, so that a full disk does
-		// not leave an empty NAME.broken (and another one per retry)
-		// beside a journal that was not cut.
-		_ = fsys.Remove(saved)
-		return "", fmt.Errorf("save %s: %w", saved, err)
-	}
-	return saved, nil
-}
-
-func moveAside(fsys vfs.FS, path string) (string, error) {
-	saved, err := freeName(fsys, path+".broken")
-	if err != nil {
-		return "", err
-	}
-	if err := fsys.Rename(path, saved); err != nil {
-		return "", err
-	}
-	return saved, fsys.SyncDir(dirOf(path))
-}
-
-// freeName returns name, or name.2, name.3, ... whichever does not exist.
-func freeName(fsys vfs.FS, name string) (string, error) {
-	cand := name
-	for i := 2; ; i++ {
-		ok, err := vfs.Exists(fsys, cand)
-		if err != nil || !ok {
-			return cand, err
-		}
-		cand = fmt.Sprintf("%s.%d", name, i)
-	}
 }

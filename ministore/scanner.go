@@ -11,7 +11,8 @@ import (
 )
 
 // errNoHeader means a segment is empty or holds only the start of a header:
-// a crash while the Rust crate created it. Only the newest segment may be so.
+// a crash while the Rust crate created it. Only the newest segment may be
+// so (see segReader.header).
 var errNoHeader = errors.New("segment has no header")
 
 // scanner reads the records of one segment file, checking every line.
@@ -24,7 +25,8 @@ var errNoHeader = errors.New("segment has no header")
 // have left them.
 type scanner struct {
 	path   string
-	br     *bufio.Reader
+	src    atReader      // the file after the header
+	br     *bufio.Reader // reads src
 	hdr    header
 	newest bool
 
@@ -51,57 +53,42 @@ type scanner struct {
 
 const scanBufSize = 256 << 10
 
-// newScanner reads the header of a segment. base is the first sequence
-// number to assume when the header names none (files of the Rust crate).
-func newScanner(path string, r io.Reader, newest bool, base uint64) (*scanner, error) {
-	return newScannerBuf(path, r, newest, base, nil)
-}
-
-// newScannerBuf is newScanner reading through br, reset to read r, so that
-// a reader of many segments allocates one buffer instead of one per
-// segment; a nil br gets a buffer of its own.
-func newScannerBuf(path string, r io.Reader, newest bool, base uint64, br *bufio.Reader) (*scanner, error) {
-	if br == nil {
-		br = bufio.NewReaderSize(r, scanBufSize)
-	} else {
-		br.Reset(r)
+// newScanner reads the header of the segment file f and returns a scanner
+// of its records up to byte end. base is the first sequence number to
+// assume when the header names none (files of the Rust crate). It is for
+// reading one segment on its own (an index); readers of the journal go
+// through a segReader.
+func newScanner(path string, f io.ReaderAt, end int64, newest bool, base uint64) (*scanner, error) {
+	h, n, err := readHeader(f, path, nil)
+	if err == errNoHeader {
+		err = corruptAt(path, 1, 0, errBadMagic)
 	}
-	s := &scanner{path: path, br: br, newest: newest, line: 1}
-	line, complete, err := s.readLine()
-	if err != nil && err != io.EOF {
-		return nil, err
-	}
-	if len(line) >= maxHeaderLine {
-		// Longer than any header; judged as readHeader judges it, which
-		// sees only the first maxHeaderLine bytes.
-		return nil, corruptAt(path, 1, 0, longHeaderError(line))
-	}
-	if !complete {
-		// The whole file, without a newline (a line with a zero byte
-		// is returned in part only when longer than the buffer).
-		if headerMissing(line) {
-			return s, errNoHeader
-		}
-		return nil, corruptAt(path, 1, 0, errBadMagic)
-	}
-	h, err := parseHeader(line)
 	if err != nil {
-		return nil, corruptAt(path, 1, 0, err)
+		return nil, err
 	}
 	if h.base == 0 {
 		h.base = base
 	}
-	s.hdr = h
-	s.expect = h.base
-	s.line = 2
-	s.end = s.off
+	s := &scanner{}
+	s.start(path, f, bufio.NewReaderSize(nil, scanBufSize), newest, h, n)
+	s.src.end = end
 	return s, nil
 }
 
+// start makes s read the records of the segment file f, whose header h
+// (with its base) ends at off, through br; the buffer for long lines is
+// kept from the segment before.
+func (s *scanner) start(path string, f io.ReaderAt, br *bufio.Reader, newest bool, h header, off int64) {
+	*s = scanner{path: path, br: br, hdr: h, newest: newest, off: off, line: 2, expect: h.base, end: off,
+		long: s.long[:0], src: atReader{r: f, off: off, end: 1 << 62}}
+	br.Reset(&s.src)
+}
+
 // seek moves the scanner to record seq, which starts at byte off of the
-// file r (every line after the header is one record).
-func (s *scanner) seek(r io.ReaderAt, off int64, seq uint64) {
-	s.br.Reset(io.NewSectionReader(r, off, 1<<62))
+// file (every line after the header is one record).
+func (s *scanner) seek(off int64, seq uint64) {
+	s.src.off = off
+	s.br.Reset(&s.src)
 	s.off, s.end = off, off
 	s.line = 2 + int(seq-s.hdr.base)
 	s.expect = seq

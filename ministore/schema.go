@@ -4,7 +4,6 @@ package ministore
 
 import (
 	"fmt"
-	"os"
 )
 
 // AnySchema, as Options.Schema, opens a journal whatever schema it records
@@ -66,51 +65,17 @@ func schemaAllowed(holds, wanted string) bool {
 	return holds == "" || wanted == AnySchema || holds == wanted
 }
 
-// checkSchema reads the header of the journal's newest file that has one
-// (the active file; after a crash during rotation, the newest sealed
-// segment), checks its schema against Options.Schema and sets the schema
-// the Store writes in new headers. It runs before recovery, so a mismatch
-// changes nothing on disk. A header that does not parse is left to
-// recovery, which judges it; settleSchema checks the other segments after.
-func (w *wal) checkSchema() error {
+// settleSchema runs once recovery has read every segment's header, before
+// it changes anything on disk: the segments that record a schema must
+// agree (segments without one, written before the journal had a schema or
+// by the Rust crate, say nothing), and the schema must be one
+// Options.Schema allows. It sets the schema the Store writes in new
+// headers.
+func (w *wal) settleSchema() error {
 	w.schema = w.opts.Schema
 	if w.schema == AnySchema {
 		w.schema = ""
 	}
-	files, err := listSegments(w.fs, w.path)
-	if err != nil {
-		return listError(w.dir, err)
-	}
-	for i := len(files) - 1; i >= 0; i-- {
-		sf := files[i]
-		f, err := w.fs.OpenFile(sf.path, os.O_RDONLY, 0)
-		if err != nil {
-			return fmt.Errorf("ministore: open %s: %w", sf.path, err)
-		}
-		h, _, err := readHeader(f, sf.path)
-		f.Close()
-		if err == errNoHeader && sf.num == 0 {
-			continue // an active file a crash left without a header
-		}
-		if err != nil {
-			return nil
-		}
-		if !schemaAllowed(h.schema, w.opts.Schema) {
-			return &SchemaError{Path: sf.path, Holds: h.schema, Wanted: w.opts.Schema}
-		}
-		if h.schema != "" {
-			w.schema = h.schema
-		}
-		return nil
-	}
-	return nil
-}
-
-// settleSchema runs after recovery has read every segment's header: the
-// segments that record a schema must agree (segments without one, written
-// before the journal had a schema or by the Rust crate, say nothing), and
-// the schema must be one Options.Schema allows.
-func (w *wal) settleSchema() error {
 	holds, where := "", ""
 	for _, seg := range w.segs {
 		s := seg.hdr.schema

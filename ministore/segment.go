@@ -115,14 +115,6 @@ func listSegments(fsys vfs.FS, path string) ([]segmentFile, error) {
 	return files, nil
 }
 
-// listError wraps an error of listSegments, unless it names its file.
-func listError(path string, err error) error {
-	if errors.Is(err, ErrNotRegular) || errors.Is(err, ErrCorrupt) {
-		return err
-	}
-	return fmt.Errorf("ministore: list %s: %w", path, err)
-}
-
 // checkRegular returns an error matching ErrNotRegular (and ErrIsDir for a
 // directory) if path exists and is not a regular file. A symbolic link is
 // refused too: the lock (path + ".lock") taken through it is not the lock
@@ -172,9 +164,12 @@ func longHeaderError(line []byte) error {
 	return errBadHeader
 }
 
-// readHeader reads the first line of a segment file.
-func readHeader(f vfs.File, path string) (header, int64, error) {
-	buf := make([]byte, maxHeaderLine)
+// readHeader reads the first line of a segment file into buf, which holds
+// maxHeaderLine bytes (nil: a buffer of its own).
+func readHeader(f io.ReaderAt, path string, buf []byte) (header, int64, error) {
+	if buf == nil {
+		buf = make([]byte, maxHeaderLine)
+	}
 	n, err := f.ReadAt(buf, 0)
 	if err != nil && err != io.EOF {
 		return header{}, 0, err

@@ -7,15 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
-
-	"github.com/mini-go/mini/internal/vfs"
 )
 
 // This file holds the one rule by which every reader of a journal (Open,
-// Replay, Records, All, Inspect, Repair, Bounds) tells the torn tail a
-// crash leaves from damage. docs/FORMAT.md ("Recovery") states it.
+// Replay, Records, All, Inspect, Repair, Bounds: all through a segReader)
+// tells the torn tail a crash leaves from damage. docs/FORMAT.md
+// ("Recovery") states it.
 //
 // What a crash can leave. Records are appended as whole lines by one write
 // per batch, into preallocated zeros or past the end of the file, and only
@@ -49,28 +47,6 @@ func headerMissing(b []byte) bool {
 		return false
 	}
 	return bytes.HasPrefix([]byte(rustHeaderLine), b) || allZero(b)
-}
-
-// headerlessIsCrash reports whether the newest of files, an active file
-// without a header, can be what a crash left. Only the Rust crate creates a
-// journal file in place; this package creates every file through a
-// temporary file and a rename, so its files are never without a header.
-// Hence: only when the journal has no sealed segment, or its newest sealed
-// segment is in the plain format (a Rust journal that the crate rotated).
-// After a sealed segment of format v1 a header-less active file is damage:
-// the records it held, acknowledged and durable, are gone.
-func headerlessIsCrash(fsys vfs.FS, files []segmentFile) bool {
-	if len(files) < 2 {
-		return true
-	}
-	prev := files[len(files)-2]
-	f, err := fsys.OpenFile(prev.path, os.O_RDONLY, 0)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	h, _, err := readHeader(f, prev.path)
-	return err == nil && h.format == FormatPlain
 }
 
 // tailJudge reads the newest segment from its first line that does not

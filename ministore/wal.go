@@ -28,7 +28,7 @@ type wal struct {
 	// preallocStep is how far preallocate extends the active file; it
 	// shrinks when the disk is full.
 	preallocStep int64
-	schema       string // written in every new header; see checkSchema
+	schema       string // written in every new header; see settleSchema
 
 	// mu guards the append queue, the counters and the state below it.
 	mu       sync.Mutex
@@ -96,14 +96,7 @@ func openWAL(path string, o *Options) (w *wal, err error) {
 		lock: lock,
 	}
 	w.cond.L = &w.mu
-	err = w.checkSchema()
-	if err == nil {
-		err = w.recover()
-	}
-	if err == nil {
-		err = w.settleSchema()
-	}
-	if err != nil {
+	if err := w.recover(); err != nil {
 		w.closeFiles()
 		lock.Close()
 		return nil, err
@@ -118,9 +111,42 @@ func openWAL(path string, o *Options) (w *wal, err error) {
 	return w, nil
 }
 
-// recover reads the journal's files, checks that they follow each other,
-// scans the newest one record by record and cuts a torn tail off it.
+// recover reads the journal's files, checks that they follow each other
+// and that their schema is the one wanted, then, and only then, writes:
+// it scans the newest one record by record and cuts a torn tail off it.
 func (w *wal) recover() error {
+	r := openSegments(w.fs, w.path, os.O_RDWR)
+	defer r.close()
+	format := w.opts.Format
+	if format == FormatAuto {
+		format = FormatV1
+	}
+	for _, sf := range r.files {
+		w.nextNum = max(w.nextNum, sf.num)
+	}
+	w.nextNum++
+	w.segWidth = segmentWidth(r.files)
+
+	expect := uint64(1) // first sequence number of the next segment
+	for r.next(0) {
+		seg := &segment{path: r.cur.sf.path, num: r.cur.sf.num, f: r.keep(), hdr: r.s.hdr, base: r.s.hdr.base}
+		w.segs = append(w.segs, seg)
+		if r.newest {
+			break // read below, once the schema is known to be right
+		}
+		if err := readSealed(r, seg); err != nil {
+			return err
+		}
+		expect = seg.last + 1
+		r.endsAt(seg.last)
+		format = seg.hdr.format
+	}
+	if err := r.Err(); err != nil {
+		return err
+	}
+	if err := w.settleSchema(); err != nil {
+		return err
+	}
 	tmp := w.path + ".tmp"
 	if ok, err := vfs.Exists(w.fs, tmp); err != nil {
 		return err
@@ -132,54 +158,21 @@ func (w *wal) recover() error {
 			return err
 		}
 	}
-	files, err := listSegments(w.fs, w.path)
-	if err != nil {
-		return listError(w.dir, err)
-	}
-	format := w.opts.Format
-	if format == FormatAuto {
-		format = FormatV1
-	}
-	for _, sf := range files {
-		w.nextNum = max(w.nextNum, sf.num)
-	}
-	w.nextNum++
-	w.segWidth = segmentWidth(files)
-
-	expect := uint64(1) // first sequence number of the next segment
-	for i, sf := range files {
-		newest := i == len(files)-1
-		f, err := w.fs.OpenFile(sf.path, os.O_RDWR, 0)
-		if err != nil {
-			return fmt.Errorf("ministore: open %s: %w", sf.path, err)
-		}
-		seg := &segment{path: sf.path, num: sf.num, f: f}
-		w.segs = append(w.segs, seg)
-		if newest {
-			err := w.recoverNewest(seg, expect)
-			if err == errNoHeader {
-				// Started afresh below; what the crash left of the
-				// header is kept aside.
-				f.Close()
-				w.segs = w.segs[:len(w.segs)-1]
-				if err := w.setAsideHeaderless(sf.path); err != nil {
-					return err
-				}
-				break
-			}
-			if err != nil {
-				return err
-			}
-		} else if err := w.readSealed(seg, expect); err != nil {
+	if r.scanning {
+		seg := w.active()
+		if err := w.recoverNewest(r, seg); err != nil {
 			return err
 		}
-		if i > 0 && seg.base != expect {
-			return &JournalError{Path: seg.path, Line: 1, Err: fmt.Errorf(
-				"%w: segment starts at sequence number %d, but the previous one ends at %d (a segment is missing)",
-				ErrCorrupt, seg.base, expect-1)}
-		}
-		expect = seg.last + 1
-		format = seg.hdr.format
+		expect, format = seg.last+1, seg.hdr.format
+	}
+	// An active file a crash left without a header: started afresh below;
+	// what the crash left of the header is kept aside.
+	torn, err := r.setAside()
+	if err != nil {
+		return err
+	}
+	if torn != nil {
+		w.torn = torn
 	}
 	if len(w.segs) == 0 || w.segs[len(w.segs)-1].num != 0 {
 		// A new journal, or a crash during rotation left no active file.
@@ -246,126 +239,60 @@ func (w *wal) rewriteUnproven(seg *segment, proven uint64) error {
 	return nil
 }
 
-// readSealed reads the header and finds the last record of a sealed segment.
-func (w *wal) readSealed(seg *segment, expect uint64) error {
-	h, hdrLen, err := readHeader(seg.f, seg.path)
-	if err == errNoHeader {
-		return corruptAt(seg.path, 1, 0, errBadMagic)
-	}
-	if err != nil {
-		return err
-	}
-	seg.hdr = h
-	seg.base = h.base
-	if seg.base == 0 {
-		seg.base = expect
-	}
-	if h.format == FormatV1 {
-		seg.last, seg.size, err = lastRecord(seg.f, seg.path, hdrLen, seg.base)
+// readSealed finds the last record of the sealed segment r is at, seg.
+func readSealed(r *segReader, seg *segment) error {
+	if seg.hdr.format == FormatV1 {
+		var err error
+		seg.last, seg.size, err = lastRecord(seg.f, seg.path, r.cur.hdrLen, seg.base)
 		seg.alloc = seg.size
 		if err != nil {
 			// lastRecord reads only the end of the file and knows no line
 			// number: read the segment from its start for the line and
 			// offset of the first bad record, as the readers report them.
-			if _, serr := scanSealed(seg); serr != nil {
-				return serr
+			for r.scan() {
+			}
+			if r.Err() != nil {
+				return r.Err()
 			}
 		}
 		return err
 	}
 	// The Rust format has no sequence numbers: count the records.
-	s, err := scanSealed(seg)
-	if err != nil {
+	for r.scan() {
+	}
+	if err := r.Err(); err != nil {
 		return err
 	}
-	seg.last = s.expect - 1
-	seg.size, seg.alloc = s.end, s.off
+	seg.last = r.s.expect - 1
+	seg.size, seg.alloc = r.s.end, r.s.off
 	return nil
 }
 
-// scanSealed reads every record of the sealed segment seg, whose base is
-// set, and returns the scanner at its end, or the first error.
-func scanSealed(seg *segment) (*scanner, error) {
-	s, err := newScanner(seg.path, io.NewSectionReader(seg.f, 0, 1<<62), false, seg.base)
-	if err != nil {
-		return nil, err
+// recoverNewest scans the newest segment, which r is at, seg, builds its
+// index and removes a torn tail.
+func (w *wal) recoverNewest(r *segReader, seg *segment) error {
+	index := make([]int64, 0, 1024)
+	for r.scan() {
+		index = append(index, r.s.recOff)
 	}
-	for {
-		if _, ok := s.next(); !ok {
-			break
-		}
-	}
-	return s, s.err
-}
-
-// recoverNewest scans the newest segment, builds its index and removes a
-// torn tail. It returns errNoHeader for an active file without a header
-// that a crash of the Rust crate can have left while it created the file
-// (see headerlessIsCrash), which recover starts afresh.
-func (w *wal) recoverNewest(seg *segment, expect uint64) error {
-	s, err := newScanner(seg.path, io.NewSectionReader(seg.f, 0, 1<<62), true, expect)
-	// See headerlessIsCrash: only after no sealed segment, or a plain one.
-	if err == errNoHeader && seg.num == 0 && (len(w.segs) < 2 || w.segs[len(w.segs)-2].hdr.format == FormatPlain) {
-		return errNoHeader
-	}
-	if err == errNoHeader {
-		return corruptAt(seg.path, 1, 0, errBadMagic)
-	}
-	if err != nil {
+	if err := r.Err(); err != nil {
 		return err
 	}
-	seg.hdr = s.hdr
-	seg.base = s.hdr.base
-	index := make([]int64, 0, 1024)
-	for {
-		if _, ok := s.next(); !ok {
-			break
-		}
-		index = append(index, s.recOff)
-	}
-	if s.err != nil {
-		return s.err
-	}
+	s := &r.s
 	seg.index = index
 	seg.last = seg.base + uint64(len(index)) - 1
 	seg.size, seg.alloc = s.end, s.off
 	if err := w.rewriteUnproven(seg, s.proven); err != nil {
 		return err
 	}
-	if s.torn != nil {
-		saved, err := saveCopy(w.fs, seg.f, seg.path, s.end, s.dataEnd)
-		if err != nil {
-			return fmt.Errorf("ministore: keep the torn tail of %s: %w", seg.path, err)
-		}
-		s.torn.Saved = saved
-		if err := seg.f.Truncate(s.end); err != nil {
-			return fmt.Errorf("ministore: cut torn tail of %s: %w", seg.path, err)
-		}
-		if err := seg.f.Sync(); err != nil {
-			return fmt.Errorf("ministore: cut torn tail of %s: %w", seg.path, err)
-		}
+	torn, err := r.cutTail()
+	if err != nil {
+		return err
+	}
+	if torn != nil {
 		seg.alloc = s.end
-		w.torn = s.torn
+		w.torn = torn
 	}
-	return nil
-}
-
-// setAsideHeaderless moves a newest file that holds no header, only what a
-// crash while it was being created can leave, to NAME.broken, unless it is
-// empty. It is reported as a torn tail.
-func (w *wal) setAsideHeaderless(path string) error {
-	info, err := w.fs.Stat(path)
-	if err != nil {
-		return fmt.Errorf("ministore: %w", err)
-	}
-	if info.Size() == 0 {
-		return nil
-	}
-	saved, err := moveAside(w.fs, path)
-	if err != nil {
-		return fmt.Errorf("ministore: set aside %s: %w", path, err)
-	}
-	w.torn = &TornTail{Path: path, Line: 1, Bytes: info.Size(), Saved: saved}
 	return nil
 }
 

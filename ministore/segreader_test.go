@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+package ministore
+
+import (
+	"errors"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// openCounter counts the opens of each file.
+type openCounter struct {
+	vfs.FS
+	mu    sync.Mutex
+	opens map[string]int
+}
+
+func (c *openCounter) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
+	c.mu.Lock()
+	c.opens[name]++
+	c.mu.Unlock()
+	return c.FS.OpenFile(name, flag, perm)
+}
+
+// reset returns the counts so far and starts again.
+func (c *openCounter) reset() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := c.opens
+	c.opens = map[string]int{}
+	return o
+}
+
+// Every reader of a journal opens each of its files at most once: a
+// journal of many small segments must not cost an open (and a header read)
+// more per segment, whether it is read from its start or from the middle.
+func TestSegmentsOpenedOnce(t *testing.T) {
+	mem := vfs.NewMem()
+	fsys := &openCounter{FS: mem, opens: map[string]int{}}
+	const path = "/d/j.log"
+	s, err := Open[kv](path, quietOptions(Options{MaxSegmentBytes: 512}, mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, 1, 200)
+	segs := len(s.Segments())
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if segs < 10 {
+		t.Fatalf("%d segments, want 10 or more", segs)
+	}
+	for _, tc := range []struct {
+		name string
+		read func() error
+		// all: every file is opened; otherwise at least the newest
+		all bool
+	}{
+		{"Records from 0", func() error { return countRecords(fsys, path, 0, 200) }, true},
+		{"Records from 150", func() error { return countRecords(fsys, path, 150, 51) }, false},
+		{"Records from 200", func() error { return countRecords(fsys, path, 200, 1) }, false},
+		{"Inspect", func() error {
+			info, err := inspectFS(fsys, path, nil)
+			if err == nil && (info.Problem != nil || info.Records != 200) {
+				err = errors.New("wrong info")
+			}
+			return err
+		}, true},
+		{"Bounds", func() error {
+			first, last, err := boundsFS(fsys, path)
+			if err == nil && (first != 1 || last != 200) {
+				err = errors.New("wrong bounds")
+			}
+			return err
+		}, true},
+		{"Open", func() error {
+			s, err := Open[kv](path, quietOptions(Options{MaxSegmentBytes: 512}, fsys))
+			if err == nil {
+				err = s.Close()
+			}
+			return err
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys.reset()
+			if err := tc.read(); err != nil {
+				t.Fatal(err)
+			}
+			opens := fsys.reset()
+			for name, n := range opens {
+				if n > 1 && filepath.Ext(name) != ".lock" {
+					t.Errorf("%s opened %d times", name, n)
+				}
+			}
+			if tc.all && len(opens) < segs {
+				t.Errorf("%d files opened of %d: %v", len(opens), segs, slices.Sorted(maps.Keys(opens)))
+			}
+			if opens[path] != 1 {
+				t.Errorf("the active file opened %d times", opens[path])
+			}
+		})
+	}
+}
+
+// countRecords reads the journal from from on and checks it gets n records.
+func countRecords(fsys vfs.FS, path string, from uint64, n int) error {
+	got := 0
+	var rerr error
+	records(fsys, path, from, 0, nil, func(r Record[kv], err error) bool {
+		if err != nil {
+			rerr = err
+			return false
+		}
+		got++
+		return true
+	})
+	if rerr == nil && got != n {
+		rerr = errors.New("wrong count")
+	}
+	return rerr
+}
+
+// The reader's error is sticky: after a segment that does not follow the
+// one before, next and scan return false and Err keeps the error.
+func TestSegReaderStickyErr(t *testing.T) {
+	mem := vfs.NewMem()
+	const path = "/d/j.log"
+	s, err := Open[kv](path, quietOptions(Options{MaxSegmentBytes: 512}, mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, 1, 100)
+	s.Close()
+	files, err := listSegments(mem, path)
+	if err != nil || len(files) < 4 {
+		t.Fatalf("%d files, %v", len(files), err)
+	}
+	if err := mem.Remove(files[1].path); err != nil {
+		t.Fatal(err)
+	}
+	r := openSegments(mem, path, os.O_RDONLY)
+	defer r.close()
+	n := 0
+	for r.next(0) {
+		for r.scan() {
+			n++
+		}
+	}
+	var je *JournalError
+	if !errors.As(r.Err(), &je) || !errors.Is(r.Err(), ErrCorrupt) || je.Path != files[2].path || !r.changed {
+		t.Fatalf("Err = %v, want a missing segment at %s", r.Err(), files[2].path)
+	}
+	if n == 0 || r.next(0) || r.scan() || r.Err() != error(je) {
+		t.Fatalf("after the error: %d records, next or scan true, or Err changed to %v", n, r.Err())
+	}
+}
+
+// BenchmarkSegments opens, inspects and bounds a journal of 100,000
+// ~100-byte records in one segment and in about 1,000; ns/op is per
+// call. Many small segments should cost little more than one.
+func BenchmarkSegments(b *testing.B) {
+	const n = 100_000
+	dir := b.TempDir()
+	for _, c := range []struct {
+		name     string
+		segBytes int64
+	}{{"1seg", 1 << 30}, {"1000seg", 15 << 10}} {
+		path := filepath.Join(dir, c.name, "j.log")
+		s, err := Open[benchRecord](path, &Options{Sync: SyncNever, MaxSegmentBytes: c.segBytes})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range n {
+			if _, err := s.Append(newBenchRecord(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		segs := len(s.Segments())
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name+"/Open", func(b *testing.B) {
+			opts := &Options{NoPreallocate: true}
+			for b.Loop() {
+				s, err := Open[benchRecord](path, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if s.LastSeq() != n {
+					b.Fatalf("last %d", s.LastSeq())
+				}
+				s.Close()
+			}
+			b.ReportMetric(float64(segs), "segments")
+		})
+		b.Run(c.name+"/Inspect", func(b *testing.B) {
+			for b.Loop() {
+				info, err := Inspect(path, nil)
+				if err != nil || info.Records != n {
+					b.Fatal(info, err)
+				}
+			}
+			b.ReportMetric(float64(segs), "segments")
+		})
+		b.Run(c.name+"/Bounds", func(b *testing.B) {
+			for b.Loop() {
+				if _, last, err := Bounds(path); err != nil || last != n {
+					b.Fatal(last, err)
+				}
+			}
+			b.ReportMetric(float64(segs), "segments")
+		})
+	}
+}
