@@ -213,13 +213,25 @@ func appendLine(dst []byte, f Format, seq, synced uint64, payload []byte) []byte
 		return append(dst, '\n')
 	}
 	start := len(dst)
+	dst = appendLinePrefix(dst, seq, synced)
+	dst = append(dst, payload...)
+	return appendLineSuffix(dst, crc32.Checksum(dst[start:], castagnoli))
+}
+
+// appendLinePrefix appends what comes before the payload in a FormatV1
+// line: {"seq":SEQ,"sync":SYNCED,"rec":
+func appendLinePrefix(dst []byte, seq, synced uint64) []byte {
 	dst = append(dst, linePrefixSeq...)
 	dst = strconv.AppendUint(dst, seq, 10)
 	dst = append(dst, linePrefixSync...)
 	dst = strconv.AppendUint(dst, synced, 10)
-	dst = append(dst, linePrefixRec...)
-	dst = append(dst, payload...)
-	sum := crc32.Checksum(dst[start:], castagnoli)
+	return append(dst, linePrefixRec...)
+}
+
+// appendLineSuffix appends what comes after the payload in a FormatV1
+// line, sum being the CRC-32C of the prefix and the payload:
+// ,"crc":"XXXXXXXX"} and the newline.
+func appendLineSuffix(dst []byte, sum uint32) []byte {
 	dst = append(dst, lineCRC...)
 	dst = appendHex32(dst, sum)
 	return append(dst, '"', '}', '\n')

@@ -4,6 +4,7 @@ package ministore
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
 	"sync"
@@ -18,7 +19,16 @@ import (
 // the disk has less, it must ask for less, then for nothing, instead of
 // failing the first Append and the Store for good. And every error names a
 // file that exists: the active file, not the NAME.tmp it was created as.
+//
+// Preallocation allocates (OpAllocate) where the file system can, and
+// writes zeros (OpWrite) where it cannot: both are tested.
 func TestPreallocationDegradesOnFullDisk(t *testing.T) {
+	for _, allocate := range []bool{true, false} {
+		t.Run(fmt.Sprintf("allocate=%v", allocate), func(t *testing.T) { testPreallocationDegrades(t, allocate) })
+	}
+}
+
+func testPreallocationDegrades(t *testing.T, allocate bool) {
 	for _, tc := range []struct {
 		name     string
 		failures int64 // writes after Open that fail with ENOSPC
@@ -33,12 +43,17 @@ func TestPreallocationDegradesOnFullDisk(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := vfs.NewMem()
-			fsys := vfs.NewFaulty(mem)
+			var inner vfs.FS = mem
+			if !allocate {
+				inner = noAllocateFS{mem}
+			}
+			fsys := vfs.NewFaulty(inner)
 			var armed atomic.Bool
 			var left atomic.Int64
 			left.Store(tc.failures)
 			fsys.FailWhen(func(op vfs.Op) error {
-				if armed.Load() && op.Kind == vfs.OpWrite && left.Add(-1) >= 0 {
+				grows := op.Kind == vfs.OpWrite || allocate && op.Kind == vfs.OpAllocate
+				if armed.Load() && grows && left.Add(-1) >= 0 {
 					return syscall.ENOSPC
 				}
 				return nil
@@ -117,6 +132,19 @@ func TestNearlyFullDisk(t *testing.T) {
 		t.Fatalf("reopen: last %d, want %d", s2.LastSeq(), n)
 	}
 	s2.Close()
+}
+
+// noAllocateFS is a file system whose files have neither Allocate nor
+// WriteVecAt: vfs.Allocate fails with errors.ErrUnsupported, and
+// vfs.WriteVecAt writes one buffer at a time.
+type noAllocateFS struct{ vfs.FS }
+
+func (d noAllocateFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
+	f, err := d.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ vfs.File }{f}, nil
 }
 
 // smallDisk is a file system with a fixed number of free bytes: a write

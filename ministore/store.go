@@ -3,13 +3,10 @@
 package ministore
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
 
-	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/internal/vfs"
 )
 
@@ -46,7 +43,9 @@ func Open[R any](path string, opts *Options) (*Store[R], error) {
 // Under SyncAlways (the default) the record is on stable storage when
 // Append returns. Appends from many goroutines share fsyncs.
 func (s *Store[R]) Append(rec R) (seq uint64, err error) {
-	p, err := encode(s.w.opts.Codec, rec)
+	buf := getEncBuf()
+	defer putEncBuf(buf)
+	p, err := encode(s.w.opts.Codec, rec, buf, 0)
 	if err != nil {
 		return 0, err
 	}
@@ -63,51 +62,16 @@ func (s *Store[R]) AppendBatch(recs ...R) (first, last uint64, err error) {
 	if len(recs) == 0 {
 		return 0, 0, errors.New("ministore: empty batch")
 	}
+	buf := getEncBuf()
+	defer putEncBuf(buf)
 	payloads := make([][]byte, len(recs))
 	for i, r := range recs {
-		if payloads[i], err = encode(s.w.opts.Codec, r); err != nil {
+		if payloads[i], err = encode(s.w.opts.Codec, r, buf, i); err != nil {
 			return 0, 0, fmt.Errorf("record %d of the batch: %w", i, err)
 		}
 	}
+	buf.settle(payloads)
 	return s.w.append(payloads)
-}
-
-// encode returns the JSON of rec, by codec (nil: encoding/json).
-func encode[R any](codec Codec, rec R) ([]byte, error) {
-	if raw, ok := any(rec).(jsonline.Trusted); ok {
-		// Built by one of mini's own packages, valid by construction.
-		return raw, nil
-	}
-	if raw, ok := any(rec).(json.RawMessage); ok {
-		// Already JSON: check it instead of encoding it again.
-		if raw == nil {
-			return []byte("null"), nil
-		}
-		if !json.Valid(raw) {
-			return nil, errors.New("ministore: encode record: json.RawMessage is not valid JSON")
-		}
-		if bytes.IndexByte(raw, '\n') >= 0 {
-			return nil, errNewline
-		}
-		return raw, nil
-	}
-	var p []byte
-	var err error
-	if codec == nil {
-		p, err = json.Marshal(rec)
-	} else {
-		p, err = codec.Marshal(rec)
-	}
-	if errors.Is(err, ErrInvalidUTF8) || err == nil && jsonline.ReplacedUTF8(p) {
-		return nil, fmt.Errorf("%w in a string of the record: it would be stored as U+FFFD", ErrInvalidUTF8)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("ministore: encode record: %w", err)
-	}
-	if bytes.IndexByte(p, '\n') >= 0 {
-		return nil, errNewline
-	}
-	return p, nil
 }
 
 // decode decodes payload into r as dc says; raw record types get their

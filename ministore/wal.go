@@ -31,23 +31,31 @@ type wal struct {
 	schema       string // written in every new header; see settleSchema
 
 	// mu guards the append queue, the counters and the state below it.
-	mu       sync.Mutex
-	cond     sync.Cond
-	format   Format
-	pending  []byte // encoded lines waiting for the leader
-	pendEnds []int  // end of each line in pending
-	spare    []byte
-	spareEnd []int
-	batchID  uint64 // the batch that pending will become
-	doneID   uint64 // the last batch written (and synced, under SyncAlways)
-	next     uint64 // sequence number of the next record
-	written  uint64 // last sequence number written to the file
-	durable  uint64 // last sequence number known to be fsync'd
-	first    uint64 // first sequence number in the log
-	busy     bool   // a leader owns the files
-	err      error  // ErrClosed, or the failure that stopped the store
-	closed   bool
-	timer    *time.Timer
+	mu      sync.Mutex
+	cond    sync.Cond
+	format  Format
+	pending []entry // records waiting for the leader
+	spare   []entry
+	batchID uint64 // the batch that pending will become
+	doneID  uint64 // the last batch written (and synced, under SyncAlways)
+	next    uint64 // sequence number of the next record
+	written uint64 // last sequence number written to the file
+	durable uint64 // last sequence number known to be fsync'd
+	first   uint64 // first sequence number in the log
+	busy    bool   // a leader owns the files
+	err     error  // ErrClosed, or the failure that stopped the store
+	closed  bool
+	timer   *time.Timer
+
+	// The leader's scratch space (see frameBatch); only the goroutine
+	// that is busy uses it.
+	frame []byte
+	ends  []int
+	bufs  [][]byte
+	cuts  []cut
+	// noAllocate is set when the file system cannot allocate without
+	// writing (vfs.Allocate is unsupported); preallocation writes zeros.
+	noAllocate bool
 
 	// segMu guards segs and the segments' sizes and indexes. The leader
 	// (busy) is the only one that changes them.

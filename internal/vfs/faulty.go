@@ -19,7 +19,8 @@ var ErrCrashed = errors.New("vfs: simulated crash")
 // OpKind is the kind of a [Faulty] operation.
 type OpKind uint8
 
-// The kinds of operations. ReadAt counts as OpRead and WriteAt as OpWrite.
+// The kinds of operations. ReadAt counts as OpRead, and WriteAt and
+// WriteVecAt (see [WriteVecAt]) as OpWrite.
 const (
 	OpOpen OpKind = iota + 1
 	OpMkdir
@@ -35,6 +36,7 @@ const (
 	OpTruncate
 	OpSize
 	OpClose
+	OpAllocate // [Allocate]
 )
 
 var opKindNames = [...]string{
@@ -52,6 +54,7 @@ var opKindNames = [...]string{
 	OpTruncate: "truncate",
 	OpSize:     "size",
 	OpClose:    "close",
+	OpAllocate: "allocate",
 }
 
 // String returns the lower-case name of k, as used in the Op field of the
@@ -364,6 +367,45 @@ func (w *faultyFile) WriteAt(p []byte, off int64) (int, error) {
 		return n, err
 	}
 	return w.f.WriteAt(p, off)
+}
+
+// WriteVecAt is one OpWrite. A failing one first writes the first half
+// of the buffers' bytes (rounded down), as WriteAt does.
+func (w *faultyFile) WriteVecAt(bufs [][]byte, off int64) (int, error) {
+	crashed, err := w.fs.begin(OpWrite, w.f.Name(), "")
+	if crashed {
+		return 0, err
+	}
+	defer w.fs.end()
+	if err != nil {
+		total := 0
+		for _, b := range bufs {
+			total += len(b)
+		}
+		n, _ := WriteVecAt(w.f, firstBytes(bufs, total/2), off)
+		return n, err
+	}
+	return WriteVecAt(w.f, bufs, off)
+}
+
+// firstBytes returns the buffers holding the first n bytes of bufs.
+func firstBytes(bufs [][]byte, n int) [][]byte {
+	var out [][]byte
+	for _, b := range bufs {
+		if n <= 0 {
+			break
+		}
+		b = b[:min(len(b), n)]
+		out = append(out, b)
+		n -= len(b)
+	}
+	return out
+}
+
+// Allocate is one OpAllocate; it allocates in the inner file system, or
+// fails with errors.ErrUnsupported as the inner file does.
+func (w *faultyFile) Allocate(off, n int64) error {
+	return w.fs.run(OpAllocate, w.f.Name(), "", func() error { return Allocate(w.f, off, n) })
 }
 
 // Sync syncs the file in the inner file system. An injected failure does

@@ -46,6 +46,10 @@ var script = []struct {
 		_, err := s.f.WriteAt([]byte("HELLO"), 0)
 		return err
 	}},
+	{vfs.OpWrite, "/d/f", "", func(fsys vfs.FS, s *scriptState) error {
+		_, err := vfs.WriteVecAt(s.f, [][]byte{[]byte("WOR"), []byte("LD")}, 6)
+		return err
+	}},
 	{vfs.OpRead, "/d/f", "", func(fsys vfs.FS, s *scriptState) error {
 		_, err := s.f.ReadAt(make([]byte, 5), 0)
 		return err
@@ -58,6 +62,7 @@ var script = []struct {
 		return err
 	}},
 	{vfs.OpSync, "/d/f", "", func(fsys vfs.FS, s *scriptState) error { return s.f.Sync() }},
+	{vfs.OpAllocate, "/d/f", "", func(fsys vfs.FS, s *scriptState) error { return vfs.Allocate(s.f, 0, 64) }},
 	{vfs.OpTruncate, "/d/f", "", func(fsys vfs.FS, s *scriptState) error { return s.f.Truncate(5) }},
 	{vfs.OpSize, "/d/f", "", func(fsys vfs.FS, s *scriptState) error {
 		if s.f.Name() != "/d/f" { // Name is not an operation
@@ -83,7 +88,7 @@ var script = []struct {
 // needsHandle reports whether script step i uses a handle that s lacks.
 func needsHandle(i int, s *scriptState) bool {
 	switch script[i].kind {
-	case vfs.OpWrite, vfs.OpRead, vfs.OpSync, vfs.OpTruncate, vfs.OpSize:
+	case vfs.OpWrite, vfs.OpRead, vfs.OpSync, vfs.OpTruncate, vfs.OpSize, vfs.OpAllocate:
 		return s.f == nil
 	case vfs.OpClose:
 		return script[i].path == "/d/f" && s.f == nil || script[i].path == "/d/LOCK" && s.l == nil
@@ -92,9 +97,9 @@ func needsHandle(i int, s *scriptState) bool {
 }
 
 func TestOpKindString(t *testing.T) {
-	want := "open mkdir remove rename stat readdir syncdir lock read write sync truncate size close"
+	want := "open mkdir remove rename stat readdir syncdir lock read write sync truncate size close allocate"
 	var got []string
-	for k := vfs.OpOpen; k <= vfs.OpClose; k++ {
+	for k := vfs.OpOpen; k <= vfs.OpAllocate; k++ {
 		got = append(got, k.String())
 	}
 	if strings.Join(got, " ") != want {
@@ -205,6 +210,7 @@ func TestFaultyPassesThrough(t *testing.T) {
 
 func TestFaultyShortWrite(t *testing.T) {
 	for _, at := range []bool{false, true} {
+		t.Run(fmt.Sprintf("vector at=%v", at), func(t *testing.T) { testFaultyShortWriteVec(t, at) })
 		mem := vfs.NewMem()
 		ff := vfs.NewFaulty(mem)
 		f, err := ff.OpenFile("/f", os.O_RDWR|os.O_CREATE, 0o644)
@@ -227,6 +233,32 @@ func TestFaultyShortWrite(t *testing.T) {
 			t.Errorf("WriteAt=%v: inner file holds %q, want %q", at, got, want)
 		}
 		must(t, f.Close())
+	}
+}
+
+// A failing WriteVecAt writes the first half of its bytes, across the
+// buffers, as WriteAt does.
+func testFaultyShortWriteVec(t *testing.T, many bool) {
+	mem := vfs.NewMem()
+	ff := vfs.NewFaulty(mem)
+	f, err := ff.OpenFile("/f", os.O_RDWR|os.O_CREATE, 0o644)
+	must(t, err)
+	defer f.Close()
+	bufs := [][]byte{[]byte("01"), []byte("2345"), []byte("6789")}
+	if many {
+		bufs = [][]byte{[]byte("0123456"), nil, []byte("789")}
+	}
+	ff.FailAt(ff.Ops()+1, errInjected)
+	n, err := vfs.WriteVecAt(f, bufs, 2)
+	if n != 5 || !errors.Is(err, errInjected) {
+		t.Errorf("got %d, %v; want 5, injected", n, err)
+	}
+	if got, _ := vfs.ReadFile(mem, "/f"); string(got) != "\x00\x0001234" {
+		t.Errorf("inner file holds %q", got)
+	}
+	n, err = vfs.WriteVecAt(f, bufs, 2)
+	if got, _ := vfs.ReadFile(mem, "/f"); n != 10 || err != nil || string(got) != "\x00\x000123456789" {
+		t.Errorf("after the fault: %d, %v; inner file holds %q", n, err, got)
 	}
 }
 

@@ -773,6 +773,55 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
+// WriteVecAt writes bufs one after another at off, in one step: a crash
+// clone sees all of it or none, but as with WriteAt, which of its blocks
+// a simulated power loss keeps is random until Sync.
+func (f *memFile) WriteVecAt(bufs [][]byte, off int64) (int, error) {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	if err := f.check("write", false, true); err != nil {
+		return 0, err
+	}
+	var err error
+	switch {
+	case f.append:
+		err = errAppendWriteAt
+	case off < 0:
+		err = errNegativeOffset
+	}
+	if err != nil {
+		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: err}
+	}
+	total := 0
+	for _, b := range bufs {
+		if err := f.writeAt(b, off+int64(total)); err != nil {
+			return total, &fs.PathError{Op: "writeat", Path: f.name, Err: err}
+		}
+		total += len(b)
+	}
+	return total, nil
+}
+
+// Allocate extends the file with zeros to at least off+n bytes, as
+// fallocate(2) mode 0 does; it never shrinks the file or changes its
+// bytes. The new size is durable only after Sync.
+func (f *memFile) Allocate(off, n int64) error {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	if err := f.check("allocate", false, true); err != nil {
+		return err
+	}
+	end := off + n
+	if off < 0 || n <= 0 || end < off || end > math.MaxInt { // fallocate(2) on Linux
+		return &fs.PathError{Op: "allocate", Path: f.name, Err: syscall.EINVAL}
+	}
+	if end > int64(len(f.n.data)) {
+		f.n.setSize(int(end))
+		f.n.modTime = f.m.tick()
+	}
+	return nil
+}
+
 // writeAt writes p at off, zero-filling any gap past the end.
 func (f *memFile) writeAt(p []byte, off int64) error {
 	if len(p) == 0 {

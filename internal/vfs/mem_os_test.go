@@ -147,6 +147,49 @@ var osSteps = []struct {
 			return fmt.Sprint(n, describe(err), size)
 		})
 	}},
+	{"writevecat", func(e env) string {
+		return e.withFile("a/v", os.O_RDWR|os.O_CREATE, func(f vfs.File) string {
+			n1, err1 := vfs.WriteVecAt(f, [][]byte{[]byte("ab"), nil, []byte("cd")}, 2)
+			n2, err2 := vfs.WriteVecAt(f, [][]byte{[]byte("only")}, 10)
+			// More buffers than one pwritev takes (IOV_MAX, 1024).
+			many := make([][]byte, 1500)
+			for i := range many {
+				many[i] = []byte{'a' + byte(i%26)}
+			}
+			n3, err3 := vfs.WriteVecAt(f, many, 20)
+			n4, err4 := vfs.WriteVecAt(f, nil, 5000)
+			size, _ := f.Size()
+			return fmt.Sprint(n1, describe(err1), n2, describe(err2), n3, describe(err3), n4, describe(err4), size,
+				readAt(f, 30, 0), readAt(f, 30, 1490))
+		})
+	}},
+	{"writevecat read-only", func(e env) string {
+		return e.withFile("a/v", os.O_RDONLY, func(f vfs.File) string {
+			_, err1 := vfs.WriteVecAt(f, [][]byte{[]byte("x"), []byte("y")}, 0)
+			_, err2 := vfs.WriteVecAt(f, [][]byte{[]byte("x")}, 0)
+			return describe(err1) + "; " + describe(err2)
+		})
+	}},
+	{"allocate", func(e env) string {
+		if runtime.GOOS != "linux" {
+			return "fallocate is Linux's"
+		}
+		return e.withFile("a/v", os.O_RDWR, func(f vfs.File) string {
+			var s []string
+			for _, r := range [][2]int64{{0, 100}, {8000, 192}, {0, 8192}, {-1, 10}, {0, 0}} {
+				err := vfs.Allocate(f, r[0], r[1])
+				size, _ := f.Size()
+				s = append(s, fmt.Sprint(describe(err), size))
+			}
+			return strings.Join(append(s, readAt(f, 8, 1518), readAt(f, 4, 8190)), "; ")
+		})
+	}},
+	{"allocate read-only", func(e env) string {
+		if runtime.GOOS != "linux" {
+			return "fallocate is Linux's"
+		}
+		return e.withFile("a/v", os.O_RDONLY, func(f vfs.File) string { return describe(vfs.Allocate(f, 0, 1<<20)) })
+	}},
 	{"append", func(e env) string { return e.write("a/f", os.O_WRONLY|os.O_APPEND, "++") + " " + e.content("a/f") }},
 	{"read-only handle", func(e env) string {
 		return e.withFile("a/f", os.O_RDONLY, func(f vfs.File) string {

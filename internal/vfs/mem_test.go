@@ -762,3 +762,34 @@ func TestMemSyncKeepsExactlyTheSyncedContents(t *testing.T) {
 		f.Close()
 	}
 }
+
+// Allocate and WriteVecAt are durable only after Sync, like WriteAt: a
+// crash before it keeps the file as it was synced.
+func TestMemAllocateAndVectorCrash(t *testing.T) {
+	m := vfs.NewMem()
+	f, err := m.OpenFile("/f", os.O_RDWR|os.O_CREATE, 0o644)
+	must(t, err)
+	must(t, m.SyncDir("/"))
+	_, err = vfs.WriteVecAt(f, [][]byte{[]byte("ab"), []byte("cd")}, 0)
+	must(t, err)
+	must(t, f.Sync())
+	must(t, vfs.Allocate(f, 4, 8192))
+	_, err = vfs.WriteVecAt(f, [][]byte{[]byte("ef"), []byte("gh")}, 4)
+	must(t, err)
+	if size, _ := f.Size(); size != 8196 {
+		t.Fatalf("size after Allocate = %d, want 8196", size)
+	}
+	if got, _ := vfs.ReadFile(m.CrashClone(vfs.CrashOptions{}), "/f"); string(got) != "abcd" {
+		t.Fatalf("after a crash before Sync: %q, want the synced %q", got, "abcd")
+	}
+	must(t, f.Sync())
+	got, _ := vfs.ReadFile(m.CrashClone(vfs.CrashOptions{}), "/f")
+	if len(got) != 8196 || string(got[:8]) != "abcdefgh" || bytes.Count(got[8:], []byte{0}) != 8188 {
+		t.Fatalf("after Sync: %d bytes, starting %q; want 8196: abcdefgh and zeros", len(got), got[:min(len(got), 8)])
+	}
+	// Allocate never shrinks nor overwrites.
+	must(t, vfs.Allocate(f, 0, 4))
+	if b, _ := vfs.ReadFile(m, "/f"); len(b) != 8196 || string(b[:8]) != "abcdefgh" {
+		t.Fatalf("Allocate inside the file changed it: %d bytes, %q", len(b), b[:8])
+	}
+}

@@ -138,3 +138,64 @@ func Exists(fsys FS, name string) (bool, error) {
 	}
 	return false, err
 }
+
+// VectorWriterAt is implemented by a [File] that can write several buffers
+// at an offset with one call (pwritev(2) on Linux). Use [WriteVecAt], which
+// falls back to WriteAt for a File without it.
+type VectorWriterAt interface {
+	// WriteVecAt writes the buffers one after another at off, as one
+	// WriteAt of their concatenation would. It returns the number of bytes
+	// written, and an error when that is less than their total.
+	WriteVecAt(bufs [][]byte, off int64) (int, error)
+}
+
+// WriteVecAt writes bufs one after another at off: with one call when f is
+// a [VectorWriterAt], else with one WriteAt a buffer. It returns the number
+// of bytes written, and an error when that is less than their total. Like
+// a WriteAt, it is not atomic across a crash: any part of it can be lost
+// until [File.Sync].
+func WriteVecAt(f File, bufs [][]byte, off int64) (int, error) {
+	if v, ok := f.(VectorWriterAt); ok {
+		return v.WriteVecAt(bufs, off)
+	}
+	return writeEach(f, bufs, off)
+}
+
+// writeEach writes bufs with one WriteAt a buffer.
+func writeEach(f io.WriterAt, bufs [][]byte, off int64) (int, error) {
+	total := 0
+	for _, b := range bufs {
+		if len(b) == 0 {
+			continue
+		}
+		n, err := f.WriteAt(b, off+int64(total))
+		total += n
+		if err == nil && n < len(b) {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// Allocator is implemented by a [File] that can reserve space without
+// writing it (fallocate(2) on Linux). Use [Allocate].
+type Allocator interface {
+	// Allocate is described at [Allocate].
+	Allocate(off, n int64) error
+}
+
+// Allocate reserves the bytes [off, off+n) of f and makes its size at least
+// off+n, without writing them where the file system can: the new bytes read
+// as zeros, and a crash before the next [File.Sync] leaves the old size or
+// the new one, never anything but zeros past the old end. It never shrinks
+// the file or changes its bytes. It fails with an error matching
+// [errors.ErrUnsupported] when f, or the file system under it, cannot.
+func Allocate(f File, off, n int64) error {
+	if a, ok := f.(Allocator); ok {
+		return a.Allocate(off, n)
+	}
+	return &fs.PathError{Op: "allocate", Path: f.Name(), Err: errors.ErrUnsupported}
+}
