@@ -84,6 +84,12 @@ func TestOpenReportsDeadLetterDamage(t *testing.T) {
 		file   string // the file it names
 	}{
 		{"first dead letter's checksum", func(t *testing.T, mem *vfs.Mem) {
+			// As after a crash: with the clean-end proof Close left,
+			// ministore.Open would not read the records before the last
+			// (the readers report such damage), so Open could not see it.
+			if err := mem.Remove("/q/dead/messages.log.end"); err != nil {
+				t.Fatal(err)
+			}
 			editFile(t, mem, "/q/dead/messages.log", func(b []byte) []byte {
 				// The second dead letter's "sync" proves the first durable.
 				i := bytes.Index(b, []byte(`"crc":"`)) + len(`"crc":"`)

@@ -70,6 +70,12 @@ func crashScenarios() []scenario {
 		appends(4), []step{{kind: "sync"}}, appends(6), []step{{kind: "sync"}}, appends(2))})
 	s = append(s, scenario{"reopen", Options{MaxSegmentBytes: 250}, slices.Concat(
 		appends(5), []step{{kind: "close-reopen"}}, appends(5))})
+	// Each Close writes a clean-end proof and the Open after it uses it:
+	// a crash while the proof is written, and appends, truncation and
+	// rotation after an Open that used one.
+	s = append(s, scenario{"reopen with clean-end proofs", Options{MaxSegmentBytes: 300}, slices.Concat(
+		[]step{{kind: "close-reopen"}}, appends(3), []step{{kind: "close-reopen"}, {kind: "back", seq: 2}},
+		appends(2), []step{{kind: "close-reopen"}, {kind: "close-reopen"}}, appends(4))})
 	return s
 }
 

@@ -137,61 +137,88 @@ func TestDamagedJournals(t *testing.T) {
 			return append(b, make([]byte, 10000)...)
 		}), wantVals: seqRange(1, 10)},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "j.log")
-			writeJournal(t, path, 10, &Options{MaxSegmentBytes: 230})
-			if names, _ := listSegments(vfsOS, path); len(names) != 3 {
-				t.Fatalf("setup: want 3 files, got %v", names)
-			}
-			tc.damage(t, dir)
-			_, rerr := Replay[kv](path)
-			s, oerr := Open[kv](path, nil)
-			if tc.wantIs == nil {
-				if oerr != nil || rerr != nil {
-					t.Fatalf("Open: %v; Replay: %v", oerr, rerr)
+		// Each damage is done after a clean Close, with the clean-end
+		// proof it left, and without it (as after a crash). The proof can
+		// only spare Open the reading of the active file's records: then
+		// reading them reports the damage, as Replay does.
+		for _, proof := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/proof=%v", tc.name, proof), func(t *testing.T) {
+				dir := t.TempDir()
+				path := filepath.Join(dir, "j.log")
+				writeJournal(t, path, 10, &Options{MaxSegmentBytes: 230})
+				if names, _ := listSegments(vfsOS, path); len(names) != 3 {
+					t.Fatalf("setup: want 3 files, got %v", names)
 				}
-				torn := s.TornTail()
-				if (torn == nil) != (tc.torn == 0) || (torn != nil && torn.Line != tc.torn) {
-					t.Fatalf("torn tail %v, want line %d", torn, tc.torn)
+				if !proof {
+					if err := os.Remove(path + cleanEndSuffix); err != nil {
+						t.Fatal(err)
+					}
 				}
-				s.Close()
-				if got := values(t, path); !slices.Equal(got, tc.wantVals) {
-					t.Fatalf("records %v", got)
+				tc.damage(t, dir)
+				_, rerr := Replay[kv](path)
+				s, oerr := Open[kv](path, nil)
+				if oerr == nil && s.w.cleanOpen && tc.wantIs != nil {
+					if !proof {
+						t.Fatal("Open used a clean-end proof that was removed")
+					}
+					// Open read only the last line; All reads the rest.
+					for _, err := range s.All(1) {
+						if err != nil {
+							oerr = err
+							break
+						}
+					}
+					s.Close()
+					if oerr == nil {
+						t.Fatal("Open trusted the proof and All read the damaged journal without an error")
+					}
 				}
-				return
-			}
-			if oerr == nil {
-				s.Close()
-			}
-			for what, err := range map[string]error{"Replay": rerr, "Open": oerr} {
-				if what == "Open" && tc.wantFile != "j.log" && tc.wantLine > 1 && oerr == nil {
-					// Open reads the headers and the last record of sealed
-					// segments, not every record; Replay and Get do.
-					continue
+				if tc.wantIs == nil {
+					if oerr != nil || rerr != nil {
+						t.Fatalf("Open: %v; Replay: %v", oerr, rerr)
+					}
+					torn := s.TornTail()
+					if (torn == nil) != (tc.torn == 0) || (torn != nil && torn.Line != tc.torn) {
+						t.Fatalf("torn tail %v, want line %d", torn, tc.torn)
+					}
+					s.Close()
+					if got := values(t, path); !slices.Equal(got, tc.wantVals) {
+						t.Fatalf("records %v", got)
+					}
+					return
 				}
-				if !errors.Is(err, tc.wantIs) {
-					t.Fatalf("%s error %v, want %v", what, err, tc.wantIs)
+				if oerr == nil {
+					s.Close()
 				}
-				if tc.wantIs == ErrVersion && errors.Is(err, ErrCorrupt) {
-					t.Fatalf("%s: a newer version is not corruption: %v", what, err)
+				for what, err := range map[string]error{"Replay": rerr, "Open": oerr} {
+					if what == "Open" && tc.wantFile != "j.log" && tc.wantLine > 1 && oerr == nil {
+						// Open reads the headers and the last record of sealed
+						// segments, not every record; Replay and Get do.
+						continue
+					}
+					if !errors.Is(err, tc.wantIs) {
+						t.Fatalf("%s error %v, want %v", what, err, tc.wantIs)
+					}
+					if tc.wantIs == ErrVersion && errors.Is(err, ErrCorrupt) {
+						t.Fatalf("%s: a newer version is not corruption: %v", what, err)
+					}
+					var je *JournalError
+					if !errors.As(err, &je) {
+						t.Fatalf("%s error %v is not a *JournalError", what, err)
+					}
+					if filepath.Base(je.Path) != tc.wantFile || (tc.wantLine != 0 && je.Line != tc.wantLine) {
+						t.Fatalf("%s error at %s:%d, want %s:%d (%v)", what, je.Path, je.Line, tc.wantFile, tc.wantLine, err)
+					}
+					b, _ := os.ReadFile(je.Path)
+					if je.Line > 0 && je.Offset != lineOffset(b, je.Line) {
+						t.Fatalf("%s error offset %d, line %d starts at %d", what, je.Offset, je.Line, lineOffset(b, je.Line))
+					}
+					if !strings.Contains(err.Error(), tc.wantMsg) || !strings.Contains(err.Error(), je.Path) {
+						t.Fatalf("%s error %q does not say %q and the path", what, err, tc.wantMsg)
+					}
 				}
-				var je *JournalError
-				if !errors.As(err, &je) {
-					t.Fatalf("%s error %v is not a *JournalError", what, err)
-				}
-				if filepath.Base(je.Path) != tc.wantFile || (tc.wantLine != 0 && je.Line != tc.wantLine) {
-					t.Fatalf("%s error at %s:%d, want %s:%d (%v)", what, je.Path, je.Line, tc.wantFile, tc.wantLine, err)
-				}
-				b, _ := os.ReadFile(je.Path)
-				if je.Line > 0 && je.Offset != lineOffset(b, je.Line) {
-					t.Fatalf("%s error offset %d, line %d starts at %d", what, je.Offset, je.Line, lineOffset(b, je.Line))
-				}
-				if !strings.Contains(err.Error(), tc.wantMsg) || !strings.Contains(err.Error(), je.Path) {
-					t.Fatalf("%s error %q does not say %q and the path", what, err, tc.wantMsg)
-				}
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -291,6 +318,7 @@ func TestUnsyncedBatchLostFirstBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+	os.Remove(path + cleanEndSuffix) // a crash, not a Close, ended the session
 	b, _ := os.ReadFile(path)
 	start := lineOffset(b, 5) // record 4: the batch's first
 	if len(b)-int(start) < 2*4096 {

@@ -106,6 +106,23 @@
 // same rules (invalid UTF-8 refused on Append, unknown fields refused by
 // strict decoding), so a journal written with one reads with the other.
 //
+// Clean-end proof. Close, after it has trimmed and fsync'd the active
+// file, writes the side file NAME.end, one line:
+//
+//	ministore clean end v1 size=S base=B last=L line=XXXXXXXX crc=XXXXXXXX
+//
+// S is the active file's size, B its first and L its last sequence number
+// (B-1 when it holds no record), line the CRC-32C of its last line without
+// the '\n' (the header when it holds no record), crc the CRC-32C of the
+// text before " crc=". Open removes the file (the folder is fsync'd before
+// anything is appended, so a proof is used by one Open at most) and, when
+// the active file is format v1, of size S, with header base B and a last
+// line that verifies, is record L and has that CRC, takes its end from the
+// proof instead of reading every record: a clean close made them durable,
+// so nothing in them can be a torn write. A proof that is missing, torn or
+// does not match is passed over and the file read as always. The Rust
+// crate ignores the file (it is not a segment name).
+//
 // A header with another version is refused with ErrVersion. docs/FORMAT.md
 // in the repository describes the format and its crash rules in full.
 //
@@ -147,7 +164,9 @@
 // Open reads every record of the newest segment, but only the header and
 // the last record of each sealed segment, so that opening a long journal is
 // fast; damage inside a sealed segment is reported by Replay, Records, All
-// and Get.
+// and Get. After a clean Close it reads only the last record of the active
+// file too (see "Clean-end proof" below): damage inside it is then also
+// reported by the readers, not by Open.
 //
 // AppendBatch is one write and one fsync, but not atomic across a crash: a
 // prefix of the batch may survive. Records that must stand or fall together

@@ -18,13 +18,16 @@ import (
 // wal is the untyped journal under Store: it appends and reads JSON
 // payloads. Store[R] adds the encoding of R.
 type wal struct {
-	opts     Options
-	fs       vfs.FS
-	path     string
-	dir      string
-	lock     io.Closer
-	torn     *TornTail
-	prealloc bool
+	opts Options
+	fs   vfs.FS
+	path string
+	dir  string
+	lock io.Closer
+	torn *TornTail
+	// cleanOpen: Open took the active file's end from the clean-end proof
+	// (see cleanend.go) instead of reading its records.
+	cleanOpen bool
+	prealloc  bool
 	// preallocStep is how far preallocate extends the active file; it
 	// shrinks when the disk is full.
 	preallocStep int64
@@ -166,10 +169,22 @@ func (w *wal) recover() error {
 			return err
 		}
 	}
+	proof, proofOK, err := w.takeCleanEnd()
+	if err != nil {
+		return err
+	}
 	if r.scanning {
 		seg := w.active()
-		if err := w.recoverNewest(r, seg); err != nil {
-			return err
+		clean := false
+		if proofOK && seg.num == 0 {
+			if clean, err = w.recoverClean(seg, proof); err != nil {
+				return err
+			}
+		}
+		if !clean {
+			if err := w.recoverNewest(r, seg); err != nil {
+				return err
+			}
 		}
 		expect, format = seg.last+1, seg.hdr.format
 	}

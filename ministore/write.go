@@ -209,10 +209,12 @@ func (w *wal) writeBatch(batch []entry, first uint64) error {
 	}
 	w.stats.batch(len(ends), total)
 	w.segMu.Lock()
-	start := a.size
-	for _, end := range ends {
-		a.index = append(a.index, start)
-		start = a.size + int64(end)
+	if a.index != nil { // nil after a clean Open: built when needed
+		start := a.size
+		for _, end := range ends {
+			a.index = append(a.index, start)
+			start = a.size + int64(end)
+		}
 	}
 	a.size += int64(total)
 	a.alloc = max(a.alloc, a.size)
@@ -470,6 +472,9 @@ func (w *wal) close() error {
 	var err error
 	if !failed {
 		err = w.trim(w.active())
+		if err == nil {
+			err = w.writeCleanEnd(w.active())
+		}
 	}
 	w.segMu.Lock()
 	w.closeFiles()

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+package ministore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// The clean-end proof. Close, once the active file is trimmed and fsync'd,
+// writes a small side file NAME.end saying how the active file ends: its
+// size, its first and last sequence numbers and the CRC-32C of its last
+// line. Open takes the file (it removes it, and the folder is fsync'd before
+// anything is appended) and, when the active file still ends exactly so,
+// does not read the records before its last line: a clean close made them
+// durable, so nothing in them can be a crash's torn tail. They are still
+// checked, record by record, by every reader (Records, Replay, All, Get),
+// and a record that does not verify is then a *JournalError naming the
+// file and offset, as any damage below a proven-durable point is. When the
+// file is missing, torn, or does not match, Open reads the newest file as
+// it always does. docs/FORMAT.md ("The clean-end proof") describes it.
+
+// cleanEndSuffix is the suffix of the proof's file name: NAME.end. It is
+// not a segment name (those end in digits), so no reader takes it for one.
+const cleanEndSuffix = ".end"
+
+// cleanEndMagic starts the proof's single line.
+const cleanEndMagic = "ministore clean end v1"
+
+// maxCleanEnd bounds what Open reads of a proof file.
+const maxCleanEnd = 256
+
+// cleanEnd is what the proof says about the active file.
+type cleanEnd struct {
+	size int64  // the file's size: the end of its last line
+	base uint64 // its first sequence number (the header's)
+	last uint64 // its last sequence number; base-1 when it holds no record
+	line uint32 // CRC-32C of its last line without the '\n' (the header's when no record)
+}
+
+// append appends the proof's line: the fields, then " crc=" and the
+// CRC-32C of the text before it, then '\n'.
+func (c cleanEnd) append(dst []byte) []byte {
+	start := len(dst)
+	dst = append(dst, cleanEndMagic...)
+	dst = append(dst, " size="...)
+	dst = strconv.AppendInt(dst, c.size, 10)
+	dst = append(dst, " base="...)
+	dst = strconv.AppendUint(dst, c.base, 10)
+	dst = append(dst, " last="...)
+	dst = strconv.AppendUint(dst, c.last, 10)
+	dst = append(dst, " line="...)
+	dst = appendHex32(dst, c.line)
+	sum := crc32.Checksum(dst[start:], castagnoli)
+	dst = append(dst, " crc="...)
+	dst = appendHex32(dst, sum)
+	return append(dst, '\n')
+}
+
+// parseCleanEnd parses a proof file's content; ok is false for anything
+// that is not exactly one whole proof line whose checksum matches.
+func parseCleanEnd(b []byte) (c cleanEnd, ok bool) {
+	line, rest, found := bytes.Cut(b, []byte("\n"))
+	if !found || len(rest) != 0 {
+		return c, false
+	}
+	text, sum, found := bytes.Cut(line, []byte(" crc="))
+	if !found {
+		return c, false
+	}
+	if want, ok := parseHex32(sum); !ok || crc32.Checksum(text, castagnoli) != want {
+		return c, false
+	}
+	fields := bytes.Split(text, []byte(" "))
+	magicFields := bytes.Count([]byte(cleanEndMagic), []byte(" ")) + 1
+	if len(fields) != magicFields+4 || !bytes.Equal(bytes.Join(fields[:magicFields], []byte(" ")), []byte(cleanEndMagic)) {
+		return c, false
+	}
+	fields = fields[magicFields:]
+	value := func(i int, key string) ([]byte, bool) {
+		return bytes.CutPrefix(fields[i], []byte(key+"="))
+	}
+	var err error
+	v, ok1 := value(0, "size")
+	if c.size, err = strconv.ParseInt(string(v), 10, 64); !ok1 || err != nil || c.size < 0 {
+		return c, false
+	}
+	v, ok1 = value(1, "base")
+	if c.base, err = strconv.ParseUint(string(v), 10, 64); !ok1 || err != nil || c.base == 0 {
+		return c, false
+	}
+	v, ok1 = value(2, "last")
+	if c.last, err = strconv.ParseUint(string(v), 10, 64); !ok1 || err != nil || c.last < c.base-1 {
+		return c, false
+	}
+	v, ok1 = value(3, "line")
+	if c.line, ok = parseHex32(v); !ok1 || !ok {
+		return c, false
+	}
+	// One spelling only (no leading zeros, no signs): what append writes.
+	return c, bytes.Equal(c.append(nil), b)
+}
+
+// takeCleanEnd reads and removes the journal's proof file, if there is
+// one. A proof is good for one Open only: the records appended after it
+// would make it stale. recover fsyncs the folder before anything is
+// appended, so the removal is durable by then.
+func (w *wal) takeCleanEnd() (cleanEnd, bool, error) {
+	name := w.path + cleanEndSuffix
+	b, err := readSmall(w.fs, name, maxCleanEnd)
+	if errors.Is(err, fs.ErrNotExist) {
+		return cleanEnd{}, false, nil
+	}
+	if err != nil {
+		return cleanEnd{}, false, fmt.Errorf("ministore: read %s: %w", name, err)
+	}
+	if err := w.fs.Remove(name); err != nil {
+		return cleanEnd{}, false, fmt.Errorf("ministore: remove %s: %w", name, err)
+	}
+	c, ok := parseCleanEnd(b)
+	return c, ok, nil
+}
+
+// readSmall reads at most limit bytes of the file name.
+func readSmall(fsys vfs.FS, name string, limit int) ([]byte, error) {
+	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, limit)
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// lastLine returns the offset and the bytes (without its '\n') of the
+// last line of the file f of size bytes, which ends in '\n' and has a
+// header of hdrLen bytes; the header line itself when no line follows it.
+// ok is false when the file does not end in '\n'.
+func lastLine(f vfs.File, hdrLen, size int64) (off int64, line []byte, ok bool, err error) {
+	if size < hdrLen || hdrLen == 0 {
+		return 0, nil, false, nil
+	}
+	if size == hdrLen {
+		line = make([]byte, hdrLen)
+		if _, err := f.ReadAt(line, 0); err != nil && err != io.EOF {
+			return 0, nil, false, err
+		}
+		return 0, line[:hdrLen-1], true, nil
+	}
+	for chunk := int64(4096); ; chunk *= 4 {
+		start := max(hdrLen, size-chunk)
+		buf := make([]byte, size-start)
+		if _, err := f.ReadAt(buf, start); err != nil && err != io.EOF {
+			return 0, nil, false, err
+		}
+		if buf[len(buf)-1] != '\n' {
+			return 0, nil, false, nil
+		}
+		i := bytes.LastIndexByte(buf[:len(buf)-1], '\n')
+		if i < 0 && start > hdrLen {
+			continue // the last line is longer than chunk
+		}
+		return start + int64(i+1), buf[i+1 : len(buf)-1], true, nil
+	}
+}
+
+// recoverClean opens the active file seg as the proof c describes it,
+// without reading its records, and reports whether it could: the file is
+// in format v1, its header names c.base, its size is c.size and its last
+// line is a record (or the header, for none) that verifies, is record
+// c.last, and has the CRC-32C c.line. Otherwise recover reads the file as
+// usual (recoverNewest), which also reports whatever is wrong with it.
+func (w *wal) recoverClean(seg *segment, c cleanEnd) (bool, error) {
+	h, hdrLen, err := readHeader(seg.f, seg.path, nil)
+	if err != nil || h.format != FormatV1 || h.base != c.base {
+		return false, nil
+	}
+	size, err := seg.f.Size()
+	if err != nil {
+		return false, fmt.Errorf("ministore: %s: %w", seg.path, err)
+	}
+	if size != c.size {
+		return false, nil
+	}
+	_, line, ok, err := lastLine(seg.f, hdrLen, size)
+	if err != nil {
+		return false, fmt.Errorf("ministore: read %s: %w", seg.path, err)
+	}
+	if !ok || crc32.Checksum(line, castagnoli) != c.line {
+		return false, nil
+	}
+	if c.last >= c.base {
+		if size == hdrLen {
+			return false, nil
+		}
+		rec, err := parseLine(FormatV1, line)
+		if err != nil || rec.seq != c.last {
+			return false, nil
+		}
+	} else if size != hdrLen {
+		return false, nil
+	}
+	seg.hdr = h
+	seg.base = h.base
+	seg.last = c.last
+	seg.size, seg.alloc = size, size
+	seg.index = nil // built when needed (Get, TruncateBack)
+	w.cleanOpen = true
+	return true, nil
+}
+
+// writeCleanEnd writes the proof for the active file a, which Close has
+// trimmed and fsync'd. The records are durable whatever happens here: a
+// proof that cannot be written whole (a failed write or fsync, a crash)
+// only makes the next Open read the file as usual, since a proof written
+// in part does not verify. The error is still returned, so that Close
+// reports a failing disk.
+func (w *wal) writeCleanEnd(a *segment) error {
+	if a.hdr.format != FormatV1 {
+		return nil
+	}
+	h, hdrLen, err := readHeader(a.f, a.path, nil)
+	if err != nil || h.format != FormatV1 || h.base != a.base {
+		return nil // not what recoverClean accepts: no proof
+	}
+	_, line, ok, err := lastLine(a.f, hdrLen, a.size)
+	if err != nil || !ok {
+		return err
+	}
+	c := cleanEnd{size: a.size, base: a.base, last: a.last, line: crc32.Checksum(line, castagnoli)}
+	name := w.path + cleanEndSuffix
+	f, err := w.fs.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	err = writeFull(f, c.append(nil), 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = w.fs.SyncDir(w.dir)
+	}
+	if err != nil {
+		w.fs.Remove(name) // best effort; what is left does not verify, or is checked
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}

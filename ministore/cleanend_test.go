@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+package ministore
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// openClean opens path and reports whether Open took the active file's end
+// from the clean-end proof, and that the proof file is gone.
+func openClean(t *testing.T, path string, opts *Options) (*Store[kv], bool) {
+	t.Helper()
+	s := openT[kv](t, path, opts)
+	if _, err := os.Stat(path + cleanEndSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the proof is still there after Open: %v", err)
+	}
+	return s, s.w.cleanOpen
+}
+
+func TestCleanEndProof(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		n    int // records written before the first Close
+		opts Options
+	}{
+		{"empty", 0, Options{}},
+		{"one segment", 20, Options{}},
+		{"rotated", 20, Options{MaxSegmentBytes: 300}},
+		{"no prealloc", 20, Options{NoPreallocate: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "j.log")
+			opts := quietOptions(tc.opts, nil)
+			writeJournal(t, path, tc.n, opts)
+			b, err := os.ReadFile(path + cleanEndSuffix)
+			if err != nil {
+				t.Fatalf("Close wrote no proof: %v", err)
+			}
+			c, ok := parseCleanEnd(b)
+			info, _ := os.Stat(path)
+			if !ok || c.size != info.Size() || c.last != uint64(tc.n) {
+				t.Fatalf("proof %q = %+v, %v; file size %d, %d records", b, c, ok, info.Size(), tc.n)
+			}
+
+			s, clean := openClean(t, path, opts)
+			if !clean {
+				t.Fatal("Open read the active file although the proof matched it")
+			}
+			if got := s.LastSeq(); got != uint64(tc.n) {
+				t.Fatalf("LastSeq %d, want %d", got, tc.n)
+			}
+			// The index of the active file is built when needed; appends
+			// after such an Open must keep it right.
+			if tc.n > 0 {
+				if v, err := s.Get(uint64(tc.n)); err != nil || v.V != tc.n {
+					t.Fatalf("Get(%d) = %v, %v", tc.n, v, err)
+				}
+			}
+			appendN(t, s, tc.n+1, 5)
+			for seq := max(1, tc.n-2); seq <= tc.n+5; seq++ {
+				if v, err := s.Get(uint64(seq)); err != nil || v.V != seq {
+					t.Fatalf("Get(%d) = %v, %v", seq, v, err)
+				}
+			}
+			if err := s.TruncateBack(uint64(tc.n + 3)); err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, s, tc.n+4, 1)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s, clean = openClean(t, path, opts)
+			if !clean {
+				t.Fatal("the second Open did not use the proof")
+			}
+			s.Close()
+			if got := values(t, path); !slices.Equal(got, seqRange(1, tc.n+4)) {
+				t.Fatalf("records %v, want 1..%d", got, tc.n+4)
+			}
+		})
+	}
+}
+
+// A proof that is not whole, or that does not match the active file, is
+// passed over: Open reads the file as it always does, and judges it so.
+func TestCleanEndProofMismatch(t *testing.T) {
+	edit := func(name string, fn func(b []byte) []byte) func(t *testing.T, path string) {
+		return func(t *testing.T, path string) {
+			p := path + name
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, fn(b), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		edit    func(t *testing.T, path string)
+		want    []int // the records after Open
+		wantErr error // or Open's error
+	}{
+		{"proof torn", edit(cleanEndSuffix, func(b []byte) []byte { return b[:len(b)/2] }), seqRange(1, 8), nil},
+		{"proof empty", edit(cleanEndSuffix, func(b []byte) []byte { return nil }), seqRange(1, 8), nil},
+		{"proof bit flipped", edit(cleanEndSuffix, func(b []byte) []byte {
+			b[len(cleanEndMagic)+7] ^= 1 // a digit of size=
+			return b
+		}), seqRange(1, 8), nil},
+		{"stale proof: records appended after it", func(t *testing.T, path string) {
+			// A session that did not take the proof (an older release)
+			// appended a record and closed.
+			old, _ := os.ReadFile(path + cleanEndSuffix)
+			s := openT[kv](t, path, quietOptions(Options{MaxSegmentBytes: 400}, nil))
+			appendN(t, s, 9, 1)
+			s.Close()
+			os.WriteFile(path+cleanEndSuffix, old, 0o644)
+		}, seqRange(1, 9), nil},
+		{"zeros after the end", edit("", func(b []byte) []byte { return append(b, make([]byte, 4096)...) }), seqRange(1, 8), nil},
+		{"last record cut", edit("", func(b []byte) []byte { return b[:len(b)-10] }), seqRange(1, 7), nil},
+		{"last record rewritten, same size", edit("", func(b []byte) []byte {
+			i := bytes.LastIndex(b, []byte(`"v":8`))
+			b[i+4] = '9'
+			return b
+		}), nil, ErrCorrupt},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "j.log")
+			opts := quietOptions(Options{MaxSegmentBytes: 400}, nil)
+			writeJournal(t, path, 8, opts)
+			tc.edit(t, path)
+			s, err := Open[kv](path, opts)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Open error %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if s.w.cleanOpen {
+				t.Fatal("Open used a proof that does not match")
+			}
+			if _, err := os.Stat(path + cleanEndSuffix); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("the proof is still there after Open: %v", err)
+			}
+			var got []int
+			for r, err := range s.All(1) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, r.Value.V)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("records %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// A session that appends after an Open that used the proof, then crashes,
+// leaves no proof: the next Open reads the file and cuts its torn tail.
+func TestCleanEndProofNotReused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.log")
+	opts := quietOptions(Options{NoPreallocate: true}, nil)
+	writeJournal(t, path, 5, opts)
+	s, clean := openClean(t, path, opts)
+	if !clean {
+		t.Fatal("Open did not use the proof")
+	}
+	appendN(t, s, 6, 2)
+	// A crash: the process ends without Close, the last write torn.
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path+".crashed", b[:len(b)-7], 0o644)
+	s.Close()
+	os.Remove(path + cleanEndSuffix)
+	os.Rename(path+".crashed", path)
+	s2, clean := openClean(t, path, opts)
+	if clean {
+		t.Fatal("Open used a proof after a crash")
+	}
+	if torn := s2.TornTail(); torn == nil || s2.LastSeq() != 6 {
+		t.Fatalf("torn %v, last %d; want the torn record 7 cut", torn, s2.LastSeq())
+	}
+}
+
+func TestParseCleanEnd(t *testing.T) {
+	good := cleanEnd{size: 1234, base: 7, last: 99, line: 0xdeadbeef}.append(nil)
+	if c, ok := parseCleanEnd(good); !ok || c != (cleanEnd{1234, 7, 99, 0xdeadbeef}) {
+		t.Fatalf("parse(%q) = %+v, %v", good, c, ok)
+	}
+	empty := cleanEnd{size: 40, base: 1, last: 0}.append(nil)
+	if _, ok := parseCleanEnd(empty); !ok {
+		t.Fatalf("parse(%q) failed", empty)
+	}
+	for _, bad := range []string{
+		"",
+		string(good[:len(good)-1]),  // no newline
+		string(good) + "x",          // more after it
+		string(good) + string(good), // two lines
+		"ministore clean end v1 crc=00000000\n",
+		string(bytes.Replace(good, []byte("size=1234"), []byte("size=1235"), 1)), // crc mismatch
+		string(cleanEnd{size: 1, base: 5, last: 2}.append(nil)),                  // last below base-1
+		string(cleanEnd{size: 1, base: 0, last: 0}.append(nil)),                  // no base
+	} {
+		if c, ok := parseCleanEnd([]byte(bad)); ok {
+			t.Errorf("parse(%q) = %+v, accepted", bad, c)
+		}
+	}
+}
+
+func FuzzCleanEnd(f *testing.F) {
+	f.Add(cleanEnd{size: 1234, base: 7, last: 99, line: 0xdeadbeef}.append(nil))
+	f.Add([]byte("ministore clean end v1 size=1 base=1 last=0 line=00000000 crc=00000000\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, ok := parseCleanEnd(b)
+		if !ok {
+			return
+		}
+		// What parses is exactly what append writes for it.
+		if again := c.append(nil); !bytes.Equal(again, b) {
+			t.Fatalf("parse(%q) = %+v, which writes %q", b, c, again)
+		}
+	})
+}
