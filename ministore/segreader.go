@@ -44,7 +44,7 @@ type segReader struct {
 	i          int     // index in files of cur; -1 before the first
 	cur, ahead segHead // the segment at hand, and the next one once read ahead
 	newest     bool    // cur is the newest file
-	kept       bool    // the caller owns cur.f (keep)
+	kept       bool    // the caller owns cur.f
 	scanning   bool    // s reads cur's records
 	s          scanner // cur's records; reused from segment to segment
 	br         *bufio.Reader
@@ -74,7 +74,6 @@ type segHead struct {
 	hdrLen  int64
 	openErr error
 	err     error // errNoHeader, a *JournalError or a read error
-	loaded  bool
 }
 
 // openSegments lists the journal at path; its files are opened with flag.
@@ -92,7 +91,7 @@ func (r *segReader) Err() error { return r.err }
 
 // load opens file i and reads its header.
 func (r *segReader) load(i int) segHead {
-	h := segHead{sf: r.files[i], loaded: true}
+	h := segHead{sf: r.files[i]}
 	if h.f, h.openErr = r.fsys.OpenFile(h.sf.path, r.flag, 0); h.openErr != nil {
 		h.openErr = fmt.Errorf("ministore: open %s: %w", h.sf.path, h.openErr)
 		return h
@@ -118,7 +117,7 @@ func (r *segReader) next(from uint64) bool {
 		}
 		r.i++
 		r.cur, r.ahead = r.ahead, segHead{}
-		if !r.cur.loaded {
+		if r.cur.sf.path == "" {
 			r.cur = r.load(r.i)
 		}
 		r.newest = r.i == len(r.files)-1
@@ -201,12 +200,6 @@ func (r *segReader) scan() bool {
 // endsAt says that cur's last record is last, for a caller that found it
 // without scan: the next segment must start after it.
 func (r *segReader) endsAt(last uint64) { r.scanning, r.expect = false, last+1 }
-
-// keep hands cur's file to the caller, who closes it.
-func (r *segReader) keep() vfs.File {
-	r.kept = true
-	return r.cur.f
-}
 
 // release closes cur's file unless the caller keeps it.
 func (r *segReader) release() {

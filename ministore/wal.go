@@ -140,7 +140,8 @@ func (w *wal) recover() error {
 
 	expect := uint64(1) // first sequence number of the next segment
 	for r.next(0) {
-		seg := &segment{path: r.cur.sf.path, num: r.cur.sf.num, f: r.keep(), hdr: r.s.hdr, base: r.s.hdr.base}
+		seg := &segment{path: r.cur.sf.path, num: r.cur.sf.num, f: r.cur.f, hdr: r.s.hdr, base: r.s.hdr.base}
+		r.kept = true // closed by closeFiles
 		w.segs = append(w.segs, seg)
 		if r.newest {
 			break // read below, once the schema is known to be right
