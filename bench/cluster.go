@@ -69,27 +69,33 @@ type cluster struct {
 type clusterSubject struct {
 	name string
 	role Role
-	open func(dir string) (*cluster, error)
+	open func(dir string, smoke bool) (*cluster, error)
 }
 
 func clusterSubjects() []clusterSubject {
 	return []clusterSubject{
-		{rowClusterMini, Mini, func(dir string) (*cluster, error) { return openMiniraft(dir, true) }},
-		{rowClusterMiniNoTLS, Mini, func(dir string) (*cluster, error) { return openMiniraft(dir, false) }},
-		{rowClusterWAL, Peer, func(dir string) (*cluster, error) { return openHashicorp(dir, openWALStore) }},
-		{rowClusterBolt, Peer, func(dir string) (*cluster, error) { return openHashicorp(dir, openBoltStore) }},
+		{rowClusterMini, Mini, func(dir string, smoke bool) (*cluster, error) { return openMiniraft(dir, true, smoke) }},
+		{rowClusterMiniNoTLS, Mini, func(dir string, smoke bool) (*cluster, error) { return openMiniraft(dir, false, smoke) }},
+		{rowClusterWAL, Peer, func(dir string, smoke bool) (*cluster, error) { return openHashicorp(dir, openWALStore, smoke) }},
+		{rowClusterBolt, Peer, func(dir string, smoke bool) (*cluster, error) { return openHashicorp(dir, openBoltStore, smoke) }},
 	}
 }
 
 // clusterRaftConfig is raft's configuration for every subject: the
 // defaults, with elections slow enough (1 s) that a loaded machine does
-// not start one in the middle of a run.
-func clusterRaftConfig(id string) *raft.Config {
+// not start one in the middle of a run; in the smoke run, whose figures
+// mean nothing, fast ones, so that the clusters start sooner.
+func clusterRaftConfig(id string, smoke bool) *raft.Config {
 	c := raft.DefaultConfig()
 	c.LocalID = raft.ServerID(id)
 	c.HeartbeatTimeout = time.Second
 	c.ElectionTimeout = time.Second
 	c.LeaderLeaseTimeout = 500 * time.Millisecond
+	if smoke {
+		c.HeartbeatTimeout = 200 * time.Millisecond
+		c.ElectionTimeout = 200 * time.Millisecond
+		c.LeaderLeaseTimeout = 100 * time.Millisecond
+	}
 	c.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Error, Output: io.Discard})
 	return c
 }
@@ -98,7 +104,7 @@ const clusterNodes = 3
 
 var clusterCA = sync.OnceValues(func() (*testcert.CA, error) { return testcert.NewCA("mini bench cluster CA") })
 
-func openMiniraft(dir string, withTLS bool) (*cluster, error) {
+func openMiniraft(dir string, withTLS, smoke bool) (*cluster, error) {
 	var ca *testcert.CA
 	if withTLS {
 		var err error
@@ -116,7 +122,7 @@ func openMiniraft(dir string, withTLS bool) (*cluster, error) {
 	for i := range clusterNodes {
 		id := "n" + strconv.Itoa(i+1)
 		dirs[i] = filepath.Join(dir, id)
-		o := miniraft.Options{ID: id, Bind: "127.0.0.1:0", Logger: quiet, Raft: clusterRaftConfig(id)}
+		o := miniraft.Options{ID: id, Bind: "127.0.0.1:0", Logger: quiet, Raft: clusterRaftConfig(id, smoke)}
 		if withTLS {
 			conf, err := ca.Config(id)
 			if err != nil {
@@ -256,7 +262,7 @@ func openBoltStore(dir string) (raftStore, error) {
 // openHashicorp starts a hashicorp/raft cluster with the plain TCP
 // NetworkTransport, each node's log and stable store opened by openStore
 // in its folder, and raft's file snapshot store.
-func openHashicorp(dir string, openStore func(dir string) (raftStore, error)) (*cluster, error) {
+func openHashicorp(dir string, openStore func(dir string) (raftStore, error), smoke bool) (*cluster, error) {
 	type node struct {
 		raft  *raft.Raft
 		store raftStore
@@ -301,7 +307,7 @@ func openHashicorp(dir string, openStore func(dir string) (raftStore, error)) (*
 	fsms := make([]*counterFSM, clusterNodes)
 	for i, n := range nodes {
 		id := "n" + strconv.Itoa(i+1)
-		c := clusterRaftConfig(id)
+		c := clusterRaftConfig(id, smoke)
 		snaps, err := raft.NewFileSnapshotStore(filepath.Join(dir, id), 2, io.Discard)
 		if err != nil {
 			closeAll()
@@ -391,7 +397,7 @@ func clusterOnce(cfg *config, s clusterSubject) (map[int]float64, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	c, err := s.open(dir)
+	c, err := s.open(dir, cfg.mode == "smoke")
 	if err != nil {
 		return nil, err
 	}
