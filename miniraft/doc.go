@@ -165,6 +165,10 @@
 // Every node applies its calls in order, each as a log of its own at that
 // index would be: its own request ID, Validator and result.
 //
+// Mutations are encoded with encoding/json, or with Options.Codec (such as
+// ministore/jsonv2codec): the same JSON either way, so a log written with
+// one decodes with the other.
+//
 // # Concurrency
 //
 // Every type is safe for concurrent use. LogStore serializes writers

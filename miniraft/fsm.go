@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/mini-go/mini/ministate"
+	"github.com/mini-go/mini/ministore"
 )
 
 var _ raft.FSM = (*fsm[struct{}, ministate.Mutator[struct{}]])(nil)
@@ -23,6 +24,7 @@ var _ raft.FSM = (*fsm[struct{}, ministate.Mutator[struct{}]])(nil)
 // mutations of committed logs, in index order, on every node alike.
 type fsm[S any, M ministate.Mutator[S]] struct {
 	codec codec[S, M]
+	dec   ministore.Decoder // codec's, used with mu held
 	log   *slog.Logger
 
 	mu     sync.RWMutex // held shared by readers, exclusively to apply
@@ -34,7 +36,7 @@ type fsm[S any, M ministate.Mutator[S]] struct {
 }
 
 func newFSM[S any, M ministate.Mutator[S]](c codec[S, M], log *slog.Logger) *fsm[S, M] {
-	return &fsm[S, M]{codec: c, log: log, change: make(chan struct{})}
+	return &fsm[S, M]{codec: c, dec: c.newDecoder(), log: log, change: make(chan struct{})}
 }
 
 // Apply applies the mutations of one committed log. It returns nil, or
@@ -81,7 +83,7 @@ type groupResult []any
 // not decode is refused alone. Data that does not split into n records
 // refuses every call, on every node alike.
 func (f *fsm[S, M]) applyGroup(l *raft.Log, n int, rids []string) groupResult {
-	recs, splitErr := splitArray(l.Data, n)
+	recs, splitErr := splitGroup(l.Data, n)
 	res := make(groupResult, n)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -125,7 +127,7 @@ func (f *fsm[S, M]) remember(rid string, index uint64, err error) {
 
 // applyRecord applies the mutations of one record of the log at index.
 func (f *fsm[S, M]) applyRecord(p []byte, index uint64) error {
-	ms, err := f.codec.decode(p)
+	ms, err := f.codec.decode(f.dec, p)
 	switch {
 	case err != nil:
 		f.log.Warn("miniraft: log does not decode as a mutation; skipped", "index", index, "error", err)

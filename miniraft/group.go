@@ -87,15 +87,15 @@ func parseExt(ext []byte) (rid string, n int, rids []string, err error) {
 	return "", e.Group, e.RIDs, nil
 }
 
-// splitArray returns the elements of the JSON array p, which must hold
-// exactly n of them. It finds their bounds only (strings, escapes and
-// nesting); each element is validated when it is decoded.
-func splitArray(p []byte, n int) ([][]byte, error) {
+// splitJSONArray returns the elements of the JSON array p. It finds
+// their bounds only (strings, escapes and nesting); each element is
+// validated when it is decoded.
+func splitJSONArray(p []byte) ([][]byte, error) {
 	i := skipSpace(p, 0)
 	if i == len(p) || p[i] != '[' {
-		return nil, fmt.Errorf("%w: data is not a JSON array", errGroup)
+		return nil, errors.New("not a JSON array")
 	}
-	out := make([][]byte, 0, n)
+	var out [][]byte
 	i++
 	for {
 		i = skipSpace(p, i)
@@ -118,38 +118,49 @@ func splitArray(p []byte, n int) ([][]byte, error) {
 			case c == '{' || c == '[':
 				depth++
 			case c == '}' || c == ']':
-				if depth == 0 {
+				if depth > 0 {
+					depth--
+				} else if c == ']' {
 					break scan
+				} else {
+					return nil, fmt.Errorf("unexpected '}' at offset %d", i)
 				}
-				depth--
 			case c == ',' && depth == 0:
 				break scan
 			}
 		}
-		if i == len(p) || inString {
-			return nil, fmt.Errorf("%w: unterminated array", errGroup)
+		if i == len(p) {
+			return nil, errors.New("unterminated array")
 		}
 		elem := trimRightSpace(p[start:i])
 		switch {
 		case len(elem) == 0 && p[i] == ']' && len(out) == 0:
-			// [] holds no call: refused below.
+			// []
 		case len(elem) == 0:
-			return nil, fmt.Errorf("%w: empty element %d", errGroup, len(out))
+			return nil, fmt.Errorf("empty element %d", len(out))
 		default:
 			out = append(out, elem)
 		}
 		if p[i] == ']' {
 			if skipSpace(p, i+1) != len(p) {
-				return nil, fmt.Errorf("%w: data after the array", errGroup)
+				return nil, errors.New("data after the array")
 			}
-			break
+			return out, nil
 		}
 		i++ // the comma
 	}
-	if len(out) != n {
-		return nil, fmt.Errorf("%w: %d records for %d calls", errGroup, len(out), n)
+}
+
+// splitGroup returns the n records of a group log's data.
+func splitGroup(p []byte, n int) ([][]byte, error) {
+	recs, err := splitJSONArray(p)
+	if err == nil && len(recs) != n {
+		err = fmt.Errorf("%d records for %d calls", len(recs), n)
 	}
-	return out, nil
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errGroup, err)
+	}
+	return recs, nil
 }
 
 func skipSpace(p []byte, i int) int {

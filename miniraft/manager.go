@@ -58,7 +58,7 @@ func Open[S any, M ministate.Mutator[S]](dir string, opts *Options) (_ *Manager[
 	if err != nil {
 		return nil, err
 	}
-	c, err := newCodec[S, M](o.Registry)
+	c, err := newCodec[S, M](o.Registry, o.Codec)
 	if err != nil {
 		return nil, err
 	}
