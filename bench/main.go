@@ -40,19 +40,20 @@ type config struct {
 	raftCount int
 	raftTime  string
 
-	sizes        []int
-	writers      []int
-	stateWriters []int
-	queueWorkers []int
-	sections     []string
-	dir, out     string
-	args         []string
-	benchDir     string
-	problemsMu   sync.Mutex
-	problems     []string
+	sizes          []int
+	writers        []int
+	stateWriters   []int
+	queueWorkers   []int
+	clusterClients []int
+	sections       []string
+	dir, out       string
+	args           []string
+	benchDir       string
+	problemsMu     sync.Mutex
+	problems       []string
 }
 
-var allSections = []string{"wal", "replay", "state", "recovery", "queue", "raft"}
+var allSections = []string{"wal", "replay", "state", "recovery", "queue", "raft", "cluster"}
 
 func main() {
 	if js := os.Getenv(childEnv); js != "" {
@@ -60,11 +61,12 @@ func main() {
 		return
 	}
 	cfg := &config{
-		sizes:        []int{100, 4096},
-		writers:      []int{1, 8, 64},
-		stateWriters: []int{1, 64},
-		queueWorkers: []int{1, 16},
-		args:         os.Args[1:],
+		sizes:          []int{100, 4096},
+		writers:        []int{1, 8, 64},
+		stateWriters:   []int{1, 64},
+		queueWorkers:   []int{1, 16},
+		clusterClients: []int{1, 64},
+		args:           os.Args[1:],
 	}
 	quick := flag.Bool("quick", false, "a rough run in about a minute (fewer, shorter runs, smaller data sets)")
 	smoke := flag.Bool("smoke", false, "a few hundred operations per workload, to prove everything runs (CI); figures mean nothing")
@@ -151,6 +153,7 @@ func main() {
 	run("recovery", runRecovery)
 	run("queue", runQueue)
 	run("raft", runRaft)
+	run("cluster", runCluster)
 
 	rec := &runRecord{
 		Mode: cfg.mode, Args: cfg.args, Start: start, Elapsed: time.Since(start),

@@ -111,15 +111,42 @@ func (m *Manager[S, M]) submit(rid string, ms []M) (uint64, bool, error) {
 }
 
 // applyData appends data (with the request ID rid, if not "") to the raft
-// log, on the leader, and waits until it is applied, or deadline.
+// log, on the leader, and waits until it is applied, or deadline. With
+// grouping on (Options.ApplyGroup) the data shares a log with the calls
+// of other Applies that arrive at the same time.
 func (m *Manager[S, M]) applyData(data []byte, rid string, deadline time.Time) (seq uint64, dup bool, err error) {
-	ext, err := encodeRequestExt(rid)
-	if err != nil {
-		return 0, false, err
-	}
 	wait := time.Until(deadline)
 	if wait <= 0 {
 		return 0, false, fmt.Errorf("%w: no time left to apply", ErrTimeout)
+	}
+	if m.group == nil {
+		return m.applyAlone(data, rid, wait)
+	}
+	c := &call{data: data, rid: rid, deadline: deadline, done: make(chan struct{})}
+	m.group.add(c)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-c.done:
+		return c.seq, c.dup, c.err
+	case <-timer.C:
+		if m.group.withdraw(c) {
+			return 0, false, fmt.Errorf("%w: raft took no log within %v", ErrTimeout, m.opts.ApplyTimeout)
+		}
+		return 0, false, outcomeUnknown(fmt.Errorf("%w: the log was not applied within %v", ErrTimeout, m.opts.ApplyTimeout))
+	case <-m.closed:
+		if m.group.withdraw(c) {
+			return 0, false, ErrClosed
+		}
+		return 0, false, outcomeUnknown(ErrClosed)
+	}
+}
+
+// applyAlone is applyData in a log of its own.
+func (m *Manager[S, M]) applyAlone(data []byte, rid string, wait time.Duration) (seq uint64, dup bool, err error) {
+	ext, err := encodeRequestExt(rid)
+	if err != nil {
+		return 0, false, err
 	}
 	f := m.raft.ApplyLog(raft.Log{Data: data, Extensions: ext}, wait)
 	done := make(chan error, 1)
@@ -136,19 +163,7 @@ func (m *Manager[S, M]) applyData(data []byte, rid string, deadline time.Time) (
 	if err != nil {
 		return 0, false, m.applyError(err)
 	}
-	switch r := f.Response().(type) {
-	case nil:
-		return f.Index(), false, nil
-	case dupResult:
-		if r.err != nil {
-			return 0, true, r.err // as the first call returned it
-		}
-		return r.seq, true, nil
-	case error:
-		return 0, false, r
-	default:
-		return 0, false, fmt.Errorf("%w: %T", errNotApplied, r)
-	}
+	return callResult(f.Index(), f.Response())
 }
 
 // applyError classifies the error of raft's Apply: raft refuses a log

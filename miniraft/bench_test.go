@@ -95,19 +95,25 @@ func (noSyncFile) Sync() error { return nil }
 // BenchmarkReplicatedApply measures replicated Apply throughput on a
 // cluster of three nodes on 127.0.0.1, each with its own folder on the
 // real disk (every log fsync'd on a majority), with mutual TLS and
-// without, in the same run. Each iteration is 16 concurrent Applies on
-// the leader; applies/s is the figure to compare. Elections are slow
+// without, and without TLS with every Apply in a log of its own
+// (ApplyGroup -1, "ungrouped"), in the same run. Each iteration is 16
+// concurrent Applies on the leader; applies/s is the figure to compare.
+// The bench module's cluster section compares miniraft with
+// hashicorp/raft on raft-wal and raft-boltdb. Elections are slow
 // (1 s) so that a loaded machine does not start one; an Apply that fails
 // anyway is tried again on the leader then (retries/op).
 //
 //	go test -run '^$' -bench ReplicatedApply -benchtime 3s ./miniraft
 func BenchmarkReplicatedApply(b *testing.B) {
 	const parallel = 16
-	for _, mode := range []string{"tls", "insecure"} {
+	for _, mode := range []string{"tls", "insecure", "ungrouped"} {
 		b.Run(mode, func(b *testing.B) {
 			c := newCluster(b, 3, func(o *Options) {
-				if mode == "insecure" {
+				if mode != "tls" {
 					o.TLS, o.InsecureNoTLS = nil, true
+				}
+				if mode == "ungrouped" {
+					o.ApplyGroup = -1
 				}
 				o.Raft.HeartbeatTimeout = time.Second
 				o.Raft.ElectionTimeout = time.Second

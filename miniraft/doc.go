@@ -15,7 +15,9 @@
 // A Manager has the calls of a ministate.Manager — Apply, ApplyBatch,
 // View, Copy, Sequence, Close — with the same Mutator, Validator, Cloner
 // and Registry, so a ministate user who outgrows one machine keeps their
-// types. The sequence number of a mutation is the raft index of its log.
+// types. The sequence number of a mutation is the raft index of its log;
+// calls that the leader put in one group log (Options.ApplyGroup) share
+// it.
 //
 // The three stores are usable on their own, with any raft.FSM:
 // LogStore (raft.LogStore and raft.MonotonicLogStore), StableStore
@@ -152,6 +154,21 @@
 // A log applied with a request ID carries it in raft's Extensions,
 // {"rid":"a1"}, stored as the record's "ext" (base64).
 //
+// A group log holds the calls of several concurrent Applies
+// (Options.ApplyGroup): its Extensions are {"group":3}, or
+// {"group":3,"rids":["a1","","c9"]} when a call has a request ID, and its
+// data a JSON array of the calls' records, one mutation or an array of
+// them for ApplyBatch:
+//
+//	{"index":9,"term":2,"type":0,"json":[{"Inc":{"by":1}},[{"Inc":{"by":2}},{"Dec":{"by":1}}]],"ext":"eyJncm91cCI6Mn0=","at":1767323045123456789}
+//
+// Every node applies its calls in order, each as a log of its own at that
+// index would be: its own request ID, Validator and result.
+//
+// Mutations are encoded with encoding/json, or with Options.Codec (such as
+// ministore/jsonv2codec): the same JSON either way, so a log written with
+// one decodes with the other.
+//
 // # Concurrency
 //
 // Every type is safe for concurrent use. LogStore serializes writers
@@ -161,6 +178,13 @@
 // reads raft makes to apply and replicate them cost neither I/O nor
 // decoding. A Manager's readers hold a read lock; applying a log takes the
 // write lock for the time of its mutations' Apply.
+//
+// On the leader, Applies that arrive while raft stores a log wait for it
+// and then go to raft together, in one group log of up to
+// Options.ApplyGroup calls (1 MiB of records): raft appends, replicates,
+// fsyncs and commits it at the cost of one log, so the throughput of many
+// concurrent clients grows with the group while a lone client waits no
+// longer than before.
 //
 // A node uses one TCP port: raft's RPCs and the calls a follower forwards
 // (Options.Forward) share it, told apart by their first byte (inside the
@@ -173,6 +197,11 @@
 //   - Raft needs a majority of voters: a cluster of three survives the
 //     loss of one node, of five the loss of two. With a single node every
 //     write waits only for its own fsync.
+//   - Calls grouped in one log return the same sequence number (the log's
+//     raft index): sequence numbers grow in the order the state applies
+//     the calls, but are not distinct. Nodes of a version without group
+//     logs misread them: set Options.ApplyGroup to -1 on every node until
+//     all run a version that has them.
 //   - Validators run when a log is applied, so a refused mutation still
 //     uses a raft index (Sequence passes it). Apply and Validate must be
 //     deterministic: every node runs them on its own copy of the state.

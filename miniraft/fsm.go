@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/mini-go/mini/ministate"
+	"github.com/mini-go/mini/ministore"
 )
 
 var _ raft.FSM = (*fsm[struct{}, ministate.Mutator[struct{}]])(nil)
@@ -23,6 +24,7 @@ var _ raft.FSM = (*fsm[struct{}, ministate.Mutator[struct{}]])(nil)
 // mutations of committed logs, in index order, on every node alike.
 type fsm[S any, M ministate.Mutator[S]] struct {
 	codec codec[S, M]
+	dec   ministore.Decoder // codec's, used with mu held
 	log   *slog.Logger
 
 	mu     sync.RWMutex // held shared by readers, exclusively to apply
@@ -34,7 +36,7 @@ type fsm[S any, M ministate.Mutator[S]] struct {
 }
 
 func newFSM[S any, M ministate.Mutator[S]](c codec[S, M], log *slog.Logger) *fsm[S, M] {
-	return &fsm[S, M]{codec: c, log: log, change: make(chan struct{})}
+	return &fsm[S, M]{codec: c, dec: c.newDecoder(), log: log, change: make(chan struct{})}
 }
 
 // Apply applies the mutations of one committed log. It returns nil, or
@@ -47,39 +49,93 @@ func newFSM[S any, M ministate.Mutator[S]](c codec[S, M], log *slog.Logger) *fsm
 // added to the window with its result. The logs are applied in the same
 // order on every node, so every node decides alike.
 func (f *fsm[S, M]) Apply(l *raft.Log) any {
-	rid := decodeRequestExt(l.Extensions)
+	rid, n, rids, extErr := parseExt(l.Extensions)
+	if n > 0 {
+		return f.applyGroup(l, n, rids)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if extErr != nil {
+		f.advanceLocked(l.Index)
+		return fmt.Errorf("%w: log %d: %w", ministate.ErrRefused, l.Index, extErr)
+	}
 	if rid != "" {
 		if first := f.reqs.get(rid); first != nil {
 			f.advanceLocked(l.Index)
 			return dupResult{seq: first.Seq, err: first.result()}
 		}
 	}
-	err := f.applyLog(l)
+	err := f.applyRecord(l.Data, l.Index)
+	f.advanceLocked(l.Index)
 	if rid != "" {
-		rec := &requestRecord{ID: rid, Seq: l.Index}
-		if err != nil {
-			rec.Code, rec.Msg = codeOf(err), err.Error()
-		}
-		f.reqs.add(rec)
+		f.remember(rid, l.Index, err)
 	}
 	return err
 }
 
-// applyLog applies one log's mutations and advances the sequence.
-func (f *fsm[S, M]) applyLog(l *raft.Log) error {
-	ms, err := f.codec.decode(l.Data)
-	if err != nil {
-		f.log.Warn("miniraft: log does not decode as a mutation; skipped", "index", l.Index, "error", err)
-		err = fmt.Errorf("%w: log %d: %w", ministate.ErrRefused, l.Index, err)
-	} else if f.failed != nil {
-		err = f.failed
-	} else {
-		err = f.applyLocked(ms, l.Index)
+// A groupResult is the fsm's result for a group log: one result per call,
+// in order, each what Apply returns for a log of its own.
+type groupResult []any
+
+// applyGroup applies the n calls of a group log (see group.go) in order,
+// each as Apply applies a log of its own at the same index: a call whose
+// request ID the window holds changes nothing, a call whose record does
+// not decode is refused alone. Data that does not split into n records
+// refuses every call, on every node alike.
+func (f *fsm[S, M]) applyGroup(l *raft.Log, n int, rids []string) groupResult {
+	recs, splitErr := splitGroup(l.Data, n)
+	res := make(groupResult, n)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range n {
+		var rid string
+		if rids != nil {
+			rid = rids[i]
+		}
+		if rid != "" {
+			if first := f.reqs.get(rid); first != nil {
+				res[i] = dupResult{seq: first.Seq, err: first.result()}
+				continue
+			}
+		}
+		var err error
+		if splitErr != nil {
+			err = fmt.Errorf("%w: log %d: %w", ministate.ErrRefused, l.Index, splitErr)
+		} else {
+			err = f.applyRecord(recs[i], l.Index)
+		}
+		if rid != "" {
+			f.remember(rid, l.Index, err)
+		}
+		if err != nil {
+			res[i] = err
+		}
 	}
 	f.advanceLocked(l.Index)
-	return err
+	return res
+}
+
+// remember adds the request ID rid of the log at index, with its result,
+// to the window.
+func (f *fsm[S, M]) remember(rid string, index uint64, err error) {
+	rec := &requestRecord{ID: rid, Seq: index}
+	if err != nil {
+		rec.Code, rec.Msg = codeOf(err), err.Error()
+	}
+	f.reqs.add(rec)
+}
+
+// applyRecord applies the mutations of one record of the log at index.
+func (f *fsm[S, M]) applyRecord(p []byte, index uint64) error {
+	ms, err := f.codec.decode(f.dec, p)
+	switch {
+	case err != nil:
+		f.log.Warn("miniraft: log does not decode as a mutation; skipped", "index", index, "error", err)
+		return fmt.Errorf("%w: log %d: %w", ministate.ErrRefused, index, err)
+	case f.failed != nil:
+		return f.failed
+	}
+	return f.applyLocked(ms, index)
 }
 
 // applyLocked validates and applies ms. A panic stops the fsm.

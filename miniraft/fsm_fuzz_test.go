@@ -16,7 +16,7 @@ func FuzzRestore(f *testing.F) {
 	f.Add([]byte(`{"seq":9,"state":null,"requests":[{"id":"a","seq":3},{"id":"a","seq":4}]}`))
 	f.Add([]byte(`{"seq":1`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := newCodec[ledger, add](nil)
+		c, err := newCodec[ledger, add](nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

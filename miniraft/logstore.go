@@ -45,6 +45,7 @@ type LogStore struct {
 	next   uint64     // sequence number the journal gives next; 0 if unknown
 	ring   []raft.Log // recently stored logs, at index % len(ring); Index 0 is empty
 	closed bool
+	stored chan struct{} // closed and replaced when a StoreLogs call returns
 
 	// front is the durable bound below which every log is deleted; only
 	// the writers (wmu) use it.
@@ -241,6 +242,7 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 	if len(logs) == 0 {
 		return nil
 	}
+	defer l.signalStored()
 	// Every log is encoded into one buffer; the records are slices of it.
 	size, holes := 0, 0
 	for i, lg := range logs {
@@ -339,6 +341,27 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 		}
 	}
 	return nil
+}
+
+// storedSignal returns a channel that is closed when a StoreLogs call
+// returns: the Manager's grouper gathers calls until raft has stored the
+// log before.
+func (l *LogStore) storedSignal() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stored == nil {
+		l.stored = make(chan struct{})
+	}
+	return l.stored
+}
+
+func (l *LogStore) signalStored() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stored != nil {
+		close(l.stored)
+		l.stored = nil
+	}
 }
 
 // startAt prepares the empty log (whose journal is empty too) to store its

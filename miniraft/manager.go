@@ -31,6 +31,7 @@ type Manager[S any, M ministate.Mutator[S]] struct {
 	codec codec[S, M]
 	fsm   *fsm[S, M]
 	raft  *raft.Raft
+	group *grouper // nil with Options.ApplyGroup < 0
 
 	logs   *LogStore
 	stable *StableStore
@@ -57,7 +58,7 @@ func Open[S any, M ministate.Mutator[S]](dir string, opts *Options) (_ *Manager[
 	if err != nil {
 		return nil, err
 	}
-	c, err := newCodec[S, M](o.Registry)
+	c, err := newCodec[S, M](o.Registry, o.Codec)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +103,9 @@ func Open[S any, M ministate.Mutator[S]](dir string, opts *Options) (_ *Manager[
 	m.fsm = newFSM(c, o.Logger)
 	if m.raft, err = newRaft(o.Raft, m.fsm, m.logs, m.stable, m.snaps, m.trans); err != nil {
 		return nil, fmt.Errorf("miniraft: %w", err)
+	}
+	if o.ApplyGroup > 0 {
+		m.group = newGrouper(m.raft, m.logs.storedSignal, o.ApplyGroup, m.applyError, m.closed)
 	}
 	if m.layer != nil {
 		if o.Forward {
@@ -306,6 +310,9 @@ func (m *Manager[S, M]) shutdown() error {
 	err := f.Error()
 	if m.layer != nil {
 		m.layer.wait()
+	}
+	if m.group != nil {
+		m.group.wait()
 	}
 	if cerr := m.closeStores(); err == nil {
 		err = cerr

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mini-go/mini/internal/vfs"
 	"github.com/mini-go/mini/ministate"
+	"github.com/mini-go/mini/ministore"
 )
 
 // StoreOptions configure LogStore, StableStore and SnapshotStore; each
@@ -137,6 +138,12 @@ type Options struct {
 	// *ministate.Registry[S] for the Manager's S. It is required when M is
 	// an interface type.
 	Registry ministate.Kinds
+	// Codec encodes the mutations into raft logs, and decodes them on
+	// every node, for example ministore/jsonv2codec, which decodes several
+	// times faster. The logs hold the same JSON whichever codec wrote
+	// them, so nodes with different codecs work together. Default nil:
+	// encoding/json, as ministate. It cannot be set with Registry.
+	Codec ministore.Codec
 	// Raft is hashicorp/raft's configuration: timeouts, SnapshotThreshold,
 	// TrailingLogs, ... Default raft.DefaultConfig(). LocalID is set to ID,
 	// and a nil Logger is replaced by one that passes raft's warnings and
@@ -146,6 +153,18 @@ type Options struct {
 	// and how long a forwarded call or a wait for this node to apply a log
 	// may take. Default 10s.
 	ApplyTimeout time.Duration
+	// ApplyGroup is the most Apply calls (ApplyBatch and the WithID forms
+	// included, and calls forwarded by followers) that the leader puts in
+	// one raft log: the calls that arrive while raft stores a log wait, and
+	// then go to raft together as one group log, which every node applies
+	// call by call, in order, each with its own request ID and result,
+	// exactly as if each had a log of its own at the same index (so calls
+	// of one group return the same sequence number). Raft's cost per log
+	// is then shared by the calls in it. Default 1024; a negative value
+	// gives every call a log of its own, as versions before group logs
+	// did: set it while nodes of such a version are in the cluster, since
+	// they do not understand group logs (see the package's Caveats).
+	ApplyGroup int
 	// Store configures the log, stable and snapshot stores in the folder.
 	// Its Logger and FS default to the fields below.
 	Store StoreOptions
@@ -162,7 +181,10 @@ type Peer struct {
 	Addr string
 }
 
-const defaultApplyTimeout = 10 * time.Second
+const (
+	defaultApplyTimeout = 10 * time.Second
+	defaultApplyGroup   = 1024
+)
 
 func (o *Options) resolved() (Options, error) {
 	var r Options
@@ -191,6 +213,12 @@ func (o *Options) resolved() (Options, error) {
 	}
 	if r.ApplyTimeout == 0 {
 		r.ApplyTimeout = defaultApplyTimeout
+	}
+	switch {
+	case r.ApplyGroup == 0:
+		r.ApplyGroup = defaultApplyGroup
+	case r.ApplyGroup > maxGroupCalls:
+		return r, fmt.Errorf("miniraft: ApplyGroup %d is above %d", r.ApplyGroup, maxGroupCalls)
 	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()

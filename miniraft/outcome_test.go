@@ -225,7 +225,7 @@ func logWithID(t *testing.T, index uint64, n int, rid string) *raft.Log {
 }
 
 func newTestCodec(t *testing.T) codec[ledger, add] {
-	c, err := newCodec[ledger, add](nil)
+	c, err := newCodec[ledger, add](nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

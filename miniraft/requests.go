@@ -46,14 +46,8 @@ func checkRequestID(id string) error {
 
 // decodeRequestExt returns the request ID of a log's Extensions, or "".
 func decodeRequestExt(ext []byte) string {
-	if len(ext) == 0 {
-		return ""
-	}
-	var r requestExt
-	if json.Unmarshal(ext, &r) != nil {
-		return ""
-	}
-	return r.RID
+	rid, _, _, _ := parseExt(ext)
+	return rid
 }
 
 // A requestRecord is the first result of the log applied with a request
