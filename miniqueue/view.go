@@ -211,10 +211,12 @@ func (v *View[T]) Len() int { return v.e.length() }
 // Queue.Stats, whose counters count what the program did since its Open,
 // the counters of a View are zero: Bytes, MaxBytes, each ConsumerStats'
 // Delivered ... Discarded, and Journal and ConsumerJournal but for their
-// gauges Segments and Bytes. A consumer's InFlight counts the messages delivered (their
-// delivery recorded) and not yet acknowledged, nacked back with a delay
-// still running excepted: in the program they are in flight, or waiting
-// to be delivered again after a visibility timeout or a Nack.
+// gauges Segments and Bytes. A consumer's InFlight counts the messages
+// whose delivery is recorded and that are not resolved, those nacked with a
+// delay still running excepted: in the program they are in flight, or
+// prefetched for the next receiver (an Ack records the next delivery with
+// it), or waiting to be delivered again after a visibility timeout or a
+// Nack, which the files cannot tell apart.
 func (v *View[T]) Stats() Stats {
 	e := v.e
 	s := Stats{FirstSeq: e.ro.first, LastSeq: e.cache.published, Len: e.length(), DeadLetters: e.deadLen()}
