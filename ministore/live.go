@@ -5,7 +5,6 @@ package ministore
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"time"
 
@@ -64,61 +63,52 @@ func Stat(path string, opts *Options) (*JournalInfo, error) {
 const statTries = 5
 
 func statOnce(fsys vfs.FS, path string) (*JournalInfo, error) {
-	files, err := listSegments(fsys, path)
-	if err != nil {
-		return nil, listError(path, err)
-	}
+	r := openSegments(fsys, path, os.O_RDONLY)
+	defer r.close()
 	info := &JournalInfo{Path: path}
-	if len(files) == 0 {
-		return info, nil
-	}
-	// Headers and sizes of the sealed segments.
-	sealed := files[:len(files)-1]
-	for _, sf := range sealed {
-		seg, err := statSealed(fsys, sf.path)
-		if err != nil {
-			return nil, err
-		}
-		if seg == nil { // no base in the header: a Rust journal
+	for r.next(0) {
+		h := r.cur.hdr
+		if h.base == 0 { // no base in the header: a Rust journal
 			return inspectFS(fsys, path, nil)
 		}
-		info.Segments = append(info.Segments, *seg)
+		seg := SegmentInfo{Path: r.cur.sf.path, Format: h.format, Version: h.version, FirstSeq: h.base}
+		size, err := r.cur.f.Size()
+		if err != nil {
+			return nil, fmt.Errorf("ministore: stat %s: %w", seg.Path, err)
+		}
+		seg.Bytes = size
+		if r.newest {
+			for r.scan() {
+				seg.Records++
+			}
+			seg.End = r.s.end
+		}
+		info.Segments = append(info.Segments, seg)
 	}
-	newest := files[len(files)-1]
-	crashable := newest.num == 0 && headerlessIsCrash(fsys, files)
-	seg, _, problem, err := inspectSegment(fsys, newest.path, true, crashable, 0, nil)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, relistError{fmt.Errorf("ministore: open %s: %w", newest.path, err)}
+	if err := r.Err(); err != nil {
+		if r.changed {
+			// A file gone, or the end of the newest one not what a crash
+			// leaves (a write seen in part): read again to tell.
+			return nil, relistError{err}
 		}
 		return nil, err
 	}
-	switch {
-	case problem == nil, errors.Is(problem, ErrTornTail):
-		// A torn tail is a write in flight (or the last one of a crash).
-	default:
-		// A write seen in part can look like damage: read again to tell.
-		return nil, relistError{problem}
-	}
-	if seg.FirstSeq == 0 && (seg.Records > 0 || len(info.Segments) > 0) {
-		// No base to count the sealed segments' records with (a Rust
-		// file, or an active file a crash left without its header).
-		return inspectFS(fsys, path, nil)
+	if r.headerless {
+		if len(info.Segments) > 0 {
+			// No base to count the sealed segments' records with.
+			return inspectFS(fsys, path, nil)
+		}
+		info.Segments = append(info.Segments, SegmentInfo{Path: r.files[r.i].path, Bytes: r.headerlessSize})
 	}
 	// A sealed segment holds the records up to the next one's base.
-	for i := range info.Segments {
-		s := &info.Segments[i]
-		next := seg.FirstSeq
-		if i+1 < len(info.Segments) {
-			next = info.Segments[i+1].FirstSeq
-		}
+	for i := 0; i+1 < len(info.Segments); i++ {
+		s, next := &info.Segments[i], info.Segments[i+1].FirstSeq
 		if next < s.FirstSeq {
-			return nil, relistError{&JournalError{Path: s.Path, Line: 1, Err: fmt.Errorf(
-				"%w: segment starts at sequence number %d, after the next one's %d", ErrCorrupt, s.FirstSeq, next)}}
+			return nil, &JournalError{Path: s.Path, Line: 1, Err: fmt.Errorf(
+				"%w: segment starts at sequence number %d, after the next one's %d", ErrCorrupt, s.FirstSeq, next)}
 		}
 		s.Records = next - s.FirstSeq
 	}
-	info.Segments = append(info.Segments, *seg)
 	for _, s := range info.Segments {
 		info.Bytes += s.Bytes
 		info.Records += s.Records
@@ -130,32 +120,4 @@ func statOnce(fsys vfs.FS, path string) (*JournalInfo, error) {
 		}
 	}
 	return info, nil
-}
-
-// statSealed reads the header and the size of a sealed segment; nil
-// without error if the header has no base.
-func statSealed(fsys vfs.FS, path string) (*SegmentInfo, error) {
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, relistError{fmt.Errorf("ministore: open %s: %w", path, err)}
-		}
-		return nil, err
-	}
-	defer f.Close()
-	h, _, err := readHeader(f, path)
-	if err == errNoHeader {
-		err = corruptAt(path, 1, 0, errBadMagic)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if h.base == 0 {
-		return nil, nil
-	}
-	size, err := f.Size()
-	if err != nil {
-		return nil, err
-	}
-	return &SegmentInfo{Path: path, Format: h.format, Version: h.version, FirstSeq: h.base, Bytes: size}, nil
 }
