@@ -49,6 +49,14 @@ func (e *engine) deadQueue(create bool) (*engine, error) {
 	}
 	o := e.opts
 	o.MaxBytes = 0
+	if e.ro != nil {
+		d, err := openEngineReadOnly(dir, o, true)
+		if err != nil {
+			return nil, err
+		}
+		e.dlq = d
+		return d, nil
+	}
 	d, err := openEngine(dir, o, true)
 	if err != nil {
 		return nil, err
@@ -83,7 +91,7 @@ func (d *engine) live(fn func(id uint64, ent deadEntry) bool) error {
 	if last < floor {
 		return nil
 	}
-	for rec, err := range d.msgs.All(floor) {
+	for rec, err := range d.readMessages(floor) {
 		if err != nil {
 			return d.ioErr("read dead letters", err)
 		}

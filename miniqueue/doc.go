@@ -213,6 +213,14 @@
 // lock on the folder: a second Open, in this process or another, fails with
 // ErrLocked until Close.
 //
+// OpenReadOnly looks at a queue another process has open: it takes no
+// lock and writes nothing, reads the consumer journal to its end (a record
+// half written there is the end) and then the ends of the message journal,
+// and returns a View of that moment: Stats, Peek (the messages a consumer
+// has not acknowledged, without receiving them) and DeadLetters. When the
+// program deletes segments or moves on between the reads, it reads again.
+// This is what "mini queue stat" and "mini queue peek" use.
+//
 // Only the calls that wait take a context: Receive, ReceiveBatch, and PushContext when
 // BlockWhenFull makes a full queue wait for room.
 //

@@ -34,6 +34,7 @@ type engine struct {
 	consPath string
 	isDLQ    bool
 	lock     io.Closer // the folder lock; nil for a dead-letter queue
+	ro       *roState  // not nil for a read-only engine (OpenReadOnly): msgs and cons are nil
 
 	// cpMu orders consumer records against checkpoints: a change to the
 	// consumer state holds it shared from the change in memory until its

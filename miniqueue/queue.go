@@ -251,19 +251,7 @@ func (q *Queue[T]) DeadLetters() *DeadLetters[T] { return &DeadLetters[T]{q: q} 
 // Len returns the number of messages the queue holds for its slowest
 // consumer: those it has not acknowledged, in flight ones included. With no
 // consumer, it is the number of messages a new consumer would receive.
-func (q *Queue[T]) Len() int {
-	e := q.e
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.consumers) == 0 {
-		return int(e.cache.published + 1 - min(e.base, e.cache.published+1))
-	}
-	var n uint64
-	for _, c := range e.consumers {
-		n = max(n, c.lag(e.cache.published))
-	}
-	return int(n)
-}
+func (q *Queue[T]) Len() int { return q.e.length() }
 
 // Close closes the queue. Receivers waiting get ErrClosed; messages received
 // and not acknowledged will be delivered again when the queue is reopened.

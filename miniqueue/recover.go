@@ -22,7 +22,7 @@ func (e *engine) recover() (dedupFrom uint64, err error) {
 		durable, cpAt uint64 // the highest "last" of a checkpoint, and that checkpoint
 	)
 	var removed rangeSet
-	for rec, err := range e.cons.All(1) {
+	for rec, err := range e.consRecords() {
 		if err != nil {
 			return 0, e.ioErr("read consumer journal", err)
 		}
@@ -61,7 +61,10 @@ func (e *engine) recover() (dedupFrom uint64, err error) {
 		}
 	}
 	e.sinceCP.Store(since)
-	last, first := e.cache.published, e.msgs.FirstSeq()
+	first, last, err := e.msgBounds()
+	if err != nil {
+		return 0, err
+	}
 	if durable > last {
 		// Not a crash: the checkpoint was written after message durable
 		// was fsync'd. The message journal lost records, whether ministore

@@ -134,7 +134,11 @@
 // Append returns when its own record is durable. Get and All run alongside
 // appends. Open takes an advisory lock on NAME.lock: a second Store on the
 // same journal, in this process or another, gets ErrLocked. Replay and
-// Records take no lock and can read a journal another process writes.
+// Records take no lock and can read a journal another process writes; so
+// does Stat, which describes such a journal (segments, bytes, records,
+// first and last) from its headers and its newest file, taking a record
+// half written at the end as the end and listing again when a rotation or
+// a truncation removes a file under it.
 //
 // Follow reads like Records and then waits for new records, polling every
 // FollowPoll (20 ms: it lists the journal's files and reads on from where

@@ -20,6 +20,9 @@ import (
 var miniBin string
 
 func TestMain(m *testing.M) {
+	if w := os.Getenv(envWorker); w != "" {
+		os.Exit(runWorker(w, os.Getenv(envWorkerDir)))
+	}
 	dir, err := os.MkdirTemp("", "mini-cli-test-")
 	if err != nil {
 		panic(err)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/ministore"
@@ -85,12 +86,54 @@ func newestGoodSnapshot(dir string) (info minisnap.Info, state json.RawMessage, 
 	for _, i := range infos {
 		st, err := loadJSON(s, i)
 		if err != nil {
+			if gone(s, i) {
+				// The program pruned it while mini read it: not damage.
+				return info, nil, nil, false, errStateChanged
+			}
 			skipped = append(skipped, fmt.Sprintf("snapshot %d: %v", i.Seq, err))
 			continue
 		}
 		return i, st, skipped, true, nil
 	}
 	return info, nil, skipped, false, nil
+}
+
+// gone reports whether snapshot i is no longer listed.
+func gone(s *minisnap.Store, i minisnap.Info) bool {
+	infos, err := s.List()
+	if err != nil {
+		return false
+	}
+	for _, j := range infos {
+		if j.Path == i.Path {
+			return false
+		}
+	}
+	return true
+}
+
+// errStateChanged means a program changed the state folder while mini read
+// it (a new snapshot, a compaction): reading again gives a consistent view.
+var errStateChanged = errors.New("the folder changed while mini read it")
+
+// liveTries is how many times state show reads a folder that a running
+// program keeps changing under it.
+const liveTries = 5
+
+// retryLive runs read until it does not fail with errStateChanged (or
+// ministore.ErrTruncated: a compaction cut the journal under it), at most
+// liveTries times.
+func retryLive(read func() error) error {
+	var err error
+	for try := range liveTries {
+		if try > 0 {
+			time.Sleep(time.Duration(try) * 20 * time.Millisecond)
+		}
+		if err = read(); !errors.Is(err, errStateChanged) && !errors.Is(err, ministore.ErrTruncated) {
+			return err
+		}
+	}
+	return err
 }
 
 func newStateShow() *cobra.Command {
@@ -117,15 +160,11 @@ is an error.`,
 			if err != nil {
 				return err
 			}
-			info, state, skipped, haveSnap, err := newestGoodSnapshot(dir)
-			if err != nil {
-				return err
-			}
 			type tailRec struct {
 				Seq uint64          `json:"seq"`
 				Rec json.RawMessage `json:"rec"`
 			}
-			out := struct {
+			type shown struct {
 				Dir           string          `json:"dir"`
 				Journal       string          `json:"journal,omitempty"`
 				SnapshotSeq   *uint64         `json:"snapshot_seq"`
@@ -136,28 +175,53 @@ is an error.`,
 				Tail          []tailRec       `json:"tail"`
 				Sequence      uint64          `json:"sequence"`
 				Note          string          `json:"note"`
-			}{Dir: dir, Journal: jpath, SnapshotState: json.RawMessage("null"), Tail: []tailRec{}, Skipped: skipped}
-			from := uint64(1)
-			if haveSnap {
-				seq := info.Seq
-				out.SnapshotSeq, out.Snapshot, out.SnapshotState, out.Sequence = &seq, info.Path, state, seq
-				from = seq + 1
 			}
-			if jpath != "" {
-				first, _, err := ministore.Bounds(jpath)
+			var out shown
+			var haveSnap bool
+			// The folder may belong to a running program: a snapshot
+			// published, or the journal compacted, between the reads is
+			// read again (retryLive); a record half written at the end
+			// of the journal is its end.
+			err = retryLive(func() error {
+				info, state, skipped, ok, err := newestGoodSnapshot(dir)
 				if err != nil {
 					return err
 				}
-				if first > from {
-					return problemError{fmt.Sprintf("gap: the journal starts at record %d, but the state needs it from %d", first, from)}
+				haveSnap = ok
+				out = shown{Dir: dir, Journal: jpath, SnapshotState: json.RawMessage("null"), Tail: []tailRec{}, Skipped: skipped}
+				from := uint64(1)
+				if haveSnap {
+					seq := info.Seq
+					out.SnapshotSeq, out.Snapshot, out.SnapshotState, out.Sequence = &seq, info.Path, state, seq
+					from = seq + 1
+				}
+				if jpath == "" {
+					return nil
 				}
 				for rec, err := range ministore.Records[json.RawMessage](jpath, from) {
 					if err != nil {
+						var te *ministore.TruncatedError
+						if errors.As(err, &te) && !haveSnap {
+							// Perhaps a snapshot was published and the
+							// journal compacted since the listing.
+							if _, _, _, ok, _ := newestGoodSnapshot(dir); ok {
+								return errStateChanged
+							}
+							return problemError{fmt.Sprintf("gap: the journal starts at record %d, but the state needs it from %d", te.First, from)}
+						}
 						return err
 					}
 					out.Tail = append(out.Tail, tailRec{rec.Seq, rec.Value})
 					out.Sequence = rec.Seq
 				}
+				return nil
+			})
+			var te *ministore.TruncatedError
+			if errors.As(err, &te) {
+				return problemError{fmt.Sprintf("gap: the journal starts at record %d, but the state needs it from %d", te.First, te.From)}
+			}
+			if err != nil {
+				return err
 			}
 			switch {
 			case !haveSnap && len(out.Tail) == 0:

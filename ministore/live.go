@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+package ministore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// Stat describes the journal at path from its files, without reading
+// every record: each file's header and size, and the newest file whole (a
+// sealed segment holds the records from its header's base up to the next
+// segment's). It is cheap enough to call on a journal of any length, and
+// fits a journal another process is writing:
+//
+//   - it takes no lock and never writes;
+//   - a record half written at the end of the newest file is the end of
+//     the journal, not an error (JournalInfo.Problem stays nil);
+//   - if a file disappears or is replaced while Stat reads (a rotation, a
+//     TruncateFront, MaxSegments), it lists the files again and starts
+//     over, a few times, before it gives up with the error;
+//   - damage (a header that does not verify, sealed segments that do not
+//     follow each other, a bad record in the newest file that a write in
+//     flight cannot explain) is an error naming the file and the offset,
+//     matching ErrCorrupt, as for Records.
+//
+// A SegmentInfo's End is known only for the newest file (0 for sealed
+// ones: they are not read). Records in a sealed segment are counted from
+// the headers, so damage inside a sealed segment is not seen: Inspect and
+// Records read every record. A journal in the Rust crate's format (FormatPlain
+// without "base=") has no sequence numbers in its headers: Stat reads it
+// whole, like Inspect.
+//
+// Of opts, only FS is used; nil means the operating system's files.
+func Stat(path string, opts *Options) (*JournalInfo, error) {
+	fsys := vfs.FS(vfs.OS)
+	if opts != nil && opts.FS != nil {
+		fsys = opts.FS
+	}
+	var err error
+	for try := range statTries {
+		if try > 0 {
+			time.Sleep(relistPause)
+		}
+		var info *JournalInfo
+		info, err = statOnce(fsys, path)
+		if err == nil {
+			return info, nil
+		}
+		if !errors.Is(err, errRelist) {
+			return nil, err
+		}
+	}
+	return nil, errors.Unwrap(err)
+}
+
+// statTries is how many times Stat lists a journal that keeps changing
+// under it before it gives up.
+const statTries = 5
+
+func statOnce(fsys vfs.FS, path string) (*JournalInfo, error) {
+	r := openSegments(fsys, path, os.O_RDONLY)
+	defer r.close()
+	info := &JournalInfo{Path: path}
+	for r.next(0) {
+		h := r.cur.hdr
+		if h.base == 0 { // no base in the header: a Rust journal
+			return inspectFS(fsys, path, nil)
+		}
+		seg := SegmentInfo{Path: r.cur.sf.path, Format: h.format, Version: h.version, FirstSeq: h.base}
+		size, err := r.cur.f.Size()
+		if err != nil {
+			return nil, fmt.Errorf("ministore: stat %s: %w", seg.Path, err)
+		}
+		seg.Bytes = size
+		if r.newest {
+			for r.scan() {
+				seg.Records++
+			}
+			seg.End = r.s.end
+		}
+		info.Segments = append(info.Segments, seg)
+	}
+	if err := r.Err(); err != nil {
+		if r.changed {
+			// A file gone, or the end of the newest one not what a crash
+			// leaves (a write seen in part): read again to tell.
+			return nil, relistError{err}
+		}
+		return nil, err
+	}
+	if r.headerless {
+		if len(info.Segments) > 0 {
+			// No base to count the sealed segments' records with.
+			return inspectFS(fsys, path, nil)
+		}
+		info.Segments = append(info.Segments, SegmentInfo{Path: r.files[r.i].path, Bytes: r.headerlessSize})
+	}
+	// A sealed segment holds the records up to the next one's base.
+	for i := 0; i+1 < len(info.Segments); i++ {
+		s, next := &info.Segments[i], info.Segments[i+1].FirstSeq
+		if next < s.FirstSeq {
+			return nil, &JournalError{Path: s.Path, Line: 1, Err: fmt.Errorf(
+				"%w: segment starts at sequence number %d, after the next one's %d", ErrCorrupt, s.FirstSeq, next)}
+		}
+		s.Records = next - s.FirstSeq
+	}
+	for _, s := range info.Segments {
+		info.Bytes += s.Bytes
+		info.Records += s.Records
+		if s.Records > 0 {
+			if info.FirstSeq == 0 {
+				info.FirstSeq = s.FirstSeq
+			}
+			info.LastSeq = s.FirstSeq + s.Records - 1
+		}
+	}
+	return info, nil
+}
