@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+package ministore
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// The group-commit leader frames big payloads without copying them and
+// joins checksums computed by their writers; the file must hold exactly the
+// lines appendLine writes, in both formats, whatever mix of small and big
+// payloads a batch carries.
+func TestFramedLinesMatchAppendLine(t *testing.T) {
+	sizes := []int{0, 10, bigPayload - 30, bigPayload, bigPayload + 1, 3 << 10, 70 << 10, 5}
+	for _, format := range []Format{FormatV1, FormatPlain} {
+		for _, batch := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v/batch=%v", format, batch), func(t *testing.T) {
+				mem := vfs.NewMem()
+				s, err := Open[kv]("/d/j.log", quietOptions(Options{Format: format}, mem))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var recs []kv
+				for i, n := range sizes {
+					recs = append(recs, kv{K: strings.Repeat(string(rune('a'+i)), n), V: i})
+				}
+				if batch {
+					if _, _, err := s.AppendBatch(recs...); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					for _, r := range recs {
+						if _, err := s.Append(r); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				want := appendSchemaHeader(nil, format, 1, "")
+				for i, r := range recs {
+					p, _ := json.Marshal(r)
+					synced := uint64(i) // every Append made the one before durable
+					if batch {
+						synced = 0
+					}
+					want = appendLine(want, format, uint64(i+1), synced, p)
+				}
+				got, err := vfs.ReadFile(mem, "/d/j.log")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("file differs from appendLine's lines:\n got %.300q\nwant %.300q", got, want)
+				}
+			})
+		}
+	}
+}
+
+// A batch is one write, and no zeros are written in a writer's path:
+// preallocation allocates (vfs.Allocate), and a batch of bigBatch bytes
+// or more grows the file without preallocating.
+func TestBatchIsOneWriteWithoutZeros(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		recs      int
+		pad       int
+		allocates int // OpAllocate operations
+	}{
+		{"small records", 3, 10, 1},
+		{"big records", 3, 4 << 10, 1},
+		{"big batch", 20, 4 << 10, 0},
+		{"1 MiB record", 1, 1 << 20, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := vfs.NewFaulty(vfs.NewMem())
+			s, err := Open[kv]("/d/j.log", quietOptions(Options{}, fsys))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var mu sync.Mutex
+			var ops []vfs.OpKind
+			fsys.FailWhen(func(op vfs.Op) error {
+				mu.Lock()
+				ops = append(ops, op.Kind)
+				mu.Unlock()
+				return nil
+			})
+			recs := make([]kv, tc.recs)
+			for i := range recs {
+				recs[i] = kv{K: strings.Repeat("x", tc.pad), V: i}
+			}
+			if _, _, err := s.AppendBatch(recs...); err != nil {
+				t.Fatal(err)
+			}
+			var writes, allocates int
+			for _, k := range ops {
+				switch k {
+				case vfs.OpWrite:
+					writes++
+				case vfs.OpAllocate:
+					allocates++
+				}
+			}
+			if writes != 1 || allocates != tc.allocates {
+				t.Fatalf("operations %v: %d writes, %d allocations; want 1 write and %d allocations", ops, writes, allocates, tc.allocates)
+			}
+		})
+	}
+}
