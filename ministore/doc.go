@@ -87,9 +87,12 @@
 //
 // While a FormatV1 journal is open, its active file is extended with zero
 // bytes ahead of the writes, so that an fsync after an append does not have
-// to update the file's size. A line never starts with a zero byte; zeros to
-// the end of the newest file are free space, and Close trims them. On a
-// full disk the extension shrinks, then stops, rather than fail an append.
+// to update the file's size: allocated without writing them where the file
+// system can (fallocate), written elsewhere. A batch of 64 KiB or more is
+// written past the end instead, growing the file. A line never starts with
+// a zero byte; zeros to the end of the newest file are free space, and
+// Close trims them. On a full disk the extension shrinks, then stops,
+// rather than fail an append.
 //
 // FormatPlain is the Rust crate's format: the header "// MINISTORE JOURNAL
 // v0.1.4" (Go adds " base=N" and " schema=NAME", which Rust readers
@@ -131,7 +134,11 @@
 // A Store is safe for concurrent use. Appends from many goroutines share
 // fsyncs (group commit): one goroutine writes every record waiting at that
 // moment with one write and one fsync while the next batch gathers, and each
-// Append returns when its own record is durable. Get and All run alongside
+// Append returns when its own record is durable. Each Append encodes its
+// record, and checksums it when it is big (2 KiB or more), in its own
+// goroutine before it takes the lock, into a pooled buffer that the
+// vectored write (pwritev) then takes as it is: a record is not copied
+// after it is encoded. Get and All run alongside
 // appends. Open takes an advisory lock on NAME.lock: a second Store on the
 // same journal, in this process or another, gets ErrLocked. Replay and
 // Records take no lock and can read a journal another process writes; so
