@@ -4,7 +4,6 @@ package miniqueue
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -80,7 +79,7 @@ func (c *Consumer[T]) receive(ctx context.Context, wait bool) (*Message[T], erro
 	m := &Message[T]{c: c}
 	seq, attempt, err := c.q.e.receive(ctx, c.st, wait, func(value []byte) error {
 		var v T
-		if err := json.Unmarshal(value, &v); err != nil {
+		if err := c.q.e.opts.unmarshal(value, &v); err != nil {
 			return err
 		}
 		m.Value = v

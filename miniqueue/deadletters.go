@@ -41,7 +41,7 @@ func (d *DeadLetters[T]) All() iter.Seq2[DeadLetter[T], error] {
 		}
 		stopped := false
 		err = dlq.live(func(id uint64, ent deadEntry) bool {
-			if !yield(toDeadLetter[T](id, ent), nil) {
+			if !yield(toDeadLetter[T](&d.q.e.opts, id, ent), nil) {
 				stopped = true
 				return false
 			}
@@ -53,11 +53,11 @@ func (d *DeadLetters[T]) All() iter.Seq2[DeadLetter[T], error] {
 	}
 }
 
-func toDeadLetter[T any](id uint64, ent deadEntry) DeadLetter[T] {
+func toDeadLetter[T any](o *Options, id uint64, ent deadEntry) DeadLetter[T] {
 	dl := DeadLetter[T]{ID: id, Consumer: ent.Consumer, Seq: ent.Seq, Attempts: ent.Attempts,
 		Reason: ent.Reason, Time: ent.Time, Raw: ent.Value}
 	var v T
-	if json.Unmarshal(ent.Value, &v) == nil {
+	if o.unmarshal(ent.Value, &v) == nil {
 		dl.Value = v
 	}
 	return dl
@@ -76,7 +76,7 @@ func (d *DeadLetters[T]) Get(id uint64) (DeadLetter[T], error) {
 	if err != nil {
 		return DeadLetter[T]{}, err
 	}
-	return toDeadLetter[T](id, ent), nil
+	return toDeadLetter[T](&d.q.e.opts, id, ent), nil
 }
 
 // Len returns the number of dead letters. It counts from memory and has

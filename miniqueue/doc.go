@@ -269,7 +269,10 @@
 //
 // Receiving a message that does not decode into T moves it to the
 // dead-letter queue with its JSON, so that a poison message never blocks a
-// consumer. Messages are encoded with encoding/json.
+// consumer. Messages are encoded with encoding/json, or with
+// Options.Codec (ministore/jsonv2codec is faster); the journals hold the
+// same JSON either way, so a queue written with one codec reads with the
+// other.
 //
 // Memory: per consumer, the messages in flight or waiting for redelivery,
 // and the acknowledgements above its oldest unacknowledged message as

@@ -108,7 +108,7 @@ func openEngine(dir string, o Options, isDLQ bool) (*engine, error) {
 		}
 	}
 	e.msgs, err = ministore.Open[json.RawMessage](e.msgPath, &ministore.Options{
-		MaxSegmentBytes: o.MaxSegmentBytes, FS: o.FS, Logger: o.Logger, Schema: messagesSchema})
+		MaxSegmentBytes: o.MaxSegmentBytes, FS: o.FS, Logger: o.Logger, Schema: messagesSchema, Codec: o.Codec})
 	if err != nil {
 		return nil, fmt.Errorf("miniqueue: open %s: %w", e.msgPath, err)
 	}

@@ -3,12 +3,14 @@
 package miniqueue
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/ministore"
 )
 
 // Options configure a Queue. The zero value, and a nil *Options, give the
@@ -72,6 +74,14 @@ type Options struct {
 	// disk. Default 8 MiB; a negative value turns the cache off.
 	CacheBytes int64
 
+	// Codec encodes the messages' values (Push) and decodes them (Receive,
+	// DeadLetters). Default (nil): ministore.JSONCodec, encoding/json;
+	// ministore/jsonv2codec is faster. The journals hold JSON whichever
+	// codec wrote them, so a queue written with one reads with the other
+	// (see ministore.Codec). The queue's own records (the envelope around
+	// a value, the consumers' journal) are written by miniqueue itself.
+	Codec ministore.Codec
+
 	// Logger receives warnings, such as a torn journal tail repaired on
 	// Open or a message that did not decode. Default slog.Default().
 	Logger *slog.Logger
@@ -132,6 +142,9 @@ func (o *Options) resolved() (Options, error) {
 	case r.CacheBytes < 0:
 		r.CacheBytes = 0
 	}
+	if _, ok := r.Codec.(ministore.JSONCodec); ok {
+		r.Codec = nil // encoding/json, called directly
+	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
 	}
@@ -145,4 +158,21 @@ func (o *Options) resolved() (Options, error) {
 		r.checkpointBytes = defaultCheckpointBytes
 	}
 	return r, nil
+}
+
+// marshal returns the JSON of a message's value with the codec.
+func (o *Options) marshal(v any) ([]byte, error) {
+	if o.Codec == nil {
+		return json.Marshal(v)
+	}
+	return o.Codec.Marshal(v)
+}
+
+// unmarshal decodes a message's value as json.Unmarshal does (leniently:
+// unknown fields are ignored), with the codec.
+func (o *Options) unmarshal(data []byte, v any) error {
+	if o.Codec == nil {
+		return json.Unmarshal(data, v)
+	}
+	return o.Codec.NewDecoder(false).Decode(data, v)
 }

@@ -118,7 +118,7 @@ func (q *Queue[T]) PushWithID(id string, v T) (seq uint64, dup bool, err error) 
 	if !utf8.ValidString(id) {
 		return 0, false, fmt.Errorf("miniqueue: de-duplication ID %q is not valid UTF-8", id)
 	}
-	b, err := json.Marshal(v)
+	b, err := q.e.opts.marshal(v)
 	if err != nil {
 		return 0, false, fmt.Errorf("miniqueue: encode message: %w", err)
 	}
@@ -162,7 +162,7 @@ func (q *Queue[T]) PushAt(t time.Time, v T) (seq uint64, err error) {
 // encode encodes a message: {"v":...}, with the push time when MaxAge is
 // set, and with at (ms since 1970) if positive.
 func (q *Queue[T]) encode(v T, at int64) (json.RawMessage, error) {
-	b, err := json.Marshal(v)
+	b, err := q.e.opts.marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("miniqueue: encode message: %w", err)
 	}

@@ -166,7 +166,10 @@
 //     the journal and the snapshot store are both locked.
 //   - Mutations and the state must round-trip through encoding/json (the
 //     state through the snapshot codec): only exported fields are stored,
-//     and Apply and Validate must be deterministic.
+//     and Apply and Validate must be deterministic. Options.JournalCodec
+//     can put a faster JSON codec (ministore/jsonv2codec) in its place for
+//     the mutations; the journal stays the same JSON, readable with
+//     either.
 //   - Recovery reads the whole journal tail after the snapshot and applies
 //     it; without snapshots it replays the whole history. Use Compact or the
 //     snapshot policy to bound it. The records are decoded on every core
@@ -198,7 +201,8 @@
 //     schema from the journal's next new segment header (rotation or
 //     compaction) on. A schema is never changed afterwards: set
 //     Options.Schema when the folder is created.
-//   - Mutations are decoded as encoding/json decodes them: unknown fields
+//   - Mutations are decoded as encoding/json decodes them (with any
+//     Options.JournalCodec too): unknown fields
 //     are ignored (unlike ministore's typed reading). The journal's schema
 //     is what keeps records of another type out.
 package ministate

@@ -5,7 +5,7 @@ package ministate
 // DecodeRecord and EncodeRecord expose the journal record codec to the
 // tests in package ministate_test.
 func DecodeRecord[S any, M Mutator[S]](kinds Kinds, p []byte) ([]M, error) {
-	c, err := newCodec[S, M](kinds)
+	c, err := newCodec[S, M](kinds, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -13,7 +13,7 @@ func DecodeRecord[S any, M Mutator[S]](kinds Kinds, p []byte) ([]M, error) {
 }
 
 func EncodeRecord[S any, M Mutator[S]](kinds Kinds, ms []M) ([]byte, error) {
-	c, err := newCodec[S, M](kinds)
+	c, err := newCodec[S, M](kinds, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -101,7 +101,7 @@ func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager
 	if dir == "" || journalFile == "" {
 		return nil, errors.New("ministate: empty folder or journal name")
 	}
-	c, err := newCodec[S, M](o.Registry)
+	c, err := newCodec[S, M](o.Registry, o.JournalCodec)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +116,7 @@ func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager
 		Logger:          o.Logger,
 		FS:              o.FS,
 		Schema:          o.journalSchema(),
+		Codec:           o.JournalCodec,
 	})
 	if se := (*ministore.SchemaError)(nil); errors.As(err, &se) {
 		return nil, fmt.Errorf("ministate: %s holds %s; this Manager has %s: %w",

@@ -19,23 +19,55 @@ import (
 // written as a batch of one, so a record starting with '[' is always a
 // batch.
 type codec[S any, M Mutator[S]] struct {
-	kinds Kinds // nil: plain JSON
+	kinds Kinds           // nil: plain JSON
+	jc    ministore.Codec // the JSON codec of the mutations (Options.JournalCodec); nil: encoding/json
 }
 
 var null = []byte("null")
 
-func newCodec[S any, M Mutator[S]](kinds Kinds) (codec[S, M], error) {
+func newCodec[S any, M Mutator[S]](kinds Kinds, jc ministore.Codec) (codec[S, M], error) {
+	if _, ok := jc.(ministore.JSONCodec); ok {
+		jc = nil // encoding/json, through its own fast paths
+	}
 	mt := reflect.TypeFor[M]()
 	if kinds == nil {
 		if mt.Kind() == reflect.Interface {
 			return codec[S, M]{}, fmt.Errorf("ministate: the mutation type %v is an interface: set Options.Registry so records can be decoded", mt)
 		}
-		return codec[S, M]{}, nil
+		return codec[S, M]{jc: jc}, nil
 	}
 	if err := kinds.check(reflect.TypeFor[S](), mt); err != nil {
 		return codec[S, M]{}, err
 	}
-	return codec[S, M]{kinds: kinds}, nil
+	return codec[S, M]{kinds: kinds, jc: jc}, nil
+}
+
+// marshal returns the JSON of v with the codec.
+func (c codec[S, M]) marshal(v any) ([]byte, error) {
+	if c.jc == nil {
+		return json.Marshal(v)
+	}
+	return c.jc.Marshal(v)
+}
+
+// newDecoder returns a lenient decoder (as json.Unmarshal) for one
+// goroutine to decode many records with.
+func (c codec[S, M]) newDecoder() ministore.Decoder {
+	if c.jc == nil {
+		return &jsonline.Decoder{}
+	}
+	return c.jc.NewDecoder(false)
+}
+
+// unmarshal decodes p into v with dec, or, when dec is nil, on its own.
+func (c codec[S, M]) unmarshal(dec ministore.Decoder, p []byte, v any) error {
+	switch {
+	case dec != nil:
+		return dec.Decode(p, v)
+	case c.jc == nil:
+		return json.Unmarshal(p, v)
+	}
+	return c.jc.NewDecoder(false).Decode(p, v)
 }
 
 // encodeOne returns the JSON of one mutation.
@@ -45,9 +77,9 @@ func (c codec[S, M]) encodeOne(m M) ([]byte, error) {
 		err error
 	)
 	if c.kinds != nil {
-		p, err = c.kinds.encodeKind(any(m))
+		p, err = c.kinds.encodeKind(any(m), c.marshal)
 	} else {
-		p, err = json.Marshal(m)
+		p, err = c.marshal(m)
 		if err != nil {
 			err = fmt.Errorf("ministate: encode mutation: %w", err)
 		}
@@ -89,10 +121,10 @@ func (c codec[S, M]) encode(ms []M) ([]byte, error) {
 // decode parses a record into its mutations.
 func (c codec[S, M]) decode(p []byte, dst []M) ([]M, error) { return c.decodeWith(nil, p, dst) }
 
-// decodeWith is decode with dec, if not nil, for mutations without a
-// Registry: a reused json.Decoder costs less than json.Unmarshal when one
-// goroutine decodes many records (recovery), and decodes the same.
-func (c codec[S, M]) decodeWith(dec *jsonline.Decoder, p []byte, dst []M) ([]M, error) {
+// decodeWith is decode with dec, if not nil (from newDecoder): a reused
+// decoder costs less than one per record when one goroutine decodes many
+// records (recovery), and decodes the same.
+func (c codec[S, M]) decodeWith(dec ministore.Decoder, p []byte, dst []M) ([]M, error) {
 	d := trimSpace(p)
 	if len(d) == 0 || d[0] != '[' {
 		m, err := c.decodeOne(dec, d)
@@ -118,24 +150,18 @@ func (c codec[S, M]) decodeWith(dec *jsonline.Decoder, p []byte, dst []M) ([]M, 
 	return dst, nil
 }
 
-func (c codec[S, M]) decodeOne(dec *jsonline.Decoder, p []byte) (M, error) {
+func (c codec[S, M]) decodeOne(dec ministore.Decoder, p []byte) (M, error) {
 	var m M
 	if bytes.Equal(trimSpace(p), null) {
 		return m, errors.New("ministate: null mutation")
 	}
 	if c.kinds == nil {
-		var err error
-		if dec != nil {
-			err = dec.Decode(p, &m)
-		} else {
-			err = json.Unmarshal(p, &m)
-		}
-		if err != nil {
+		if err := c.unmarshal(dec, p, &m); err != nil {
 			return m, fmt.Errorf("ministate: decode mutation: %w", err)
 		}
 		return m, nil
 	}
-	v, err := c.kinds.decodeKind(p)
+	v, err := c.kinds.decodeKind(p, func(data []byte, v any) error { return c.unmarshal(dec, data, v) })
 	if err != nil {
 		return m, err
 	}
@@ -166,7 +192,7 @@ type RecordCodec[S any, M Mutator[S]] struct{ c codec[S, M] }
 // NewRecordCodec returns a RecordCodec. kinds is a *Registry[S], or nil
 // for mutations stored as their own JSON (M must then be a concrete type).
 func NewRecordCodec[S any, M Mutator[S]](kinds Kinds) (RecordCodec[S, M], error) {
-	c, err := newCodec[S, M](kinds)
+	c, err := newCodec[S, M](kinds, nil)
 	return RecordCodec[S, M]{c}, err
 }
 

@@ -8,7 +8,6 @@ import (
 	"runtime"
 
 	"github.com/mini-go/mini/internal/decodepipe"
-	"github.com/mini-go/mini/internal/jsonline"
 
 	"github.com/mini-go/mini/minisnap"
 )
@@ -112,15 +111,13 @@ type decoded[M any] struct {
 // carves the records' mutation slices out of larger blocks: one
 // allocation for many records instead of one each.
 func (m *Manager[S, M]) recordDecoder() decodepipe.Decoder[decoded[M]] {
-	var (
-		block []M
-		dec   jsonline.Decoder // lenient, as json.Unmarshal
-	)
+	var block []M
+	dec := m.codec.newDecoder() // lenient, as json.Unmarshal
 	return func(_ uint64, payload []byte, v *decoded[M]) error {
 		if cap(block)-len(block) < 16 {
 			block = make([]M, 0, 256)
 		}
-		ms, err := m.codec.decodeWith(&dec, payload, block[len(block):len(block):cap(block)])
+		ms, err := m.codec.decodeWith(dec, payload, block[len(block):len(block):cap(block)])
 		if err != nil {
 			return err
 		}

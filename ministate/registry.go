@@ -48,15 +48,15 @@ type Registry[S any] struct {
 type kind struct {
 	name   string
 	typ    reflect.Type
-	prefix []byte                    // `{"Name":`
-	decode func([]byte) (any, error) // JSON value -> T (as any)
-	zero   func() any                // the zero T, for the unit form
+	prefix []byte                                             // `{"Name":`
+	decode func([]byte, func([]byte, any) error) (any, error) // JSON value -> T (as any), with the given unmarshal
+	zero   func() any                                         // the zero T, for the unit form
 }
 
 // Kinds is the type of Options.Registry. Only *Registry[S] implements it.
 type Kinds interface {
-	encodeKind(v any) ([]byte, error)
-	decodeKind(data []byte) (any, error)
+	encodeKind(v any, marshal func(any) ([]byte, error)) ([]byte, error)
+	decodeKind(data []byte, unmarshal func([]byte, any) error) (any, error)
 	check(state, mutation reflect.Type) error
 }
 
@@ -88,9 +88,9 @@ func Register[T Mutator[S], S any](r *Registry[S], name string) {
 		name:   name,
 		typ:    typ,
 		prefix: append(append([]byte{'{'}, key...), ':'),
-		decode: func(data []byte) (any, error) {
+		decode: func(data []byte, unmarshal func([]byte, any) error) (any, error) {
 			var t T
-			if err := json.Unmarshal(data, &t); err != nil {
+			if err := unmarshal(data, &t); err != nil {
 				return nil, err
 			}
 			return t, nil
@@ -129,7 +129,7 @@ func (r *Registry[S]) Kinds() []string {
 
 // Encode returns the record form of m: {"Kind":<m as JSON>}. It fails with
 // an error matching ErrUnknownKind if m's type is not registered.
-func (r *Registry[S]) Encode(m Mutator[S]) ([]byte, error) { return r.encodeKind(m) }
+func (r *Registry[S]) Encode(m Mutator[S]) ([]byte, error) { return r.encodeKind(m, json.Marshal) }
 
 // Decode parses one record written by Encode (or by serde for an enum) and
 // returns the mutation, of the type registered under its kind. It fails
@@ -137,14 +137,14 @@ func (r *Registry[S]) Encode(m Mutator[S]) ([]byte, error) { return r.encodeKind
 // and with a descriptive error for anything that is not a one-key object or
 // a string.
 func (r *Registry[S]) Decode(data []byte) (Mutator[S], error) {
-	v, err := r.decodeKind(data)
+	v, err := r.decodeKind(data, json.Unmarshal)
 	if err != nil {
 		return nil, err
 	}
 	return v.(Mutator[S]), nil
 }
 
-func (r *Registry[S]) encodeKind(v any) ([]byte, error) {
+func (r *Registry[S]) encodeKind(v any, marshal func(any) ([]byte, error)) ([]byte, error) {
 	if v == nil {
 		return nil, errors.New("ministate: nil mutation")
 	}
@@ -154,7 +154,7 @@ func (r *Registry[S]) encodeKind(v any) ([]byte, error) {
 	if k == nil {
 		return nil, fmt.Errorf("%w: type %T is not registered", ErrUnknownKind, v)
 	}
-	body, err := json.Marshal(v)
+	body, err := marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("ministate: encode %s: %w", k.name, err)
 	}
@@ -164,7 +164,7 @@ func (r *Registry[S]) encodeKind(v any) ([]byte, error) {
 	return append(out, '}'), nil
 }
 
-func (r *Registry[S]) decodeKind(data []byte) (any, error) {
+func (r *Registry[S]) decodeKind(data []byte, unmarshal func([]byte, any) error) (any, error) {
 	name, value, err := splitEnvelope(data)
 	if err != nil {
 		return nil, err
@@ -178,7 +178,7 @@ func (r *Registry[S]) decodeKind(data []byte) (any, error) {
 	if value == nil {
 		return k.zero(), nil
 	}
-	v, err := k.decode(value)
+	v, err := k.decode(value, unmarshal)
 	if err != nil {
 		return nil, fmt.Errorf("ministate: decode kind %s: %w", name, err)
 	}

@@ -261,3 +261,116 @@ func (w *wal) writeCleanEnd(a *segment) error {
 	}
 	return nil
 }
+
+// findLine returns where record seq starts in the FormatV1 segment seg,
+// whose index is not built (after a clean Open), by bisecting the file on
+// the sequence numbers that start its lines: a few small reads instead of
+// reading every record before it. The line found is checked whole (its
+// checksum, its seq), so a reader that starts there starts at that record;
+// ok is false when anything read on the way is not as expected (damage),
+// and the reader then reads from the segment's start and reports it.
+// Called with segMu read-locked.
+func findLine(seg *segment, seq uint64) (off int64, ok bool) {
+	if seg.hdr.format != FormatV1 || seq < seg.base || seq > seg.last || seg.f == nil {
+		return 0, false
+	}
+	_, hdrLen, err := readHeader(seg.f, seg.path, nil)
+	if err != nil {
+		return 0, false
+	}
+	p := lineProbe{f: seg.f, size: seg.size, hdrLen: hdrLen, buf: make([]byte, 512)}
+	// The line starting at lo holds a record at most seq; no line starting
+	// at or after hi holds one at most seq.
+	lo, loSeq, hi := hdrLen, seg.base, seg.size
+	for loSeq != seq && hi-lo > 4096 {
+		mid := lo + (hi-lo)/2
+		start, v, ok := p.lineAt(mid)
+		switch {
+		case !ok:
+			return 0, false
+		case start < hi && v <= seq:
+			lo, loSeq = start, v
+		default:
+			hi = mid
+		}
+	}
+	for loSeq != seq { // a few lines on
+		start, v, ok := p.lineAt(lo + 1)
+		if !ok || start >= hi || v <= loSeq {
+			return 0, false
+		}
+		lo, loSeq = start, v
+	}
+	line, ok := p.line(lo)
+	if !ok {
+		return 0, false
+	}
+	if rec, err := parseLine(FormatV1, line); err != nil || rec.seq != seq {
+		return 0, false
+	}
+	return lo, true
+}
+
+// lineProbe reads single lines of a segment file for findLine.
+type lineProbe struct {
+	f            vfs.File
+	size, hdrLen int64
+	buf          []byte
+}
+
+// lineAt returns the start and the sequence number of the first line that
+// starts at or after off (a start at size: none).
+func (p *lineProbe) lineAt(off int64) (start int64, seq uint64, ok bool) {
+	start = max(off, p.hdrLen)
+	if start > p.hdrLen {
+		// Where the line that holds byte start-1 ends.
+		for at := start - 1; ; {
+			if at >= p.size {
+				return p.size, 0, true
+			}
+			n, err := p.f.ReadAt(p.buf[:min(int64(len(p.buf)), p.size-at)], at)
+			if n == 0 || (err != nil && err != io.EOF) {
+				return 0, 0, false
+			}
+			if i := bytes.IndexByte(p.buf[:n], '\n'); i >= 0 {
+				start = at + int64(i) + 1
+				break
+			}
+			at += int64(n)
+		}
+	}
+	if start >= p.size {
+		return p.size, 0, true
+	}
+	n, err := p.f.ReadAt(p.buf[:min(int64(len(p.buf)), p.size-start)], start)
+	if err != nil && err != io.EOF {
+		return 0, 0, false
+	}
+	rest, found := bytes.CutPrefix(p.buf[:n], []byte(linePrefixSeq))
+	if !found {
+		return 0, 0, false
+	}
+	num, _, found := bytes.Cut(rest, []byte(","))
+	v, err := parseUint(num)
+	if !found || err != nil {
+		return 0, 0, false
+	}
+	return start, v, true
+}
+
+// line returns the line that starts at start, without its '\n'.
+func (p *lineProbe) line(start int64) ([]byte, bool) {
+	var line []byte
+	for at := start; at < p.size; {
+		n, err := p.f.ReadAt(p.buf[:min(int64(len(p.buf)), p.size-at)], at)
+		if n == 0 || (err != nil && err != io.EOF) {
+			return nil, false
+		}
+		if i := bytes.IndexByte(p.buf[:n], '\n'); i >= 0 {
+			return append(line, p.buf[:i]...), true
+		}
+		line = append(line, p.buf[:n]...)
+		at += int64(n)
+	}
+	return nil, false
+}

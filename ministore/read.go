@@ -126,6 +126,13 @@ func (w *wal) locate(seq uint64) *seekHint {
 	}
 	seg.idxMu.Lock()
 	defer seg.idxMu.Unlock()
+	if seg.index == nil {
+		// Not built (after a clean Open): find the line in the file.
+		if off, ok := findLine(seg, seq); ok {
+			return &seekHint{path: seg.path, base: seg.base, seq: seq, off: off}
+		}
+		return nil
+	}
 	if seq < seg.base || seq-seg.base >= uint64(len(seg.index)) {
 		return nil
 	}
