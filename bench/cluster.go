@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -392,8 +393,32 @@ func runCluster(cfg *config) []*Table {
 		}
 		cfg.progress(line)
 	}
+	t.Note += peerRatios(t)
 	cfg.emit(t)
 	return []*Table{t}
+}
+
+// peerRatios returns a sentence with the mini row's median over each
+// peer's, per column (the table's ratio row names only the best peer).
+func peerRatios(t *Table) string {
+	var out string
+	for _, r := range t.Rows {
+		if r.Role != Peer {
+			continue
+		}
+		var cells []string
+		for _, c := range t.Cols {
+			m, ok1 := t.Median(t.Mini, c)
+			p, ok2 := t.Median(r.Name, c)
+			if ok1 && ok2 {
+				cells = append(cells, c+" "+FormatRatio(div(m, p)))
+			}
+		}
+		if len(cells) > 0 {
+			out += fmt.Sprintf(" %s / %s: %s.", t.Mini, r.Name, strings.Join(cells, ", "))
+		}
+	}
+	return out
 }
 
 // clusterOnce starts a cluster of s and measures each client count on it.
