@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 
 	"github.com/mini-go/mini/internal/testcert"
 	"github.com/mini-go/mini/miniraft"
+	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/ministore/jsonv2codec"
 )
 
 // The cluster section measures replicated Apply: three nodes of one
@@ -34,6 +37,7 @@ import (
 const (
 	rowClusterMini      = "miniraft"
 	rowClusterMiniNoTLS = "miniraft, no TLS"
+	rowClusterMiniV2    = "miniraft, jsonv2codec"
 	rowClusterWAL       = "hashicorp/raft + raft-wal"
 	rowClusterBolt      = "hashicorp/raft + raft-boltdb/v2"
 )
@@ -74,8 +78,11 @@ type clusterSubject struct {
 
 func clusterSubjects() []clusterSubject {
 	return []clusterSubject{
-		{rowClusterMini, Mini, func(dir string, smoke bool) (*cluster, error) { return openMiniraft(dir, true, smoke) }},
-		{rowClusterMiniNoTLS, Mini, func(dir string, smoke bool) (*cluster, error) { return openMiniraft(dir, false, smoke) }},
+		{rowClusterMini, Mini, func(dir string, smoke bool) (*cluster, error) { return openMiniraft(dir, true, nil, smoke) }},
+		{rowClusterMiniNoTLS, Mini, func(dir string, smoke bool) (*cluster, error) { return openMiniraft(dir, false, nil, smoke) }},
+		{rowClusterMiniV2, Mini, func(dir string, smoke bool) (*cluster, error) {
+			return openMiniraft(dir, true, jsonv2codec.New(), smoke)
+		}},
 		{rowClusterWAL, Peer, func(dir string, smoke bool) (*cluster, error) { return openHashicorp(dir, openWALStore, smoke) }},
 		{rowClusterBolt, Peer, func(dir string, smoke bool) (*cluster, error) { return openHashicorp(dir, openBoltStore, smoke) }},
 	}
@@ -104,7 +111,7 @@ const clusterNodes = 3
 
 var clusterCA = sync.OnceValues(func() (*testcert.CA, error) { return testcert.NewCA("mini bench cluster CA") })
 
-func openMiniraft(dir string, withTLS, smoke bool) (*cluster, error) {
+func openMiniraft(dir string, withTLS bool, codec ministore.Codec, smoke bool) (*cluster, error) {
 	var ca *testcert.CA
 	if withTLS {
 		var err error
@@ -122,7 +129,7 @@ func openMiniraft(dir string, withTLS, smoke bool) (*cluster, error) {
 	for i := range clusterNodes {
 		id := "n" + strconv.Itoa(i+1)
 		dirs[i] = filepath.Join(dir, id)
-		o := miniraft.Options{ID: id, Bind: "127.0.0.1:0", Logger: quiet, Raft: clusterRaftConfig(id, smoke)}
+		o := miniraft.Options{ID: id, Bind: "127.0.0.1:0", Logger: quiet, Raft: clusterRaftConfig(id, smoke), Codec: codec}
 		if withTLS {
 			conf, err := ca.Config(id)
 			if err != nil {
@@ -366,7 +373,7 @@ func runCluster(cfg *config) []*Table {
 			"the clients call Apply on the leader, which returns once the command is fsync'd on a majority and applied on the leader. " +
 			"The state machine is the same for all: a map of 1,000 counters changed by JSON commands {\"key\":\"k17\",\"delta\":1} decoded with encoding/json. " +
 			"Raft's configuration is hashicorp/raft's default with 1 s heartbeat and election timeouts for all. " +
-			"miniraft runs with its defaults, mutual TLS between the nodes included (certificates from a CA made for the run); \"no TLS\" is Options.InsecureNoTLS, to show TLS's cost. " +
+			"miniraft runs with its defaults, mutual TLS between the nodes included (certificates from a CA made for the run), and so groups concurrent Applies into one raft log (Options.ApplyGroup); \"no TLS\" is Options.InsecureNoTLS, to show TLS's cost; \"jsonv2codec\" is the default with Options.Codec = ministore/jsonv2codec, which decodes the same JSON commands faster. " +
 			"The hashicorp/raft rows use the plain TCP NetworkTransport (no TLS), raft's file snapshot store, and raft-wal or raft-boltdb/v2 with their defaults as both log and stable store. " +
 			"A fresh cluster per subject and run; 1 client then 64 on it.",
 	}
@@ -386,8 +393,32 @@ func runCluster(cfg *config) []*Table {
 		}
 		cfg.progress(line)
 	}
+	t.Note += peerRatios(t)
 	cfg.emit(t)
 	return []*Table{t}
+}
+
+// peerRatios returns a sentence with the mini row's median over each
+// peer's, per column (the table's ratio row names only the best peer).
+func peerRatios(t *Table) string {
+	var out string
+	for _, r := range t.Rows {
+		if r.Role != Peer {
+			continue
+		}
+		var cells []string
+		for _, c := range t.Cols {
+			m, ok1 := t.Median(t.Mini, c)
+			p, ok2 := t.Median(r.Name, c)
+			if ok1 && ok2 {
+				cells = append(cells, c+" "+FormatRatio(div(m, p)))
+			}
+		}
+		if len(cells) > 0 {
+			out += fmt.Sprintf(" %s / %s: %s.", t.Mini, r.Name, strings.Join(cells, ", "))
+		}
+	}
+	return out
 }
 
 // clusterOnce starts a cluster of s and measures each client count on it.

@@ -443,3 +443,18 @@ func TestRenderFromSavedRecord(t *testing.T) {
 		t.Error("report links the PNG; it should show the SVG")
 	}
 }
+
+func TestPeerRatios(t *testing.T) {
+	tb := &Table{Mini: "m"}
+	tb.Add("m", Mini, "1 client", 300)
+	tb.Add("m", Mini, "64 clients", 9000)
+	tb.Add("a", Peer, "1 client", 200)
+	tb.Add("a", Peer, "64 clients", 3000)
+	tb.Add("b", Peer, "64 clients", 4500)
+	tb.Add("m2", Mini, "1 client", 100)
+	got := peerRatios(tb)
+	want := " m / a: 1 client 1.50×, 64 clients 3.00×. m / b: 64 clients 2.00×."
+	if got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

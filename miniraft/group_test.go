@@ -7,11 +7,14 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/mini-go/mini/internal/vfs"
 	"github.com/mini-go/mini/ministate"
 )
 
@@ -320,4 +323,105 @@ func TestClusterApplyGroupOff(t *testing.T) {
 		seen[s] = true
 	}
 	c.converge(acked)
+}
+
+// While raft stores a log, the calls that arrive wait in the grouper's
+// queue. One whose time runs out there, or whose node closes, was never
+// handed to raft: its error is ErrTimeout or ErrClosed without
+// ErrOutcomeUnknown, and it is never applied. The call in the log raft
+// was storing is outcome unknown, and is applied once the store returns.
+func TestGroupQueuedCallsFailExactly(t *testing.T) {
+	faulty := vfs.NewFaulty(vfs.OS)
+	var gate struct {
+		sync.Mutex
+		on      bool
+		entered chan struct{}
+		release chan struct{}
+	}
+	faulty.FailWhen(func(op vfs.Op) error {
+		if op.Kind != vfs.OpSync || !strings.Contains(op.Path, "raft.log") {
+			return nil
+		}
+		gate.Lock()
+		on, entered, release := gate.on, gate.entered, gate.release
+		gate.on = false
+		gate.Unlock()
+		if on {
+			close(entered)
+			<-release
+		}
+		return nil
+	})
+	c := newCluster(t, 1, func(o *Options) {
+		o.FS = faulty
+		o.ApplyTimeout = time.Second
+	})
+	m := c.leader()
+	if _, err := m.Apply(add{ID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	gate.Lock()
+	gate.on, gate.entered, gate.release = true, make(chan struct{}), make(chan struct{})
+	gate.Unlock()
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := m.Apply(add{ID: 2})
+		first <- err
+	}()
+	<-gate.entered // raft is storing the log of call 2
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = m.Apply(add{ID: 10 + i}) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if !errors.Is(err, ErrTimeout) || errors.Is(err, ErrOutcomeUnknown) {
+			t.Errorf("queued call %d: %v, want ErrTimeout without ErrOutcomeUnknown", i, err)
+		}
+	}
+	if err := <-first; !errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("the call raft was storing: %v, want ErrOutcomeUnknown", err)
+	}
+	close(gate.release)
+	// Call 2 is committed; the queued ones never are.
+	if _, err := m.Apply(add{ID: 3}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []int
+	m.View(func(s *ledger) { ids = slices.Clone(s.IDs) })
+	if !slices.Equal(ids, []int{1, 2, 3}) {
+		t.Fatalf("state %v, want [1 2 3]", ids)
+	}
+
+	// The same with Close: queued calls get ErrClosed, not outcome unknown.
+	gate.Lock()
+	gate.on, gate.entered, gate.release = true, make(chan struct{}), make(chan struct{})
+	gate.Unlock()
+	go m.Apply(add{ID: 4})
+	<-gate.entered
+	queued := make(chan error, 1)
+	go func() {
+		_, err := m.Apply(add{ID: 5})
+		queued <- err
+	}()
+	// Let call 5 reach the queue, then close.
+	for {
+		m.group.mu.Lock()
+		n := len(m.group.queue)
+		m.group.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- m.shutdown() }()
+	if err := <-queued; !errors.Is(err, ErrClosed) || errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("queued call at Close: %v, want ErrClosed without ErrOutcomeUnknown", err)
+	}
+	close(gate.release)
+	<-closed
+	c.nodes["n1"] = nil
 }
