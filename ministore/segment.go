@@ -194,8 +194,8 @@ func readHeader(f io.ReaderAt, path string, buf []byte) (header, int64, error) {
 // lastRecord finds the sequence number of the last record of a sealed
 // FormatV1 segment by reading backwards from its end, so opening a journal
 // does not read every segment. It returns base-1 for a segment with no
-// records.
-func lastRecord(f vfs.File, path string, hdrLen int64, base uint64) (uint64, int64, error) {
+// records. buf is reused for the reads, and grown if need be.
+func lastRecord(f vfs.File, path string, hdrLen int64, base uint64, buf *[]byte) (uint64, int64, error) {
 	size, err := f.Size()
 	if err != nil {
 		return 0, 0, err
@@ -205,7 +205,10 @@ func lastRecord(f vfs.File, path string, hdrLen int64, base uint64) (uint64, int
 	}
 	for chunk := int64(4096); ; chunk *= 4 {
 		start := max(hdrLen, size-chunk)
-		buf := make([]byte, size-start)
+		if int64(cap(*buf)) < size-start {
+			*buf = make([]byte, size-start)
+		}
+		buf := (*buf)[:size-start]
 		if _, err := f.ReadAt(buf, start); err != nil && err != io.EOF {
 			return 0, 0, err
 		}

@@ -64,6 +64,7 @@ type segReader struct {
 	err      error
 	progress *progress
 	hbuf     [maxHeaderLine]byte
+	scratch  []byte // for lastRecord
 }
 
 // segHead is one file of the journal, opened, with its header read.

@@ -190,6 +190,7 @@ func BenchmarkSegments(b *testing.B) {
 		}
 		b.Run(c.name+"/Open", func(b *testing.B) {
 			opts := &Options{NoPreallocate: true}
+			b.ReportAllocs()
 			for b.Loop() {
 				s, err := Open[benchRecord](path, opts)
 				if err != nil {
@@ -203,6 +204,7 @@ func BenchmarkSegments(b *testing.B) {
 			b.ReportMetric(float64(segs), "segments")
 		})
 		b.Run(c.name+"/Inspect", func(b *testing.B) {
+			b.ReportAllocs()
 			for b.Loop() {
 				info, err := Inspect(path, nil)
 				if err != nil || info.Records != n {
@@ -212,6 +214,7 @@ func BenchmarkSegments(b *testing.B) {
 			b.ReportMetric(float64(segs), "segments")
 		})
 		b.Run(c.name+"/Bounds", func(b *testing.B) {
+			b.ReportAllocs()
 			for b.Loop() {
 				if _, last, err := Bounds(path); err != nil || last != n {
 					b.Fatal(last, err)

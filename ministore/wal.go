@@ -267,7 +267,7 @@ func (w *wal) rewriteUnproven(seg *segment, proven uint64) error {
 func readSealed(r *segReader, seg *segment) error {
 	if seg.hdr.format == FormatV1 {
 		var err error
-		seg.last, seg.size, err = lastRecord(seg.f, seg.path, r.cur.hdrLen, seg.base)
+		seg.last, seg.size, err = lastRecord(seg.f, seg.path, r.cur.hdrLen, seg.base, &r.scratch)
 		seg.alloc = seg.size
 		if err != nil {
 			// lastRecord reads only the end of the file and knows no line
