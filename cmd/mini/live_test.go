@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -170,6 +171,7 @@ func TestQueueLive(t *testing.T) {
 			t.Fatalf("stat %d journals: %+v", i, st)
 		}
 		mini(t, "queue", "peek", "-n", "3", dir).want(t, 0, `{"seq":`, "")
+		mini(t, "log", "stat", filepath.Join(dir, "messages.log")).want(t, 0, "records, sequence numbers", "")
 		mini(t, "queue", "dead", "list", "--json", dir).want(t, 0, `"reason":"Term: worker gave up"`, "")
 		time.Sleep(50 * time.Millisecond)
 		if i == 7 {
@@ -224,6 +226,14 @@ func TestStateLive(t *testing.T) {
 			t.Fatalf("sequence %d (records up to %d), before %d", shown.Sequence, next-1, prev)
 		}
 		prev = shown.Sequence
+		r = mini(t, "state", "stat", "--json", dir)
+		var st stateStat
+		if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || r.code != 0 {
+			t.Fatalf("state stat on a live folder: %v %+v", err, r)
+		}
+		if st.Journal == nil || st.Journal.LastSeq < prev || st.SnapshotSeq == nil || *st.SnapshotSeq%50 != 0 {
+			t.Fatalf("state stat: %+v", st)
+		}
 		time.Sleep(30 * time.Millisecond)
 	}
 }

@@ -27,7 +27,7 @@ func newStateCmd() *cobra.Command {
 newest snapshot that verifies and the journal records after it, which is
 what the program replays when it opens the folder.`,
 	})
-	c.AddCommand(newStateShow(), newStateCompact())
+	c.AddCommand(newStateShow(), newStateStat(), newStateCompact())
 	return c
 }
 

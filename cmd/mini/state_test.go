@@ -195,3 +195,19 @@ func TestStateShowRustCurrentLayout(t *testing.T) {
 	mini(t, "state", "show", "--json", dir).want(t, 0,
 		`"snapshot_seq":2,"snapshot":"`+filepath.Join(dir, "snapshot_00000000000000000002.json")+`","snapshot_state":{"version":20},"state_applied":false,"tail":[{"seq":3,"rec":{"to":30}}],"sequence":3,"note":"the state is snapshot_state with the 1 tail record applied`, "")
 }
+
+func TestStateStat(t *testing.T) {
+	dir := writeStateFolder(t)
+	r := mini(t, "state", "stat", "--json", dir)
+	var st stateStat
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || r.code != 0 {
+		t.Fatalf("state stat --json: %v %+v", err, r)
+	}
+	if st.Journal == nil || st.Journal.Records != 7 || st.Journal.FirstSeq != 1 || st.Journal.LastSeq != 7 || st.Journal.Segments != 1 ||
+		st.SnapshotSeq == nil || *st.SnapshotSeq != 5 || st.RecordsAfter != 2 || len(st.Snapshots) != 1 || st.Snapshots[0].Codec != "json" {
+		t.Fatalf("state stat: %+v", st)
+	}
+	mini(t, "state", "stat", dir).want(t, 0, "newest snapshot at 5, 2 records after it", "")
+	empty := t.TempDir()
+	mini(t, "state", "stat", "--json", empty).want(t, 0, `"journal":null,"snapshot_seq":null,"records_after_snapshot":0,"snapshots":[]`, "")
+}
