@@ -192,7 +192,7 @@ const maxLiveTries = 20
 
 // backupPath copies the journal at path, not open in this process, into
 // dir: under its lock if it is free, else live.
-func backupPath(fsys vfs.FS, path, dir string) (BackupInfo, error) {
+func backupPath(fsys vfs.FS, path, dir string) (_ BackupInfo, err error) {
 	path = filepath.Clean(path)
 	files, err := listSegments(fsys, path)
 	if err != nil {
@@ -205,7 +205,11 @@ func backupPath(fsys vfs.FS, path, dir string) (BackupInfo, error) {
 	lock, err := fsys.Lock(path + ".lock")
 	switch {
 	case err == nil:
-		defer lock.Close()
+		defer func() {
+			if cerr := lock.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("ministore: unlock %s: %w", path, cerr)
+			}
+		}()
 	case errors.Is(err, vfs.ErrLocked):
 		live = true
 	default:
