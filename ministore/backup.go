@@ -30,6 +30,9 @@ type BackupInfo struct {
 	// is in the copy; records appended during the call may be.
 	First uint64 `json:"first"`
 	Last  uint64 `json:"last"`
+	// Next is the sequence number the copy's next record would get:
+	// Last+1, or where the numbering of an empty copy stands.
+	Next uint64 `json:"next"`
 	// Files and Bytes count the journal files copied and their bytes.
 	Files int   `json:"files"`
 	Bytes int64 `json:"bytes"`
@@ -325,7 +328,7 @@ func copyJournal(fsys vfs.FS, srcs []backupSource, dir string, live, exact bool)
 		info.Files++
 		info.Bytes += end
 	}
-	info.Last = expect - 1
+	info.Last, info.Next = expect-1, expect
 	if info.Last < info.First {
 		info.First, info.Last = 0, 0
 	}
@@ -424,6 +427,44 @@ func removeCopied(fsys vfs.FS, dir string, srcs []backupSource) error {
 func closeSources(srcs []backupSource) {
 	for _, src := range srcs {
 		src.f.Close()
+	}
+}
+
+// FrontSeq returns the sequence number the oldest file of the journal at
+// path starts at: its first record, or, when the journal holds none, the
+// number its next record gets. It reads one header, takes no lock and
+// writes nothing, so it works beside a process that has the journal open
+// (a file deleted between the listing and the read makes it list again).
+// Of opts, only FS is used.
+func FrontSeq(path string, opts *Options) (uint64, error) {
+	fsys := optsFS(opts)
+	for try := 1; ; try++ {
+		files, err := listSegments(fsys, path)
+		if err != nil {
+			return 0, backupListError(path, err)
+		}
+		if len(files) == 0 {
+			return 0, fmt.Errorf("ministore: no journal at %s: %w", path, fs.ErrNotExist)
+		}
+		f, err := fsys.OpenFile(files[0].path, os.O_RDONLY, 0)
+		if errors.Is(err, fs.ErrNotExist) && try < maxLiveTries {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("ministore: open %s: %w", files[0].path, err)
+		}
+		h, _, err := readHeader(f, files[0].path, nil)
+		f.Close()
+		if err == errNoHeader {
+			err = corruptAt(files[0].path, 1, 0, errBadMagic)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if h.base == 0 { // the Rust crate's files number from 1
+			h.base = 1
+		}
+		return h.base, nil
 	}
 }
 
