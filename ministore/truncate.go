@@ -140,6 +140,7 @@ func copyRange(dst interface {
 
 func (w *wal) truncateBack(seq uint64) error {
 	return w.exclusive(func() error {
+		w.backGen.Add(1) // see backupTo
 		w.mu.Lock()
 		last := w.written // next-1 when the journal is empty
 		w.mu.Unlock()

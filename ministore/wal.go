@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mini-go/mini/internal/vfs"
@@ -68,6 +69,10 @@ type wal struct {
 	segWidth int        // digits of the next sealed segment's number
 
 	stats counters // see Stats
+
+	// backGen counts TruncateBack calls, so that a Backup copying the
+	// active file can tell it was cut under the copy.
+	backGen atomic.Uint64
 }
 
 func openWAL(path string, o *Options) (w *wal, err error) {

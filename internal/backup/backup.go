@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+// Package backup holds what the Backup calls of the mini packages share:
+// the temporary folder a copy is written into, the rename that publishes
+// it whole, and the fsyncs on the way.
+//
+// A backup of DST is written into DST.tmp, which holds a marker file
+// (MarkerFile) before anything else: a crash leaves either no DST, or a
+// whole one. A later backup to the same DST removes a DST.tmp that holds
+// the marker or nothing (what an earlier one cut short left) and refuses
+// one that holds other files only (someone else's folder).
+package backup
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// ErrDestination means the destination of a backup exists and is not an
+// empty folder (or its temporary folder exists and is not a backup's).
+var ErrDestination = errors.New("mini: backup destination exists and is not empty")
+
+// MarkerFile is created first in the temporary folder and removed last
+// from the published one: a folder that holds it was left by a backup cut
+// short.
+const MarkerFile = ".mini-backup-partial"
+
+// TmpSuffix is added to a destination's name for the folder the copy is
+// written into.
+const TmpSuffix = ".tmp"
+
+// Begin checks that dst is free (missing, or an empty folder), removes a
+// leftover dst.tmp of an earlier backup, and creates dst.tmp with its
+// marker, durably. It returns dst.tmp.
+func Begin(fsys vfs.FS, dst string) (string, error) {
+	dst = filepath.Clean(dst)
+	if err := checkFree(fsys, dst); err != nil {
+		return "", err
+	}
+	tmp := dst + TmpSuffix
+	if ok, err := vfs.Exists(fsys, tmp); err != nil {
+		return "", err
+	} else if ok {
+		// The marker is the first entry made durable in it: without
+		// the marker, a folder left by a crash is empty.
+		names, err := fsys.ReadDir(tmp)
+		if err != nil {
+			return "", err
+		}
+		if len(names) > 0 && !slices.Contains(names, MarkerFile) {
+			return "", fmt.Errorf("%w: %s exists and is not a backup cut short (it has no %s)", ErrDestination, tmp, MarkerFile)
+		}
+		if err := RemoveAll(fsys, tmp); err != nil {
+			return "", fmt.Errorf("mini: remove %s, left by a backup cut short: %w", tmp, err)
+		}
+	}
+	if err := vfs.MkdirAll(fsys, filepath.Dir(tmp), 0o755); err != nil {
+		return "", err
+	}
+	if err := fsys.Mkdir(tmp, 0o755); err != nil {
+		return "", err
+	}
+	// The marker is durable before anything else is written, so a crash
+	// never leaves a dst.tmp that a later backup would refuse.
+	f, err := fsys.OpenFile(filepath.Join(tmp, MarkerFile), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fsys.SyncDir(tmp)
+	}
+	if err == nil {
+		err = fsys.SyncDir(filepath.Dir(tmp))
+	}
+	if err != nil {
+		return "", err
+	}
+	return tmp, nil
+}
+
+// checkFree returns nil if dst does not exist or is an empty folder.
+func checkFree(fsys vfs.FS, dst string) error {
+	info, err := fsys.Stat(dst)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("%w: %s is a file", ErrDestination, dst)
+	}
+	names, err := fsys.ReadDir(dst)
+	if err != nil {
+		return err
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("%w: %s holds %d entries", ErrDestination, dst, len(names))
+	}
+	return nil
+}
+
+// Finish makes the copy in tmp durable (every folder in it fsync'd; the
+// files were fsync'd as they were written), renames it to dst (replacing
+// an empty dst folder), fsyncs dst's parent, then removes the marker.
+func Finish(fsys vfs.FS, tmp, dst string) error {
+	dst = filepath.Clean(dst)
+	if err := syncTree(fsys, tmp); err != nil {
+		return err
+	}
+	// An empty dst folder is replaced: rename(2) would, but os.Rename and
+	// Mem refuse to; it is checked empty again, just before.
+	if err := checkFree(fsys, dst); err != nil {
+		return err
+	}
+	if ok, err := vfs.Exists(fsys, dst); err != nil {
+		return err
+	} else if ok {
+		if err := fsys.Remove(dst); err != nil {
+			return err
+		}
+	}
+	if err := fsys.Rename(tmp, dst); err != nil {
+		return err
+	}
+	if err := fsys.SyncDir(filepath.Dir(dst)); err != nil {
+		return err
+	}
+	if err := fsys.Remove(filepath.Join(dst, MarkerFile)); err != nil {
+		return err
+	}
+	return fsys.SyncDir(dst)
+}
+
+// Abort removes tmp after a failed backup; its error is the caller's
+// least concern, so it is dropped (a later backup removes the leftover).
+func Abort(fsys vfs.FS, tmp string) {
+	if tmp != "" {
+		RemoveAll(fsys, tmp)
+	}
+}
+
+// syncTree fsyncs dir and every folder below it.
+func syncTree(fsys vfs.FS, dir string) error {
+	names, err := fsys.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		p := filepath.Join(dir, name)
+		info, err := fsys.Stat(p)
+		if err != nil {
+			return err
+		}
+		if info.IsDir() {
+			if err := syncTree(fsys, p); err != nil {
+				return err
+			}
+		}
+	}
+	return fsys.SyncDir(dir)
+}
+
+// RemoveAll deletes path and everything below it.
+func RemoveAll(fsys vfs.FS, path string) error {
+	info, err := vfs.Lstat(fsys, path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if info.IsDir() {
+		names, err := fsys.ReadDir(path)
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			if err := RemoveAll(fsys, filepath.Join(path, name)); err != nil {
+				return err
+			}
+		}
+	}
+	return fsys.Remove(path)
+}
+
+// CopyFile writes the n bytes of src from offset 0 to the new file dst,
+// fsyncs and closes it.
+func CopyFile(fsys vfs.FS, dst string, src io.ReaderAt, n int64) error {
+	f, err := fsys.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	err = copyN(f, src, n)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("mini: copy to %s: %w", dst, err)
+	}
+	return nil
+}
+
+// WriteFile writes b to the new file dst, fsyncs and closes it.
+func WriteFile(fsys vfs.FS, dst string, b []byte) error {
+	return CopyFile(fsys, dst, readerAt(b), int64(len(b)))
+}
+
+type readerAt []byte
+
+func (r readerAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(r)) {
+		return 0, io.EOF
+	}
+	n := copy(p, r[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func copyN(dst io.WriterAt, src io.ReaderAt, n int64) error {
+	buf := make([]byte, min(n, 1<<20))
+	for off := int64(0); off < n; {
+		m := min(n-off, int64(len(buf)))
+		k, err := src.ReadAt(buf[:m], off)
+		if int64(k) < m {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF // the source shrank under the copy
+			}
+			return err
+		}
+		if _, err := dst.WriteAt(buf[:m], off); err != nil {
+			return err
+		}
+		off += m
+	}
+	return nil
+}

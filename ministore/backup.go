@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+package ministore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mini-go/mini/internal/backup"
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// ErrBackupDestination is returned by the Backup calls when the
+// destination exists and is not an empty folder. The same error value is
+// returned by ministate's and miniqueue's Backup.
+var ErrBackupDestination = backup.ErrDestination
+
+// BackupInfo describes a copy of a journal written by a Backup call.
+type BackupInfo struct {
+	// Path is the copy's journal: its active file, in the destination.
+	Path string `json:"path"`
+	// First and Last are the sequence numbers of the first and the last
+	// record in the copy (both 0 if it holds none). Last is the copy
+	// point: every record whose Append returned before Backup was called
+	// is in the copy; records appended during the call may be.
+	First uint64 `json:"first"`
+	Last  uint64 `json:"last"`
+	// Next is the sequence number the copy's next record would get:
+	// Last+1, or where the numbering of an empty copy stands.
+	Next uint64 `json:"next"`
+	// Files and Bytes count the journal files copied and their bytes.
+	Files int   `json:"files"`
+	Bytes int64 `json:"bytes"`
+	// Live reports a copy made without the journal's lock, read beside
+	// the process that holds it (see Backup); Tries is how many times it
+	// read the journal (more than 1 when that process rotated or
+	// truncated it during the copy).
+	Live  bool `json:"live"`
+	Tries int  `json:"tries"`
+}
+
+// Backup writes a consistent copy of the journal into the folder dst while
+// appends go on, and returns what the copy holds. The copy holds every
+// record appended before the call (Append returned), each once and in
+// order, up to BackupInfo.Last: a point-in-time copy of the journal, not a
+// mix of two moments. dst must not exist or must be an empty folder
+// (ErrBackupDestination otherwise).
+//
+// Appends wait only while Backup notes the journal's files and the length
+// of the active file (as long as one group commit); the files are then
+// copied without the lock. Sealed segments never change; a rotation,
+// TruncateFront or retention during the copy does not disturb it (it reads
+// through handles opened before), and a TruncateBack during the copy makes
+// it start again (at most 5 times).
+//
+// The copy is written into dst + ".tmp", every file checked record by
+// record and fsync'd, then the folder fsync'd and renamed to dst, and dst's
+// parent fsync'd: after a crash dst is missing or whole, never a partial
+// copy. A dst.tmp left by a Backup cut short is removed by the next one.
+// Damage in the journal fails the Backup with a *JournalError naming the
+// journal's file and offset.
+//
+// To restore, put the copy's files in the journal's place and Open it (see
+// docs/BACKUP.md).
+func (s *Store[R]) Backup(dst string) (BackupInfo, error) {
+	return finishBackup(s.w.fs, dst, filepath.Base(s.w.path), s.w.backupTo)
+}
+
+// BackupTo is Backup into the existing folder dir, for a program that puts
+// several journals (or other files) into one backup: it writes the
+// journal's files into dir (which must not hold files of that name),
+// fsyncs each, and leaves the fsync of dir, and the publishing of the
+// whole, to the caller.
+func (s *Store[R]) BackupTo(dir string) (BackupInfo, error) {
+	return s.w.backupTo(dir)
+}
+
+// Backup copies the journal at path, which this process does not have
+// open, into the folder dst, as Store.Backup does. If no process has the
+// journal open, Backup takes its lock for the copy. If another process
+// has it open, Backup copies it beside that process without the lock (a
+// live copy): the sealed segments, then the active file up to its last
+// record that verifies (a write in flight is not copied); if the other
+// process rotates or truncates the journal during the copy, so that the
+// files read do not follow each other, it reads them again (up to 20
+// times). The copy point is then the last record written when the active
+// file was read, which is after Backup was called: every record the other
+// process had acknowledged is in the copy.
+//
+// Of opts, only FS is used.
+func Backup(path, dst string, opts *Options) (BackupInfo, error) {
+	fsys := optsFS(opts)
+	return finishBackup(fsys, dst, filepath.Base(path), func(dir string) (BackupInfo, error) {
+		return backupPath(fsys, path, dir)
+	})
+}
+
+// BackupTo is Backup into the existing folder dir (see Store.BackupTo).
+func BackupTo(path, dir string, opts *Options) (BackupInfo, error) {
+	return backupPath(optsFS(opts), path, dir)
+}
+
+func optsFS(opts *Options) vfs.FS {
+	if opts != nil && opts.FS != nil {
+		return opts.FS
+	}
+	return vfs.OS
+}
+
+// finishBackup runs copy into dst's temporary folder and publishes it.
+func finishBackup(fsys vfs.FS, dst, name string, copy func(dir string) (BackupInfo, error)) (BackupInfo, error) {
+	tmp, err := backup.Begin(fsys, dst)
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("ministore: backup to %s: %w", dst, err)
+	}
+	info, err := copy(tmp)
+	if err == nil {
+		err = backup.Finish(fsys, tmp, dst)
+	}
+	if err != nil {
+		backup.Abort(fsys, tmp)
+		return BackupInfo{}, fmt.Errorf("ministore: backup to %s: %w", dst, err)
+	}
+	info.Path = filepath.Join(filepath.Clean(dst), name)
+	return info, nil
+}
+
+// backupSource is one file of the journal to copy: its handle, and how
+// many of its bytes.
+type backupSource struct {
+	path string
+	f    vfs.File
+	size int64
+}
+
+// maxBackTries is how often Store.Backup starts again after a
+// TruncateBack during its copy.
+const maxBackTries = 5
+
+// backupTo copies the open journal into dir.
+func (w *wal) backupTo(dir string) (BackupInfo, error) {
+	for try := 1; ; try++ {
+		gen := w.backGen.Load()
+		var srcs []backupSource
+		var openErr error
+		// As the leader: no batch, rotation or truncation runs while the
+		// files are noted, so the list and the active file's length are
+		// one moment of the journal.
+		err := w.exclusive(func() error {
+			for _, seg := range w.segs {
+				f, err := w.fs.OpenFile(seg.path, os.O_RDONLY, 0)
+				if err != nil {
+					openErr = fmt.Errorf("open %s: %w", seg.path, err)
+					return nil // the Store is fine: only the backup fails
+				}
+				srcs = append(srcs, backupSource{path: seg.path, f: f, size: seg.size})
+			}
+			return nil
+		})
+		if err == nil {
+			err = openErr
+		}
+		var info BackupInfo
+		if err == nil {
+			info, err = copyJournal(w.fs, srcs, dir, false, true)
+			info.Path = filepath.Join(dir, filepath.Base(w.path))
+		}
+		closeSources(srcs)
+		if err != nil {
+			return BackupInfo{}, err
+		}
+		if w.backGen.Load() == gen {
+			info.Tries = try
+			return info, nil
+		}
+		// A TruncateBack cut the active file under the copy: what was
+		// copied may mix two versions of it.
+		if err := removeCopied(w.fs, dir, srcs); err != nil {
+			return BackupInfo{}, err
+		}
+		if try == maxBackTries {
+			return BackupInfo{}, errors.New("ministore: backup: the journal was truncated at the back during every try")
+		}
+	}
+}
+
+// maxLiveTries is how often a live copy reads the journal again when the
+// files it read do not make one journal.
+const maxLiveTries = 20
+
+// backupPath copies the journal at path, not open in this process, into
+// dir: under its lock if it is free, else live.
+func backupPath(fsys vfs.FS, path, dir string) (_ BackupInfo, err error) {
+	path = filepath.Clean(path)
+	files, err := listSegments(fsys, path)
+	if err != nil {
+		return BackupInfo{}, backupListError(path, err)
+	}
+	if len(files) == 0 {
+		return BackupInfo{}, fmt.Errorf("ministore: backup: no journal at %s: %w", path, fs.ErrNotExist)
+	}
+	live := false
+	lock, err := fsys.Lock(path + ".lock")
+	switch {
+	case err == nil:
+		defer func() {
+			if cerr := lock.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("ministore: unlock %s: %w", path, cerr)
+			}
+		}()
+	case errors.Is(err, vfs.ErrLocked):
+		live = true
+	default:
+		return BackupInfo{}, fmt.Errorf("ministore: lock %s: %w", path, err)
+	}
+	tries := 1
+	if live {
+		tries = maxLiveTries
+	}
+	for try := 1; ; try++ {
+		info, err := backupOnce(fsys, path, dir, live)
+		if err == nil {
+			info.Live, info.Tries = live, try
+			return info, nil
+		}
+		if !errors.Is(err, errRelist) || try >= tries {
+			if errors.Is(err, errRelist) {
+				err = errors.Unwrap(err)
+			}
+			return BackupInfo{}, err
+		}
+		time.Sleep(relistPause)
+	}
+}
+
+// backupOnce makes one try of backupPath. Its errors that another
+// process's rotation or truncation can cause match errRelist; the files
+// it wrote are removed then.
+func backupOnce(fsys vfs.FS, path, dir string, live bool) (BackupInfo, error) {
+	files, err := listSegments(fsys, path)
+	if err != nil {
+		return BackupInfo{}, backupListError(path, err)
+	}
+	var srcs []backupSource
+	defer func() { closeSources(srcs) }()
+	for _, sf := range files {
+		f, err := fsys.OpenFile(sf.path, os.O_RDONLY, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			return BackupInfo{}, relistError{fmt.Errorf("ministore: open %s: %w", sf.path, err)}
+		}
+		if err != nil {
+			return BackupInfo{}, fmt.Errorf("ministore: open %s: %w", sf.path, err)
+		}
+		size, err := f.Size()
+		if err != nil {
+			f.Close()
+			return BackupInfo{}, fmt.Errorf("ministore: %s: %w", sf.path, err)
+		}
+		srcs = append(srcs, backupSource{path: sf.path, f: f, size: size})
+	}
+	info, err := copyJournal(fsys, srcs, dir, live, false)
+	info.Path = filepath.Join(dir, filepath.Base(path))
+	if err != nil {
+		if rerr := removeCopied(fsys, dir, srcs); rerr != nil {
+			return BackupInfo{}, fmt.Errorf("%w (and removing the partial copy: %v)", err, rerr)
+		}
+	}
+	return info, err
+}
+
+// copyJournal copies srcs, the files of one journal oldest first, into
+// dir under their names, and checks each copy record by record: each file
+// must continue the one before. With exact set (the sizes are where the
+// records end, as a Store knows them) the newest must end with a whole
+// record; without, the copy of the newest file is cut after its last record
+// that verifies, as Open would cut it (what follows is a torn tail, a
+// write in flight, or preallocated zeros). With live set, anything that a
+// concurrent rotation or truncation can cause matches errRelist. Errors
+// name the source files.
+func copyJournal(fsys vfs.FS, srcs []backupSource, dir string, live, exact bool) (BackupInfo, error) {
+	var info BackupInfo
+	expect := uint64(1)
+	for i, src := range srcs {
+		newest := i == len(srcs)-1
+		dst := filepath.Join(dir, filepath.Base(src.path))
+		if err := backup.CopyFile(fsys, dst, src.f, src.size); err != nil {
+			if live && errors.Is(err, io.ErrUnexpectedEOF) {
+				// The file shrank: Close trimmed its zeros, or TruncateBack.
+				return info, relistError{err}
+			}
+			return info, err
+		}
+		base, last, end, err := checkCopy(fsys, dst, src.path, i, newest, expect)
+		if err != nil {
+			if live && isJudged(err) {
+				return info, relistError{err}
+			}
+			return info, err
+		}
+		if i > 0 && base != expect {
+			err := corruptAt(src.path, 1, 0, fmt.Errorf(
+				"%w: segment starts at sequence number %d, but the previous one ends at %d (a segment is missing)",
+				ErrCorrupt, base, expect-1))
+			if live {
+				return info, relistError{err}
+			}
+			return info, err
+		}
+		if end < src.size {
+			if exact || !newest {
+				// A sealed segment, or the active file's verified length
+				// noted by the Store, ends with whole records.
+				return info, corruptAt(src.path, 0, end, errors.New("ministore: the copy does not end where the journal's records end"))
+			}
+			if err := cutCopy(fsys, dst, end); err != nil {
+				return info, err
+			}
+		}
+		if i == 0 {
+			info.First = base
+		}
+		expect = last + 1
+		info.Files++
+		info.Bytes += end
+	}
+	info.Last, info.Next = expect-1, expect
+	if info.Last < info.First {
+		info.First, info.Last = 0, 0
+	}
+	return info, nil
+}
+
+// checkCopy reads the copy dst of the journal file src (the i-th, newest
+// or not, expected to start at record expect) and returns its first and
+// last sequence numbers and the end of its last record.
+func checkCopy(fsys vfs.FS, dst, src string, i int, newest bool, expect uint64) (base, last uint64, end int64, err error) {
+	f, err := fsys.OpenFile(dst, os.O_RDONLY, 0)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	s, err := newScanner(dst, f, size, newest, expect)
+	if err == errNoHeader {
+		err = corruptAt(dst, 1, 0, errBadMagic)
+	}
+	if err != nil {
+		return 0, 0, 0, sourceError(err, dst, src)
+	}
+	if i == 0 {
+		expect = s.hdr.base
+	}
+	for {
+		if _, ok := s.next(); !ok {
+			break
+		}
+	}
+	if s.err != nil {
+		err := sourceError(s.err, dst, src)
+		if s.judged {
+			err = judgedError{err}
+		}
+		return 0, 0, 0, err
+	}
+	return s.hdr.base, s.expect - 1, s.end, nil
+}
+
+// judgedError marks an end of the newest file that is not what a crash
+// leaves: damage, or a write in flight that a live copy saw in part.
+type judgedError struct{ err error }
+
+func (e judgedError) Error() string { return e.err.Error() }
+func (e judgedError) Unwrap() error { return e.err }
+
+func isJudged(err error) bool {
+	var j judgedError
+	return errors.As(err, &j)
+}
+
+// sourceError rewrites a *JournalError about the copy dst to name the
+// journal's file src, where the same bytes are at the same offset.
+func sourceError(err error, dst, src string) error {
+	var je *JournalError
+	if errors.As(err, &je) && je.Path == dst {
+		c := *je
+		c.Path = src
+		return &c
+	}
+	return err
+}
+
+// cutCopy truncates the copy dst to size and fsyncs it.
+func cutCopy(fsys vfs.FS, dst string, size int64) error {
+	f, err := fsys.OpenFile(dst, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// removeCopied removes from dir the copies of srcs that exist.
+func removeCopied(fsys vfs.FS, dir string, srcs []backupSource) error {
+	for _, src := range srcs {
+		err := fsys.Remove(filepath.Join(dir, filepath.Base(src.path)))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func closeSources(srcs []backupSource) {
+	for _, src := range srcs {
+		src.f.Close()
+	}
+}
+
+// FrontSeq returns the sequence number the oldest file of the journal at
+// path starts at: its first record, or, when the journal holds none, the
+// number its next record gets. It reads one header, takes no lock and
+// writes nothing, so it works beside a process that has the journal open
+// (a file deleted between the listing and the read makes it list again).
+// Of opts, only FS is used.
+func FrontSeq(path string, opts *Options) (uint64, error) {
+	fsys := optsFS(opts)
+	for try := 1; ; try++ {
+		files, err := listSegments(fsys, path)
+		if err != nil {
+			return 0, backupListError(path, err)
+		}
+		if len(files) == 0 {
+			return 0, fmt.Errorf("ministore: no journal at %s: %w", path, fs.ErrNotExist)
+		}
+		f, err := fsys.OpenFile(files[0].path, os.O_RDONLY, 0)
+		if errors.Is(err, fs.ErrNotExist) && try < maxLiveTries {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("ministore: open %s: %w", files[0].path, err)
+		}
+		h, _, err := readHeader(f, files[0].path, nil)
+		f.Close()
+		if err == errNoHeader {
+			err = corruptAt(files[0].path, 1, 0, errBadMagic)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if h.base == 0 { // the Rust crate's files number from 1
+			h.base = 1
+		}
+		return h.base, nil
+	}
+}
+
+// backupListError wraps an error of listSegments, unless it names its file.
+func backupListError(path string, err error) error {
+	if errors.Is(err, ErrNotRegular) || errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	return fmt.Errorf("ministore: list %s: %w", path, err)
+}
