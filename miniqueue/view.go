@@ -48,7 +48,7 @@ type roState struct {
 // journal file that does not verify, ErrCorrupt for queue records that do
 // not fit together.
 //
-// Of opts, FS and Logger are used (the others are the program's choices
+// Of opts, FS, Logger and Codec are used (the others are the program's choices
 // and change nothing in what is read).
 func OpenReadOnly[T any](dir string, opts *Options) (*View[T], error) {
 	o, err := opts.resolved()
@@ -335,7 +335,7 @@ func (v *View[T]) DeadLetters() iter.Seq2[DeadLetter[T], error] {
 		}
 		stopped := false
 		err := dlq.live(func(id uint64, ent deadEntry) bool {
-			if !yield(toDeadLetter[T](id, ent), nil) {
+			if !yield(toDeadLetter[T](&v.e.opts, id, ent), nil) {
 				stopped = true
 				return false
 			}
