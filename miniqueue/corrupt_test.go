@@ -33,7 +33,7 @@ func TestOneCorruptionSentinel(t *testing.T) {
 		}
 	}
 	for sn, s := range sentinels {
-		if errors.Is(ErrClosed, s) || errors.Is(ministore.ErrClosed, s) {
+		if errors.Is(fmt.Errorf("push: %w", ErrClosed), s) || errors.Is(fmt.Errorf("append: %w", ministore.ErrClosed), s) {
 			t.Errorf("a closed error matches %s.ErrCorrupt", sn)
 		}
 	}

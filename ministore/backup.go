@@ -355,9 +355,6 @@ func checkCopy(fsys vfs.FS, dst, src string, i int, newest bool, expect uint64) 
 	if err != nil {
 		return 0, 0, 0, sourceError(err, dst, src)
 	}
-	if i == 0 {
-		expect = s.hdr.base
-	}
 	for {
 		if _, ok := s.next(); !ok {
 			break
