@@ -87,9 +87,8 @@
 //
 // While a FormatV1 journal is open, its active file is extended with zero
 // bytes ahead of the writes, so that an fsync after an append does not have
-// to update the file's size: allocated without writing them where the file
-// system can (fallocate), written elsewhere. A batch of 64 KiB or more is
-// written past the end instead, growing the file. A line never starts with
+// to update the file's size. A batch of 64 KiB or more is written past
+// the end instead, growing the file. A line never starts with
 // a zero byte; zeros to the end of the newest file are free space, and
 // Close trims them. On a full disk the extension shrinks, then stops,
 // rather than fail an append.

@@ -50,8 +50,7 @@ type Options struct {
 	Format Format
 	// NoPreallocate turns off preallocation. By default the active file of
 	// a FormatV1 journal is extended in zero-filled steps ahead of the
-	// writes (allocated with fallocate where the file system can, written
-	// elsewhere), so an fsync after a small append need not update file
+	// writes, so an fsync after a small append need not update file
 	// metadata; a batch of 64 KiB or more grows the file instead. Close
 	// trims the zeros again. FormatPlain is never preallocated.
 	NoPreallocate bool

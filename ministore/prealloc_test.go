@@ -20,15 +20,15 @@ import (
 // failing the first Append and the Store for good. And every error names a
 // file that exists: the active file, not the NAME.tmp it was created as.
 //
-// Preallocation allocates (OpAllocate) where the file system can, and
-// writes zeros (OpWrite) where it cannot: both are tested.
+// Both with files that write a batch with one vectored write and with
+// files that take one WriteAt a buffer (vfs.WriteVecAt's fallback).
 func TestPreallocationDegradesOnFullDisk(t *testing.T) {
-	for _, allocate := range []bool{true, false} {
-		t.Run(fmt.Sprintf("allocate=%v", allocate), func(t *testing.T) { testPreallocationDegrades(t, allocate) })
+	for _, vectored := range []bool{true, false} {
+		t.Run(fmt.Sprintf("vectored=%v", vectored), func(t *testing.T) { testPreallocationDegrades(t, vectored) })
 	}
 }
 
-func testPreallocationDegrades(t *testing.T, allocate bool) {
+func testPreallocationDegrades(t *testing.T, vectored bool) {
 	for _, tc := range []struct {
 		name     string
 		failures int64 // writes after Open that fail with ENOSPC
@@ -44,16 +44,15 @@ func testPreallocationDegrades(t *testing.T, allocate bool) {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := vfs.NewMem()
 			var inner vfs.FS = mem
-			if !allocate {
-				inner = noAllocateFS{mem}
+			if !vectored {
+				inner = plainFileFS{mem}
 			}
 			fsys := vfs.NewFaulty(inner)
 			var armed atomic.Bool
 			var left atomic.Int64
 			left.Store(tc.failures)
 			fsys.FailWhen(func(op vfs.Op) error {
-				grows := op.Kind == vfs.OpWrite || allocate && op.Kind == vfs.OpAllocate
-				if armed.Load() && grows && left.Add(-1) >= 0 {
+				if armed.Load() && op.Kind == vfs.OpWrite && left.Add(-1) >= 0 {
 					return syscall.ENOSPC
 				}
 				return nil
@@ -134,12 +133,11 @@ func TestNearlyFullDisk(t *testing.T) {
 	s2.Close()
 }
 
-// noAllocateFS is a file system whose files have neither Allocate nor
-// WriteVecAt: vfs.Allocate fails with errors.ErrUnsupported, and
-// vfs.WriteVecAt writes one buffer at a time.
-type noAllocateFS struct{ vfs.FS }
+// plainFileFS is a file system whose files have neither WriteVecAt nor
+// Allocate: vfs.WriteVecAt writes one buffer at a time.
+type plainFileFS struct{ vfs.FS }
 
-func (d noAllocateFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
+func (d plainFileFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
 	f, err := d.FS.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err

@@ -69,5 +69,3 @@ func (f *renamedFile) WriteVecAt(bufs [][]byte, off int64) (int, error) {
 	n, err := vfs.WriteVecAt(f.File, bufs, off)
 	return n, f.fix(err)
 }
-
-func (f *renamedFile) Allocate(off, n int64) error { return f.fix(vfs.Allocate(f.File, off, n)) }

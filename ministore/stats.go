@@ -20,8 +20,8 @@ type Stats struct {
 	Rotations    uint64    `json:"rotations"` // active files sealed
 	Segments     int       `json:"segments"`  // gauge: files of the journal now, the active one included
 	Bytes        int64     `json:"bytes"`     // gauge: bytes of the journal's files, preallocated zeros excluded
-	// PreallocSteps counts the extensions of the active file with zeros,
-	// allocated or written (see Options.NoPreallocate).
+	// PreallocSteps counts the extensions of the active file with zeros
+	// (see Options.NoPreallocate).
 	PreallocSteps uint64 `json:"prealloc_steps"`
 	// TornTailRepairs is 1 if Open cut a torn tail off (see TornTail),
 	// else 0.

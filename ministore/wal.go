@@ -57,9 +57,6 @@ type wal struct {
 	ends  []int
 	bufs  [][]byte
 	cuts  []cut
-	// noAllocate is set when the file system cannot allocate without
-	// writing (vfs.Allocate is unsupported); preallocation writes zeros.
-	noAllocate bool
 
 	// segMu guards segs and the segments' sizes and indexes. The leader
 	// (busy) is the only one that changes them.
