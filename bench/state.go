@@ -19,6 +19,7 @@ import (
 
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/ministore/jsonv2codec"
 )
 
 // The state workload: 1,000 accounts; each mutation deposits an amount
@@ -233,21 +234,31 @@ var recoveryLibs = []struct {
 	lib  string
 }{
 	{"ministate, snapshot + tail", Mini, "ministate-snap"},
+	{"ministate, snapshot + tail (jsonv2codec)", Mini, "ministate-snap-v2"},
 	{"bbolt", Peer, "bolt"},
 	{"ministate, whole journal (no snapshot)", Mini, "ministate-full"},
+	{"ministate, whole journal (jsonv2codec)", Mini, "ministate-full-v2"},
 	{"pebble", Peer, "pebble"},
 	{rowRecordsTyped, Limit, "records-typed"},
+	{rowRecordsTypedV2, Limit, "records-typed-v2"},
 }
 
 // rowRecordsTyped is the reference for the whole-journal row: the same
 // journal read with ministore.Records, decoded and applied, no Manager.
 const rowRecordsTyped = "ministore.Records, decoded + applied (whole journal)"
 
+// rowRecordsTypedV2 is the same with jsonv2codec, the reference for the
+// whole-journal row with jsonv2codec.
+const rowRecordsTypedV2 = "ministore.Records, decoded + applied (whole journal, jsonv2codec)"
+
 // recoverySet is the data set a recovery row opens: the reference reads
 // the whole-journal row's files.
 func recoverySet(lib string) string {
-	if lib == "records-typed" {
+	switch lib {
+	case "records-typed", "records-typed-v2", "ministate-full-v2":
 		return "ministate-full"
+	case "ministate-snap-v2":
+		return "ministate-snap"
 	}
 	return lib
 }
@@ -287,6 +298,7 @@ func runRecovery(cfg *config) []*Table {
 			"ministate, whole journal: every deposit in the journal, no snapshot, so Open replays all of them. "+
 			"bbolt and pebble keep only the 1,000 current accounts (pebble replays its WAL tail on Open). "+
 			"The ministore.Records row is the reference for the whole-journal row: the same files read with ministore.Records, each deposit decoded and applied to the accounts, no Manager (no lock, no checks of the journal's tail, no snapshot). "+
+			"The (jsonv2codec) rows open the same files with Options.JournalCodec (ministate) or Options.Codec (ministore) set to ministore/jsonv2codec. "+
 			"Every run checks that account 0 holds the expected balance.",
 			group(int64(n-tail)), group(int64(tail))),
 	}
@@ -447,8 +459,12 @@ func recoverOpen(spec childSpec) (childResult, error) {
 	start := time.Now()
 	acct := accountNames[0]
 	switch spec.Lib {
-	case "ministate-full", "ministate-snap":
-		m, err := ministate.Open[Bank, Deposit](spec.Dir, "state.log", &ministate.Options{Logger: quietLog})
+	case "ministate-full", "ministate-snap", "ministate-full-v2", "ministate-snap-v2":
+		o := &ministate.Options{Logger: quietLog}
+		if strings.HasSuffix(spec.Lib, "-v2") {
+			o.JournalCodec = jsonv2codec.New()
+		}
+		m, err := ministate.Open[Bank, Deposit](spec.Dir, "state.log", o)
 		if err != nil {
 			return r, err
 		}
@@ -457,9 +473,13 @@ func recoverOpen(spec childSpec) (childResult, error) {
 		if m.Sequence() != uint64(spec.N) {
 			return r, fmt.Errorf("recovered sequence %d, want %d", m.Sequence(), spec.N)
 		}
-	case "records-typed":
+	case "records-typed", "records-typed-v2":
 		var b Bank
-		for rec, err := range ministore.Records[Deposit](filepath.Join(spec.Dir, "state.log"), 0) {
+		var o *ministore.Options
+		if spec.Lib == "records-typed-v2" {
+			o = &ministore.Options{Codec: jsonv2codec.New()}
+		}
+		for rec, err := range ministore.RecordsWith[Deposit](filepath.Join(spec.Dir, "state.log"), 0, o) {
 			if err != nil {
 				return r, err
 			}
