@@ -13,7 +13,8 @@ import (
 )
 
 // Apply replicates mut through raft and returns its sequence number, the
-// raft index of its log, once a majority of the cluster has it on stable
+// raft index of its log (which concurrent calls may share: see
+// Options.ApplyGroup), once a majority of the cluster has it on stable
 // storage (committed) and this node has applied it: View sees it here, and
 // every node applies it at the same place in the same order.
 //
