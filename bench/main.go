@@ -5,7 +5,7 @@
 // with a chart. It is a module of its own so that users of mini download
 // none of the peers.
 //
-//	go run -C bench .           # from the repository's root: the full run (about 15 minutes)
+//	go run -C bench .           # from the repository's root: the full run (about 18 minutes)
 //	go run . --quick            # in bench/: a rough run in about a minute
 //	go run . --smoke --out DIR  # seconds: proves every workload runs (CI)
 //

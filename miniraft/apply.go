@@ -13,7 +13,8 @@ import (
 )
 
 // Apply replicates mut through raft and returns its sequence number, the
-// raft index of its log, once a majority of the cluster has it on stable
+// raft index of its log (which concurrent calls may share: see
+// Options.ApplyGroup), once a majority of the cluster has it on stable
 // storage (committed) and this node has applied it: View sees it here, and
 // every node applies it at the same place in the same order.
 //
@@ -58,17 +59,17 @@ func (m *Manager[S, M]) ApplyBatch(ms ...M) (seq uint64, err error) {
 // ApplyWithID is Apply with a request ID chosen by the caller, unique to
 // this mutation (a UUID, or a client ID and a counter), that makes a retry
 // safe: the replicated state remembers the IDs of the last
-// RequestIDWindow logs applied with one, and a log whose ID it holds
-// changes nothing. So a caller whose Apply failed with ErrOutcomeUnknown
+// RequestIDWindow calls applied with one (each call of a group log
+// counts), and a call whose ID it holds changes nothing. So a caller whose Apply failed with ErrOutcomeUnknown
 // calls ApplyWithID again with the same ID and mutation, on any node,
 // until it gets another answer; the mutation is applied at most once,
 // and every call returns the first one's result: its sequence number, or
 // its refusal (matching the same sentinel, such as ministate.ErrRefused).
-// dup reports that an earlier log with this ID decided the result. Every
+// dup reports that an earlier call with this ID decided the result. Every
 // node decides alike, in log order; forwarded calls carry the ID.
 //
 // The ID is valid UTF-8, at most 256 bytes. A retry after the ID has left the window
-// (RequestIDWindow later logs with IDs) is applied again.
+// (RequestIDWindow later calls with IDs) is applied again.
 func (m *Manager[S, M]) ApplyWithID(id string, mut M) (seq uint64, dup bool, err error) {
 	if err := checkRequestID(id); err != nil {
 		return 0, false, err

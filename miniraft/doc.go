@@ -56,8 +56,8 @@
 // flight) means the mutation may or may not be applied, now or later; any
 // other error means it was not applied and will not be. ApplyWithID makes
 // the retry after an unknown outcome safe: the replicated state remembers
-// the request IDs of the last RequestIDWindow (10,000) logs applied with
-// one, decides in log order on every node alike, and answers a log whose
+// the request IDs of the last RequestIDWindow (10,000) calls applied with
+// one, decides in log order on every node alike, and answers a call whose
 // ID it holds with the first one's result without applying it again; the
 // IDs are kept in snapshots. A call takes at most about ApplyTimeout,
 // forwarded or not.
@@ -216,7 +216,7 @@
 //     leader's snapshot. (Wiping a node's folder without removing it
 //     first would let it vote twice in a term.)
 //   - A retry with ApplyWithID is safe only while its ID is in the window:
-//     RequestIDWindow logs with IDs later, it is applied again.
+//     RequestIDWindow calls with IDs later, it is applied again.
 //   - LogStore refuses index 0 and indexes that go backwards inside one
 //     call, fills gaps of up to 65536 indexes with holes, and deletes only
 //     a prefix or a suffix of the log (ErrNotContiguous otherwise): what

@@ -142,7 +142,7 @@ type Options struct {
 	// every node, for example ministore/jsonv2codec, which decodes several
 	// times faster. The logs hold the same JSON whichever codec wrote
 	// them, so nodes with different codecs work together. Default nil:
-	// encoding/json, as ministate. It cannot be set with Registry.
+	// encoding/json, as ministate's Options.JournalCodec.
 	Codec ministore.Codec
 	// Raft is hashicorp/raft's configuration: timeouts, SnapshotThreshold,
 	// TrailingLogs, ... Default raft.DefaultConfig(). LocalID is set to ID,

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mini-go/mini/ministate"
+	"github.com/mini-go/mini/ministore/jsonv2codec"
 )
 
 func TestExportedRecordCodec(t *testing.T) {
@@ -44,5 +45,38 @@ func TestExportedRecordCodec(t *testing.T) {
 	}
 	if _, err := ministate.NewRecordCodec[Tape, ministate.Mutator[Tape]](nil); err == nil {
 		t.Fatal("an interface mutation type without a registry was accepted")
+	}
+}
+
+// NewRecordCodecWith writes the records NewRecordCodec writes, and each
+// reads the other's, with Decode and with DecodeWith.
+func TestExportedRecordCodecWith(t *testing.T) {
+	std, err := ministate.NewRecordCodec[Tape, ministate.Mutator[Tape]](tapeRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := ministate.NewRecordCodecWith[Tape, ministate.Mutator[Tape]](tapeRegistry(), jsonv2codec.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := []ministate.Mutator[Tape]{Push{7}, PushNew{8}}
+	codecs := []ministate.RecordCodec[Tape, ministate.Mutator[Tape]]{std, v2}
+	for w, cw := range codecs {
+		rec, err := cw.Encode(ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r, cr := range codecs {
+			dec := cr.NewDecoder()
+			for range 2 { // the decoder is reused
+				back, err := cr.DecodeWith(dec, rec)
+				if err != nil || len(back) != 2 || back[0] != ms[0] || back[1] != ms[1] {
+					t.Fatalf("written by %d, DecodeWith of %d: %v, %v", w, r, back, err)
+				}
+			}
+			if back, err := cr.Decode(rec); err != nil || len(back) != 2 {
+				t.Fatalf("written by %d, Decode of %d: %v, %v", w, r, back, err)
+			}
+		}
 	}
 }
