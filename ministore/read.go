@@ -76,6 +76,9 @@ func (e relistError) Is(target error) bool { return target == errRelist }
 func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, pos *seekHint, yield func(uint64, []byte) bool) (uint64, error) {
 	r := openSegments(fsys, path, os.O_RDONLY)
 	defer r.close()
+	if hint != nil && hint.seq == from {
+		r.jump = hint.path
+	}
 	for r.next(from) {
 		if exact && from > 0 && r.first > from {
 			return from, &TruncatedError{Path: path, From: from, First: r.first}

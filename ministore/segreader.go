@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/mini-go/mini/internal/vfs"
 )
@@ -51,6 +52,12 @@ type segReader struct {
 	rec        record // the record scan returned last
 	expect     uint64 // where the next segment must start; 0: not known
 	first      uint64 // the oldest file's header base; 0 if none (Rust)
+	// jump is a file that holds from (a seekHint's): next reads the
+	// oldest file's header, then goes on from the one before jump, jumped,
+	// if its base is not above from (the files before it hold records
+	// below from).
+	jump       string
+	jumped     int
 	prevFormat Format // the format of the header before cur's
 	// headerless: the newest file is an active file without a header that
 	// a crash can have left, of headerlessSize bytes; the records end
@@ -124,6 +131,17 @@ func (r *segReader) next(from uint64) bool {
 		r.newest = r.i == len(r.files)-1
 		if !r.header() {
 			return false
+		}
+		if r.i == 0 && r.jump != "" {
+			k := slices.IndexFunc(r.files, func(f segmentFile) bool { return f.path == r.jump })
+			if r.jump, r.jumped = "", k-1; k >= 2 {
+				r.i = k - 2
+				continue
+			}
+		}
+		if base := r.cur.hdr.base; r.i == r.jumped && r.i > 0 && (base == 0 || base > from) {
+			r.i, r.jumped = -1, 0 // the hint is stale: read from the oldest
+			continue
 		}
 		if base := r.cur.hdr.base; from > 1 && !r.newest && base != 0 && base < from {
 			r.ahead = r.load(r.i + 1)

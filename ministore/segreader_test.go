@@ -62,31 +62,44 @@ func TestSegmentsOpenedOnce(t *testing.T) {
 		read func() error
 		// all: every file is opened; otherwise at least the newest
 		all bool
+		// most: at most this many files are opened (0: no limit)
+		most int
 	}{
-		{"Records from 0", func() error { return countRecords(fsys, path, 0, 200) }, true},
-		{"Records from 150", func() error { return countRecords(fsys, path, 150, 51) }, false},
-		{"Records from 200", func() error { return countRecords(fsys, path, 200, 1) }, false},
+		{"Records from 0", func() error { return countRecords(fsys, path, 0, 200) }, true, 0},
+		{"Records from 150", func() error { return countRecords(fsys, path, 150, 51) }, false, 0},
+		{"Records from 200", func() error { return countRecords(fsys, path, 200, 1) }, false, 0},
+		{"a pass from a seek hint", func() error {
+			// As Follow polls: the oldest file's header, the file before
+			// the hint's and the hint's.
+			var pos seekHint
+			if err := readLogTries(fsys, path, 1, 0, nil, true, 1, &pos, func(uint64, []byte) bool { return true }); err != nil {
+				return err
+			}
+			fsys.reset()
+			hint := pos
+			return readLogTries(fsys, path, hint.seq, 0, &hint, true, 1, &pos, func(uint64, []byte) bool { return true })
+		}, false, 3},
 		{"Inspect", func() error {
 			info, err := inspectFS(fsys, path, nil)
 			if err == nil && (info.Problem != nil || info.Records != 200) {
 				err = errors.New("wrong info")
 			}
 			return err
-		}, true},
+		}, true, 0},
 		{"Bounds", func() error {
 			first, last, err := boundsFS(fsys, path)
 			if err == nil && (first != 1 || last != 200) {
 				err = errors.New("wrong bounds")
 			}
 			return err
-		}, true},
+		}, true, 0},
 		{"Open", func() error {
 			s, err := Open[kv](path, quietOptions(Options{MaxSegmentBytes: 512}, fsys))
 			if err == nil {
 				err = s.Close()
 			}
 			return err
-		}, true},
+		}, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fsys.reset()
@@ -100,6 +113,9 @@ func TestSegmentsOpenedOnce(t *testing.T) {
 				if n > 1 && filepath.Ext(name) != ".lock" && filepath.Ext(name) != cleanEndSuffix {
 					t.Errorf("%s opened %d times", name, n)
 				}
+			}
+			if tc.most != 0 && len(opens) > tc.most {
+				t.Errorf("%d files opened, want %d at most: %v", len(opens), tc.most, slices.Sorted(maps.Keys(opens)))
 			}
 			if tc.all && len(opens) < segs {
 				t.Errorf("%d files opened of %d: %v", len(opens), segs, slices.Sorted(maps.Keys(opens)))
@@ -127,6 +143,45 @@ func countRecords(fsys vfs.FS, path string, from uint64, n int) error {
 		rerr = errors.New("wrong count")
 	}
 	return rerr
+}
+
+// A seek hint that rotations made stale (the active file it names now
+// starts after from) loses no record: reading starts again at the oldest
+// file, which holds from.
+func TestSeekHintStale(t *testing.T) {
+	mem := vfs.NewMem()
+	const path = "/d/j.log"
+	s, err := Open[kv](path, quietOptions(Options{MaxSegmentBytes: 512}, mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	appendN(t, s, 1, 100)
+	var pos seekHint
+	all := func(uint64, []byte) bool { return true }
+	if err := readLogTries(mem, path, 1, 0, nil, true, 1, &pos, all); err != nil || pos.seq != 101 || pos.path != path {
+		t.Fatalf("first pass: %v, hint %+v", err, pos)
+	}
+	before := len(s.Segments())
+	appendN(t, s, 101, 30) // several rotations: the hint's file is sealed
+	if len(s.Segments()) < before+2 {
+		t.Fatalf("%d segments, then %d: want two rotations or more", before, len(s.Segments()))
+	}
+	// The record after the hint is now in the oldest file.
+	if err := s.TruncateFront(101); err != nil {
+		t.Fatal(err)
+	}
+	hint := pos
+	var got []uint64
+	if err := readLogTries(mem, path, hint.seq, 0, &hint, true, 1, &pos, func(seq uint64, _ []byte) bool {
+		got = append(got, seq)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 30 || got[0] != 101 || got[29] != 130 {
+		t.Fatalf("read %d records (%v), want 101 to 130", len(got), got)
+	}
 }
 
 // The reader's error is sticky: after a segment that does not follow the
