@@ -48,8 +48,9 @@ type roState struct {
 // journal file that does not verify, ErrCorrupt for queue records that do
 // not fit together.
 //
-// Of opts, FS, Logger and Codec are used (the others are the program's choices
-// and change nothing in what is read).
+// Of opts, FS, Logger and Codec (which decodes the values Peek and
+// DeadLetters return) are used; the others are the program's choices and
+// change nothing in what is read.
 func OpenReadOnly[T any](dir string, opts *Options) (*View[T], error) {
 	o, err := opts.resolved()
 	if err != nil {
@@ -312,7 +313,7 @@ func (v *View[T]) Peek(consumer string) iter.Seq2[Peeked[T], error] {
 				continue // replayed from the dead letters for another consumer
 			}
 			p := Peeked[T]{Seq: rec.Seq, Raw: env.value, Deliveries: n}
-			if json.Unmarshal(env.value, &p.Value) != nil {
+			if e.opts.unmarshal(env.value, &p.Value) != nil {
 				var zero T
 				p.Value = zero
 			}

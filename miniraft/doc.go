@@ -169,6 +169,17 @@
 // ministore/jsonv2codec): the same JSON either way, so a log written with
 // one decodes with the other.
 //
+// Manager.Stats reports the node's role, term, last log, commit and
+// applied indexes, snapshot index and last contact with the leader (as
+// hashicorp/raft gives them), the figures of the raft log's journal, and on
+// the leader each follower's match index, lag and last contact.
+// hashicorp/raft keeps its followers' match indexes to itself: the Manager
+// learns them from the answers to the leader's AppendEntries, through a
+// thin wrapper around the transport (Options.Transport included), so they
+// are known only for the followers that answered since the node became
+// leader (FollowerStats.Known). metrics/promstats publishes them as
+// mini_raft_*.
+//
 // # Concurrency
 //
 // Every type is safe for concurrent use. LogStore serializes writers

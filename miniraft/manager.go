@@ -38,6 +38,7 @@ type Manager[S any, M ministate.Mutator[S]] struct {
 	snaps  *SnapshotStore
 	trans  raft.Transport
 	layer  *streamLayer // nil with Options.Transport
+	repl   replication  // what the leader learns of its followers (Stats)
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -80,6 +81,7 @@ func Open[S any, M ministate.Mutator[S]](dir string, opts *Options) (_ *Manager[
 	if err := m.openTransport(); err != nil {
 		return nil, err
 	}
+	m.trans = watchTransport(m.trans, &m.repl)
 	existing, err := raft.HasExistingState(m.logs, m.stable, m.snaps)
 	if err != nil {
 		return nil, fmt.Errorf("miniraft: %w", err)

@@ -113,6 +113,13 @@
 // in parallel with each other and with writers' I/O; they are held off only
 // while a run of durable records is applied to the state.
 //
+// Load reads the state of a folder another process has open, without its
+// lock and without writing: the newest good snapshot and the journal after
+// it (a record half written at the end is the end), read again when the
+// program compacts between the two reads. "mini state show" and "mini
+// state stat" read such a folder the same way, without the program's
+// types.
+//
 // Stats returns the Manager's figures, lock-free: its journal's
 // (ministore.Stats), the records and mutations applied, the snapshots and
 // compactions with their durations, and what Open replayed and how long it

@@ -2,6 +2,8 @@
 
 package ministate
 
+import "time"
+
 // DecodeRecord and EncodeRecord expose the journal record codec to the
 // tests in package ministate_test.
 func DecodeRecord[S any, M Mutator[S]](kinds Kinds, p []byte) ([]M, error) {
@@ -18,4 +20,12 @@ func EncodeRecord[S any, M Mutator[S]](kinds Kinds, ms []M) ([]byte, error) {
 		return nil, err
 	}
 	return c.encode(ms)
+}
+
+// SetLoadPause sets the pause Load makes between its reads of the
+// snapshot and of the journal, and returns a func that restores it.
+func SetLoadPause(d time.Duration) func() {
+	prev := loadPause
+	loadPause = d
+	return func() { loadPause = prev }
 }

@@ -9,6 +9,7 @@
 //	reg.MustRegister(promstats.NewStoreCollector(store, "events", nil))
 //	reg.MustRegister(promstats.NewManagerCollector(manager, "bank", nil))
 //	reg.MustRegister(promstats.NewQueueCollector(queue, prometheus.Labels{"queue": "orders"}))
+//	reg.MustRegister(promstats.NewRaftCollector(node, nil))
 //
 // # Guarantees
 //
@@ -35,6 +36,14 @@
 // acked_total, nacked_total, expired_total, dead_lettered_total,
 // discarded_total}; with the mini_store_* metrics of its journals,
 // journal="messages" and journal="consumers".
+//
+// mini_raft_*: role (label role: 1 for the node's role, leader, follower,
+// candidate or shutdown, 0 for the others), term, last_log_index,
+// commit_index, applied_index, sequence, last_snapshot_index, fsm_pending,
+// last_contact_seconds (a follower's, since it heard from the leader; -1:
+// never), and on the leader per follower (label follower)
+// mini_raft_follower_{match_index, lag, last_contact_seconds}; with the
+// mini_store_* metrics of the raft log's journal, journal="raft".
 //
 // # Concurrency
 //

@@ -68,6 +68,7 @@ type descs struct {
 	store *storeDescs
 	state *stateDescs
 	queue *queueDescs
+	raft  *raftDescs
 }
 
 // collector reads the figures on every Collect.
@@ -94,6 +95,9 @@ func (d *descs) all() []*prometheus.Desc {
 	}
 	if d.queue != nil {
 		out = append(out, d.queue.all()...)
+	}
+	if d.raft != nil {
+		out = append(out, d.raft.all()...)
 	}
 	return out
 }
