@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mini-go/mini/internal/backup"
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministore"
 )
 

@@ -15,7 +15,7 @@ import (
 
 	"github.com/mini-go/mini/internal/backup"
 	"github.com/mini-go/mini/internal/crashtest"
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministore"
 )
 

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/mini-go/mini/internal/damagetest"
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministore"
 )
 

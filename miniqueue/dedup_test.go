@@ -8,7 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 func mustPushID[T any](t testing.TB, q *Queue[T], id string, v T, wantSeq uint64, wantDup bool) {

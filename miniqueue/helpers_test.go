@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 var quietLogger = slog.New(slog.DiscardHandler)

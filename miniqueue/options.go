@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministore"
 )
 
@@ -86,8 +86,10 @@ type Options struct {
 	// Open or a message that did not decode. Default slog.Default().
 	Logger *slog.Logger
 
-	// FS is the file system used for all I/O. Default: the operating
-	// system's. It is here for the crash and fault tests in this module.
+	// FS is the file system every read, write, fsync, create, rename and
+	// delete goes through. Default (nil): vfs.OS, the operating system's.
+	// Tests pass a vfs.Mem to simulate power loss, or a vfs.Faulty to
+	// inject I/O errors.
 	FS vfs.FS
 
 	// Knobs for the tests in this package.

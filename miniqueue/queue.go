@@ -14,7 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mini-go/mini/internal/jsonline"
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministore"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftbench "github.com/hashicorp/raft/bench"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // The benchmarks run raft's own storage benchmarks (hashicorp/raft/bench)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/internal/testcert"
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 var quiet = slog.New(slog.DiscardHandler)

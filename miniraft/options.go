@@ -14,7 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
 )
@@ -42,8 +42,10 @@ type StoreOptions struct {
 	// Logger receives warnings, such as a torn journal tail cut off on
 	// open. Default slog.Default().
 	Logger *slog.Logger
-	// FS is the file system used for all I/O. Default: the operating
-	// system's. It is here for the crash and fault tests in this module.
+	// FS is the file system every read, write, fsync, create, rename and
+	// delete goes through. Default (nil): vfs.OS, the operating system's.
+	// Tests pass a vfs.Mem to simulate power loss, or a vfs.Faulty to
+	// inject I/O errors.
 	FS vfs.FS
 }
 
@@ -170,8 +172,10 @@ type Options struct {
 	Store StoreOptions
 	// Logger receives warnings. Default slog.Default().
 	Logger *slog.Logger
-	// FS is the file system used for all I/O. Default: the operating
-	// system's. It is here for the crash and fault tests in this module.
+	// FS is the file system every read, write, fsync, create, rename and
+	// delete goes through. Default (nil): vfs.OS, the operating system's.
+	// Tests pass a vfs.Mem to simulate power loss, or a vfs.Faulty to
+	// inject I/O errors.
 	FS vfs.FS
 }
 

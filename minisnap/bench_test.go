@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/minisnap/cborcodec"
 )

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
 )
 

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
 )
 

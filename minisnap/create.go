@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -13,7 +13,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
 )
 

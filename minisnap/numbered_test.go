@@ -10,7 +10,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
 )
 

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // Options configures a Store. The zero value (or a nil *Options) gives the
@@ -36,9 +36,10 @@ type Options struct {
 	// false: Open takes the directory's lock (see Open).
 	ReadOnly bool
 
-	// FS is the file system every read and write goes through. Nil means
-	// the operating system's. It exists for this module's own tests, which
-	// simulate crashes and I/O errors.
+	// FS is the file system every read, write, fsync, create, rename and
+	// delete goes through. Default (nil): vfs.OS, the operating system's.
+	// Tests pass a vfs.Mem to simulate power loss, or a vfs.Faulty to
+	// inject I/O errors.
 	FS vfs.FS
 }
 

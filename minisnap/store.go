@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // Store keeps the snapshots of one directory. Create one with Open. A Store

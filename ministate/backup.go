@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/mini-go/mini/internal/backup"
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/ministore"
 )

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/mini-go/mini/internal/crashtest"
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
 )

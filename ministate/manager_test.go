@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"

@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/ministore"
 )
@@ -77,9 +77,10 @@ type Options struct {
 	// damaged snapshot that was passed over, an automatic snapshot that
 	// failed. Default slog.Default().
 	Logger *slog.Logger
-	// FS is the file system used for all I/O, passed to ministore and
-	// minisnap. Default: the operating system's. It is here for the crash
-	// and fault tests in this module.
+	// FS is the file system every read, write, fsync, create, rename and
+	// delete goes through, passed to ministore and minisnap. Default
+	// (nil): vfs.OS, the operating system's. Tests pass a vfs.Mem to
+	// simulate power loss, or a vfs.Faulty to inject I/O errors.
 	FS vfs.FS
 }
 

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/mini-go/mini/internal/backup"
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // ErrBackupDestination is returned by the Backup calls when the

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/mini-go/mini/internal/jsonline"
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // benchRecord encodes to about 100 bytes of JSON.

@@ -12,7 +12,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // The clean-end proof. Close, once the active file is trimmed and fsync'd,

@@ -9,7 +9,7 @@ import (
 
 	"github.com/mini-go/mini/internal/decodepipe"
 	"github.com/mini-go/mini/internal/jsonline"
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // records reads the journal and decodes its records into R strictly (see

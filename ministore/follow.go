@@ -7,7 +7,7 @@ import (
 	"iter"
 	"time"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // FollowPoll is how long Follow waits at the end of a journal before it

@@ -4,7 +4,7 @@ package ministore
 
 import (
 	"bytes"
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"regexp"
 )
 

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"os"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // A JournalInfo describes a journal as it is on disk.

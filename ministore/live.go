@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // Stat describes the journal at path from its files, without reading

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // SyncMode says when appended records are made durable with fsync.
@@ -79,8 +79,10 @@ type Options struct {
 	// encoding/json. The journal's format does not depend on it: records
 	// written with one codec read with any other (see Codec).
 	Codec Codec
-	// FS is the file system used for all I/O. Default: the operating
-	// system's. It is here for the crash and fault tests in this module.
+	// FS is the file system every read, write, fsync, create, rename and
+	// delete goes through. Default (nil): vfs.OS, the operating system's.
+	// Tests pass a vfs.Mem to simulate power loss, or a vfs.Faulty to
+	// inject I/O errors.
 	FS vfs.FS
 }
 

@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // readLog streams the records of the journal at path with sequence numbers

@@ -5,7 +5,7 @@ package ministore
 import (
 	"io/fs"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // renamedFile is a file created under a temporary name and then renamed:

@@ -8,7 +8,7 @@ import (
 	"os"
 	"slices"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // A RepairReport says what Repair found and did.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // snapshotFiles returns every file under dir of fsys with its contents.

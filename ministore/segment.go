@@ -15,7 +15,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // segment is one file of a journal: the active file NAME (num 0) or a

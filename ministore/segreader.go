@@ -10,7 +10,7 @@ import (
 	"os"
 	"slices"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // segReader reads the files of one journal, oldest first, one at a time:

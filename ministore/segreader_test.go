@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // openCounter counts the opens of each file.

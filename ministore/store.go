@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"iter"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // A Store is an open journal of records of type R, each stored as one line

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/mini-go/mini/internal/damagetest"
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // TestDamageSweep damages the files of a one-segment and a three-segment

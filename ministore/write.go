@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // append adds payloads as consecutive records and returns once they are

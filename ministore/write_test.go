@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // The group-commit leader frames big payloads without copying them and

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // recorder is a testing.TB whose Fatalf records the message and stops the

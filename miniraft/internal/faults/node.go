@@ -23,7 +23,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/miniraft"
 )
 

@@ -1,14 +1,5 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-// Package vfs is the file-system seam of the mini packages: every byte they
-// read or write, and every create, rename, delete and fsync, goes through an
-// FS. Production code uses [OS]; tests use [Mem], which can simulate a power
-// loss (forget everything that was not fsync'd), and [Faulty], which injects
-// I/O errors or a crash at the Nth operation.
-//
-// The interface is deliberately narrow. Durability rules are the caller's:
-// a new or renamed directory entry is durable only after [FS.SyncDir] of its
-// parent, and file data only after [File.Sync].
 package vfs
 
 import (

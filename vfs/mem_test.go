@@ -17,7 +17,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 func TestMemErrors(t *testing.T) {
