@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/mini-go/mini/internal/vfs"
@@ -344,4 +345,35 @@ func boundsWithin(fsys vfs.FS, path string, first, last uint64) (uint64, uint64,
 		return 0, 0, nil
 	}
 	return bound, last, nil
+}
+
+// backupBound writes bound, the front bound of the journal whose copy
+// (files named after name) is in dir, into the copy, fsync'd, and moves
+// info's first record up to it. Nothing for a bound of 0.
+func backupBound(fsys vfs.FS, dir, name string, bound uint64, info *BackupInfo) error {
+	if bound == 0 {
+		return nil
+	}
+	p := boundPath(filepath.Join(dir, name))
+	f, err := fsys.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("ministore: backup: %w", err)
+	}
+	err = writeFull(f, appendBound(nil, bound), 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("ministore: backup %s: %w", p, err)
+	}
+	if info.First != 0 && bound > info.First {
+		info.First = bound
+		if bound > info.Last {
+			info.First, info.Last = 0, 0
+		}
+	}
+	return nil
 }

@@ -167,6 +167,10 @@ func (w *wal) recover() error {
 	if err := w.openBound(); err != nil {
 		return err
 	}
+	if len(w.segs) == 0 && w.bound != 0 {
+		return corruptAt(boundPath(w.path), 1, 0, fmt.Errorf(
+			"%w: the first record is %d, but the journal has no segment file", ErrCorrupt, w.bound))
+	}
 	tmp := w.path + ".tmp"
 	if ok, err := vfs.Exists(w.fs, tmp); err != nil {
 		return err
@@ -205,10 +209,6 @@ func (w *wal) recover() error {
 	}
 	if torn != nil {
 		w.torn = torn
-	}
-	if len(w.segs) == 0 && w.bound != 0 {
-		return corruptAt(boundPath(w.path), 1, 0, fmt.Errorf(
-			"%w: the first record is %d, but the journal has no segment file", ErrCorrupt, w.bound))
 	}
 	if len(w.segs) > 0 {
 		if err := checkBound(w.path, w.bound, w.segs[0].base, expect); err != nil {
