@@ -76,9 +76,8 @@ func runRaft(cfg *config) []*Table {
 		Mini:     "miniraft",
 		Headline: true,
 		Note: "raft's own storage benchmarks (hashicorp/raft/bench), run by `go test -bench` in bench/raftstore, each store with its default options in a fresh folder: " +
-			"StoreLog stores one log, StoreLogs three, DeleteRange deletes ten indexes (three logs and the gap after them) from the front of a log stored before the timing starts; Set and SetUint64 write the stable store. " +
+			"StoreLog stores one log, StoreLogs three, DeleteRange deletes ten logs (three, and the no-op logs that fill the gap raft's benchmark leaves after them) from the front of a log stored before the timing starts; Set and SetUint64 write the stable store. " +
 			"Every store fsyncs each of these before returning. miniraft is a ministore LogStore and StableStore. " +
-			"raft-wal does not run DeleteRange: it takes only contiguous logs, and the benchmark stores them 10 indexes apart. " +
 			"go test runs the stores one after the other within each benchmark, and each benchmark -count times in a row.",
 	}
 	reads := &Table{

@@ -7,22 +7,21 @@ import (
 	"errors"
 	"slices"
 	"time"
-
-	"github.com/mini-go/mini/ministore"
 )
 
 // Checkpoints and truncation.
 //
 // The consumer journal grows with every delivery and ack. Once it has grown
 // by checkpointBytes since the last checkpoint, the whole consumer state is
-// appended as one checkpoint record, and the journal's segments before the
-// one holding it are deleted: the records in them are all reflected in the
-// checkpoint. The same checkpoint is what allows deleting message segments:
-// every consumer's floor in it is durable, so the message segments wholly
-// below the lowest floor are deleted.
+// appended as one checkpoint record, and the journal is cut at it: the
+// records before it are all reflected in the checkpoint. The same
+// checkpoint is what allows deleting messages: every consumer's floor in it
+// is durable, so the message journal is cut at the lowest floor.
 //
-// Both journals are cut only at the first record of a segment (see
-// segmentBases), so ministore deletes whole files and copies nothing.
+// A cut is ministore's TruncateFront, which moves the journal's front bound
+// and deletes the segment files wholly below it: it copies nothing, so the
+// journals are cut exactly there. A journal is cut at most at its last
+// record, so it never becomes empty.
 
 // maybeCheckpoint writes a checkpoint if the consumer journal grew enough
 // or a message segment can be freed. It runs in the goroutine of the call
@@ -132,15 +131,14 @@ func (e *engine) checkpointLocked() error {
 	return nil
 }
 
-// truncate deletes the segments of a journal that lie wholly before limit.
+// truncate drops the records of a journal before limit, or before its last
+// record if limit is past it.
 func (e *engine) truncate(s interface {
 	FirstSeq() uint64
 	LastSeq() uint64
 	TruncateFront(uint64) error
-	Segments() []ministore.SegmentInfo
 }, path string, limit uint64) error {
-	bases := segmentBases(s)
-	if t := cutPoint(bases, min(limit, s.LastSeq())); t > s.FirstSeq() {
+	if t := min(limit, s.LastSeq()); t > s.FirstSeq() {
 		if err := s.TruncateFront(t); err != nil {
 			return e.ioErr("truncate "+path, err)
 		}

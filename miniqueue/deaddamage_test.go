@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"regexp"
 	"strings"
@@ -232,6 +233,7 @@ func rewriteWithoutLast(t *testing.T, mem *vfs.Mem, path string) {
 	}
 	var recs []json.RawMessage
 	stripped := 0
+	first := s.FirstSeq()
 	for rec, err := range s.All(1) {
 		if err != nil {
 			t.Fatal(err)
@@ -248,10 +250,16 @@ func rewriteWithoutLast(t *testing.T, mem *vfs.Mem, path string) {
 	if stripped == 0 {
 		t.Fatalf("%s has no checkpoint with \"last\"", path)
 	}
-	if err := mem.Remove(path); err != nil {
-		t.Fatal(err)
+	// The journal again, with the same sequence numbers.
+	for _, p := range []string{path, path + ".front"} {
+		if err := mem.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
 	}
 	if s, err = ministore.Open[json.RawMessage](path, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TruncateFront(first); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range recs {

@@ -9,8 +9,10 @@ import (
 
 // recover rebuilds the consumer state from the consumer journal: it applies
 // every record in order, and a checkpoint replaces everything before it.
-// (The journal is only ever cut at or before a checkpoint, so whatever the
-// journal starts with, the state from its newest checkpoint on is whole.)
+// (The journal is only ever cut at a checkpoint, or, by older releases,
+// before one, so whatever the journal starts with, the state from its
+// newest checkpoint on is whole; a journal that was cut and holds no
+// checkpoint lost it.)
 // Every message left unresolved and handed out is then ready to be
 // delivered again. It returns the message from which Open reads the
 // de-duplication IDs (0: none were used).
@@ -22,6 +24,7 @@ func (e *engine) recover() (dedupFrom uint64, err error) {
 		durable, cpAt uint64 // the highest "last" of a checkpoint, and that checkpoint
 	)
 	var removed rangeSet
+	sawCP := false
 	for rec, err := range e.consRecords() {
 		if err != nil {
 			return 0, e.ioErr("read consumer journal", err)
@@ -44,6 +47,7 @@ func (e *engine) recover() (dedupFrom uint64, err error) {
 		case opRemove:
 			removeState(cs, &removed, r.Seq)
 		case opCheckpoint:
+			sawCP = true
 			since = 0
 			dedupFrom = r.Dedup
 			if r.Last > durable {
@@ -61,6 +65,12 @@ func (e *engine) recover() (dedupFrom uint64, err error) {
 		}
 	}
 	e.sinceCP.Store(since)
+	if e.ro == nil {
+		if first := e.cons.FirstSeq(); !sawCP && (first > 1 || first == 0 && e.cons.NextSeq() > 1) {
+			return 0, &RecordError{Journal: e.consPath, Err: fmt.Errorf(
+				"the journal was cut at a checkpoint, at record %d, but holds none", max(first, e.cons.NextSeq()))}
+		}
+	}
 	first, last, err := e.msgBounds()
 	if err != nil {
 		return 0, err

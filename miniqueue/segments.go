@@ -13,12 +13,8 @@ import (
 )
 
 // segmentBases returns the first sequence number of every segment of a
-// ministore journal, in ascending order.
-//
-// The queue cuts its journals only at these points, so that ministore's
-// TruncateFront deletes whole files and never copies records; and only at
-// a point at or below the journal's last record, so that a journal never
-// becomes empty.
+// ministore journal, in ascending order: a cut past one of them frees a
+// file.
 func segmentBases(s interface {
 	Segments() []ministore.SegmentInfo
 }) []uint64 {
@@ -28,17 +24,6 @@ func segmentBases(s interface {
 		bases[i] = seg.FirstSeq
 	}
 	return bases
-}
-
-// cutPoint returns the greatest base in bases that is at most limit, or 0.
-func cutPoint(bases []uint64, limit uint64) uint64 {
-	var t uint64
-	for _, b := range bases {
-		if b <= limit {
-			t = b
-		}
-	}
-	return t
 }
 
 // journalExists reports whether any file of the ministore journal path

@@ -27,6 +27,10 @@ import (
 // skipZero drops logs with index 0, which raftbench.StoreLog and
 // raftbench.DeleteRange store first and raft never does (raft numbers logs
 // from 1; LogStore refuses 0 with ErrNotContiguous).
+//
+// It also fills the gaps raftbench.DeleteRange leaves (logs 10 indexes
+// apart) with no-op logs: miniraft, like raft-wal, takes only contiguous
+// logs, as raft stores them.
 type skipZero struct{ *LogStore }
 
 func (s skipZero) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
@@ -35,6 +39,7 @@ func (s skipZero) StoreLogs(logs []*raft.Log) error {
 	for len(logs) > 0 && logs[0].Index == 0 {
 		logs = logs[1:]
 	}
+	logs = fillGaps(logs)
 	return s.LogStore.StoreLogs(logs)
 }
 
@@ -152,4 +157,18 @@ func BenchmarkReplicatedApply(b *testing.B) {
 			b.ReportMetric(float64(retries.Load())/float64(b.N), "retries/op")
 		})
 	}
+}
+
+// fillGaps returns logs with a raft.LogNoop log at every missing index.
+func fillGaps(logs []*raft.Log) []*raft.Log {
+	out := make([]*raft.Log, 0, len(logs))
+	for i, l := range logs {
+		if i > 0 {
+			for idx := logs[i-1].Index + 1; idx < l.Index; idx++ {
+				out = append(out, &raft.Log{Index: idx, Type: raft.LogNoop})
+			}
+		}
+		out = append(out, l)
+	}
+	return out
 }

@@ -106,7 +106,7 @@
 //	DIR/
 //	├── raft.log, raft.log.001, ...   the raft log: a ministore journal
 //	├── raft.log.lock
-//	├── raft.log.first                the log's front: {"first":N} records
+//	├── raft.log.front                the log's first index (ministore's front bound)
 //	├── stable.log                    term, vote and the node's address
 //	└── snapshots/
 //	    └── snap-00000000000000000120/    a minisnap snapshot at index 120
@@ -117,30 +117,32 @@
 // Each line of raft.log is one log, in ministore's framing (sequence
 // number, CRC-32C). The record is compact JSON; a log whose data is
 // compact JSON (a Manager's mutations are) stores it as is, anything else
-// in base64. A hole (an index with no log, only ever left by a caller that
-// skips indexes, which raft does not) is null:
+// in base64. (Journals written before the front bound can hold null, a
+// hole: an index with no log. They read as missing logs.)
 //
 //	{"seq":7,"sync":6,"rec":{"index":7,"term":2,"type":0,"json":{"Inc":{"by":1}},"at":1767323045123456789},"crc":"…"}
 //	{"seq":8,"sync":7,"rec":{"index":8,"term":2,"type":5,"data":"AQIDBA=="},"crc":"…"}
 //
 // type is the raft.LogType number, at AppendedAt in Unix nanoseconds.
 //
-// raft.log.first is a small ministore journal whose last record,
-// {"first":N}, is the log's front: the logs below N are deleted even where
-// their records are still in raft.log. Deleting the front of the log
-// after a snapshot appends a record there (one fsync) and then deletes the
-// raft.log segment files that lie wholly below N; the records below N in
-// the segment that holds N go when that segment does. So compaction copies
-// nothing, and `mini log cat raft.log` can show logs below the front. A
-// Manager's mutation is its JSON, {"Kind":{...}} with a Registry, or an
+// raft.log.front is ministore's front bound of raft.log: the logs below it
+// are deleted even where their records are still in raft.log. Deleting the
+// front of the log after a snapshot is ministore's TruncateFront: it
+// replaces that small file and deletes the raft.log segment files that lie
+// wholly below it; the records below the bound in the segment that holds
+// it go when that segment does. So compaction copies nothing. Folders of
+// older releases keep the bound in a journal of their own, raft.log.first
+// ({"first":N} records); OpenLogStore moves it into raft.log.front and
+// deletes that journal. A Manager's mutation is its JSON, {"Kind":{...}} with a Registry, or an
 // array of them for ApplyBatch: the records of a ministate journal.
 //
 // stable.log holds one record per Set: {"k":"CurrentTerm","u":7} for a
 // uint64, {"k":"LastVoteCand","v":"bjE="} for bytes (base64), "k64"
 // instead of "k" for a key that is not UTF-8.
 //
-// The three journals' headers name their schemas (ministore's
-// Options.Schema): "miniraft.log", "miniraft.front" and "miniraft.stable";
+// The journals' headers name their schemas (ministore's Options.Schema):
+// "miniraft.log" and "miniraft.stable" (and "miniraft.front", the old
+// raft.log.first);
 // ministore refuses to open them under another schema.
 //
 // snapshot.raft starts with one line of JSON, the raft metadata:
@@ -228,12 +230,10 @@
 //     first would let it vote twice in a term.)
 //   - A retry with ApplyWithID is safe only while its ID is in the window:
 //     RequestIDWindow calls with IDs later, it is applied again.
-//   - LogStore refuses index 0 and indexes that go backwards inside one
-//     call, fills gaps of up to 65536 indexes with holes, and deletes only
+//   - LogStore refuses index 0, gaps (inside one call or after the last
+//     log) and indexes that go backwards inside one call, and deletes only
 //     a prefix or a suffix of the log (ErrNotContiguous otherwise): what
-//     raft does, and raft's own benchmarks need. An empty log that must
-//     start below the index it would give next is replaced by a new
-//     journal file.
+//     raft does. An empty log starts at any index.
 //   - Deleting the front of the log copies nothing: it moves a durable
 //     lower bound and removes the segment files wholly below it, so deleted
 //     logs that share a file with live ones keep up to

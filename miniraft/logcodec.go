@@ -26,9 +26,9 @@ import (
 // that encoding/json leaves unchanged (so the mutations of a Manager are
 // readable in the journal); ext is Extensions in base64; at is AppendedAt
 // in Unix nanoseconds. Empty fields are left out. null is a hole: an index
-// with no log (see LogStore.StoreLogs).
+// with no log, which journals written before the front bound can hold.
 
-// holeRecord is the record of an index without a log.
+// holeRecord is the record of an index without a log (read, never written).
 var holeRecord = jsonline.Trusted("null")
 
 // logRecord is the decoded form of a log record.

@@ -148,10 +148,12 @@ func (w *wal) backupTo(dir string) (BackupInfo, error) {
 		gen := w.backGen.Load()
 		var srcs []backupSource
 		var openErr error
+		var bound uint64
 		// As the leader: no batch, rotation or truncation runs while the
 		// files are noted, so the list and the active file's length are
 		// one moment of the journal.
 		err := w.exclusive(func() error {
+			bound = w.bound
 			for _, seg := range w.segs {
 				f, err := w.fs.OpenFile(seg.path, os.O_RDONLY, 0)
 				if err != nil {
@@ -176,7 +178,7 @@ func (w *wal) backupTo(dir string) (BackupInfo, error) {
 		}
 		if w.backGen.Load() == gen {
 			info.Tries = try
-			return info, nil
+			return info, backupBound(w.fs, dir, filepath.Base(w.path), bound, &info)
 		}
 		// A TruncateBack cut the active file under the copy: what was
 		// copied may mix two versions of it.
@@ -263,8 +265,16 @@ func backupOnce(fsys vfs.FS, path, dir string, live bool) (BackupInfo, error) {
 		}
 		srcs = append(srcs, backupSource{path: sf.path, f: f, size: size})
 	}
+	// Read after the files are open: the bound never points below them.
+	bound, err := readBound(fsys, path)
+	if err != nil {
+		return BackupInfo{}, err
+	}
 	info, err := copyJournal(fsys, srcs, dir, live, false)
 	info.Path = filepath.Join(dir, filepath.Base(path))
+	if err == nil {
+		err = backupBound(fsys, dir, filepath.Base(path), bound, &info)
+	}
 	if err != nil {
 		if rerr := removeCopied(fsys, dir, srcs); rerr != nil {
 			return BackupInfo{}, fmt.Errorf("%w (and removing the partial copy: %v)", err, rerr)

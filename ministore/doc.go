@@ -125,6 +125,13 @@
 // does not match is passed over and the file read as always. The Rust
 // crate ignores the file (it is not a segment name).
 //
+// After a TruncateFront the first record's sequence number is kept in the
+// side file NAME.front, one line "// MINISTORE FRONT v1 first=N
+// crc=XXXXXXXX" replaced atomically; a journal without it starts at its
+// oldest segment's base. A bound file that does not verify, or that points
+// below the oldest segment or past the last record, is a *JournalError
+// naming it.
+//
 // A header with another version is refused with ErrVersion. docs/FORMAT.md
 // in the repository describes the format and its crash rules in full.
 //
@@ -182,8 +189,10 @@
 // prefix of the batch may survive. Records that must stand or fall together
 // belong in one record.
 //
-// TruncateFront copies the records of the segment holding its argument that
-// it keeps into a new file; the cost is the size of that segment's rest.
+// TruncateFront copies nothing: it writes the front bound (NAME.front) and
+// deletes whole segments below it, so the records below the bound in the
+// segment holding it stay on disk, unread, until that segment is deleted in
+// turn. The Rust crate does not know the bound and would read them.
 //
 // Get keeps an index of 8 bytes per record for each segment it has read.
 //

@@ -14,9 +14,12 @@ type JournalInfo struct {
 	Path     string
 	Segments []SegmentInfo // oldest first; the active file last
 	Records  uint64        // records in all segments
-	FirstSeq uint64        // 0 if there are no records
+	FirstSeq uint64        // 0 if there are no records; at or above Bound
 	LastSeq  uint64        // 0 if there are no records
 	Bytes    int64         // size of all segment files, preallocated space included
+	// Bound is the journal's front bound (NAME.front, see TruncateFront),
+	// or 0 if it has none. Records below it are not counted in Records.
+	Bound uint64
 	// Problem is the first bad header, record or gap found, as a
 	// *JournalError (a torn tail matches ErrTornTail, damage ErrCorrupt,
 	// an unknown version ErrVersion), or nil if the journal is sound.
@@ -105,6 +108,9 @@ func inspect(fsys vfs.FS, path string, fn func(read, total int64)) (*JournalInfo
 	case err != nil:
 		return nil, nil, err
 	}
+	if err := inspectBound(fsys, path, info); err != nil {
+		return nil, nil, err
+	}
 	return info, r.files, nil
 }
 
@@ -138,6 +144,14 @@ func Bounds(path string) (first, last uint64, err error) {
 }
 
 func boundsFS(fsys vfs.FS, path string) (first, last uint64, err error) {
+	if first, last, err = boundsOf(fsys, path); err != nil {
+		return 0, 0, err
+	}
+	return boundsWithin(fsys, path, first, last)
+}
+
+// boundsOf is Bounds without the front bound.
+func boundsOf(fsys vfs.FS, path string) (first, last uint64, err error) {
 	r := openSegments(fsys, path, os.O_RDONLY)
 	defer r.close()
 	for r.next(0) {

@@ -119,5 +119,8 @@ func statOnce(fsys vfs.FS, path string) (*JournalInfo, error) {
 			info.LastSeq = s.FirstSeq + s.Records - 1
 		}
 	}
+	if err := inspectBound(fsys, path, info); err != nil {
+		return nil, err
+	}
 	return info, nil
 }

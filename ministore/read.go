@@ -76,6 +76,12 @@ func (e relistError) Is(target error) bool { return target == errRelist }
 func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, pos *seekHint, yield func(uint64, []byte) bool) (uint64, error) {
 	r := openSegments(fsys, path, os.O_RDONLY)
 	defer r.close()
+	// The bound is read after the listing: it only moves up while the
+	// files below it are deleted, so it is never below what was listed.
+	from, err := applyBound(fsys, path, from, exact)
+	if err != nil {
+		return from, err
+	}
 	if hint != nil && hint.seq == from {
 		r.jump = hint.path
 	}
@@ -100,7 +106,7 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, e
 			}
 		}
 	}
-	err := r.Err()
+	err = r.Err()
 	if err == nil {
 		return 0, nil
 	}

@@ -224,8 +224,9 @@ func RecordsWith[R any](path string, from uint64, opts *Options) iter.Seq2[Recor
 }
 
 // Segments describes the files of the journal, oldest first; the active
-// file is last. A segment's FirstSeq is a cheap place to cut: TruncateFront
-// there deletes whole files and copies nothing.
+// file is last. A segment's FirstSeq is its header's base: the oldest
+// segment can hold records below FirstSeq (TruncateFront keeps them until
+// the segment goes).
 func (s *Store[R]) Segments() []SegmentInfo {
 	w := s.w
 	w.segMu.RLock()

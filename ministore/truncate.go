@@ -5,13 +5,16 @@ package ministore
 import (
 	"fmt"
 	"io"
-	"os"
 )
 
 // TruncateFront drops every record before seq, for compaction behind a
-// snapshot. Whole segments below seq are deleted, oldest first; the segment
-// holding seq is rewritten through a temporary file and one rename. At no
-// crash point is the journal anything but a suffix of what it was.
+// snapshot. It makes the records written so far durable, writes seq as the
+// journal's front bound (the small file NAME.front, replaced atomically) and
+// deletes the segments wholly below it; records below seq in the segment
+// holding it stay on disk, unread, until that segment goes. It copies no
+// record, so its cost does not depend on where seq falls or on the
+// segment size. At no crash point is the journal anything but a suffix of
+// what it was.
 //
 // If seq is beyond the last record, the journal becomes empty and the next
 // record appended gets sequence number seq.
@@ -25,91 +28,11 @@ func (s *Store[R]) TruncateFront(seq uint64) error { return s.w.truncateFront(se
 // again at seq+1 (a raft log that installs an older snapshot needs this).
 func (s *Store[R]) TruncateBack(seq uint64) error { return s.w.truncateBack(seq) }
 
-func (w *wal) truncateFront(seq uint64) error {
-	return w.exclusive(func() error {
-		for len(w.segs) > 1 && w.segs[0].last < seq {
-			if err := w.removeSegment(0); err != nil {
-				return err
-			}
-			w.setFirst(w.segs[0].base)
-		}
-		if w.segs[0].base >= seq {
-			return nil
-		}
-		if err := w.rewriteFrom(0, seq); err != nil {
-			return err
-		}
-		w.setFirst(seq)
-		return nil
-	})
-}
-
+// setFirst records that the journal now starts at seq, at or before next.
 func (w *wal) setFirst(seq uint64) {
 	w.mu.Lock()
 	w.first = seq
-	if w.next < seq { // the journal is empty and starts at seq
-		w.next = seq
-		w.written, w.durable = seq-1, seq-1
-	}
 	w.mu.Unlock()
-}
-
-// rewriteFrom replaces segment i by a copy that holds only its records from
-// seq on (none if seq is past its end; then the copy starts at seq).
-func (w *wal) rewriteFrom(i int, seq uint64) error {
-	old := w.segs[i]
-	off := old.size
-	if seq <= old.last {
-		if err := w.ensureIndex(old); err != nil {
-			return err
-		}
-		off = old.index[seq-old.base]
-	}
-	tmp := w.path + ".tmp"
-	f, err := w.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("truncate front: %w", err)
-	}
-	hdr := appendSchemaHeader(nil, old.hdr.format, seq, w.schema)
-	err = writeFull(f, hdr, 0)
-	if err == nil {
-		err = copyRange(f, int64(len(hdr)), old.f, off, old.size-off)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = w.fs.Rename(tmp, old.path)
-	}
-	if err == nil {
-		err = w.fs.SyncDir(w.dir)
-	}
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("truncate front: rewrite %s: %w", old.path, err)
-	}
-	f = renamed(f, old.path)
-	shift := off - int64(len(hdr))
-	seg := &segment{path: old.path, num: old.num, hdr: old.hdr, base: seq, last: max(old.last, seq-1), f: f,
-		size: old.size - shift}
-	seg.hdr.base, seg.hdr.schema = seq, w.schema
-	seg.alloc = seg.size
-	if old.index != nil {
-		seg.index = make([]int64, 0, len(old.index))
-		if seq <= old.last {
-			for _, o := range old.index[seq-old.base:] {
-				seg.index = append(seg.index, o-shift)
-			}
-		}
-	}
-	w.segMu.Lock()
-	w.segs[i] = seg
-	w.segMu.Unlock()
-	old.f.Close()
-	if old.num == 0 {
-		w.markDurable(seg.last)
-	}
-	return nil
 }
 
 func (w *wal) ensureIndex(seg *segment) error {
@@ -143,27 +66,20 @@ func (w *wal) truncateBack(seq uint64) error {
 		w.backGen.Add(1) // see backupTo
 		w.mu.Lock()
 		last := w.written // next-1 when the journal is empty
+		first := w.first
 		w.mu.Unlock()
 		if seq >= last {
 			return nil // nothing after seq
 		}
+		if seq < first {
+			// Nothing is left: empty the journal and number from seq+1.
+			return w.restart(seq + 1)
+		}
 		// Delete whole segments after seq, the active file first.
-		for len(w.segs) > 0 && w.segs[len(w.segs)-1].base > seq {
+		for w.segs[len(w.segs)-1].base > seq {
 			if err := w.removeSegment(len(w.segs) - 1); err != nil {
 				return err
 			}
-		}
-		if len(w.segs) == 0 {
-			// Everything is gone: start an empty active file at seq+1.
-			seg, err := w.createSegment(w.format, seq+1)
-			if err != nil {
-				return err
-			}
-			w.segMu.Lock()
-			w.segs = append(w.segs, seg)
-			w.segMu.Unlock()
-			w.setBack(seq)
-			return nil
 		}
 		t := w.active()
 		if t.num != 0 {

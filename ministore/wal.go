@@ -33,6 +33,9 @@ type wal struct {
 	// shrinks when the disk is full.
 	preallocStep int64
 	schema       string // written in every new header; see settleSchema
+	// bound is the front bound (NAME.front), 0 if none; only the leader
+	// (busy) changes it.
+	bound uint64
 
 	// mu guards the append queue, the counters and the state below it.
 	mu      sync.Mutex
@@ -161,6 +164,13 @@ func (w *wal) recover() error {
 	if err := w.settleSchema(); err != nil {
 		return err
 	}
+	if err := w.openBound(); err != nil {
+		return err
+	}
+	if len(w.segs) == 0 && w.bound != 0 {
+		return corruptAt(boundPath(w.path), 1, 0, fmt.Errorf(
+			"%w: the first record is %d, but the journal has no segment file", ErrCorrupt, w.bound))
+	}
 	tmp := w.path + ".tmp"
 	if ok, err := vfs.Exists(w.fs, tmp); err != nil {
 		return err
@@ -200,6 +210,11 @@ func (w *wal) recover() error {
 	if torn != nil {
 		w.torn = torn
 	}
+	if len(w.segs) > 0 {
+		if err := checkBound(w.path, w.bound, w.segs[0].base, expect); err != nil {
+			return err
+		}
+	}
 	if len(w.segs) == 0 || w.segs[len(w.segs)-1].num != 0 {
 		// A new journal, or a crash during rotation left no active file.
 		seg, err := w.createSegment(format, expect)
@@ -224,7 +239,7 @@ func (w *wal) recover() error {
 	w.preallocStep = preallocStep
 	w.next = expect
 	w.written, w.durable = expect-1, expect-1
-	w.first = w.segs[0].base
+	w.first = max(w.segs[0].base, w.bound)
 	return nil
 }
 

@@ -351,11 +351,14 @@ func (w *wal) applyRetention() error {
 		return nil
 	}
 	for len(w.segs)-1 > w.opts.MaxSegments {
+		if err := w.keepBound(); err != nil {
+			return err
+		}
 		if err := w.removeSegment(0); err != nil {
 			return err
 		}
 		w.mu.Lock()
-		w.first = w.segs[0].base
+		w.first = max(w.segs[0].base, w.bound)
 		w.mu.Unlock()
 	}
 	return nil

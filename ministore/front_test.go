@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+package ministore
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/mini-go/mini/internal/damagetest"
+	"github.com/mini-go/mini/internal/vfs"
+)
+
+// frontJournal writes records 1..n in segments of about three records
+// each on a Mem and returns the store, still open.
+func frontJournal(t *testing.T, n int) (*vfs.Mem, *Store[kv]) {
+	t.Helper()
+	m := vfs.NewMem()
+	s, err := Open[kv](dirPath, quietOptions(Options{MaxSegmentBytes: 200}, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, 1, n)
+	return m, s
+}
+
+// seqsOf reads the sequence numbers of a reader's records.
+func seqsOf(t *testing.T, seq func(func(Record[kv], error) bool)) ([]uint64, error) {
+	t.Helper()
+	var out []uint64
+	for r, err := range seq {
+		if err != nil {
+			return out, err
+		}
+		if r.Value.V != int(r.Seq) {
+			t.Fatalf("record %d holds %d", r.Seq, r.Value.V)
+		}
+		out = append(out, r.Seq)
+	}
+	return out, nil
+}
+
+func frontRange(from, to uint64) []uint64 {
+	var out []uint64
+	for i := from; i <= to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// TestTruncateFrontLogical: TruncateFront at any sequence number leaves
+// the segment holding it untouched (nothing is copied), deletes the ones
+// below it, and every reader, before and after reopening, starts at it.
+func TestTruncateFrontLogical(t *testing.T) {
+	const n = 20
+	for _, tc := range []struct {
+		name string
+		cut  uint64 // 0: the first record of the third segment
+		mid  bool   // cut the second record of the third segment
+	}{
+		{name: "segment start"},
+		{name: "inside a segment", mid: true},
+		{name: "first record", cut: 1},
+		{name: "last record", cut: n},
+		{name: "past the last", cut: n + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, s := frontJournal(t, n)
+			segs := s.Segments()
+			if len(segs) < 5 {
+				t.Fatalf("setup: %d segments", len(segs))
+			}
+			cut := tc.cut
+			if cut == 0 {
+				cut = segs[2].FirstSeq
+				if tc.mid {
+					cut++
+				}
+			}
+			before := filesIn(t, m)
+			if err := s.TruncateFront(cut); err != nil {
+				t.Fatal(err)
+			}
+			// Every segment file left is as it was: only NAME.front is new.
+			after := filesIn(t, m)
+			for name, data := range after {
+				if name == boundPath(dirPath) || name == dirPath+".lock" {
+					continue
+				}
+				if old, ok := before[name]; !ok || !bytes.Equal(old, data) {
+					t.Errorf("%s was written by TruncateFront(%d)", name, cut)
+				}
+			}
+			for _, seg := range segs {
+				_, kept := after[seg.Path]
+				if want := seg.FirstSeq+seg.Records > cut || seg.Path == dirPath; kept != want {
+					t.Errorf("segment %s (records %d..) kept %v, want %v", seg.Path, seg.FirstSeq, kept, want)
+				}
+			}
+			check := func(t *testing.T, s *Store[kv]) {
+				t.Helper()
+				want := frontRange(cut, n)
+				if got := s.FirstSeq(); got != cut && len(want) > 0 {
+					t.Errorf("FirstSeq = %d, want %d", got, cut)
+				}
+				got, err := seqsOf(t, s.All(0))
+				if err != nil || !slices.Equal(got, want) {
+					t.Errorf("All(0) = %v, %v; want %v", got, err, want)
+				}
+				got, err = seqsOf(t, RecordsWith[kv](dirPath, 0, &Options{FS: m}))
+				if err != nil || !slices.Equal(got, want) {
+					t.Errorf("Records(0) = %v, %v; want %v", got, err, want)
+				}
+				if cut > 1 {
+					_, err = seqsOf(t, RecordsWith[kv](dirPath, cut-1, &Options{FS: m}))
+					var te *TruncatedError
+					if !errors.As(err, &te) || te.First != cut {
+						t.Errorf("Records(%d) = %v, want a TruncatedError with First %d", cut-1, err, cut)
+					}
+					if _, err := s.Get(cut - 1); !errors.Is(err, ErrNotFound) {
+						t.Errorf("Get(%d) = %v, want ErrNotFound", cut-1, err)
+					}
+				}
+				first, last, err := boundsFS(m, dirPath)
+				wantFirst, wantLast := cut, uint64(n)
+				if cut > n {
+					wantFirst, wantLast = 0, 0
+				}
+				if err != nil || first != wantFirst || last != wantLast {
+					t.Errorf("Bounds = %d, %d, %v; want %d, %d", first, last, err, wantFirst, wantLast)
+				}
+				info, err := inspectFS(m, dirPath, nil)
+				if err != nil || info.Problem != nil || info.FirstSeq != wantFirst || info.Records != uint64(len(want)) {
+					t.Errorf("Inspect = %+v, %v; want FirstSeq %d, %d records", info, err, wantFirst, len(want))
+				}
+			}
+			check(t, s)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open[kv](dirPath, quietOptions(Options{MaxSegmentBytes: 200}, m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			check(t, s)
+			if seq, err := s.Append(kv{V: n + 1}); err != nil || seq != max(n+1, cut) {
+				t.Errorf("Append after reopening = %d, %v; want %d", seq, err, max(n+1, cut))
+			}
+		})
+	}
+}
+
+// TestTruncateFrontWritesLittle: TruncateFront inside a big segment writes
+// the bound and nothing else (the old TruncateFront copied the rest of the
+// segment).
+func TestTruncateFrontWritesLittle(t *testing.T) {
+	m := vfs.NewMem()
+	c := &countingFS{FS: m}
+	s, err := Open[kv](dirPath, quietOptions(Options{MaxSegmentBytes: 1 << 20}, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	recs := make([]kv, 2000)
+	for i := range recs {
+		recs[i] = kv{K: "some key", V: i}
+	}
+	if _, _, err := s.AppendBatch(recs...); err != nil {
+		t.Fatal(err)
+	}
+	c.written = 0
+	if err := s.TruncateFront(1000); err != nil {
+		t.Fatal(err)
+	}
+	if c.written > 100 {
+		t.Errorf("TruncateFront(1000) wrote %d bytes, want only the bound (< 100)", c.written)
+	}
+}
+
+// countingFS counts the bytes written through it.
+type countingFS struct {
+	vfs.FS
+	written int64
+}
+
+func (c *countingFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
+	f, err := c.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &countingFile{File: f, n: &c.written}, nil
+}
+
+type countingFile struct {
+	vfs.File
+	n *int64
+}
+
+func (f *countingFile) Write(b []byte) (int, error) {
+	n, err := f.File.Write(b)
+	*f.n += int64(n)
+	return n, err
+}
+
+func (f *countingFile) WriteAt(b []byte, off int64) (int, error) {
+	n, err := f.File.WriteAt(b, off)
+	*f.n += int64(n)
+	return n, err
+}
+
+// TestFrontBoundDamage: a bound file that does not parse or does not fit
+// the segments is a *JournalError naming NAME.front, from Open and in
+// Inspect's Problem, and Open changes nothing.
+func TestFrontBoundDamage(t *testing.T) {
+	good := appendBound(nil, 8)
+	for _, tc := range []struct {
+		name   string
+		bound  []byte // written to NAME.front; nil: kept
+		remove string // segment files removed: "oldest" or "*" (all)
+		want   string // in the error
+	}{
+		{name: "bit flip", bound: flipByte(good, 25), want: "checksum"},
+		{name: "cut short", bound: good[:len(good)-4], want: "one line"},
+		{name: "empty", bound: []byte{}, want: "one line"},
+		{name: "no checksum", bound: []byte(boundMagic + "8\n"), want: "no checksum"},
+		{name: "zero", bound: appendBound(nil, 0), want: "bad sequence number"},
+		{name: "above the last record", bound: appendBound(nil, 30), want: "records 21 to 29 are missing"},
+		{name: "below the oldest segment", remove: "oldest", want: "is missing"},
+		{name: "no segment", remove: "*", want: "no segment file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, s := frontJournal(t, 20)
+			if err := s.TruncateFront(8); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.bound != nil {
+				writeMemFile(t, m, boundPath(dirPath), tc.bound)
+			}
+			files, err := listSegments(m, dirPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch tc.remove {
+			case "oldest":
+				files = files[:1]
+			case "":
+				files = nil
+			}
+			for _, f := range files {
+				if err := m.Remove(f.path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := filesIn(t, m)
+			_, err = Open[kv](dirPath, quietOptions(Options{MaxSegmentBytes: 200}, m))
+			var je *JournalError
+			if !errors.As(err, &je) || je.Path != boundPath(dirPath) || !errors.Is(err, ErrCorrupt) ||
+				!bytes.Contains([]byte(err.Error()), []byte(tc.want)) {
+				t.Fatalf("Open = %v, want a JournalError on %s saying %q", err, boundPath(dirPath), tc.want)
+			}
+			// Open may take the clean-end proof (NAME.end) before it
+			// finds the bound wrong: it only saves reading.
+			after := filesIn(t, m)
+			delete(before, dirPath+".end")
+			delete(after, dirPath+".end")
+			if !sameFiles(before, after) {
+				t.Errorf("Open failed but changed the files")
+			}
+			info, err := inspectFS(m, dirPath, nil)
+			if err != nil || !errors.As(info.Problem, &je) || je.Path != boundPath(dirPath) {
+				if tc.remove != "*" { // no segment: nothing to inspect
+					t.Errorf("Inspect = %+v, %v; want a Problem on %s", info, err, boundPath(dirPath))
+				}
+			}
+		})
+	}
+}
+
+// TestFrontBoundEveryDamage damages the bound file in every way
+// internal/damagetest makes: Open either fails with a *JournalError naming
+// it, or (a damage that keeps the file valid) opens at a bound that fits.
+func TestFrontBoundEveryDamage(t *testing.T) {
+	m, s := frontJournal(t, 20)
+	if err := s.TruncateFront(8); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	good := readMemFile(t, m, boundPath(dirPath))
+	var c damagetest.Counter
+	for v := range damagetest.Variants(good, nil) {
+		d := m.CrashClone(vfs.CrashOptions{})
+		writeMemFile(t, d, boundPath(dirPath), v.Data)
+		s, err := Open[kv](dirPath, quietOptions(Options{MaxSegmentBytes: 200}, d))
+		var je *JournalError
+		switch {
+		case err == nil:
+			first := s.FirstSeq()
+			s.Close()
+			if first != 8 {
+				t.Fatalf("%s: opened with first record %d, want 8 or an error", v.Name, first)
+			}
+			c.Add("unchanged meaning", v)
+		case errors.As(err, &je) && je.Path == boundPath(dirPath) && errors.Is(err, ErrCorrupt):
+			c.Add("corruption", v)
+		default:
+			t.Fatalf("%s: Open = %v, want a JournalError naming %s", v.Name, err, boundPath(dirPath))
+		}
+	}
+	if c.Count("corruption") == 0 {
+		t.Fatal("no variant was reported")
+	}
+	c.Log(t)
+}
+
+// TestFrontBoundLeftoverTemp: a NAME.front.tmp a crash left is removed,
+// and the bound in NAME.front counts.
+func TestFrontBoundLeftoverTemp(t *testing.T) {
+	m, s := frontJournal(t, 10)
+	if err := s.TruncateFront(5); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	writeMemFile(t, m, boundPath(dirPath)+".tmp", appendBound(nil, 7)[:10])
+	s, err := Open[kv](dirPath, quietOptions(Options{MaxSegmentBytes: 200}, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.FirstSeq() != 5 {
+		t.Errorf("FirstSeq = %d, want 5", s.FirstSeq())
+	}
+	if ok, _ := vfs.Exists(m, boundPath(dirPath)+".tmp"); ok {
+		t.Error("NAME.front.tmp is still there")
+	}
+}
+
+// TestFrontBoundRetention: retention deleting the segment that holds the
+// bound moves the bound to the next segment first, so the journal reopens.
+func TestFrontBoundRetention(t *testing.T) {
+	m := vfs.NewMem()
+	o := Options{MaxSegmentBytes: 200, MaxSegments: 2}
+	s, err := Open[kv](dirPath, quietOptions(o, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, 1, 5)
+	if err := s.TruncateFront(2); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, 6, 20)
+	first := s.FirstSeq()
+	if first <= 2 {
+		t.Fatalf("retention deleted nothing: first %d", first)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open[kv](dirPath, quietOptions(o, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.FirstSeq() != first {
+		t.Errorf("reopened FirstSeq = %d, want %d", s.FirstSeq(), first)
+	}
+}
+
+// TestTruncateBackBelowBound: TruncateBack below the first record empties
+// the journal and numbers from seq+1, with the bound file gone.
+func TestTruncateBackBelowBound(t *testing.T) {
+	m, s := frontJournal(t, 20)
+	if err := s.TruncateFront(12); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TruncateBack(5); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.NextSeq(); got != 6 {
+		t.Errorf("NextSeq = %d, want 6", got)
+	}
+	appendN(t, s, 6, 2)
+	s.Close()
+	if ok, _ := vfs.Exists(m, boundPath(dirPath)); ok {
+		t.Error("NAME.front is still there")
+	}
+	got, err := seqsOf(t, RecordsWith[kv](dirPath, 0, &Options{FS: m}))
+	if err != nil || !slices.Equal(got, []uint64{6, 7}) {
+		t.Errorf("records = %v, %v; want [6 7]", got, err)
+	}
+}
+
+func FuzzParseBound(f *testing.F) {
+	f.Add(appendBound(nil, 1))
+	f.Add(appendBound(nil, 1<<63))
+	f.Add([]byte(boundMagic + "12 crc=00000000\n"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := parseBound(b)
+		if err != nil {
+			return
+		}
+		if n == 0 {
+			t.Fatal("bound 0 accepted")
+		}
+		if again := appendBound(nil, n); !bytes.Equal(again, b) {
+			// A checksum collision with other text is possible but
+			// then the text must still say n.
+			if m, err := parseBound(again); err != nil || m != n {
+				t.Fatalf("bound %d does not round-trip", n)
+			}
+		}
+	})
+}
+
+func flipByte(b []byte, i int) []byte {
+	b = bytes.Clone(b)
+	b[i] ^= 0x04
+	return b
+}
+
+func writeMemFile(t *testing.T, fsys vfs.FS, name string, data []byte) {
+	t.Helper()
+	f, err := fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFull(f, data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := fsys.SyncDir(dirOf(name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sameFiles(a, b map[string][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || !bytes.Equal(v, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// filesIn returns the files of the journal's folder but the lock file.
+func filesIn(t testing.TB, m vfs.FS) map[string][]byte {
+	t.Helper()
+	dir := filepath.Dir(dirPath)
+	names, err := m.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, n := range names {
+		if filepath.Ext(n) != ".lock" {
+			out[filepath.Join(dir, n)] = readMemFile(t, m, filepath.Join(dir, n))
+		}
+	}
+	return out
+}
+
+// TestFrontBoundBackup: a backup of a journal cut inside a segment holds
+// the bound, so the copy starts where the journal does.
+func TestFrontBoundBackup(t *testing.T) {
+	m, s := frontJournal(t, 20)
+	defer s.Close()
+	if err := s.TruncateFront(8); err != nil {
+		t.Fatal(err)
+	}
+	check := func(dst string, info BackupInfo) {
+		t.Helper()
+		if info.First != 8 || info.Last != 20 {
+			t.Errorf("backup holds %d..%d, want 8..20", info.First, info.Last)
+		}
+		got, err := seqsOf(t, RecordsWith[kv](filepath.Join(dst, "j.log"), 0, &Options{FS: m}))
+		if err != nil || !slices.Equal(got, frontRange(8, 20)) {
+			t.Errorf("the copy holds %v, %v; want 8..20", got, err)
+		}
+	}
+	info, err := s.Backup("/bk1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("/bk1", info)
+	// A copy made beside the process that has the journal open.
+	info, err = Backup(dirPath, "/bk2", &Options{FS: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("/bk2", info)
+}
