@@ -125,13 +125,18 @@ func (c codec[S, M]) decode(p []byte, dst []M) ([]M, error) { return c.decodeWit
 // decoder costs less than one per record when one goroutine decodes many
 // records (recovery), and decodes the same.
 func (c codec[S, M]) decodeWith(dec ministore.Decoder, p []byte, dst []M) ([]M, error) {
+	n := len(dst)
 	d := trimSpace(p)
 	if len(d) == 0 || d[0] != '[' {
-		m, err := c.decodeOne(dec, d)
-		if err != nil {
-			return dst, err
+		// Decoded in place, into a zeroed slot of dst: a mutation
+		// decoded into a variable of its own would be moved to the heap
+		// (it is passed to the decoder as an interface) and then copied.
+		var zero M
+		dst = append(dst, zero)
+		if err := c.decodeInto(dec, d, &dst[n]); err != nil {
+			return dst[:n], err
 		}
-		return append(dst, m), nil
+		return dst, nil
 	}
 	var elems []json.RawMessage
 	if err := json.Unmarshal(d, &elems); err != nil {
@@ -141,35 +146,37 @@ func (c codec[S, M]) decodeWith(dec ministore.Decoder, p []byte, dst []M) ([]M, 
 		return dst, errors.New("ministate: empty batch record")
 	}
 	for i, e := range elems {
-		m, err := c.decodeOne(dec, e)
-		if err != nil {
-			return dst, fmt.Errorf("batch element %d: %w", i, err)
+		var zero M
+		dst = append(dst, zero)
+		if err := c.decodeInto(dec, e, &dst[len(dst)-1]); err != nil {
+			return dst[:n], fmt.Errorf("batch element %d: %w", i, err)
 		}
-		dst = append(dst, m)
 	}
 	return dst, nil
 }
 
-func (c codec[S, M]) decodeOne(dec ministore.Decoder, p []byte) (M, error) {
-	var m M
+// decodeInto decodes one mutation's JSON p into *m, which holds M's zero
+// value.
+func (c codec[S, M]) decodeInto(dec ministore.Decoder, p []byte, m *M) error {
 	if bytes.Equal(trimSpace(p), null) {
-		return m, errors.New("ministate: null mutation")
+		return errors.New("ministate: null mutation")
 	}
 	if c.kinds == nil {
-		if err := c.unmarshal(dec, p, &m); err != nil {
-			return m, fmt.Errorf("ministate: decode mutation: %w", err)
+		if err := c.unmarshal(dec, p, m); err != nil {
+			return fmt.Errorf("ministate: decode mutation: %w", err)
 		}
-		return m, nil
+		return nil
 	}
 	v, err := c.kinds.decodeKind(p, func(data []byte, v any) error { return c.unmarshal(dec, data, v) })
 	if err != nil {
-		return m, err
+		return err
 	}
-	m, ok := v.(M)
+	mv, ok := v.(M)
 	if !ok {
-		return m, fmt.Errorf("ministate: kind decoded as %T, which is not a %v", v, reflect.TypeFor[M]())
+		return fmt.Errorf("ministate: kind decoded as %T, which is not a %v", v, reflect.TypeFor[M]())
 	}
-	return m, nil
+	*m = mv
+	return nil
 }
 
 // validates reports whether any of ms is a Validator.
