@@ -22,7 +22,6 @@ import (
 
 	"github.com/mini-go/mini/internal/testcert"
 	"github.com/mini-go/mini/miniraft"
-	"github.com/mini-go/mini/ministore"
 	"github.com/mini-go/mini/ministore/jsonv2codec"
 )
 
@@ -38,6 +37,7 @@ const (
 	rowClusterMini      = "miniraft"
 	rowClusterMiniNoTLS = "miniraft, no TLS"
 	rowClusterMiniV2    = "miniraft, jsonv2codec"
+	rowClusterMiniSolo  = "miniraft, ungrouped"
 	rowClusterWAL       = "hashicorp/raft + raft-wal"
 	rowClusterBolt      = "hashicorp/raft + raft-boltdb/v2"
 )
@@ -78,10 +78,13 @@ type clusterSubject struct {
 
 func clusterSubjects() []clusterSubject {
 	return []clusterSubject{
-		{rowClusterMini, Mini, func(dir string, smoke bool) (*cluster, error) { return openMiniraft(dir, true, nil, smoke) }},
-		{rowClusterMiniNoTLS, Mini, func(dir string, smoke bool) (*cluster, error) { return openMiniraft(dir, false, nil, smoke) }},
+		{rowClusterMini, Mini, func(dir string, smoke bool) (*cluster, error) { return openMiniraft(dir, true, smoke, nil) }},
+		{rowClusterMiniNoTLS, Mini, func(dir string, smoke bool) (*cluster, error) { return openMiniraft(dir, false, smoke, nil) }},
 		{rowClusterMiniV2, Mini, func(dir string, smoke bool) (*cluster, error) {
-			return openMiniraft(dir, true, jsonv2codec.New(), smoke)
+			return openMiniraft(dir, true, smoke, func(o *miniraft.Options) { o.Codec = jsonv2codec.New() })
+		}},
+		{rowClusterMiniSolo, Mini, func(dir string, smoke bool) (*cluster, error) {
+			return openMiniraft(dir, true, smoke, func(o *miniraft.Options) { o.ApplyGroup = -1 })
 		}},
 		{rowClusterWAL, Peer, func(dir string, smoke bool) (*cluster, error) { return openHashicorp(dir, openWALStore, smoke) }},
 		{rowClusterBolt, Peer, func(dir string, smoke bool) (*cluster, error) { return openHashicorp(dir, openBoltStore, smoke) }},
@@ -111,7 +114,9 @@ const clusterNodes = 3
 
 var clusterCA = sync.OnceValues(func() (*testcert.CA, error) { return testcert.NewCA("mini bench cluster CA") })
 
-func openMiniraft(dir string, withTLS bool, codec ministore.Codec, smoke bool) (*cluster, error) {
+// openMiniraft starts a miniraft cluster with its defaults, TLS or not,
+// and what opt changes.
+func openMiniraft(dir string, withTLS, smoke bool, opt func(*miniraft.Options)) (*cluster, error) {
 	var ca *testcert.CA
 	if withTLS {
 		var err error
@@ -129,7 +134,7 @@ func openMiniraft(dir string, withTLS bool, codec ministore.Codec, smoke bool) (
 	for i := range clusterNodes {
 		id := "n" + strconv.Itoa(i+1)
 		dirs[i] = filepath.Join(dir, id)
-		o := miniraft.Options{ID: id, Bind: "127.0.0.1:0", Logger: quiet, Raft: clusterRaftConfig(id, smoke), Codec: codec}
+		o := miniraft.Options{ID: id, Bind: "127.0.0.1:0", Logger: quiet, Raft: clusterRaftConfig(id, smoke)}
 		if withTLS {
 			conf, err := ca.Config(id)
 			if err != nil {
@@ -138,6 +143,9 @@ func openMiniraft(dir string, withTLS bool, codec ministore.Codec, smoke bool) (
 			o.TLS = conf
 		} else {
 			o.InsecureNoTLS = true
+		}
+		if opt != nil {
+			opt(&o)
 		}
 		opts[i] = o
 	}
@@ -373,7 +381,7 @@ func runCluster(cfg *config) []*Table {
 			"the clients call Apply on the leader, which returns once the command is fsync'd on a majority and applied on the leader. " +
 			"The state machine is the same for all: a map of 1,000 counters changed by JSON commands {\"key\":\"k17\",\"delta\":1} decoded with encoding/json. " +
 			"Raft's configuration is hashicorp/raft's default with 1 s heartbeat and election timeouts for all. " +
-			"miniraft runs with its defaults, mutual TLS between the nodes included (certificates from a CA made for the run), and so groups concurrent Applies into one raft log (Options.ApplyGroup); \"no TLS\" is Options.InsecureNoTLS, to show TLS's cost; \"jsonv2codec\" is the default with Options.Codec = ministore/jsonv2codec, which decodes the same JSON commands faster. " +
+			"miniraft runs with its defaults, mutual TLS between the nodes included (certificates from a CA made for the run), and so groups concurrent Applies into one raft log (Options.ApplyGroup); \"no TLS\" is Options.InsecureNoTLS, to show TLS's cost; \"jsonv2codec\" is the default with Options.Codec = ministore/jsonv2codec, which decodes the same JSON commands faster; \"ungrouped\" is the default with Options.ApplyGroup = -1, every Apply in a raft log of its own, to show what grouping gives. " +
 			"The hashicorp/raft rows use the plain TCP NetworkTransport (no TLS), raft's file snapshot store, and raft-wal or raft-boltdb/v2 with their defaults as both log and stable store. " +
 			"A fresh cluster per subject and run; 1 client then 64 on it. " +
 			"With one client every Apply waits for two fsyncs one after the other (the leader's, then a follower's: hashicorp/raft stores a log before it replicates it) with every store, so the stores' fsync latency sets that column; with 64 clients what one log and one fsync carry makes the difference.",

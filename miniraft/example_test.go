@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/mini-go/mini/internal/testcert"
 	"github.com/mini-go/mini/miniraft"
+	"github.com/mini-go/mini/ministore/jsonv2codec"
 )
 
 type Counter struct {
@@ -141,4 +143,48 @@ func ExampleStableStore() {
 	fmt.Println(term, string(vote), err)
 	// Output:
 	// 7 n2 not found
+}
+
+// Concurrent Applies on the leader share raft logs (Options.ApplyGroup):
+// each returns its own result, and calls of one log return its index.
+// Options.Codec decodes the mutations with a faster JSON codec; the logs
+// hold the same JSON as with encoding/json.
+func ExampleOptions_applyGroup() {
+	dir, _ := os.MkdirTemp("", "miniraft-example-")
+	defer os.RemoveAll(dir)
+	conf := raft.DefaultConfig()
+	conf.HeartbeatTimeout = 100 * time.Millisecond
+	conf.ElectionTimeout = 100 * time.Millisecond
+	conf.LeaderLeaseTimeout = 50 * time.Millisecond
+	m, err := miniraft.Open[Counter, Inc](filepath.Join(dir, "n1"), &miniraft.Options{
+		ID:            "n1",
+		Bind:          "127.0.0.1:0",
+		InsecureNoTLS: true, // an example on loopback; use TLS
+		Bootstrap:     true,
+		Raft:          conf,
+		Codec:         jsonv2codec.New(),
+		Logger:        slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	if _, _, err := m.WaitLeader(10 * time.Second); err != nil {
+		log.Fatal(err)
+	}
+	before := m.Sequence()
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			if _, err := m.Apply(Inc{By: 1}); err != nil {
+				log.Fatal(err)
+			}
+		})
+	}
+	wg.Wait()
+	m.View(func(c *Counter) { fmt.Println("value:", c.Value) })
+	fmt.Println("fewer logs than calls:", m.Sequence()-before < 100)
+	// Output:
+	// value: 100
+	// fewer logs than calls: true
 }
