@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/ministore"
 	"github.com/spf13/cobra"
 )
@@ -54,7 +55,22 @@ reads them whole.`,
 				return err
 			}
 			res := stateStat{Dir: dir, Snapshots: []snapshotStat{}}
-			_, infos, err := listSnaps(dir)
+			var infos []minisnap.Info
+			// A snapshot the program prunes while it is listed does not
+			// read: list again rather than report it damaged.
+			err = retryLive(func() error {
+				s, is, err := listSnaps(dir)
+				if err != nil {
+					return err
+				}
+				for _, i := range is {
+					if i.Err != nil && gone(s, i) {
+						return errStateChanged
+					}
+				}
+				infos = is
+				return nil
+			})
 			if err != nil {
 				return err
 			}

@@ -18,59 +18,110 @@ import (
 	"github.com/mini-go/mini/miniraft"
 )
 
-// A running raft node, scraped: role, indexes and the raft log's journal
+// A running 3-node cluster, scraped on the leader and on a follower: role,
+// indexes, the raft log's journal and the leader's per-follower series
 // move as it applies.
 func TestScrapeRaft(t *testing.T) {
 	ca, err := testcert.NewCA("promstats test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsConf, err := ca.Config("n1")
-	if err != nil {
-		t.Fatal(err)
-	}
 	conf := raft.DefaultConfig()
-	conf.HeartbeatTimeout = 100 * time.Millisecond
-	conf.ElectionTimeout = 100 * time.Millisecond
-	conf.LeaderLeaseTimeout = 50 * time.Millisecond
-	m, err := miniraft.Open[account, deposit](filepath.Join(t.TempDir(), "n1"), &miniraft.Options{
-		ID: "n1", Bind: "127.0.0.1:0", TLS: tlsConf, Bootstrap: true, Raft: conf, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	if _, _, err := m.WaitLeader(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(promstats.NewRaftCollector(m, prometheus.Labels{"node": "n1"}))
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	defer srv.Close()
-
-	before := scrape(t, srv.URL)
-	if v := value(t, before, "mini_raft_role", map[string]string{"role": "leader"}); v != 1 {
-		t.Fatalf("mini_raft_role{role=leader} = %v", v)
-	}
-	if v := value(t, before, "mini_raft_role", map[string]string{"role": "follower"}); v != 0 {
-		t.Fatalf("mini_raft_role{role=follower} = %v", v)
-	}
-	for range 10 {
-		if _, err := m.Apply(deposit{1}); err != nil {
+	conf.HeartbeatTimeout = 600 * time.Millisecond // room for TLS under -race
+	conf.ElectionTimeout = 600 * time.Millisecond
+	conf.LeaderLeaseTimeout = 500 * time.Millisecond
+	base := t.TempDir()
+	var nodes []*miniraft.Manager[account, deposit]
+	for i, id := range []string{"n1", "n2", "n3"} {
+		tlsConf, err := ca.Config(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := miniraft.Open[account, deposit](filepath.Join(base, id), &miniraft.Options{
+			ID: id, Bind: "127.0.0.1:0", TLS: tlsConf, Bootstrap: i == 0, Raft: conf, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		nodes = append(nodes, m)
+		if i == 0 {
+			if _, _, err := m.WaitLeader(10 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := nodes[0].AddVoter(id, m.Addr()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	after := scrape(t, srv.URL)
+	leader, follower := nodes[0], nodes[1]
+	if !leader.IsLeader() {
+		t.Skip("n1 lost its leadership while the cluster formed")
+	}
+	serve := func(m *miniraft.Manager[account, deposit], node string) string {
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(promstats.NewRaftCollector(m, prometheus.Labels{"node": node}))
+		srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	leaderURL, followerURL := serve(leader, "n1"), serve(follower, "n2")
+	apply := func(n int) {
+		for range n {
+			if _, err := leader.Apply(deposit{1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	apply(1)
+	before, fBefore := scrape(t, leaderURL), scrape(t, followerURL)
+	if v := value(t, before, "mini_raft_role", map[string]string{"role": "leader"}); v != 1 {
+		t.Fatalf("leader: mini_raft_role{role=leader} = %v", v)
+	}
+	if v := value(t, fBefore, "mini_raft_role", map[string]string{"role": "follower"}); v != 1 {
+		t.Fatalf("follower: mini_raft_role{role=follower} = %v", v)
+	}
+	apply(10)
+	// A commit needs one follower: the other, and the follower's apply,
+	// come a moment later.
+	deadline := time.Now().Add(10 * time.Second)
+	after, fAfter := scrape(t, leaderURL), scrape(t, followerURL)
+	caughtUp := func() bool {
+		for _, f := range []string{"n2", "n3"} {
+			l := map[string]string{"follower": f}
+			if value(t, after, "mini_raft_follower_match_index", l) < value(t, before, "mini_raft_follower_match_index", l)+10 {
+				return false
+			}
+		}
+		return value(t, fAfter, "mini_raft_applied_index", nil) >= value(t, fBefore, "mini_raft_applied_index", nil)+10
+	}
+	for !caughtUp() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		after, fAfter = scrape(t, leaderURL), scrape(t, followerURL)
+	}
 	for _, name := range []string{"mini_raft_commit_index", "mini_raft_applied_index", "mini_raft_last_log_index", "mini_raft_sequence"} {
 		if b, a := value(t, before, name, nil), value(t, after, name, nil); a < b+10 {
-			t.Errorf("%s went from %v to %v over 10 applies", name, b, a)
+			t.Errorf("leader: %s went from %v to %v over 10 applies", name, b, a)
+		}
+		if b, a := value(t, fBefore, name, nil), value(t, fAfter, name, nil); a < b+10 {
+			t.Errorf("follower: %s went from %v to %v over 10 applies", name, b, a)
 		}
 	}
 	raftLog := map[string]string{"journal": "raft"}
 	if b, a := value(t, before, "mini_store_appends_total", raftLog), value(t, after, "mini_store_appends_total", raftLog); a < b+10 {
 		t.Errorf("mini_store_appends_total{journal=raft} went from %v to %v", b, a)
 	}
-	if v := value(t, after, "mini_raft_term", nil); v < 1 {
-		t.Errorf("mini_raft_term = %v", v)
+	for _, f := range []string{"n2", "n3"} {
+		l := map[string]string{"follower": f}
+		if b, a := value(t, before, "mini_raft_follower_match_index", l), value(t, after, "mini_raft_follower_match_index", l); a < b+10 {
+			t.Errorf("mini_raft_follower_match_index{follower=%s} went from %v to %v", f, b, a)
+		}
+		if v := value(t, after, "mini_raft_follower_lag", l); v < 0 || v > 10 {
+			t.Errorf("mini_raft_follower_lag{follower=%s} = %v", f, v)
+		}
+	}
+	if v := value(t, fAfter, "mini_raft_last_contact_seconds", nil); v < 0 || v > 5 {
+		t.Errorf("follower: mini_raft_last_contact_seconds = %v", v)
 	}
 }
 
