@@ -121,6 +121,9 @@ func (e *engine) backupJournals(dir string) (BackupInfo, error) {
 	if info.Consumers, err = e.cons.BackupTo(dir); err != nil {
 		return BackupInfo{}, err
 	}
+	if testBackupBetween != nil {
+		testBackupBetween()
+	}
 	if info.Messages, err = e.msgs.BackupTo(dir); err != nil {
 		return BackupInfo{}, err
 	}
@@ -205,6 +208,10 @@ func Backup(dir, dst string, opts *Options) (info BackupInfo, err error) {
 	return published(info, tmp, dst), nil
 }
 
+// testBackupBetween, if set, runs between the copies of the consumer
+// journal and the message journal (a test's checkpoint goes there).
+var testBackupBetween func()
+
 // errFrontMoved marks a live copy whose message journal lost its front
 // between the copies of the two journals.
 var errFrontMoved = errors.New("miniqueue: the message journal was cut during the copy")
@@ -265,6 +272,9 @@ func backupFolderOnce(fsys vfs.FS, dir, tmp string) (BackupInfo, error) {
 	var info BackupInfo
 	if info.Consumers, err = ministore.BackupTo(cons, tmp, o); err != nil {
 		return BackupInfo{}, err
+	}
+	if testBackupBetween != nil {
+		testBackupBetween()
 	}
 	if info.Messages, err = ministore.BackupTo(msgs, tmp, o); err != nil {
 		return BackupInfo{}, err

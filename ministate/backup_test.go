@@ -225,3 +225,46 @@ func TestBackupCrash(t *testing.T) {
 		})
 	}
 }
+
+// A compaction between the copies of the snapshot and of the journal in a
+// live Backup: the journal no longer continues the snapshot copied, and
+// Backup reads the folder again rather than publish a copy that does not
+// open.
+func TestBackupCompactBetween(t *testing.T) {
+	mem := vfs.NewMem()
+	m := mustOpen[Tape, Push](t, "/s", "tape.log", memOptions(mem, ministate.Options{MaxSegmentBytes: 200}))
+	defer m.Close()
+	for i := range 20 {
+		mustApply(t, m, Push{i})
+	}
+	if _, err := m.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 20; i < 30; i++ {
+		mustApply(t, m, Push{i})
+	}
+	ministate.SetTestBackupBetween(func() {
+		ministate.SetTestBackupBetween(nil)
+		for i := 30; i < 60; i++ {
+			mustApply(t, m, Push{i})
+		}
+		if _, err := m.Compact(); err != nil {
+			t.Error(err)
+		}
+	})
+	defer ministate.SetTestBackupBetween(nil)
+	info, err := ministate.Backup("/s", "tape.log", "/bk", &ministate.Options{FS: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Tries != 2 || info.SnapshotSeq != 60 {
+		t.Fatalf("Backup = %+v, want a second read that copied snapshot 60", info)
+	}
+	c := mustOpen[Tape, Push](t, "/bk", "tape.log", memOptions(mem, ministate.Options{}))
+	defer c.Close()
+	var n int
+	c.View(func(s *Tape) { n = len(s.Items) })
+	if n != 60 || c.Sequence() != 60 {
+		t.Fatalf("the copy holds %d values at record %d", n, c.Sequence())
+	}
+}
