@@ -168,20 +168,25 @@ func (w *wal) backupTo(dir string) (BackupInfo, error) {
 			err = openErr
 		}
 		var info BackupInfo
+		if err == nil && testBackupNoted != nil {
+			testBackupNoted()
+		}
 		if err == nil {
 			info, err = copyJournal(w.fs, srcs, dir, false, true)
 			info.Path = filepath.Join(dir, filepath.Base(w.path))
 		}
 		closeSources(srcs)
-		if err != nil {
-			return BackupInfo{}, err
-		}
 		if w.backGen.Load() == gen {
+			if err != nil {
+				removeCopied(w.fs, dir, srcs) // the error is what matters
+				return BackupInfo{}, err
+			}
 			info.Tries = try
 			return info, backupBound(w.fs, dir, filepath.Base(w.path), bound, &info)
 		}
 		// A TruncateBack cut the active file under the copy: what was
-		// copied may mix two versions of it.
+		// copied may mix two versions of it, or the copy ran out of
+		// bytes.
 		if err := removeCopied(w.fs, dir, srcs); err != nil {
 			return BackupInfo{}, err
 		}
@@ -190,6 +195,10 @@ func (w *wal) backupTo(dir string) (BackupInfo, error) {
 		}
 	}
 }
+
+// testBackupNoted, if set, runs in Store.Backup between the noting of the
+// files and their copy (a test's TruncateBack goes there).
+var testBackupNoted func()
 
 // maxLiveTries is how often a live copy reads the journal again when the
 // files it read do not make one journal.
