@@ -244,8 +244,12 @@ func backupFolder(fsys vfs.FS, dir, tmp string, live, dead bool) (BackupInfo, er
 	if dead {
 		return info, nil
 	}
+	// The dead-letter queue's consumer journal is made before its first
+	// dead letter is pushed (and its message journal before that): without
+	// it, there is no dead letter yet, and none that the consumer journal
+	// copied above names.
 	ddir := filepath.Join(dir, deadDir)
-	if ok, err := journalExists(fsys, filepath.Join(ddir, messagesFile)); err != nil {
+	if ok, err := journalExists(fsys, filepath.Join(ddir, consumersFile)); err != nil {
 		return BackupInfo{}, err
 	} else if !ok {
 		return info, nil
