@@ -15,8 +15,8 @@ import (
 
 	"github.com/mini-go/mini/internal/backup"
 	"github.com/mini-go/mini/internal/crashtest"
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/vfs"
 )
 
 // queueLedger is what a test's producers and consumer saw acknowledged.

@@ -7,15 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mini-go/mini/internal/crashtest"
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/vfs"
 )
 
 // checkRestoredTape opens the copy in dir as a restore does and checks
@@ -266,5 +267,40 @@ func TestBackupCompactBetween(t *testing.T) {
 	c.View(func(s *Tape) { n = len(s.Items) })
 	if n != 60 || c.Sequence() != 60 {
 		t.Fatalf("the copy holds %d values at record %d", n, c.Sequence())
+	}
+}
+
+// Compact on a folder whose journal is in the Rust crate's format leaves
+// it one the crate refuses: a file NAME.000 (segment 0 for the crate, read
+// first) whose first line is not a journal header. Go opens it as before,
+// and a backup keeps the mark.
+func TestCompactMarksRustJournal(t *testing.T) {
+	mem := vfs.NewMem()
+	m := mustOpen[Tape, Push](t, "/s", "tape.log", memOptions(mem, ministate.Options{JournalFormat: ministore.FormatPlain}))
+	for i := range 10 {
+		mustApply(t, m, Push{i})
+	}
+	if ok, _ := vfs.Exists(mem, "/s/tape.log.000"); ok {
+		t.Fatal("a mark before Compact")
+	}
+	if _, err := m.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Backup("/bk"); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	for _, dir := range []string{"/s", "/bk"} {
+		b, err := vfs.ReadFile(mem, dir+"/tape.log.000")
+		if err != nil || strings.HasPrefix(string(b), "// MINISTORE JOURNAL v") {
+			t.Fatalf("%s: the mark is %q, %v", dir, b, err)
+		}
+		c := mustOpen[Tape, Push](t, dir, "tape.log", memOptions(mem, ministate.Options{}))
+		var n int
+		c.View(func(s *Tape) { n = len(s.Items) })
+		if n != 10 || c.Sequence() != 10 {
+			t.Fatalf("%s: %d values at record %d", dir, n, c.Sequence())
+		}
+		c.Close()
 	}
 }

@@ -175,10 +175,13 @@ func (w *wal) backupTo(dir string) (BackupInfo, error) {
 			info, err = copyJournal(w.fs, srcs, dir, false, true)
 			info.Path = filepath.Join(dir, filepath.Base(w.path))
 		}
+		if err == nil {
+			err = copyRustMarks(w.fs, w.path, dir)
+		}
 		closeSources(srcs)
 		if w.backGen.Load() == gen {
 			if err != nil {
-				removeCopied(w.fs, dir, srcs) // the error is what matters
+				removeCopied(w.fs, dir, srcs, w.path) // the error is what matters
 				return BackupInfo{}, err
 			}
 			info.Tries = try
@@ -187,7 +190,7 @@ func (w *wal) backupTo(dir string) (BackupInfo, error) {
 		// A TruncateBack cut the active file under the copy: what was
 		// copied may mix two versions of it, or the copy ran out of
 		// bytes.
-		if err := removeCopied(w.fs, dir, srcs); err != nil {
+		if err := removeCopied(w.fs, dir, srcs, w.path); err != nil {
 			return BackupInfo{}, err
 		}
 		if try == maxBackTries {
@@ -284,8 +287,11 @@ func backupOnce(fsys vfs.FS, path, dir string, live bool) (BackupInfo, error) {
 	if err == nil {
 		err = backupBound(fsys, dir, filepath.Base(path), bound, &info)
 	}
+	if err == nil {
+		err = copyRustMarks(fsys, path, dir)
+	}
 	if err != nil {
-		if rerr := removeCopied(fsys, dir, srcs); rerr != nil {
+		if rerr := removeCopied(fsys, dir, srcs, path); rerr != nil {
 			return BackupInfo{}, fmt.Errorf("%w (and removing the partial copy: %v)", err, rerr)
 		}
 	}
@@ -429,10 +435,15 @@ func cutCopy(fsys vfs.FS, dst string, size int64) error {
 	return err
 }
 
-// removeCopied removes from dir the copies of srcs that exist.
-func removeCopied(fsys vfs.FS, dir string, srcs []backupSource) error {
+// removeCopied removes from dir the copies of srcs (and of the journal's
+// marks, see rustmark.go) that exist.
+func removeCopied(fsys vfs.FS, dir string, srcs []backupSource, journal string) error {
+	names := rustMarks(journal)
 	for _, src := range srcs {
-		err := fsys.Remove(filepath.Join(dir, filepath.Base(src.path)))
+		names = append(names, src.path)
+	}
+	for _, p := range names {
+		err := fsys.Remove(filepath.Join(dir, filepath.Base(p)))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
