@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/mini-go/mini/internal/backup"
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/vfs"
 )
 
 // BackupInfo describes a copy of a queue folder written by a Backup call.
@@ -121,6 +121,9 @@ func (e *engine) backupJournals(dir string) (BackupInfo, error) {
 	if info.Consumers, err = e.cons.BackupTo(dir); err != nil {
 		return BackupInfo{}, err
 	}
+	if testBackupBetween != nil {
+		testBackupBetween()
+	}
 	if info.Messages, err = e.msgs.BackupTo(dir); err != nil {
 		return BackupInfo{}, err
 	}
@@ -205,6 +208,10 @@ func Backup(dir, dst string, opts *Options) (info BackupInfo, err error) {
 	return published(info, tmp, dst), nil
 }
 
+// testBackupBetween, if set, runs between the copies of the consumer
+// journal and the message journal (a test's checkpoint goes there).
+var testBackupBetween func()
+
 // errFrontMoved marks a live copy whose message journal lost its front
 // between the copies of the two journals.
 var errFrontMoved = errors.New("miniqueue: the message journal was cut during the copy")
@@ -237,8 +244,12 @@ func backupFolder(fsys vfs.FS, dir, tmp string, live, dead bool) (BackupInfo, er
 	if dead {
 		return info, nil
 	}
+	// The dead-letter queue's consumer journal is made before its first
+	// dead letter is pushed (and its message journal before that): without
+	// it, there is no dead letter yet, and none that the consumer journal
+	// copied above names.
 	ddir := filepath.Join(dir, deadDir)
-	if ok, err := journalExists(fsys, filepath.Join(ddir, messagesFile)); err != nil {
+	if ok, err := journalExists(fsys, filepath.Join(ddir, consumersFile)); err != nil {
 		return BackupInfo{}, err
 	} else if !ok {
 		return info, nil
@@ -265,6 +276,9 @@ func backupFolderOnce(fsys vfs.FS, dir, tmp string) (BackupInfo, error) {
 	var info BackupInfo
 	if info.Consumers, err = ministore.BackupTo(cons, tmp, o); err != nil {
 		return BackupInfo{}, err
+	}
+	if testBackupBetween != nil {
+		testBackupBetween()
 	}
 	if info.Messages, err = ministore.BackupTo(msgs, tmp, o); err != nil {
 		return BackupInfo{}, err

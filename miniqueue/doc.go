@@ -103,6 +103,13 @@
 // schemas ("miniqueue.messages", "miniqueue.consumers"), so a program that
 // opens them with ministore as journals of its own is refused.
 //
+// Queue.Backup writes a consistent copy of the queue, dead-letter queue
+// included, into a new folder while pushes and acks go on: a queue opened
+// from it holds every message whose Push returned before the call and
+// keeps every ack that returned before it; messages acked during the call,
+// or in flight, are delivered again (at least once). The package-level
+// Backup copies a queue another process has open. See docs/BACKUP.md.
+//
 // # Format
 //
 // A queue is a folder:

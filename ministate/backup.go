@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/mini-go/mini/internal/backup"
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/vfs"
 )
 
 // BackupInfo describes a copy of a state folder written by a Backup call.
@@ -145,6 +145,10 @@ func journalDir(stateDir, journal, dir string, fsys vfs.FS) (string, error) {
 	return jdir, nil
 }
 
+// testBackupBetween, if set, runs between the copies of the snapshot and
+// of the journal in a live Backup (a test's compaction goes there).
+var testBackupBetween func()
+
 // maxLiveTries is how often Backup reads a live folder again when a
 // compaction came between its copy of the snapshot and of the journal.
 const maxLiveTries = 20
@@ -249,6 +253,9 @@ func backupFolderOnce(fsys vfs.FS, dir, journal, tmp string) (BackupInfo, error)
 	}
 	if found {
 		info.SnapshotSeq = seq
+	}
+	if testBackupBetween != nil {
+		testBackupBetween()
 	}
 	jdir, err := journalDir(dir, journal, tmp, fsys)
 	if err != nil {

@@ -7,15 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mini-go/mini/internal/crashtest"
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/vfs"
 )
 
 // checkRestoredTape opens the copy in dir as a restore does and checks
@@ -223,5 +224,83 @@ func TestBackupCrash(t *testing.T) {
 				check(disk, fmt.Sprintf("crash at op %d, backup again", c.K))
 			})
 		})
+	}
+}
+
+// A compaction between the copies of the snapshot and of the journal in a
+// live Backup: the journal no longer continues the snapshot copied, and
+// Backup reads the folder again rather than publish a copy that does not
+// open.
+func TestBackupCompactBetween(t *testing.T) {
+	mem := vfs.NewMem()
+	m := mustOpen[Tape, Push](t, "/s", "tape.log", memOptions(mem, ministate.Options{MaxSegmentBytes: 200}))
+	defer m.Close()
+	for i := range 20 {
+		mustApply(t, m, Push{i})
+	}
+	if _, err := m.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 20; i < 30; i++ {
+		mustApply(t, m, Push{i})
+	}
+	ministate.SetTestBackupBetween(func() {
+		ministate.SetTestBackupBetween(nil)
+		for i := 30; i < 60; i++ {
+			mustApply(t, m, Push{i})
+		}
+		if _, err := m.Compact(); err != nil {
+			t.Error(err)
+		}
+	})
+	defer ministate.SetTestBackupBetween(nil)
+	info, err := ministate.Backup("/s", "tape.log", "/bk", &ministate.Options{FS: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Tries != 2 || info.SnapshotSeq != 60 {
+		t.Fatalf("Backup = %+v, want a second read that copied snapshot 60", info)
+	}
+	c := mustOpen[Tape, Push](t, "/bk", "tape.log", memOptions(mem, ministate.Options{}))
+	defer c.Close()
+	var n int
+	c.View(func(s *Tape) { n = len(s.Items) })
+	if n != 60 || c.Sequence() != 60 {
+		t.Fatalf("the copy holds %d values at record %d", n, c.Sequence())
+	}
+}
+
+// Compact on a folder whose journal is in the Rust crate's format leaves
+// it one the crate refuses: a file NAME.000 (segment 0 for the crate, read
+// first) whose first line is not a journal header. Go opens it as before,
+// and a backup keeps the mark.
+func TestCompactMarksRustJournal(t *testing.T) {
+	mem := vfs.NewMem()
+	m := mustOpen[Tape, Push](t, "/s", "tape.log", memOptions(mem, ministate.Options{JournalFormat: ministore.FormatPlain}))
+	for i := range 10 {
+		mustApply(t, m, Push{i})
+	}
+	if ok, _ := vfs.Exists(mem, "/s/tape.log.000"); ok {
+		t.Fatal("a mark before Compact")
+	}
+	if _, err := m.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Backup("/bk"); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	for _, dir := range []string{"/s", "/bk"} {
+		b, err := vfs.ReadFile(mem, dir+"/tape.log.000")
+		if err != nil || strings.HasPrefix(string(b), "// MINISTORE JOURNAL v") {
+			t.Fatalf("%s: the mark is %q, %v", dir, b, err)
+		}
+		c := mustOpen[Tape, Push](t, dir, "tape.log", memOptions(mem, ministate.Options{}))
+		var n int
+		c.View(func(s *Tape) { n = len(s.Items) })
+		if n != 10 || c.Sequence() != 10 {
+			t.Fatalf("%s: %d values at record %d", dir, n, c.Sequence())
+		}
+		c.Close()
 	}
 }

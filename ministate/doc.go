@@ -69,6 +69,13 @@
 // store as U+FFFD: a mutation is applied again on recovery exactly as
 // logged.
 //
+// Manager.Backup writes a consistent copy of the folder (the newest
+// snapshot and the journal that continues it) into a new folder while
+// mutations go on; opening the copy gives the state after
+// BackupInfo.Seq, which includes every mutation whose Apply returned
+// before the call. The package-level Backup copies a folder another
+// process has open. See docs/BACKUP.md.
+//
 // # Format
 //
 // A Manager keeps everything in one folder, the state dir:

@@ -29,3 +29,7 @@ func SetLoadPause(d time.Duration) func() {
 	loadPause = d
 	return func() { loadPause = prev }
 }
+
+// SetTestBackupBetween sets the hook that runs between the copies of the
+// snapshot and of the journal in a live Backup.
+func SetTestBackupBetween(fn func()) { testBackupBetween = fn }

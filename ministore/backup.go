@@ -168,21 +168,29 @@ func (w *wal) backupTo(dir string) (BackupInfo, error) {
 			err = openErr
 		}
 		var info BackupInfo
+		if err == nil && testBackupNoted != nil {
+			testBackupNoted()
+		}
 		if err == nil {
 			info, err = copyJournal(w.fs, srcs, dir, false, true)
 			info.Path = filepath.Join(dir, filepath.Base(w.path))
 		}
-		closeSources(srcs)
-		if err != nil {
-			return BackupInfo{}, err
+		if err == nil {
+			err = copyRustMarks(w.fs, w.path, dir)
 		}
+		closeSources(srcs)
 		if w.backGen.Load() == gen {
+			if err != nil {
+				removeCopied(w.fs, dir, srcs, w.path) // the error is what matters
+				return BackupInfo{}, err
+			}
 			info.Tries = try
 			return info, backupBound(w.fs, dir, filepath.Base(w.path), bound, &info)
 		}
 		// A TruncateBack cut the active file under the copy: what was
-		// copied may mix two versions of it.
-		if err := removeCopied(w.fs, dir, srcs); err != nil {
+		// copied may mix two versions of it, or the copy ran out of
+		// bytes.
+		if err := removeCopied(w.fs, dir, srcs, w.path); err != nil {
 			return BackupInfo{}, err
 		}
 		if try == maxBackTries {
@@ -190,6 +198,10 @@ func (w *wal) backupTo(dir string) (BackupInfo, error) {
 		}
 	}
 }
+
+// testBackupNoted, if set, runs in Store.Backup between the noting of the
+// files and their copy (a test's TruncateBack goes there).
+var testBackupNoted func()
 
 // maxLiveTries is how often a live copy reads the journal again when the
 // files it read do not make one journal.
@@ -275,8 +287,11 @@ func backupOnce(fsys vfs.FS, path, dir string, live bool) (BackupInfo, error) {
 	if err == nil {
 		err = backupBound(fsys, dir, filepath.Base(path), bound, &info)
 	}
+	if err == nil {
+		err = copyRustMarks(fsys, path, dir)
+	}
 	if err != nil {
-		if rerr := removeCopied(fsys, dir, srcs); rerr != nil {
+		if rerr := removeCopied(fsys, dir, srcs, path); rerr != nil {
 			return BackupInfo{}, fmt.Errorf("%w (and removing the partial copy: %v)", err, rerr)
 		}
 	}
@@ -420,10 +435,15 @@ func cutCopy(fsys vfs.FS, dst string, size int64) error {
 	return err
 }
 
-// removeCopied removes from dir the copies of srcs that exist.
-func removeCopied(fsys vfs.FS, dir string, srcs []backupSource) error {
+// removeCopied removes from dir the copies of srcs (and of the journal's
+// marks, see rustmark.go) that exist.
+func removeCopied(fsys vfs.FS, dir string, srcs []backupSource, journal string) error {
+	names := rustMarks(journal)
 	for _, src := range srcs {
-		err := fsys.Remove(filepath.Join(dir, filepath.Base(src.path)))
+		names = append(names, src.path)
+	}
+	for _, p := range names {
+		err := fsys.Remove(filepath.Join(dir, filepath.Base(p)))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}

@@ -360,3 +360,38 @@ func TestBackupCrash(t *testing.T) {
 		})
 	}
 }
+
+// A TruncateBack between the noting of the files and their copy: Backup
+// starts again and copies the journal as it is after it.
+func TestBackupTruncateBackBetween(t *testing.T) {
+	mem := vfs.NewMem()
+	s := openT[kv](t, "/src/j.log", quietOptions(Options{MaxSegmentBytes: 256}, mem))
+	defer s.Close()
+	for i := range 30 {
+		if _, err := s.Append(kv{K: "old", V: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testBackupNoted = func() {
+		testBackupNoted = nil
+		if err := s.TruncateBack(25); err != nil {
+			t.Error(err)
+		}
+		if _, err := s.Append(kv{K: "new", V: 1}); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { testBackupNoted = nil }()
+	info, err := s.Backup("/bk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Tries != 2 || info.Last != 26 {
+		t.Fatalf("Backup = %+v, want a second try ending at 26", info)
+	}
+	c := openT[kv](t, info.Path, quietOptions(Options{}, mem))
+	defer c.Close()
+	if r, err := c.Get(26); err != nil || r.K != "new" {
+		t.Fatalf("record 26 of the copy = %+v, %v", r, err)
+	}
+}

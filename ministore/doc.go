@@ -61,6 +61,13 @@
 // those of the last SyncInterval, or, under SyncNever, everything since the
 // last Sync, rotation, truncation or Close.
 //
+// Store.Backup writes a consistent copy of the journal into a new folder
+// while appends go on: every record whose Append returned before the call,
+// up to BackupInfo.Last, each once and in order, checked record by record,
+// fsync'd, and published by one rename (a crash leaves no partial copy).
+// The package-level Backup copies a journal another process has open,
+// without its lock. See docs/BACKUP.md.
+//
 // # Format
 //
 // A journal NAME is an active file NAME and sealed segments NAME.001,

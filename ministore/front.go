@@ -190,6 +190,12 @@ func (w *wal) truncateFront(seq uint64) error {
 		if seq <= first {
 			return nil
 		}
+		if w.format == FormatPlain {
+			// Before the Rust crates could misread it: see rustmark.go.
+			if err := w.markFrontDropped(); err != nil {
+				return err
+			}
+		}
 		if seq > next {
 			// Past the end: the journal empties and numbering jumps.
 			return w.restart(seq)

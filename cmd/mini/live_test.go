@@ -43,6 +43,8 @@ func runWorker(name, dir string) int {
 		err = queueWorker(ctx, dir)
 	case "state":
 		err = stateWorker(ctx, dir)
+	case "log":
+		err = logWorker(ctx, dir) // backup_test.go
 	default:
 		err = fmt.Errorf("no worker %q", name)
 	}

@@ -92,7 +92,7 @@ Exit codes:
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.Version = buildVersion().String()
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(newLogCmd(), newSnapCmd(), newStateCmd(), newQueueCmd(), newBenchCmd(), newVersionCmd())
+	root.AddCommand(newLogCmd(), newSnapCmd(), newStateCmd(), newQueueCmd(), newBackupCmd(), newBenchCmd(), newVersionCmd())
 	markUsage(root)
 	return root
 }

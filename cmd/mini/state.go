@@ -260,7 +260,7 @@ type compactResult struct {
 	Note        string  `json:"note,omitempty"`
 }
 
-const rustCompactNote = "the journal is in the Rust crate's format, which counts records by position; the Rust crate can no longer replay it with this snapshot"
+const rustCompactNote = "the journal is in the Rust crate's format, which counts records by position; the Rust crate can no longer replay it with this snapshot, and refuses it (NAME.000 marks it)"
 
 func newStateCompact() *cobra.Command {
 	var journal string
