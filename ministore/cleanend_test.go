@@ -315,3 +315,56 @@ func TestFindLine(t *testing.T) {
 		t.Fatalf("All(1) error %v, want corruption at offset %d", err, want[149])
 	}
 }
+
+// Damage to a record that nothing after it proves durable (one unsynced
+// batch, then a clean Close) reads like a torn tail. Without the proof,
+// Open would cut it (a crash can leave that); with it, Open does not read
+// it, and All, which knows the records up to LastSeq are there, reports it
+// with its file and offset instead of ending early.
+func TestCleanEndProofDamageBelowEnd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.log")
+	opts := quietOptions(Options{Sync: SyncNever}, nil)
+	s := openT[kv](t, path, opts)
+	batch := make([]kv, 20)
+	for i := range batch {
+		batch[i] = kv{K: "k", V: i + 1}
+	}
+	if _, _, err := s.AppendBatch(batch...); err != nil {
+		t.Fatal(err)
+	}
+	s.w.segMu.RLock()
+	off := s.w.active().index[9] // record 10
+	s.w.segMu.RUnlock()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	// Zeros from record 10's start to the end of its sector: what a lost
+	// sector of an unsynced write leaves, so a reader would take it for a
+	// torn tail. (A bit flipped inside a whole line is always corruption.)
+	end := (off/sectorSize + 1) * sectorSize
+	if end >= int64(len(b)) {
+		t.Fatalf("setup: record 10 at %d is in the last sector of %d bytes", off, len(b))
+	}
+	copy(b[off:end], make([]byte, end-off))
+	os.WriteFile(path, b, 0o644)
+
+	s, clean := openClean(t, path, opts)
+	if !clean {
+		t.Fatal("Open did not use the proof")
+	}
+	var got []int
+	var err error
+	for r, e := range s.All(1) {
+		if e != nil {
+			err = e
+			break
+		}
+		got = append(got, r.Value.V)
+	}
+	var je *JournalError
+	if !slices.Equal(got, seqRange(1, 9)) || !errors.As(err, &je) || !errors.Is(err, ErrCorrupt) ||
+		je.Offset != off || filepath.Base(je.Path) != "j.log" {
+		t.Fatalf("All read %v, then %v; want 1..9 and corruption at offset %d of j.log", got, err, off)
+	}
+}

@@ -163,13 +163,31 @@ func (s *Store[R]) All(from uint64) iter.Seq2[Record[R], error] {
 			return
 		}
 		w.mu.Lock()
-		err := w.err
+		err, first := w.err, w.first
 		w.mu.Unlock()
 		if err == ErrClosed {
 			yield(Record[R]{}, err)
 			return
 		}
-		readRecords(w.fs, w.path, from, last, w.locate(from), false, decodingOf(&w.opts), yield)
+		// The records up to last are known to be there (Open read the
+		// newest file, or a clean-end proof vouched for it): a read that
+		// ends before last, without an error, met a record that does not
+		// verify where a torn tail would end the log. That is damage;
+		// Get reads the record and reports it with its file and offset.
+		next, done := max(from, first), false
+		readRecords(w.fs, w.path, from, last, w.locate(from), false, decodingOf(&w.opts), func(r Record[R], err error) bool {
+			if !yield(r, err) || err != nil {
+				done = true
+				return false
+			}
+			next = r.Seq + 1
+			return true
+		})
+		if !done && next <= last {
+			if _, err := w.get(next); err != nil && !errors.Is(err, ErrNotFound) && err != ErrClosed {
+				yield(Record[R]{}, err)
+			}
+		}
 	}
 }
 
