@@ -14,8 +14,8 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministate"
+	"github.com/mini-go/mini/vfs"
 )
 
 // A group log applies each call as a log of its own at the same index

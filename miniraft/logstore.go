@@ -11,8 +11,8 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/mini-go/mini/internal/jsonline"
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/vfs"
 )
 
 var (

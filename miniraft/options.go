@@ -14,9 +14,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/vfs"
 )
 
 // StoreOptions configure LogStore, StableStore and SnapshotStore; each

@@ -15,8 +15,8 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
+	"github.com/mini-go/mini/vfs"
 )
 
 var _ raft.SnapshotStore = (*SnapshotStore)(nil)

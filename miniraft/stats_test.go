@@ -12,8 +12,11 @@ import (
 // The figures of a 3-node cluster move as it works: indexes grow on every
 // node, the leader sees its followers catch up, and a stopped follower's
 // lag grows while the other's does not.
+//
+// Every Apply has a log of its own here (ApplyGroup -1), so that n Applies
+// move the indexes by n.
 func TestClusterStats(t *testing.T) {
-	c := newCluster(t, 3, nil)
+	c := newCluster(t, 3, func(o *Options) { o.ApplyGroup = -1 })
 	acked := c.applyMany(1, 40, 2)
 	c.converge(acked)
 	leader := c.leader()

@@ -23,8 +23,8 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/miniraft"
+	"github.com/mini-go/mini/vfs"
 )
 
 // NodeConfig is what a node process is started with (as JSON in the
