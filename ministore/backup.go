@@ -457,9 +457,10 @@ func closeSources(srcs []backupSource) {
 	}
 }
 
-// FrontSeq returns the sequence number the oldest file of the journal at
-// path starts at: its first record, or, when the journal holds none, the
-// number its next record gets. It reads one header, takes no lock and
+// FrontSeq returns the sequence number the journal at path starts at: its
+// first record (the front bound, NAME.front, or else the oldest file's
+// base), or, when the journal holds none, the number its next record gets.
+// It reads one header and the bound, takes no lock and
 // writes nothing, so it works beside a process that has the journal open
 // (a file deleted between the listing and the read makes it list again).
 // Of opts, only FS is used.
@@ -491,7 +492,8 @@ func FrontSeq(path string, opts *Options) (uint64, error) {
 		if h.base == 0 { // the Rust crate's files number from 1
 			h.base = 1
 		}
-		return h.base, nil
+		bound, err := readBound(fsys, path) // after the listing: never below it
+		return max(h.base, bound), err
 	}
 }
 
