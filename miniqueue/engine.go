@@ -14,8 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/vfs"
 )
 
 // engine is a queue without a message type: two ministore journals in one
@@ -23,6 +23,18 @@ import (
 // consumers did with them, and the consumer state in memory. Queue[T] wraps
 // one and adds the encoding of T; the dead-letter queue is another one, in
 // the folder "dead".
+//
+// Lock order (a lock is only taken while holding locks to its left):
+//
+//	Queue.mu → replayMu → dedupInit → cpRun → cpMu → dlqMu → mu
+//
+// and every lock of the queue's engine comes before every lock of its
+// dead-letter engine (dlq), which never takes its queue's locks: a receiver
+// holding cpMu shared moves a message there (moveDead), and dlqMu is held
+// while the dead-letter engine opens or closes. mu is the innermost lock of
+// an engine: nothing else is taken under it, and it is released before any
+// journal I/O. The journals' own locks (ministore) come after all of
+// these: appendCons runs under cpMu shared, truncations under cpRun.
 type engine struct {
 	opts     Options
 	fs       vfs.FS

@@ -20,6 +20,20 @@ import (
 // A Manager holds a state of type S in memory and changes it only through
 // mutations of type M that are durable in its journal first. It is safe for
 // concurrent use. Create one with Open.
+//
+// Lock order (a lock is only taken while holding locks to its left):
+//
+//	snapMu → applyMu → mu
+//	qmu → mu (shared, to copy the state for validation)
+//
+// w is a leaf: it is taken under qmu, snapMu or applyMu, and released
+// before anything else is taken (applyReadyLocked drops it to take applyMu,
+// complete drops it around the journal's Sync). qmu is never held together
+// with snapMu or applyMu: a writer leaves qmu before it waits to apply, and
+// lead releases it while the journal appends. The journal's and the
+// snapshot store's own locks come after all of these (Compact calls
+// TruncateFront under snapMu), and the Registry's lock is a leaf taken by
+// the codec.
 type Manager[S any, M Mutator[S]] struct {
 	dir     string
 	journal string
@@ -31,7 +45,7 @@ type Manager[S any, M Mutator[S]] struct {
 
 	// qmu guards q, which orders the writers' records, appends them to
 	// the journal and validates them (see writeQueue). It comes before
-	// m.w and m.mu in the lock order.
+	// m.w and m.mu in the lock order (see Manager).
 	qmu sync.Mutex
 	q   writeQueue[S, M]
 
