@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/mini-go/mini/internal/damagetest"
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/vfs"
 )
 
 // sweepMsg is the message type of the damage sweep.

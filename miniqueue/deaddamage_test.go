@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/vfs"
 )
 
 // twoDeadLetters builds a closed queue in /q on a fresh file system whose

@@ -9,8 +9,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/vfs"
 )
 
 // Options configure a Queue. The zero value, and a nil *Options, give the

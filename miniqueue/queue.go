@@ -14,8 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/mini-go/mini/internal/jsonline"
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/vfs"
 )
 
 // A Queue is a durable queue of messages of type T in one folder. It is

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/vfs"
 )
 
 // payloads returns the records of a journal as strings.

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/minisnap/cborcodec"
+	"github.com/mini-go/mini/vfs"
 )
 
 // benchAccount is one record of the benchmark state: a ledger of accounts,

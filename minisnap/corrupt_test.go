@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
+	"github.com/mini-go/mini/vfs"
 )
 
 // damage is one way to break the newest snapshot. It returns the file the

@@ -17,8 +17,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
+	"github.com/mini-go/mini/vfs"
 )
 
 // step is one Create of a crash workload.

@@ -13,8 +13,8 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
+	"github.com/mini-go/mini/vfs"
 )
 
 // fuzzStore returns a Store holding snapshots 1 and 2, its file system,

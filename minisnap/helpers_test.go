@@ -14,8 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
+	"github.com/mini-go/mini/vfs"
 )
 
 // testState is a state whose every field is derived from its sequence

@@ -10,8 +10,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
+	"github.com/mini-go/mini/vfs"
 )
 
 // numberedPath is where the current Rust crate writes snapshot seq.

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/minisnap"
+	"github.com/mini-go/mini/vfs"
 )
 
 func TestOpenMissingDir(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministate"
+	"github.com/mini-go/mini/vfs"
 )
 
 // With group commit, several writers' records become durable together.

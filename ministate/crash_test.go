@@ -10,9 +10,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
+	"github.com/mini-go/mini/vfs"
 )
 
 // The crash tests run a scripted workload on the simulated file system,

@@ -11,8 +11,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministate"
+	"github.com/mini-go/mini/vfs"
 )
 
 // Counter and Inc are the Rust crate's test types.

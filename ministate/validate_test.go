@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mini-go/mini/vfs"
 	"github.com/mini-go/mini/ministate"
+	"github.com/mini-go/mini/vfs"
 )
 
 // witnessLog remembers, for each Witness accepted by its Validator, the
