@@ -97,7 +97,7 @@ func drain(t *testing.T, fsys vfs.FS, dir string, expect int, wait time.Duration
 // TestBackupUnderLoad: Backup under load, 0 acknowledged pushes missing
 // from any restored copy, and no ack undone. Producers push, a consumer
 // acks (and moves every 7th message to the dead-letter queue) while
-// backups are taken; checkpoints cut both journals during the load.
+// three backups are taken; checkpoints cut both journals during the load.
 func TestBackupUnderLoad(t *testing.T) {
 	for _, live := range []bool{false, true} {
 		t.Run(fmt.Sprintf("live=%v", live), func(t *testing.T) {
@@ -147,7 +147,7 @@ func TestBackupUnderLoad(t *testing.T) {
 				}
 			})
 			pushedChecked, ackedChecked, deadChecked, tries := 0, 0, 0, 0
-			for b := range 4 {
+			for b := range 3 { // each copy is drained: about 2 s under -race
 				time.Sleep(30 * time.Millisecond)
 				pushed, resolved := l.snapshot()
 				dst := filepath.Join(t.TempDir(), fmt.Sprintf("bk%d", b))
@@ -196,7 +196,7 @@ func TestBackupUnderLoad(t *testing.T) {
 			stop.Store(true)
 			cancel()
 			wg.Wait()
-			t.Logf("4 backups under load: %d acknowledged pushes checked (0 missing), %d resolved before the copy (0 delivered again, %d dead letters kept); %d reads of the folder",
+			t.Logf("3 backups under load: %d acknowledged pushes checked (0 missing), %d resolved before the copy (0 delivered again, %d dead letters kept); %d reads of the folder",
 				pushedChecked, ackedChecked, deadChecked, tries)
 		})
 	}
