@@ -39,7 +39,6 @@ import (
 //	err := r.Err()
 type segReader struct {
 	fsys       vfs.FS
-	path       string
 	flag       int // os.O_RDONLY, or os.O_RDWR for recovery
 	files      []segmentFile
 	i          int     // index in files of cur; -1 before the first
@@ -86,7 +85,7 @@ type segHead struct {
 
 // openSegments lists the journal at path; its files are opened with flag.
 func openSegments(fsys vfs.FS, path string, flag int) *segReader {
-	r := &segReader{fsys: fsys, path: path, flag: flag, i: -1}
+	r := &segReader{fsys: fsys, flag: flag, i: -1}
 	r.files, r.err = listSegments(fsys, path)
 	if r.err != nil && !errors.Is(r.err, ErrNotRegular) && !errors.Is(r.err, ErrCorrupt) {
 		r.err = fmt.Errorf("ministore: list %s: %w", path, r.err)
