@@ -328,9 +328,7 @@ func copyJournal(fsys vfs.FS, srcs []backupSource, dir string, live, exact bool)
 			return info, err
 		}
 		if i > 0 && base != expect {
-			err := corruptAt(src.path, 1, 0, fmt.Errorf(
-				"%w: segment starts at sequence number %d, but the previous one ends at %d (a segment is missing)",
-				ErrCorrupt, base, expect-1))
+			err := missingError(src.path, base, expect)
 			if live {
 				return info, relistError{err}
 			}

@@ -407,33 +407,14 @@ func BenchmarkAppendBigPreencoded(b *testing.B) {
 // segments; ns/op is per record. Many small segments should cost little
 // more than one.
 func BenchmarkRecordsSegments(b *testing.B) {
-	const n = 100_000
-	dir := b.TempDir()
-	for _, c := range []struct {
-		name     string
-		segBytes int64
-	}{{"1seg", 1 << 30}, {"1000seg", 15 << 10}} {
-		path := filepath.Join(dir, c.name, "j.log")
-		s, err := Open[benchRecord](path, &Options{Sync: SyncNever, MaxSegmentBytes: c.segBytes})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for i := range n {
-			if _, err := s.Append(newBenchRecord(i)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		segs := len(s.Segments())
-		if err := s.Close(); err != nil {
-			b.Fatal(err)
-		}
-		b.Run(c.name+"/typed", func(b *testing.B) {
+	segmentedJournals(b, func(name, path string, n, segs int) {
+		b.Run(name+"/typed", func(b *testing.B) {
 			benchReplay[benchRecord](b, path, n)
 			b.ReportMetric(float64(segs), "segments")
 		})
-		b.Run(c.name+"/raw", func(b *testing.B) {
+		b.Run(name+"/raw", func(b *testing.B) {
 			benchReplay[json.RawMessage](b, path, n)
 			b.ReportMetric(float64(segs), "segments")
 		})
-	}
+	})
 }

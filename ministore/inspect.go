@@ -137,54 +137,16 @@ func (info *JournalInfo) add(seg SegmentInfo, f vfs.File) error {
 
 // Bounds returns the sequence numbers of the first and the last record of
 // the journal at path (0, 0 if it holds none) without reading it all: it
-// reads the header of every file and the newest file whole. Like Replay, it
-// takes no lock and never writes.
+// reads the header of every file and the newest file whole (see Stat). Like
+// Replay, it takes no lock and never writes.
 func Bounds(path string) (first, last uint64, err error) {
 	return boundsFS(vfs.OS, path)
 }
 
 func boundsFS(fsys vfs.FS, path string) (first, last uint64, err error) {
-	if first, last, err = boundsOf(fsys, path); err != nil {
-		return 0, 0, err
-	}
-	return boundsWithin(fsys, path, first, last)
-}
-
-// boundsOf is Bounds without the front bound.
-func boundsOf(fsys vfs.FS, path string) (first, last uint64, err error) {
-	r := openSegments(fsys, path, os.O_RDONLY)
-	defer r.close()
-	for r.next(0) {
-		if r.cur.hdr.base == 0 {
-			break // a Rust file: positions count from the start
-		}
-		if !r.newest {
-			continue
-		}
-		for r.scan() {
-		}
-		if r.Err() != nil {
-			break
-		}
-		if r.s.expect == r.s.hdr.base { // no records in the newest file
-			if r.s.hdr.base <= r.first { // the journal is empty
-				return 0, 0, nil
-			}
-			return r.first, r.s.hdr.base - 1, nil
-		}
-		return r.first, r.s.expect - 1, nil
-	}
-	if err := r.Err(); err != nil {
-		return 0, 0, err
-	}
-	if r.i < 1 && (r.i < 0 || r.headerless) {
-		return 0, 0, nil // no file, or only one a crash left without a header
-	}
-	// A Rust file without base, or a header-less active file after the
-	// sealed segments: the whole journal must be read.
-	info, err := inspectFS(fsys, path, nil)
+	info, err := Stat(path, &Options{FS: fsys})
 	if err != nil {
 		return 0, 0, err
 	}
-	return info.FirstSeq, info.LastSeq, nil
+	return boundsWithin(fsys, path, info.FirstSeq, info.LastSeq)
 }

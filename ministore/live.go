@@ -109,15 +109,10 @@ func statOnce(fsys vfs.FS, path string) (*JournalInfo, error) {
 		}
 		s.Records = next - s.FirstSeq
 	}
-	for _, s := range info.Segments {
-		info.Bytes += s.Bytes
-		info.Records += s.Records
-		if s.Records > 0 {
-			if info.FirstSeq == 0 {
-				info.FirstSeq = s.FirstSeq
-			}
-			info.LastSeq = s.FirstSeq + s.Records - 1
-		}
+	segs := info.Segments
+	info.Segments = nil
+	for _, s := range segs {
+		info.add(s, nil) // the totals
 	}
 	if err := inspectBound(fsys, path, info); err != nil {
 		return nil, err

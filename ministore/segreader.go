@@ -39,7 +39,6 @@ import (
 //	err := r.Err()
 type segReader struct {
 	fsys       vfs.FS
-	path       string
 	flag       int // os.O_RDONLY, or os.O_RDWR for recovery
 	files      []segmentFile
 	i          int     // index in files of cur; -1 before the first
@@ -86,7 +85,7 @@ type segHead struct {
 
 // openSegments lists the journal at path; its files are opened with flag.
 func openSegments(fsys vfs.FS, path string, flag int) *segReader {
-	r := &segReader{fsys: fsys, path: path, flag: flag, i: -1}
+	r := &segReader{fsys: fsys, flag: flag, i: -1}
 	r.files, r.err = listSegments(fsys, path)
 	if r.err != nil && !errors.Is(r.err, ErrNotRegular) && !errors.Is(r.err, ErrCorrupt) {
 		r.err = fmt.Errorf("ministore: list %s: %w", path, r.err)
@@ -155,10 +154,7 @@ func (r *segReader) next(from uint64) bool {
 			h.base = max(r.expect, 1) // a Rust file: numbering goes on
 		}
 		if r.expect != 0 && h.base != r.expect {
-			r.err = &JournalError{Path: r.cur.sf.path, Line: 1, Err: fmt.Errorf(
-				"%w: segment starts at sequence number %d, but the previous one ends at %d (a segment is missing)",
-				ErrCorrupt, h.base, r.expect-1)}
-			r.changed = true
+			r.err, r.changed = missingError(r.cur.sf.path, h.base, r.expect), true
 			return false
 		}
 		if r.br == nil {
@@ -170,6 +166,14 @@ func (r *segReader) next(from uint64) bool {
 		return true
 	}
 	return false
+}
+
+// missingError is the error for the segment file path, whose first record
+// is base, when the one before it ends at expect-1.
+func missingError(path string, base, expect uint64) error {
+	return corruptAt(path, 1, 0, fmt.Errorf(
+		"%w: segment starts at sequence number %d, but the previous one ends at %d (a segment is missing)",
+		ErrCorrupt, base, expect-1))
 }
 
 // header judges cur's header: false (with err or headerless set) if its

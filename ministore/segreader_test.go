@@ -45,11 +45,7 @@ func TestSegmentsOpenedOnce(t *testing.T) {
 	mem := vfs.NewMem()
 	fsys := &openCounter{FS: mem, opens: map[string]int{}}
 	const path = "/d/j.log"
-	s, err := Open[kv](path, quietOptions(Options{MaxSegmentBytes: 512}, mem))
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendN(t, s, 1, 200)
+	s := smallSegments(t, mem, path, 200)
 	segs := len(s.Segments())
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -128,6 +124,18 @@ func TestSegmentsOpenedOnce(t *testing.T) {
 	}
 }
 
+// smallSegments opens a journal at path on fsys with segments of about 5
+// records and appends records 1 to n.
+func smallSegments(t *testing.T, fsys vfs.FS, path string, n int) *Store[kv] {
+	t.Helper()
+	s, err := Open[kv](path, quietOptions(Options{MaxSegmentBytes: 512}, fsys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, 1, n)
+	return s
+}
+
 // countRecords reads the journal from from on and checks it gets n records.
 func countRecords(fsys vfs.FS, path string, from uint64, n int) error {
 	got := 0
@@ -152,12 +160,8 @@ func countRecords(fsys vfs.FS, path string, from uint64, n int) error {
 func TestSeekHintStale(t *testing.T) {
 	mem := vfs.NewMem()
 	const path = "/d/j.log"
-	s, err := Open[kv](path, quietOptions(Options{MaxSegmentBytes: 512}, mem))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := smallSegments(t, mem, path, 100)
 	defer s.Close()
-	appendN(t, s, 1, 100)
 	var pos seekHint
 	all := func(uint64, []byte) bool { return true }
 	if err := readLogTries(mem, path, 1, 0, nil, true, 1, &pos, all); err != nil || pos.seq != 101 || pos.path != path {
@@ -190,12 +194,7 @@ func TestSeekHintStale(t *testing.T) {
 func TestSegReaderStickyErr(t *testing.T) {
 	mem := vfs.NewMem()
 	const path = "/d/j.log"
-	s, err := Open[kv](path, quietOptions(Options{MaxSegmentBytes: 512}, mem))
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendN(t, s, 1, 100)
-	s.Close()
+	smallSegments(t, mem, path, 100).Close()
 	files, err := listSegments(mem, path)
 	if err != nil || len(files) < 4 {
 		t.Fatalf("%d files, %v", len(files), err)
@@ -224,6 +223,48 @@ func TestSegReaderStickyErr(t *testing.T) {
 // ~100-byte records in one segment and in about 1,000; ns/op is per
 // call. Many small segments should cost little more than one.
 func BenchmarkSegments(b *testing.B) {
+	segmentedJournals(b, func(name, path string, n, segs int) {
+		b.Run(name+"/Open", func(b *testing.B) {
+			opts := &Options{NoPreallocate: true}
+			b.ReportAllocs()
+			for b.Loop() {
+				s, err := Open[benchRecord](path, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if s.LastSeq() != uint64(n) {
+					b.Fatalf("last %d", s.LastSeq())
+				}
+				s.Close()
+			}
+			b.ReportMetric(float64(segs), "segments")
+		})
+		b.Run(name+"/Inspect", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				info, err := Inspect(path, nil)
+				if err != nil || info.Records != uint64(n) {
+					b.Fatal(info, err)
+				}
+			}
+			b.ReportMetric(float64(segs), "segments")
+		})
+		b.Run(name+"/Bounds", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, last, err := Bounds(path); err != nil || last != uint64(n) {
+					b.Fatal(last, err)
+				}
+			}
+			b.ReportMetric(float64(segs), "segments")
+		})
+	})
+}
+
+// segmentedJournals writes n = 100,000 ~100-byte records to a journal of
+// one segment ("1seg") and to one of about 1,000 ("1000seg"), and calls fn
+// with each one's name, path, n and number of segments.
+func segmentedJournals(b *testing.B, fn func(name, path string, n, segs int)) {
 	const n = 100_000
 	dir := b.TempDir()
 	for _, c := range []struct {
@@ -244,39 +285,6 @@ func BenchmarkSegments(b *testing.B) {
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}
-		b.Run(c.name+"/Open", func(b *testing.B) {
-			opts := &Options{NoPreallocate: true}
-			b.ReportAllocs()
-			for b.Loop() {
-				s, err := Open[benchRecord](path, opts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if s.LastSeq() != n {
-					b.Fatalf("last %d", s.LastSeq())
-				}
-				s.Close()
-			}
-			b.ReportMetric(float64(segs), "segments")
-		})
-		b.Run(c.name+"/Inspect", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				info, err := Inspect(path, nil)
-				if err != nil || info.Records != n {
-					b.Fatal(info, err)
-				}
-			}
-			b.ReportMetric(float64(segs), "segments")
-		})
-		b.Run(c.name+"/Bounds", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, last, err := Bounds(path); err != nil || last != n {
-					b.Fatal(last, err)
-				}
-			}
-			b.ReportMetric(float64(segs), "segments")
-		})
+		fn(c.name, path, n, segs)
 	}
 }
