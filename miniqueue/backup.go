@@ -83,11 +83,9 @@ func (e *engine) backupTo(dir string) (BackupInfo, error) {
 	if err != nil {
 		return BackupInfo{}, err
 	}
-	if e.isDLQ {
-		return info, nil
-	}
 	// After the consumer journal: every dead letter whose "dead" record
-	// was copied is in the dead-letter queue by now.
+	// was copied is in the dead-letter queue by now. (A dead-letter
+	// queue's own dlq is nil.)
 	e.dlqMu.Lock()
 	dlq := e.dlq
 	e.dlqMu.Unlock()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mini-go/mini/internal/backup"
 	"github.com/mini-go/mini/internal/crashtest"
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministore"
 	"github.com/mini-go/mini/vfs"
 )
@@ -43,7 +44,7 @@ func drain(t *testing.T, fsys vfs.FS, dir string, expect int, wait time.Duration
 	t.Helper()
 	for _, j := range []string{messagesFile, consumersFile} {
 		s, err := ministore.Open[struct{}](filepath.Join(dir, j), &ministore.Options{FS: fsys, Schema: ministore.AnySchema,
-			AllowUnknownFields: true, Logger: quietLogger})
+			AllowUnknownFields: true, Logger: testutil.Quiet()})
 		if err != nil {
 			t.Fatalf("open the copy's %s: %v", j, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mini-go/mini/internal/damagetest"
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministore"
 	"github.com/mini-go/mini/vfs"
 )
@@ -389,7 +390,7 @@ func probeStoreFix(t *testing.T) pendingFixes {
 	t.Helper()
 	open := func(edit func(b []byte) []byte) (*vfs.Mem, error) {
 		mem := vfs.NewMem()
-		o := &ministore.Options{FS: mem, Logger: quietLogger}
+		o := &ministore.Options{FS: mem, Logger: testutil.Quiet()}
 		s, err := ministore.Open[json.RawMessage]("/p/j.log", o)
 		if err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministore"
 	"github.com/mini-go/mini/vfs"
 )
@@ -226,7 +227,7 @@ func TestOpenReportsLostMessages(t *testing.T) {
 // checkpoint's "last" removed, as a release before it wrote them.
 func rewriteWithoutLast(t *testing.T, mem *vfs.Mem, path string) {
 	t.Helper()
-	o := &ministore.Options{FS: mem, Logger: quietLogger, Schema: consumersSchema}
+	o := &ministore.Options{FS: mem, Logger: testutil.Quiet(), Schema: consumersSchema}
 	s, err := ministore.Open[json.RawMessage](path, o)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"time"
 )
 
 // The dead-letter queue is an engine of its own in the folder "dead", with
@@ -48,16 +49,16 @@ func (e *engine) deadQueue(create bool) (*engine, error) {
 		}
 	}
 	o := e.opts
-	o.MaxBytes = 0
+	o.MaxBytes, o.CacheBytes = 0, 0 // see engine
 	if e.ro != nil {
-		d, err := openEngineReadOnly(dir, o, true)
+		d, err := openEngineReadOnly(dir, o)
 		if err != nil {
 			return nil, err
 		}
 		e.dlq = d
 		return d, nil
 	}
-	d, err := openEngine(dir, o, true)
+	d, err := openEngine(dir, o)
 	if err != nil {
 		return nil, err
 	}
@@ -217,4 +218,59 @@ func (e *engine) deleteDead(id uint64) error {
 		return err
 	}
 	return d.ack(d.deadConsumer(), id)
+}
+
+// deadEntry is a message in the dead-letter queue.
+type deadEntry struct {
+	Consumer string          `json:"consumer"`
+	Seq      uint64          `json:"seq"`
+	Attempts int             `json:"attempts"`
+	Reason   string          `json:"reason"`
+	Time     time.Time       `json:"time"`
+	Value    json.RawMessage `json:"value"`
+}
+
+// deadLetter moves message seq of consumer c to the dead-letter queue: a
+// copy goes there first, then the "dead" record resolves it here. A crash
+// between the two is finished by the next Open (finishDeadLetters). The
+// caller holds cpMu shared and has the message claimed, so no other
+// receiver takes it meanwhile; on error the caller makes it ready again.
+func (e *engine) deadLetter(c *cstate, seq uint64, attempts int, reason string, value []byte) error {
+	_, err := e.moveDead(c, seq, attempts, reason, value)
+	return err
+}
+
+// moveDead is deadLetter, reporting whether the message was moved (false:
+// an older delivery acknowledged it meanwhile, and the copy was taken out).
+func (e *engine) moveDead(c *cstate, seq uint64, attempts int, reason string, value []byte) (bool, error) {
+	dlq, err := e.deadQueue(true)
+	if err != nil {
+		return false, err
+	}
+	ent, err := json.Marshal(deadEntry{Consumer: c.name, Seq: seq, Attempts: attempts, Reason: reason,
+		Time: time.Now().UTC(), Value: json.RawMessage(value)})
+	if err != nil {
+		return false, fmt.Errorf("miniqueue: encode dead letter: %w", err)
+	}
+	id, _, err := dlq.push(context.Background(), []json.RawMessage{appendEnvelope(nil, ent)}, false)
+	if err != nil {
+		return false, err
+	}
+	if err := e.appendCons(appendSeqRecord(nil, opDead, c.qname, seq, attempts)); err != nil {
+		return false, err
+	}
+	e.mu.Lock()
+	moved := c.resolve(seq)
+	if moved {
+		c.stats.dead++
+		e.floorMovedLocked()
+	}
+	e.mu.Unlock()
+	if !moved {
+		// An older delivery acknowledged it meanwhile: take the copy out.
+		return false, dlq.ack(dlq.deadConsumer(), id)
+	}
+	e.log.Warn("miniqueue: message moved to the dead-letter queue", "dir", e.dir, "consumer", c.name,
+		"seq", seq, "id", id, "reason", reason)
+	return true, nil
 }

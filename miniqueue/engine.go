@@ -22,7 +22,10 @@ import (
 // folder, messages.log for the messages and consumers.log for what the
 // consumers did with them, and the consumer state in memory. Queue[T] wraps
 // one and adds the encoding of T; the dead-letter queue is another one, in
-// the folder "dead".
+// the folder "dead". That one has no mode of its own: deadQueue opens it
+// with options that turn off what it does not use (no MaxBytes, no message
+// cache), it never receives, so it never has a dead-letter queue itself,
+// and no PushWithID reaches it, so it never has a de-duplication table.
 //
 // Lock order (a lock is only taken while holding locks to its left):
 //
@@ -44,7 +47,6 @@ type engine struct {
 	cons     *ministore.Store[json.RawMessage]
 	msgPath  string
 	consPath string
-	isDLQ    bool
 	lock     io.Closer // the folder lock; nil for a dead-letter queue
 	ro       *roState  // not nil for a read-only engine (OpenReadOnly): msgs and cons are nil
 
@@ -92,13 +94,12 @@ const (
 
 // openEngine opens (or creates) the journals in dir and recovers the
 // consumer state from them.
-func openEngine(dir string, o Options, isDLQ bool) (*engine, error) {
+func openEngine(dir string, o Options) (*engine, error) {
 	e := &engine{
 		opts:      o,
 		fs:        o.FS,
 		dir:       dir,
 		log:       o.Logger,
-		isDLQ:     isDLQ,
 		msgPath:   filepath.Join(dir, messagesFile),
 		consPath:  filepath.Join(dir, consumersFile),
 		closing:   make(chan struct{}),
@@ -134,13 +135,9 @@ func openEngine(dir string, o Options, isDLQ bool) (*engine, error) {
 		e.msgs.Close()
 		return nil, fmt.Errorf("miniqueue: open %s: %w", e.consPath, err)
 	}
-	cacheBytes := o.CacheBytes
-	if isDLQ {
-		cacheBytes = 0
-	}
-	e.cache = newMsgCache(e.msgs.LastSeq(), cacheBytes)
+	e.cache = newMsgCache(e.msgs.LastSeq(), o.CacheBytes)
 	dedupFrom, err := e.recover()
-	if err == nil && dedupFrom > 0 && !isDLQ {
+	if err == nil && dedupFrom > 0 {
 		err = e.loadDedup(dedupFrom)
 	}
 	if err != nil {
@@ -148,7 +145,7 @@ func openEngine(dir string, o Options, isDLQ bool) (*engine, error) {
 		e.cons.Close()
 		return nil, err
 	}
-	if o.MaxBytes > 0 && !isDLQ {
+	if o.MaxBytes > 0 {
 		if err := e.countBytes(); err != nil {
 			e.msgs.Close()
 			e.cons.Close()

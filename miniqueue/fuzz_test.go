@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministore"
 	"github.com/mini-go/mini/vfs"
 )
@@ -195,7 +196,7 @@ func FuzzOpenConsumerJournal(f *testing.F) {
 			mustAck(t, recvT(t, q.Consumer("")))
 			recvT(t, q.Consumer(""))
 			q.Close()
-			s, err := ministore.Open[json.RawMessage]("/q/consumers.log", &ministore.Options{FS: mem, Logger: quietLogger, Schema: ministore.AnySchema})
+			s, err := ministore.Open[json.RawMessage]("/q/consumers.log", &ministore.Options{FS: mem, Logger: testutil.Quiet(), Schema: ministore.AnySchema})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,19 +6,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/vfs"
 )
-
-var quietLogger = slog.New(slog.DiscardHandler)
 
 // withFS returns a copy of o using fsys and a silent logger.
 func withFS(o Options, fsys vfs.FS) *Options {
 	o.FS = fsys
-	o.Logger = quietLogger
+	o.Logger = testutil.Quiet()
 	return &o
 }
 
@@ -29,7 +27,7 @@ func openT[T any](t testing.TB, dir string, o *Options) *Queue[T] {
 	}
 	if o.Logger == nil {
 		c := *o
-		c.Logger = quietLogger
+		c.Logger = testutil.Quiet()
 		o = &c
 	}
 	q, err := Open[T](dir, o)

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mini-go/mini/internal/testutil"
 )
 
 // The kill test runs a producer process and a consumer process on one
@@ -97,7 +99,7 @@ func killChild(role, dir, base, retry string) {
 	parent := os.Getppid()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
 	o := killOptions
-	o.Logger = quietLogger
+	o.Logger = testutil.Quiet()
 	for start := time.Now(); time.Since(start) < 5*time.Minute && os.Getppid() == parent; {
 		q, err := Open[int](dir, &o)
 		if errors.Is(err, ErrLocked) {
@@ -374,7 +376,7 @@ func TestKillProducerAndConsumer(t *testing.T) {
 	consumerLife++
 	mu.Unlock()
 	o := killOptions
-	o.Logger = quietLogger
+	o.Logger = testutil.Quiet()
 	q, err := Open[int](dir, &o)
 	if err != nil {
 		t.Fatal(err)

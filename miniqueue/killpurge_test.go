@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mini-go/mini/internal/testutil"
 )
 
 // TestKillPurgeAndMaxAge kills a process that pushes messages and purges
@@ -33,7 +35,7 @@ import (
 const envPurgeDir = "MINIQUEUE_PURGE_DIR"
 
 var purgeKillOptions = Options{MaxAge: 3 * time.Second, MaxSegmentBytes: 64 << 10, checkpointBytes: 4 << 10,
-	consSegmentBytes: 16 << 10, Logger: quietLogger}
+	consSegmentBytes: 16 << 10, Logger: testutil.Quiet()}
 
 func purgeChild(dir string) {
 	purge := os.Getenv("MINIQUEUE_PURGE") == "1"

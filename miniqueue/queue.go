@@ -62,7 +62,7 @@ func Open[T any](dir string, opts *Options) (*Queue[T], error) {
 		}
 		return nil, fmt.Errorf("miniqueue: lock %s: %w", dir, err)
 	}
-	e, err := openEngine(dir, o, false)
+	e, err := openEngine(dir, o)
 	if err != nil {
 		lock.Close()
 		return nil, err

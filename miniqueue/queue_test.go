@@ -14,6 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/vfs"
 )
 
@@ -124,7 +125,7 @@ func TestReopen(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			q, err := Open[int](dir, &Options{Logger: quietLogger})
+			q, err := Open[int](dir, &Options{Logger: testutil.Quiet()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministore"
 	"github.com/mini-go/mini/vfs"
 )
@@ -109,7 +110,7 @@ func TestBadConsumerRecords(t *testing.T) {
 			q.Consumer("")
 			mustPush(t, q, 1, 2, 3)
 			q.Close()
-			s, err := ministore.Open[json.RawMessage]("/q/consumers.log", &ministore.Options{FS: mem, Logger: quietLogger, Schema: ministore.AnySchema})
+			s, err := ministore.Open[json.RawMessage]("/q/consumers.log", &ministore.Options{FS: mem, Logger: testutil.Quiet(), Schema: ministore.AnySchema})
 			if err != nil {
 				t.Fatal(err)
 			}

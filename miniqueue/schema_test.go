@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministore"
 )
 
@@ -74,7 +75,7 @@ func TestJournalsRecordSchema(t *testing.T) {
 	}
 	q.Close()
 	for _, f := range []string{messagesFile, consumersFile} {
-		_, err := ministore.Open[json.RawMessage](filepath.Join(dir, f), &ministore.Options{Logger: quietLogger})
+		_, err := ministore.Open[json.RawMessage](filepath.Join(dir, f), &ministore.Options{Logger: testutil.Quiet()})
 		if !errors.Is(err, ministore.ErrSchema) {
 			t.Fatalf("ministore.Open(%s) = %v, want ErrSchema", f, err)
 		}

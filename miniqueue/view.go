@@ -60,7 +60,7 @@ func OpenReadOnly[T any](dir string, opts *Options) (*View[T], error) {
 		return nil, errors.New("miniqueue: empty folder name")
 	}
 	dir = filepath.Clean(dir)
-	e, err := openEngineReadOnly(dir, o, false)
+	e, err := openEngineReadOnly(dir, o)
 	if err != nil {
 		return nil, err
 	}
@@ -75,14 +75,14 @@ func OpenReadOnly[T any](dir string, opts *Options) (*View[T], error) {
 const readOnlyTries = 5
 
 // openEngineReadOnly reads the state of the queue in dir without a lock.
-func openEngineReadOnly(dir string, o Options, isDLQ bool) (*engine, error) {
+func openEngineReadOnly(dir string, o Options) (*engine, error) {
 	var err error
 	for try := range readOnlyTries {
 		if try > 0 {
 			time.Sleep(time.Duration(try) * 20 * time.Millisecond)
 		}
 		var e *engine
-		e, err = readEngineOnce(dir, o, isDLQ)
+		e, err = readEngineOnce(dir, o)
 		if err == nil || errors.Is(err, fs.ErrNotExist) {
 			return e, err
 		}
@@ -90,13 +90,12 @@ func openEngineReadOnly(dir string, o Options, isDLQ bool) (*engine, error) {
 	return nil, err
 }
 
-func readEngineOnce(dir string, o Options, isDLQ bool) (*engine, error) {
+func readEngineOnce(dir string, o Options) (*engine, error) {
 	e := &engine{
 		opts:      o,
 		fs:        o.FS,
 		dir:       dir,
 		log:       o.Logger,
-		isDLQ:     isDLQ,
 		msgPath:   filepath.Join(dir, messagesFile),
 		consPath:  filepath.Join(dir, consumersFile),
 		closing:   make(chan struct{}),

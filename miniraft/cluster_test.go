@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministate"
 )
 
@@ -98,7 +99,7 @@ type cluster struct {
 }
 
 func nodeOptions(id string) *Options {
-	return &Options{ID: id, Bind: "127.0.0.1:0", TLS: nodeTLS(id), Raft: testRaftConfig(), Logger: quiet, ApplyTimeout: 5 * time.Second}
+	return &Options{ID: id, Bind: "127.0.0.1:0", TLS: nodeTLS(id), Raft: testRaftConfig(), Logger: testutil.Quiet(), ApplyTimeout: 5 * time.Second}
 }
 
 // newCluster starts n nodes: n1 bootstraps, the leader adds the others.

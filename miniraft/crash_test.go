@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mini-go/mini/internal/crashtest"
+	"github.com/mini-go/mini/internal/testutil"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -67,7 +68,7 @@ type crashModel struct {
 
 func runCrashWorkload(fsys vfs.FS) (*crashModel, error) {
 	m := &crashModel{logs: map[uint64]*raft.Log{}}
-	opts := &StoreOptions{Logger: quiet, FS: fsys, MaxSegmentBytes: 300, CacheLogs: 4}
+	opts := &StoreOptions{Logger: testutil.Quiet(), FS: fsys, MaxSegmentBytes: 300, CacheLogs: 4}
 	logs, err := OpenLogStore("/data/raft.log", opts)
 	if err != nil {
 		return m, err
@@ -145,7 +146,7 @@ func runCrashWorkload(fsys vfs.FS) (*crashModel, error) {
 
 // check opens the stores on a crashed disk and compares them with m.
 func (m *crashModel) check(fsys vfs.FS) error {
-	opts := &StoreOptions{Logger: quiet, FS: fsys, MaxSegmentBytes: 300}
+	opts := &StoreOptions{Logger: testutil.Quiet(), FS: fsys, MaxSegmentBytes: 300}
 	logs, err := OpenLogStore("/data/raft.log", opts)
 	if err != nil {
 		return fmt.Errorf("reopen log: %w", err)
@@ -286,7 +287,7 @@ func TestCrashAtEveryOperation(t *testing.T) {
 // two) and records the ids of those whose Close returned nil.
 func snapshotWorkload(fsys vfs.FS) (acked map[string][]byte, inflight map[string][]byte, err error) {
 	acked, inflight = map[string][]byte{}, map[string][]byte{}
-	s, err := OpenSnapshotStore("/data/snapshots", &StoreOptions{Logger: quiet, FS: fsys, KeepSnapshots: 2})
+	s, err := OpenSnapshotStore("/data/snapshots", &StoreOptions{Logger: testutil.Quiet(), FS: fsys, KeepSnapshots: 2})
 	if err != nil {
 		return acked, inflight, err
 	}
@@ -329,7 +330,7 @@ func TestSnapshotStoreCrashAtEveryOperation(t *testing.T) {
 		if disk == nil {
 			disk = faulty.Crash()
 		}
-		s, err := OpenSnapshotStore("/data/snapshots", &StoreOptions{Logger: quiet, FS: disk})
+		s, err := OpenSnapshotStore("/data/snapshots", &StoreOptions{Logger: testutil.Quiet(), FS: disk})
 		if err != nil {
 			t.Fatalf("crash at %d: reopen: %v", n, err)
 		}

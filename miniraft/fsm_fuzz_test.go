@@ -5,6 +5,8 @@ package miniraft
 import (
 	"slices"
 	"testing"
+
+	"github.com/mini-go/mini/internal/testutil"
 )
 
 // FuzzRestore feeds the fsm's snapshot parser arbitrary bytes: it returns
@@ -20,7 +22,7 @@ func FuzzRestore(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a := newFSM(c, quiet)
+		a := newFSM(c, testutil.Quiet())
 		if err := a.Restore(readCloser(string(data))); err != nil {
 			return
 		}
@@ -32,7 +34,7 @@ func FuzzRestore(f *testing.F) {
 		if err := snap.Persist(sink); err != nil {
 			t.Fatal(err)
 		}
-		b := newFSM(c, quiet)
+		b := newFSM(c, testutil.Quiet())
 		if err := b.Restore(sink.reader()); err != nil {
 			t.Fatalf("a snapshot of a restored state does not restore: %v", err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/vfs"
 )
@@ -52,7 +53,7 @@ func TestGroupLogAppliesLikeSeparateLogs(t *testing.T) {
 	}
 
 	// One log per call, at indexes 2, 3, ...
-	sep := newFSM(c, quiet)
+	sep := newFSM(c, testutil.Quiet())
 	sep.Apply(pre)
 	var want []any
 	for i, cl := range calls {
@@ -62,7 +63,7 @@ func TestGroupLogAppliesLikeSeparateLogs(t *testing.T) {
 	}
 
 	// All calls in one group log at index 2.
-	grp := newFSM(c, quiet)
+	grp := newFSM(c, testutil.Quiet())
 	grp.Apply(pre)
 	recs := make([][]byte, len(calls))
 	rids := make([]string, len(calls))
@@ -140,7 +141,7 @@ func TestGroupLogBadData(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, data := range []string{`[{"id":1}]`, `[{"id":1},{"id":2},{"id":3}]`, `{"id":1}`, `[{"id":1},{"id":2}`, `[{"id":1},,{"id":2}]`, `[{"id":1},{"id":2}] x`, ``} {
-		f := newFSM(c, quiet)
+		f := newFSM(c, testutil.Quiet())
 		l := &raft.Log{Index: 5, Data: []byte(data), Extensions: encodeGroupExt([]string{"x", ""})}
 		got, ok := f.Apply(l).(groupResult)
 		if !ok || len(got) != 2 {
@@ -158,7 +159,7 @@ func TestGroupLogBadData(t *testing.T) {
 	// Extensions that say group but do not agree with themselves refuse
 	// the log.
 	for _, ext := range []string{`{"group":2,"rids":["a"]}`, `{"group":-1}`, `{"group":1,"rid":"a"}`, `{"rids":["a"]}`, `{"group":100000}`} {
-		f := newFSM(c, quiet)
+		f := newFSM(c, testutil.Quiet())
 		r := f.Apply(&raft.Log{Index: 3, Data: []byte(`[{"id":1}]`), Extensions: []byte(ext)})
 		if err, ok := r.(error); !ok || !errors.Is(err, ministate.ErrRefused) {
 			t.Fatalf("%s: %v", ext, r)

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,10 +14,9 @@ import (
 
 	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/internal/testcert"
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/vfs"
 )
-
-var quiet = slog.New(slog.DiscardHandler)
 
 // testCA is the CA of the test clusters; otherCA signs the certificates
 // of attackers.
@@ -30,7 +28,7 @@ var (
 // nodeTLS returns the TLS configuration of the test node id.
 func nodeTLS(id string) *tls.Config { return testcert.Must(testCA.Config(id)) }
 
-func quietOpts(fsys vfs.FS) *StoreOptions { return &StoreOptions{Logger: quiet, FS: fsys} }
+func quietOpts(fsys vfs.FS) *StoreOptions { return &StoreOptions{Logger: testutil.Quiet(), FS: fsys} }
 
 func openLogStore(tb testing.TB, opts *StoreOptions) *LogStore {
 	tb.Helper()

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/mini-go/mini/internal/jsonline"
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministore"
 )
 
@@ -40,7 +41,7 @@ func TestLogStore_Implements(t *testing.T) {
 
 func TestLogStore_FirstIndex(t *testing.T) {
 	for _, cache := range []int{0, -1} {
-		l := openLogStore(t, &StoreOptions{Logger: quiet, CacheLogs: cache})
+		l := openLogStore(t, &StoreOptions{Logger: testutil.Quiet(), CacheLogs: cache})
 		mustIndexes(t, l, 0, 0)
 		if err := l.StoreLogs(testLogs(1, 3)); err != nil {
 			t.Fatal(err)
@@ -66,7 +67,7 @@ func TestLogStore_LastIndex(t *testing.T) {
 
 func TestLogStore_GetLog(t *testing.T) {
 	for _, cache := range []int{0, -1} {
-		l := openLogStore(t, &StoreOptions{Logger: quiet, CacheLogs: cache})
+		l := openLogStore(t, &StoreOptions{Logger: testutil.Quiet(), CacheLogs: cache})
 		var got raft.Log
 		if err := l.GetLog(1, &got); err != raft.ErrLogNotFound {
 			t.Fatalf("GetLog on an empty store: %v, want raft.ErrLogNotFound", err)
@@ -127,7 +128,7 @@ func TestLogStore_DeleteRange(t *testing.T) {
 // segment files below it; it rewrites no file, and the deletion holds
 // after reopening.
 func TestLogStoreFrontDeleteCopiesNothing(t *testing.T) {
-	opts := &StoreOptions{Logger: quiet, MaxSegmentBytes: 1000}
+	opts := &StoreOptions{Logger: testutil.Quiet(), MaxSegmentBytes: 1000}
 	l := openLogStore(t, opts)
 	for i := uint64(1); i <= 100; i += 10 {
 		if err := l.StoreLogs(testLogs(i, i+9)); err != nil {
@@ -297,8 +298,8 @@ func reopenLog(t *testing.T, l *LogStore, opts *StoreOptions) *LogStore {
 }
 
 func TestLogStoreLifecycle(t *testing.T) {
-	l := openLogStore(t, &StoreOptions{Logger: quiet, MaxSegmentBytes: 400, CacheLogs: 8})
-	opts := &StoreOptions{Logger: quiet, MaxSegmentBytes: 400, CacheLogs: 8}
+	l := openLogStore(t, &StoreOptions{Logger: testutil.Quiet(), MaxSegmentBytes: 400, CacheLogs: 8})
+	opts := &StoreOptions{Logger: testutil.Quiet(), MaxSegmentBytes: 400, CacheLogs: 8}
 	all := testLogs(1, 60)
 	for i := 0; i < 60; i += 6 {
 		if err := l.StoreLogs(all[i : i+6]); err != nil {
@@ -423,7 +424,7 @@ func TestLogStoreGaps(t *testing.T) {
 // as missing logs, and the ends of the log skip them.
 func TestLogStoreReadsOldHoles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.log")
-	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: quiet, Schema: ministore.AnySchema})
+	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: testutil.Quiet(), Schema: ministore.AnySchema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +456,7 @@ func TestLogStoreReadsOldHoles(t *testing.T) {
 func TestLogStoreRecoversTrailingHoles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "raft.log")
-	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: quiet, Schema: ministore.AnySchema})
+	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: testutil.Quiet(), Schema: ministore.AnySchema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +479,7 @@ func TestLogStoreRecoversTrailingHoles(t *testing.T) {
 // A record that does not hold the log its sequence number says is damage.
 func TestLogStoreDetectsMisnumberedRecord(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.log")
-	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: quiet, Schema: ministore.AnySchema})
+	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: testutil.Quiet(), Schema: ministore.AnySchema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +549,7 @@ func TestLogStoreLocked(t *testing.T) {
 // Raft reads logs from its replication goroutines while its main loop
 // stores and its snapshot loop compacts.
 func TestLogStoreConcurrent(t *testing.T) {
-	l := openLogStore(t, &StoreOptions{Logger: quiet, CacheLogs: 16, MaxSegmentBytes: 2000})
+	l := openLogStore(t, &StoreOptions{Logger: testutil.Quiet(), CacheLogs: 16, MaxSegmentBytes: 2000})
 	const n = 400
 	var wg sync.WaitGroup
 	done := make(chan struct{})

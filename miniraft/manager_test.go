@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministate"
 )
 
@@ -88,7 +89,7 @@ func TestManagerInmemTransportAndRegistry(t *testing.T) {
 	reg := ministate.NewRegistry[ledger]()
 	ministate.Register[add](reg, "Add")
 	_, trans := raft.NewInmemTransport("")
-	o := &Options{ID: "solo", Transport: trans, Bootstrap: true, Registry: reg, Raft: testRaftConfig(), Logger: quiet}
+	o := &Options{ID: "solo", Transport: trans, Bootstrap: true, Registry: reg, Raft: testRaftConfig(), Logger: testutil.Quiet()}
 	m, err := Open[ledger, ministate.Mutator[ledger]](t.TempDir(), o)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministate"
 )
 
@@ -235,7 +236,7 @@ func newTestCodec(t *testing.T) codec[ledger, add] {
 // The window holds the last RequestIDWindow IDs, in log order, in
 // snapshots too; a snapshot without any (older than request IDs) restores.
 func TestRequestWindow(t *testing.T) {
-	f := newFSM(newTestCodec(t), quiet)
+	f := newFSM(newTestCodec(t), testutil.Quiet())
 	var idx uint64
 	apply := func(n int, rid string) any {
 		idx++
@@ -263,7 +264,7 @@ func TestRequestWindow(t *testing.T) {
 	if err := snap.Persist(sink); err != nil {
 		t.Fatal(err)
 	}
-	g := newFSM(newTestCodec(t), quiet)
+	g := newFSM(newTestCodec(t), testutil.Quiet())
 	if err := g.Restore(sink.reader()); err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +275,7 @@ func TestRequestWindow(t *testing.T) {
 		t.Fatal("the restored window differs")
 	}
 	// A snapshot made before request IDs existed.
-	h := newFSM(newTestCodec(t), quiet)
+	h := newFSM(newTestCodec(t), testutil.Quiet())
 	if err := h.Restore(readCloser(`{"seq":7,"state":{"ids":[1],"sum":1}}` + "\n")); err != nil {
 		t.Fatal(err)
 	}

@@ -14,12 +14,13 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/minisnap"
 )
 
 func openSnapshotStore(tb testing.TB, dir string, keep int) *SnapshotStore {
 	tb.Helper()
-	s, err := OpenSnapshotStore(dir, &StoreOptions{Logger: quiet, KeepSnapshots: keep})
+	s, err := OpenSnapshotStore(dir, &StoreOptions{Logger: testutil.Quiet(), KeepSnapshots: keep})
 	if err != nil {
 		tb.Fatal(err)
 	}

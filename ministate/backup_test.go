@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mini-go/mini/internal/crashtest"
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
 	"github.com/mini-go/mini/vfs"
@@ -25,7 +26,7 @@ import (
 func checkRestoredTape(t *testing.T, fsys vfs.FS, dir string, info ministate.BackupInfo, acked map[uint64]int) int {
 	t.Helper()
 	// The journal opens without a repair.
-	j, err := ministore.Open[json.RawMessage](filepath.Join(dir, "tape.log"), &ministore.Options{FS: fsys, Schema: ministore.AnySchema, Logger: quiet()})
+	j, err := ministore.Open[json.RawMessage](filepath.Join(dir, "tape.log"), &ministore.Options{FS: fsys, Schema: ministore.AnySchema, Logger: testutil.Quiet()})
 	if err != nil {
 		t.Fatalf("open the copy's journal: %v", err)
 	}
@@ -72,7 +73,7 @@ func TestBackupUnderLoad(t *testing.T) {
 		t.Run(fmt.Sprintf("live=%v", live), func(t *testing.T) {
 			dir := t.TempDir()
 			m := mustOpen[Tape, Push](t, dir, "tape.log", &ministate.Options{
-				Logger: quiet(), SnapshotEvery: 150, MaxSegmentBytes: 4 << 10})
+				Logger: testutil.Quiet(), SnapshotEvery: 150, MaxSegmentBytes: 4 << 10})
 			defer m.Close()
 			var mu sync.Mutex
 			acked := map[uint64]int{}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
@@ -52,7 +53,7 @@ func newBenchRecord(i int) benchRecord {
 func BenchmarkApply(b *testing.B) {
 	for _, g := range []int{1, 64} {
 		b.Run(fmt.Sprintf("ministore/goroutines=%d", g), func(b *testing.B) {
-			s, err := ministore.Open[benchRecord](filepath.Join(b.TempDir(), "j.log"), &ministore.Options{Logger: quiet()})
+			s, err := ministore.Open[benchRecord](filepath.Join(b.TempDir(), "j.log"), &ministore.Options{Logger: testutil.Quiet()})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -60,7 +61,7 @@ func BenchmarkApply(b *testing.B) {
 			fanOut(b, g, func(i int) error { _, err := s.Append(newBenchRecord(i)); return err })
 		})
 		b.Run(fmt.Sprintf("ministate/goroutines=%d", g), func(b *testing.B) {
-			m, err := ministate.Open[benchState, benchRecord](b.TempDir(), "j.log", &ministate.Options{Logger: quiet()})
+			m, err := ministate.Open[benchState, benchRecord](b.TempDir(), "j.log", &ministate.Options{Logger: testutil.Quiet()})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -127,7 +128,7 @@ func (r checkedRecord) Validate(s *benchState) error {
 func BenchmarkApplyValidated(b *testing.B) {
 	const g = 50
 	b.Run("plain", func(b *testing.B) {
-		m, err := ministate.Open[benchState, benchRecord](b.TempDir(), "j.log", &ministate.Options{Logger: quiet()})
+		m, err := ministate.Open[benchState, benchRecord](b.TempDir(), "j.log", &ministate.Options{Logger: testutil.Quiet()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -135,7 +136,7 @@ func BenchmarkApplyValidated(b *testing.B) {
 		fanOut(b, g, func(i int) error { _, err := m.Apply(newBenchRecord(i)); return err })
 	})
 	b.Run("validated", func(b *testing.B) {
-		m, err := ministate.Open[benchState, checkedRecord](b.TempDir(), "j.log", &ministate.Options{Logger: quiet()})
+		m, err := ministate.Open[benchState, checkedRecord](b.TempDir(), "j.log", &ministate.Options{Logger: testutil.Quiet()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -173,7 +174,7 @@ func BenchmarkRecovery(b *testing.B) {
 	const total, tail = 1_000_000, 10_000
 	root := b.TempDir()
 	full, snap := filepath.Join(root, "full"), filepath.Join(root, "snap")
-	s, err := ministore.Open[setMut](filepath.Join(full, "state.log"), &ministore.Options{Sync: ministore.SyncNever, Logger: quiet()})
+	s, err := ministore.Open[setMut](filepath.Join(full, "state.log"), &ministore.Options{Sync: ministore.SyncNever, Logger: testutil.Quiet()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -214,7 +215,7 @@ func BenchmarkRecovery(b *testing.B) {
 	open := func(dir string, codec ministore.Codec) func(b *testing.B) {
 		return func(b *testing.B) {
 			for b.Loop() {
-				m, err := ministate.Open[map[string]int, setMut](dir, "state.log", &ministate.Options{Logger: quiet(), JournalCodec: codec})
+				m, err := ministate.Open[map[string]int, setMut](dir, "state.log", &ministate.Options{Logger: testutil.Quiet(), JournalCodec: codec})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/ministate"
 )
@@ -302,7 +303,7 @@ func TestRustEnumJournalWithRegistry(t *testing.T) {
 	reg := ministate.NewRegistry[int]()
 	ministate.Register[SetValue](reg, "Set")
 	ministate.Register[AddDelta](reg, "Inc")
-	opts := &ministate.Options{Registry: reg, Logger: quiet()}
+	opts := &ministate.Options{Registry: reg, Logger: testutil.Quiet()}
 	m := mustOpen[int, ministate.Mutator[int]](t, dir, "counter.log", opts)
 	if got := state(m); got != 125 || m.Sequence() != 2 {
 		t.Fatalf("fixture: %d at %d; want 125 at 2", got, m.Sequence())

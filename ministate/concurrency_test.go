@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/vfs"
 )
@@ -132,7 +133,7 @@ func TestApplyOrderIsLogOrder(t *testing.T) {
 // writers race.
 func TestValidatorsUnderConcurrency(t *testing.T) {
 	m := mustOpen[Tape, ministate.Mutator[Tape]](t, t.TempDir(), "tape.log",
-		&ministate.Options{Registry: tapeRegistry(), Logger: quiet()})
+		&ministate.Options{Registry: tapeRegistry(), Logger: testutil.Quiet()})
 	defer mustClose(t, m)
 	const writers, values = 6, 30
 	var accepted, refused atomic.Int64
@@ -286,7 +287,7 @@ func TestSnapshotHoldsWritersOnlyWhileEncoding(t *testing.T) {
 // policy; then recovery must give the same state.
 func TestConcurrentEverything(t *testing.T) {
 	dir := t.TempDir()
-	opts := &ministate.Options{Registry: tapeRegistry(), SnapshotEvery: 7, MaxSegmentBytes: 512, Logger: quiet()}
+	opts := &ministate.Options{Registry: tapeRegistry(), SnapshotEvery: 7, MaxSegmentBytes: 512, Logger: testutil.Quiet()}
 	m := mustOpen[Tape, ministate.Mutator[Tape]](t, dir, "tape.log", opts)
 	var wg sync.WaitGroup
 	for w := range 4 {

@@ -4,13 +4,11 @@ package ministate_test
 
 import (
 	"fmt"
-	"io/fs"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/vfs"
 )
@@ -79,19 +77,17 @@ func (t Tape) equal(o Tape) bool {
 	return true
 }
 
-func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
 // memOptions returns options on fsys with a silent logger.
 func memOptions(fsys vfs.FS, o ministate.Options) *ministate.Options {
 	o.FS = fsys
-	o.Logger = quiet()
+	o.Logger = testutil.Quiet()
 	return &o
 }
 
 func mustOpen[S any, M ministate.Mutator[S]](t testing.TB, dir, journal string, opts *ministate.Options) *ministate.Manager[S, M] {
 	t.Helper()
 	if opts == nil {
-		opts = &ministate.Options{Logger: quiet()}
+		opts = &ministate.Options{Logger: testutil.Quiet()}
 	}
 	m, err := ministate.Open[S, M](dir, journal, opts)
 	if err != nil {
@@ -128,25 +124,5 @@ func state[S any, M ministate.Mutator[S]](m *ministate.Manager[S, M]) S {
 // folder (the vendored fixtures are read-only) and returns its path.
 func copyFixture(t testing.TB, name string) string {
 	t.Helper()
-	src := filepath.Join("..", "testdata", "mini-rs", name)
-	dst := filepath.Join(t.TempDir(), name)
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
-		t.Fatalf("copy fixture %s: %v", name, err)
-	}
-	return dst
+	return testutil.CopyDir(t, filepath.Join("..", "testdata", "mini-rs", name), filepath.Join(t.TempDir(), name))
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
 	"github.com/mini-go/mini/ministore/jsonv2codec"
@@ -57,7 +58,7 @@ func TestJournalCodecRegistry(t *testing.T) {
 			open := func(c ministore.Codec) *ministate.Manager[Tape, ministate.Mutator[Tape]] {
 				t.Helper()
 				m, err := ministate.Open[Tape, ministate.Mutator[Tape]](dir, "state.log",
-					&ministate.Options{JournalCodec: c, Registry: tapeRegistry(), Logger: quiet()})
+					&ministate.Options{JournalCodec: c, Registry: tapeRegistry(), Logger: testutil.Quiet()})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -119,7 +120,7 @@ func TestJournalCodecBare(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			w := newCounting(tc.writer)
-			m, err := ministate.Open[Tape, Push](dir, "state.log", &ministate.Options{JournalCodec: w, Logger: quiet()})
+			m, err := ministate.Open[Tape, Push](dir, "state.log", &ministate.Options{JournalCodec: w, Logger: testutil.Quiet()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,7 +134,7 @@ func TestJournalCodecBare(t *testing.T) {
 			}
 			m.Close()
 			r := newCounting(tc.reader)
-			m, err = ministate.Open[Tape, Push](dir, "state.log", &ministate.Options{JournalCodec: r, Logger: quiet()})
+			m, err = ministate.Open[Tape, Push](dir, "state.log", &ministate.Options{JournalCodec: r, Logger: testutil.Quiet()})
 			if err != nil {
 				t.Fatal(err)
 			}

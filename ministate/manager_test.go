@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
@@ -109,7 +110,7 @@ func TestApplyAndView(t *testing.T) {
 // state, not in the sequence number.
 func TestRefusedLeavesNoTrace(t *testing.T) {
 	dir := t.TempDir()
-	opts := &ministate.Options{Registry: tapeRegistry(), Logger: quiet()}
+	opts := &ministate.Options{Registry: tapeRegistry(), Logger: testutil.Quiet()}
 	m := mustOpen[Tape, ministate.Mutator[Tape]](t, dir, "tape.log", opts)
 	mustApply(t, m, ministate.Mutator[Tape](PushNew{1}), ministate.Mutator[Tape](PushNew{2}))
 	journal := func() []byte {
@@ -283,7 +284,7 @@ func TestRecordFormat(t *testing.T) {
 
 	// With a registry: serde's enum form.
 	dir = t.TempDir()
-	rm := mustOpen[Tape, ministate.Mutator[Tape]](t, dir, "kinds.log", &ministate.Options{Registry: tapeRegistry(), Logger: quiet()})
+	rm := mustOpen[Tape, ministate.Mutator[Tape]](t, dir, "kinds.log", &ministate.Options{Registry: tapeRegistry(), Logger: testutil.Quiet()})
 	mustApply(t, rm, ministate.Mutator[Tape](Push{7}))
 	if _, err := rm.ApplyBatch(PushNew{8}, Push{9}); err != nil {
 		t.Fatal(err)
@@ -308,7 +309,7 @@ func TestGapErrors(t *testing.T) {
 		mustApply(t, m, Push{3}, Push{4}, Push{5})
 		mustClose(t, m)
 		edit(dir, filepath.Join(dir, "tape.log"))
-		m, err := ministate.Open[Tape, Push](dir, "tape.log", &ministate.Options{Logger: quiet()})
+		m, err := ministate.Open[Tape, Push](dir, "tape.log", &ministate.Options{Logger: testutil.Quiet()})
 		if err == nil {
 			m.Close()
 		}
@@ -316,7 +317,7 @@ func TestGapErrors(t *testing.T) {
 	}
 	withStore := func(t *testing.T, fn func(s *ministore.Store[json.RawMessage]) error) func(string, string) {
 		return func(_, journal string) {
-			s, err := ministore.Open[json.RawMessage](journal, &ministore.Options{Logger: quiet(), Schema: ministore.AnySchema})
+			s, err := ministore.Open[json.RawMessage](journal, &ministore.Options{Logger: testutil.Quiet(), Schema: ministore.AnySchema})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -458,7 +459,7 @@ func TestPanickingApply(t *testing.T) {
 		t.Fatalf("Apply after the panic = %v, want ErrFailed", err)
 	}
 	mustClose(t, m)
-	_, err := ministate.Open[Tape, Boom](dir, "tape.log", &ministate.Options{Logger: quiet()})
+	_, err := ministate.Open[Tape, Boom](dir, "tape.log", &ministate.Options{Logger: testutil.Quiet()})
 	var re *ministate.RecordError
 	if !errors.As(err, &re) || re.Seq != 2 || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("reopen = %v, want a RecordError for record 2", err)
@@ -476,14 +477,14 @@ func TestUndecodableRecord(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s, err := ministore.Open[json.RawMessage](filepath.Join(dir, "tape.log"), &ministore.Options{Logger: quiet(), Schema: ministore.AnySchema})
+			s, err := ministore.Open[json.RawMessage](filepath.Join(dir, "tape.log"), &ministore.Options{Logger: testutil.Quiet(), Schema: ministore.AnySchema})
 			if err != nil {
 				t.Fatal(err)
 			}
 			s.Append(json.RawMessage(`{"Push":{"v":1}}`))
 			s.Append(json.RawMessage(tc.record))
 			mustClose(t, s)
-			_, err = ministate.Open[Tape, ministate.Mutator[Tape]](dir, "tape.log", &ministate.Options{Registry: tapeRegistry(), Logger: quiet()})
+			_, err = ministate.Open[Tape, ministate.Mutator[Tape]](dir, "tape.log", &ministate.Options{Registry: tapeRegistry(), Logger: testutil.Quiet()})
 			var re *ministate.RecordError
 			if !errors.As(err, &re) || re.Seq != 2 {
 				t.Fatalf("Open = %v, want a RecordError at record 2", err)
@@ -500,7 +501,7 @@ func TestUndecodableRecord(t *testing.T) {
 func TestMisalignedJournal(t *testing.T) {
 	mem := vfs.NewMem()
 	path := "/d/tape.log"
-	s, err := ministore.Open[json.RawMessage](path, &ministore.Options{FS: mem, Logger: quiet(), Schema: ministore.AnySchema})
+	s, err := ministore.Open[json.RawMessage](path, &ministore.Options{FS: mem, Logger: testutil.Quiet(), Schema: ministore.AnySchema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -567,7 +568,7 @@ func TestSnapshotPolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			o := tc.opts
-			o.Logger, o.KeepSnapshots = quiet(), -1
+			o.Logger, o.KeepSnapshots = testutil.Quiet(), -1
 			m := mustOpen[Tape, Push](t, dir, "tape.log", &o)
 			var vs []int
 			for i := range 10 {

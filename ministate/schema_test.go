@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
 )
@@ -41,7 +42,7 @@ func TestOpenWrongShapeRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			wopts := &ministate.Options{Schema: tt.writeName, Logger: quiet()}
+			wopts := &ministate.Options{Schema: tt.writeName, Logger: testutil.Quiet()}
 			if tt.writeReg {
 				wopts.Registry = bankRegistry()
 			}
@@ -64,7 +65,7 @@ func TestOpenWrongShapeRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			opts := &ministate.Options{Schema: tt.given, Logger: quiet()}
+			opts := &ministate.Options{Schema: tt.given, Logger: testutil.Quiet()}
 			if tt.reg {
 				opts.Registry = bankRegistry()
 				m, err := ministate.Open[Account, ministate.Mutator[Account]](dir, "bank.log", opts)
@@ -112,7 +113,7 @@ func checkOpen(t *testing.T, err error, want string) {
 }
 
 func TestApplyInvalidUTF8Refused(t *testing.T) {
-	m, err := ministate.Open[Account, Deposit](t.TempDir(), "bank.log", &ministate.Options{Logger: quiet()})
+	m, err := ministate.Open[Account, Deposit](t.TempDir(), "bank.log", &ministate.Options{Logger: testutil.Quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestApplyInvalidUTF8Refused(t *testing.T) {
 
 func TestSchemaOptionInvalid(t *testing.T) {
 	for _, s := range []string{"a b", strings.Repeat("x", 101), "\x00"} {
-		if _, err := ministate.Open[Account, Deposit](t.TempDir(), "bank.log", &ministate.Options{Schema: s, Logger: quiet()}); err == nil {
+		if _, err := ministate.Open[Account, Deposit](t.TempDir(), "bank.log", &ministate.Options{Schema: s, Logger: testutil.Quiet()}); err == nil {
 			t.Errorf("Schema %q accepted", s)
 		}
 	}

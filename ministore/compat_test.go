@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mini-go/mini/internal/testutil"
 )
 
 // Files written by the Rust crate ministore 0.1.x (see testdata/mini-rs/README.md).
@@ -19,22 +21,7 @@ const fixtures = "../testdata/mini-rs"
 // that open it for writing never change the original.
 func copyFixture(t *testing.T, name string) string {
 	t.Helper()
-	src := filepath.Join(fixtures, name)
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatalf("fixture %s: %v", name, err)
-	}
-	dst := t.TempDir()
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dst
+	return testutil.CopyDir(t, filepath.Join(fixtures, name), t.TempDir())
 }
 
 // counterMutation is the Rust enum CounterMutation { Set { value }, Inc { delta } }

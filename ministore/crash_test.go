@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mini-go/mini/internal/crashtest"
+	"github.com/mini-go/mini/internal/testutil"
 	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"syscall"
@@ -111,9 +111,10 @@ type model struct {
 	next       uint64 // sequence number the next append gets
 }
 
+// quietOptions returns o on fsys with a silent logger.
 func quietOptions(o Options, fsys vfs.FS) *Options {
 	o.FS = fsys
-	o.Logger = slog.New(slog.DiscardHandler)
+	o.Logger = testutil.Quiet()
 	return &o
 }
 

@@ -42,3 +42,28 @@ func TestCoreImportsOnlyStdlib(t *testing.T) {
 		t.Errorf("a core package depends on %s", p)
 	}
 }
+
+// TestTestutilOnlyInTests keeps internal/testutil out of every program:
+// only test files may import it.
+func TestTestutilOnlyInTests(t *testing.T) {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command, which runs this test, is not on PATH: %v", err)
+	}
+	out, err := exec.Command(goCmd, "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "github.com/mini-go/mini/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < len(core) {
+		t.Fatalf("go list listed %d packages", len(lines))
+	}
+	for _, line := range lines {
+		pkg, imports, _ := strings.Cut(line, " ")
+		for _, imp := range strings.Fields(imports) {
+			if imp == "github.com/mini-go/mini/internal/testutil" {
+				t.Errorf("%s imports internal/testutil outside its tests", pkg)
+			}
+		}
+	}
+}
