@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // The front bound: a journal's first record can lie inside a segment.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // BenchmarkTruncateFront cuts the front of a journal inside its one big

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/mini-go/mini/internal/damagetest"
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // frontJournal writes records 1..n in segments of about three records

@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // The Rust crates number a journal's records by their position from the

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mini-go/mini/internal/vfs"
+	"github.com/mini-go/mini/vfs"
 )
 
 // rustReplayCheck applies the Rust crate's rule for opening a journal (its
