@@ -26,7 +26,7 @@ import (
 )
 
 // The cluster section measures replicated Apply: three nodes of one
-// cluster in this process, each with its own folder on the disk under
+// cluster in this process, each with its own directory on the disk under
 // test and a TCP listener on 127.0.0.1, and 1 or 64 clients applying
 // commands on the leader, each Apply returning once the command is
 // committed (fsync'd on a majority) and applied on the leader. Every
@@ -128,7 +128,7 @@ func openMiniraft(dir string, withTLS, smoke bool, opt func(*miniraft.Options)) 
 	// The nodes listen on free ports first; the bootstrap configuration
 	// needs every address, so they are opened in two steps: bind, learn
 	// the addresses, close, then start all with Bootstrap and Peers (a
-	// restart from the folder keeps its port).
+	// restart from the directory keeps its port).
 	opts := make([]miniraft.Options, clusterNodes)
 	dirs := make([]string, clusterNodes)
 	for i := range clusterNodes {
@@ -276,7 +276,7 @@ func openBoltStore(dir string) (raftStore, error) {
 
 // openHashicorp starts a hashicorp/raft cluster with the plain TCP
 // NetworkTransport, each node's log and stable store opened by openStore
-// in its folder, and raft's file snapshot store.
+// in its directory, and raft's file snapshot store.
 func openHashicorp(dir string, openStore func(dir string) (raftStore, error), smoke bool) (*cluster, error) {
 	type node struct {
 		raft  *raft.Raft

@@ -219,7 +219,7 @@ func procStatusKiB(key string) int64 {
 	return 0
 }
 
-// freshDir makes a new empty folder under root.
+// freshDir makes a new empty directory under root.
 func freshDir(root, name string) (string, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", err
@@ -239,7 +239,7 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-// copyTree copies the folder src to dst (regular files and folders only).
+// copyTree copies the directory src to dst (regular files and directories only).
 func copyTree(src, dst string) error {
 	return filepath.Walk(src, func(path string, info os.FileInfo, err error) error {
 		if err != nil {

@@ -18,7 +18,7 @@ type machine struct {
 	MemGiB  float64
 	Kernel  string
 	Go      string
-	FSType  string // of the data folder
+	FSType  string // of the data directory
 	Device  string // the mount's source, e.g. /dev/vda
 	Disk    string // what /sys says about the device
 	Mount   string

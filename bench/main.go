@@ -11,7 +11,7 @@
 //
 // The full run writes docs/bench/results.md, results.json (every sample),
 // wal-append.svg and wal-append.png under the repository's root; the
-// others write to --out (a temporary folder by default). --render
+// others write to --out (a temporary directory by default). --render
 // results.json draws the report again from saved samples.
 package main
 
@@ -228,8 +228,8 @@ func rerender(file, out string) error {
 	return nil
 }
 
-// findBenchModule returns the folder of this module's go.mod, looking up
-// from the working folder, so that both `go run .` in bench/ and `go run
+// findBenchModule returns the directory of this module's go.mod, looking up
+// from the working directory, so that both `go run .` in bench/ and `go run
 // -C bench .` at the root find it.
 func findBenchModule() (string, error) {
 	dir, err := os.Getwd()

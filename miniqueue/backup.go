@@ -14,9 +14,9 @@ import (
 	"github.com/mini-go/mini/vfs"
 )
 
-// BackupInfo describes a copy of a queue folder written by a Backup call.
+// BackupInfo describes a copy of a queue directory written by a Backup call.
 type BackupInfo struct {
-	// Path is the copy's folder.
+	// Path is the copy's directory.
 	Path string `json:"path"`
 	// Messages and Consumers describe the copies of the two journals.
 	// Messages.Last is the copy point of the messages: every message
@@ -27,14 +27,14 @@ type BackupInfo struct {
 	// has none.
 	Dead *BackupInfo `json:"dead,omitempty"`
 	// Live reports a copy made beside the process that has the queue
-	// open (see Backup); Tries counts the reads of the folder.
+	// open (see Backup); Tries counts the reads of the directory.
 	Live  bool `json:"live"`
 	Tries int  `json:"tries"`
 }
 
-// Backup writes a consistent copy of the queue folder, dead-letter queue
-// included, into the folder dst while pushes, receives and acks go on.
-// dst must not exist or must be an empty folder
+// Backup writes a consistent copy of the queue directory, dead-letter queue
+// included, into the directory dst while pushes, receives and acks go on.
+// dst must not exist or must be an empty directory
 // (ministore.ErrBackupDestination otherwise).
 //
 // The consumer journal is copied first, then the message journal, then
@@ -58,7 +58,7 @@ type BackupInfo struct {
 // Writers are held off only while each journal's files are noted, as in
 // ministore's Store.Backup. The copy is written into dst + ".tmp",
 // checked, fsync'd and renamed to dst: after a crash dst is missing or
-// whole. To restore, put the copy's files in the folder's place and Open
+// whole. To restore, put the copy's files in the directory's place and Open
 // it (see docs/BACKUP.md).
 func (q *Queue[T]) Backup(dst string) (BackupInfo, error) {
 	fsys := q.e.fs
@@ -148,13 +148,13 @@ func published(info BackupInfo, tmp, dst string) BackupInfo {
 	return info
 }
 
-// maxLiveTries is how often Backup reads a live queue folder again when
+// maxLiveTries is how often Backup reads a live queue directory again when
 // the other process cut the message journal's front between the copies
 // of the two journals.
 const maxLiveTries = 20
 
-// Backup copies the queue folder dir, which this process does not have
-// open, into the folder dst, as Queue.Backup does. If no process has the
+// Backup copies the queue directory dir, which this process does not have
+// open, into the directory dst, as Queue.Backup does. If no process has the
 // queue open, Backup takes its lock for the copy. If another process has
 // it open, Backup copies it beside that process (a live copy): for the
 // queue, then for its dead-letter queue, it notes where the message
@@ -215,7 +215,7 @@ var testBackupBetween func()
 var errFrontMoved = errors.New("miniqueue: the message journal was cut during the copy")
 
 // backupFolder copies the queue (or, with dead set, dead-letter queue)
-// folder dir into the existing folder tmp.
+// directory dir into the existing directory tmp.
 func backupFolder(fsys vfs.FS, dir, tmp string, live, dead bool) (BackupInfo, error) {
 	tries := 1
 	if live {

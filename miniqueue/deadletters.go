@@ -10,7 +10,7 @@ import (
 
 // DeadLetters is a queue's dead-letter queue: the messages that reached
 // MaxDeliveries or did not decode, one entry per message and consumer. It
-// lives in the queue's folder "dead", in the same format as the queue.
+// lives in the queue's directory "dead", in the same format as the queue.
 type DeadLetters[T any] struct {
 	q *Queue[T]
 }

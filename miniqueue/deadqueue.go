@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// The dead-letter queue is an engine of its own in the folder "dead", with
+// The dead-letter queue is an engine of its own in the directory "dead", with
 // one consumer, "". A dead letter is a message of it: a deadEntry holding
 // the original message's value, consumer, sequence number and delivery
 // count. Replaying or deleting a dead letter acknowledges it there, so the
@@ -157,7 +157,7 @@ func (d *engine) entry(id uint64) (deadEntry, error) {
 
 // deadLen returns the number of dead letters. It reads no file: Open
 // opened the dead-letter queue if there was one (failing on its errors),
-// and only this engine, which holds the folder's lock, creates one later.
+// and only this engine, which holds the directory's lock, creates one later.
 func (e *engine) deadLen() int {
 	e.dlqMu.Lock()
 	d := e.dlq

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 // Package miniqueue is a durable local message queue: typed messages in a
-// folder, stored as readable JSON lines in ministore journals, delivered at
+// directory, stored as readable JSON lines in ministore journals, delivered at
 // least once to every consumer and never lost once Push has returned.
 //
 //	q, err := miniqueue.Open[Order]("data/orders", nil)
@@ -104,7 +104,7 @@
 // opens them with ministore as journals of its own is refused.
 //
 // Queue.Backup writes a consistent copy of the queue, dead-letter queue
-// included, into a new folder while pushes and acks go on: a queue opened
+// included, into a new directory while pushes and acks go on: a queue opened
 // from it holds every message whose Push returned before the call and
 // keeps every ack that returned before it; messages acked during the call,
 // or in flight, are delivered again (at least once). The package-level
@@ -112,9 +112,9 @@
 //
 // # Format
 //
-// A queue is a folder:
+// A queue is a directory:
 //
-//	DIR/queue.lock                      advisory lock: one Queue per folder
+//	DIR/queue.lock                      advisory lock: one Queue per directory
 //	DIR/messages.log, .001, .002, ...   the messages (a ministore journal)
 //	DIR/consumers.log, .001, ...        the consumer records (a ministore journal)
 //	DIR/dead/                           the dead-letter queue, the same layout
@@ -217,7 +217,7 @@
 // from many goroutines share fsyncs, and so do the delivery and ack records
 // of many receivers. Receive blocks until a message is ready or its context
 // ends; waiting receivers are woken one per message. Open takes an advisory
-// lock on the folder: a second Open, in this process or another, fails with
+// lock on the directory: a second Open, in this process or another, fails with
 // ErrLocked until Close.
 //
 // OpenReadOnly looks at a queue another process has open: it takes no
@@ -256,7 +256,7 @@
 // and those whose ID is within DedupWindow, to rebuild the IDs' table
 // (kept in memory: about 100 bytes per ID). Messages with an ID stay on
 // disk for DedupWindow even when acknowledged. The window is measured with
-// the wall clock. An older version of this package opening the folder
+// the wall clock. An older version of this package opening the directory
 // keeps its messages but forgets the IDs.
 //
 // A message held back by PushAt, or waiting out a Nack delay, counts in Len

@@ -19,10 +19,10 @@ import (
 )
 
 // engine is a queue without a message type: two ministore journals in one
-// folder, messages.log for the messages and consumers.log for what the
+// directory, messages.log for the messages and consumers.log for what the
 // consumers did with them, and the consumer state in memory. Queue[T] wraps
 // one and adds the encoding of T; the dead-letter queue is another one, in
-// the folder "dead". That one has no mode of its own: deadQueue opens it
+// the directory "dead". That one has no mode of its own: deadQueue opens it
 // with options that turn off what it does not use (no MaxBytes, no message
 // cache), it never receives, so it never has a dead-letter queue itself,
 // and no PushWithID reaches it, so it never has a de-duplication table.
@@ -47,7 +47,7 @@ type engine struct {
 	cons     *ministore.Store[json.RawMessage]
 	msgPath  string
 	consPath string
-	lock     io.Closer // the folder lock; nil for a dead-letter queue
+	lock     io.Closer // the directory lock; nil for a dead-letter queue
 	ro       *roState  // not nil for a read-only engine (OpenReadOnly): msgs and cons are nil
 
 	// cpMu orders consumer records against checkpoints: a change to the

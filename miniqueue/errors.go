@@ -18,7 +18,7 @@ var (
 	// Nack and Extend on a message received from it.
 	ErrClosed = errors.New("miniqueue: closed")
 	// ErrLocked means another Queue, in this process or another, has the
-	// folder open.
+	// directory open.
 	ErrLocked = errors.New("miniqueue: queue locked by another process")
 	// ErrFull is returned by Push when MaxBytes is reached and
 	// BlockWhenFull is not set, or when one message is bigger than MaxBytes.

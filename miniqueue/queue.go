@@ -18,7 +18,7 @@ import (
 	"github.com/mini-go/mini/vfs"
 )
 
-// A Queue is a durable queue of messages of type T in one folder. It is
+// A Queue is a durable queue of messages of type T in one directory. It is
 // safe for concurrent use.
 type Queue[T any] struct {
 	e   *engine
@@ -28,8 +28,8 @@ type Queue[T any] struct {
 	consumers map[string]*Consumer[T]
 }
 
-// Open opens the queue in the folder dir, creating the folder and the queue
-// if they do not exist. It takes an advisory lock on the folder: a second
+// Open opens the queue in the directory dir, creating the directory and the queue
+// if they do not exist. It takes an advisory lock on the directory: a second
 // Open of it, in this process or another, fails with ErrLocked until Close.
 //
 // Open reads the consumer journal (kept short by checkpoints) and the end
@@ -38,7 +38,7 @@ type Queue[T any] struct {
 // message that was received and not acknowledged before the queue was
 // closed or its process stopped is ready to be delivered again at once.
 //
-// Open also opens the dead-letter queue (the folder "dead") if there is
+// Open also opens the dead-letter queue (the directory "dead") if there is
 // one, and fails if anything in the queue or the dead-letter queue is
 // damaged: an error matching ministore.ErrCorrupt (a journal file that
 // does not verify) or ErrCorrupt (a *RecordError: queue records that do not
@@ -49,7 +49,7 @@ func Open[T any](dir string, opts *Options) (*Queue[T], error) {
 		return nil, err
 	}
 	if dir == "" {
-		return nil, errors.New("miniqueue: empty folder name")
+		return nil, errors.New("miniqueue: empty directory name")
 	}
 	dir = filepath.Clean(dir)
 	if err := vfs.MkdirAll(o.FS, dir, 0o755); err != nil {
@@ -81,7 +81,7 @@ func Open[T any](dir string, opts *Options) (*Queue[T], error) {
 	return &Queue[T]{e: e, dir: dir, consumers: map[string]*Consumer[T]{}}, nil
 }
 
-// Dir returns the queue's folder.
+// Dir returns the queue's directory.
 func (q *Queue[T]) Dir() string { return q.dir }
 
 // Push appends v to the queue and returns its sequence number. The message

@@ -14,27 +14,27 @@ import (
 	"github.com/mini-go/mini/ministore"
 )
 
-// A View is a queue's state as its folder held it when OpenReadOnly read
+// A View is a queue's state as its directory held it when OpenReadOnly read
 // it: the messages, the consumers, their floors and deliveries, the dead
-// letters. It is read without the folder's lock, beside the program that
+// letters. It is read without the directory's lock, beside the program that
 // has the queue open, and never writes. It does not change after
 // OpenReadOnly: open another View to look again.
 type View[T any] struct {
 	e *engine
 }
 
-// roState is what a read-only engine read from its folder.
+// roState is what a read-only engine read from its directory.
 type roState struct {
 	first    uint64                 // the first message on disk; 0 if none
 	messages *ministore.JournalInfo // messages.log, from ministore.Stat
 	cons     *ministore.JournalInfo // consumers.log
 }
 
-// OpenReadOnly reads the queue in the folder dir without taking its lock,
+// OpenReadOnly reads the queue in the directory dir without taking its lock,
 // so that a queue another process has open (Open) can be looked at, and
 // returns what it read as a View. It writes nothing: no lock file, no
 // repair of a torn tail, no .broken copy, no checkpoint, no creation of a
-// missing folder, queue or dead-letter queue (a folder without a queue is
+// missing directory, queue or dead-letter queue (a directory without a queue is
 // an error matching fs.ErrNotExist).
 //
 // It reads the consumer journal to its end, then the ends of the message
@@ -57,7 +57,7 @@ func OpenReadOnly[T any](dir string, opts *Options) (*View[T], error) {
 		return nil, err
 	}
 	if dir == "" {
-		return nil, errors.New("miniqueue: empty folder name")
+		return nil, errors.New("miniqueue: empty directory name")
 	}
 	dir = filepath.Clean(dir)
 	e, err := openEngineReadOnly(dir, o)
@@ -198,7 +198,7 @@ func (e *engine) length() int {
 	return int(n)
 }
 
-// Dir returns the queue's folder.
+// Dir returns the queue's directory.
 func (v *View[T]) Dir() string { return v.e.dir }
 
 // Consumers returns the names of the consumers, sorted.
@@ -207,7 +207,7 @@ func (v *View[T]) Consumers() []string { return v.e.consumerNames() }
 // Len is Queue.Len as of the View.
 func (v *View[T]) Len() int { return v.e.length() }
 
-// Stats returns the queue's figures as the folder holds them. Unlike
+// Stats returns the queue's figures as the directory holds them. Unlike
 // Queue.Stats, whose counters count what the program did since its Open,
 // the counters of a View are zero: Bytes, MaxBytes, each ConsumerStats'
 // Delivered ... Discarded, and Journal and ConsumerJournal but for their

@@ -46,7 +46,7 @@
 // Manager: Apply returns a sequence number once the mutation is on stable
 // storage on a majority of the voters (committed) and applied on the node
 // that returned it. A committed mutation is never lost while a majority
-// of the voters keeps its folder, and every node applies the same
+// of the voters keeps its directory, and every node applies the same
 // mutations in the same order, so their states are equal at equal
 // sequence numbers.
 //
@@ -101,7 +101,7 @@
 //
 // # Format
 //
-// A node's folder:
+// A node's directory:
 //
 //	DIR/
 //	├── raft.log, raft.log.001, ...   the raft log: a ministore journal
@@ -130,7 +130,7 @@
 // front of the log after a snapshot is ministore's TruncateFront: it
 // replaces that small file and deletes the raft.log segment files that lie
 // wholly below it; the records below the bound in the segment that holds
-// it go when that segment does. So compaction copies nothing. Folders of
+// it go when that segment does. So compaction copies nothing. Directories of
 // older releases keep the bound in a journal of their own, raft.log.first
 // ({"first":N} records); OpenLogStore moves it into raft.log.front and
 // deletes that journal. A Manager's mutation is its JSON, {"Kind":{...}} with a Registry, or an
@@ -220,13 +220,13 @@
 //     deterministic: every node runs them on its own copy of the state.
 //   - A panic in a mutation's Apply stops the Manager on every node alike
 //     (ErrFailed): fix the code and restart the nodes.
-//   - Open refuses a folder whose log does not join its snapshots (the
+//   - Open refuses a directory whose log does not join its snapshots (the
 //     log compacted behind a snapshot that was then lost) with a
 //     *GapError (ErrLogGap); raft would panic on it. Rejoin such a node:
-//     on the leader RemoveServer(id); move the folder aside; start the
-//     node with an empty folder, the same ID and address and no
+//     on the leader RemoveServer(id); move the directory aside; start the
+//     node with an empty directory, the same ID and address and no
 //     Bootstrap; on the leader AddVoter(id, addr). It catches up from the
-//     leader's snapshot. (Wiping a node's folder without removing it
+//     leader's snapshot. (Wiping a node's directory without removing it
 //     first would let it vote twice in a term.)
 //   - A retry with ApplyWithID is safe only while its ID is in the window:
 //     RequestIDWindow calls with IDs later, it is applied again.

@@ -90,21 +90,21 @@ func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
 // snapshots: the log starts at First, but the newest snapshot covers only
 // the logs up to Snapshot (0: no snapshot), so the logs in between are
 // gone: the log was compacted behind a snapshot that was then lost. raft
-// cannot start from such a folder. It matches ErrLogGap.
+// cannot start from such a directory. It matches ErrLogGap.
 //
 // To bring the node back, rejoin it: on the leader, RemoveServer(ID);
-// move the node's folder aside (keep it for inspection); start the node
-// with an empty folder, the same ID and address and no Bootstrap; on the
+// move the node's directory aside (keep it for inspection); start the node
+// with an empty directory, the same ID and address and no Bootstrap; on the
 // leader, AddVoter(ID, address). The leader sends it a snapshot and the
 // logs after it.
 type GapError struct {
-	Dir      string // the node's folder
+	Dir      string // the node's directory
 	First    uint64 // the first log in raft.log
 	Snapshot uint64 // the index of the newest snapshot, or 0
 }
 
 func (e *GapError) Error() string {
-	return fmt.Sprintf("miniraft: %s: the log starts at %d but the newest snapshot covers only up to %d: logs %d to %d are lost; rejoin the node with an empty folder (see GapError)",
+	return fmt.Sprintf("miniraft: %s: the log starts at %d but the newest snapshot covers only up to %d: logs %d to %d are lost; rejoin the node with an empty directory (see GapError)",
 		e.Dir, e.First, e.Snapshot, e.Snapshot+1, e.First-1)
 }
 

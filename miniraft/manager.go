@@ -45,7 +45,7 @@ type Manager[S any, M ministate.Mutator[S]] struct {
 	closeErr  error
 }
 
-// Open starts the node whose raft state is kept in the folder dir:
+// Open starts the node whose raft state is kept in the directory dir:
 //
 //	dir/raft.log        the raft log (LogStore), one JSON line per log
 //	dir/stable.log      raft's term and vote (StableStore)
@@ -158,7 +158,7 @@ func newRaft(conf *raft.Config, fsm raft.FSM, logs raft.LogStore, stable raft.St
 	return raft.NewRaft(conf, fsm, logs, stable, snaps, trans)
 }
 
-// openTransport listens on Options.Bind (or the address the folder
+// openTransport listens on Options.Bind (or the address the directory
 // remembers, for port 0), or takes Options.Transport.
 func (m *Manager[S, M]) openTransport() error {
 	o := m.opts
@@ -205,7 +205,7 @@ func (m *Manager[S, M]) ID() string { return m.opts.ID }
 // Addr returns this node's raft address, which the other nodes dial.
 func (m *Manager[S, M]) Addr() string { return m.addr }
 
-// Dir returns the node's folder.
+// Dir returns the node's directory.
 func (m *Manager[S, M]) Dir() string { return m.dir }
 
 // Raft returns the underlying *raft.Raft, for what this package does not

@@ -87,11 +87,11 @@ func (o *StoreOptions) resolved() (StoreOptions, error) {
 // field has the default its comment gives.
 type Options struct {
 	// ID is this node's server ID: unique in the cluster, and the same
-	// every time the node starts from its folder.
+	// every time the node starts from its directory.
 	ID string
 	// Bind is the TCP address the node listens on for raft and forwarded
 	// calls, e.g. "127.0.0.1:7001". With port 0 a free port is chosen the
-	// first time, and the folder remembers it: a restart from the folder
+	// first time, and the directory remembers it: a restart from the directory
 	// listens on the same address, which the other nodes know.
 	Bind string
 	// Advertise is the address the other nodes dial, if it is not the one
@@ -122,7 +122,7 @@ type Options struct {
 	// in tests. Bind, Advertise, Dial, TLS and Forward are then ignored:
 	// securing it is the caller's responsibility.
 	Transport raft.Transport
-	// Bootstrap starts a new cluster if the folder holds no raft state
+	// Bootstrap starts a new cluster if the directory holds no raft state
 	// yet: its first configuration is Peers, or this node alone if Peers
 	// is empty. Set it on one node and add the others with AddVoter, or on
 	// every node with the same Peers. A node with state ignores it.
@@ -167,7 +167,7 @@ type Options struct {
 	// did: set it while nodes of such a version are in the cluster, since
 	// they do not understand group logs (see the package's Caveats).
 	ApplyGroup int
-	// Store configures the log, stable and snapshot stores in the folder.
+	// Store configures the log, stable and snapshot stores in the directory.
 	// Its Logger and FS default to the fields below.
 	Store StoreOptions
 	// Logger receives warnings. Default slog.Default().

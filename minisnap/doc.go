@@ -96,7 +96,7 @@
 // first: each is renamed to DIR/.tmp-del-<name>, DIR is fsync'd, and its
 // files are deleted. Open deletes any ".tmp-" entries left by a crash.
 //
-// A folder written by the Rust crate — DIR/snapshot.json and
+// A directory written by the Rust crate — DIR/snapshot.json and
 // DIR/snapshot.seq, no checksum — is a legacy snapshot: Restore and List
 // read it (as JSON, whatever the Store's codec), any Go snapshot supersedes
 // it whatever its sequence number, and minisnap never writes or deletes it.

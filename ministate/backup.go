@@ -18,9 +18,9 @@ import (
 	"github.com/mini-go/mini/vfs"
 )
 
-// BackupInfo describes a copy of a state folder written by a Backup call.
+// BackupInfo describes a copy of a state directory written by a Backup call.
 type BackupInfo struct {
-	// Path is the copy's folder.
+	// Path is the copy's directory.
 	Path string `json:"path"`
 	// Seq is the copy point: opening the copy gives the state after
 	// record Seq. Every mutation whose Apply returned before Backup was
@@ -31,19 +31,19 @@ type BackupInfo struct {
 	SnapshotSeq uint64 `json:"snapshot_seq"`
 	// Journal describes the copy of the journal.
 	Journal ministore.BackupInfo `json:"journal"`
-	// Live reports a copy made beside the process that has the folder
-	// open (see Backup); Tries counts the reads of the folder.
+	// Live reports a copy made beside the process that has the directory
+	// open (see Backup); Tries counts the reads of the directory.
 	Live  bool `json:"live"`
 	Tries int  `json:"tries"`
 }
 
-// Backup writes a consistent copy of the state folder into the folder dst
+// Backup writes a consistent copy of the state directory into the directory dst
 // while mutations go on: the newest snapshot and the journal from before
 // the record after it, consistent with each other, so that Open on the
 // copy (with the same journal name) gives the state as of BackupInfo.Seq.
 // Every mutation whose Apply returned before Backup was called is in it.
-// dst must not exist or must be an empty folder
-// (ministore.ErrBackupDestination otherwise). Other files of the folder
+// dst must not exist or must be an empty directory
+// (ministore.ErrBackupDestination otherwise). Other files of the directory
 // are not copied.
 //
 // Writers are held off only while the journal's files are noted, as in
@@ -55,7 +55,7 @@ type BackupInfo struct {
 // The copy is written into dst + ".tmp", checked (the snapshot against
 // its checksum, the journal record by record), fsync'd, and renamed to
 // dst: after a crash dst is missing or whole. To restore, put the copy's
-// files in the folder's place and Open it (see docs/BACKUP.md).
+// files in the directory's place and Open it (see docs/BACKUP.md).
 func (m *Manager[S, M]) Backup(dst string) (BackupInfo, error) {
 	fsys := m.opts.FS
 	tmp, err := backup.Begin(fsys, dst)
@@ -129,12 +129,12 @@ func published(info BackupInfo, tmp, dst string) BackupInfo {
 	return info
 }
 
-// journalDir returns the folder of the journal's copy in dir: the journal
-// may sit in a subfolder of the state folder.
+// journalDir returns the directory of the journal's copy in dir: the journal
+// may sit in a subfolder of the state directory.
 func journalDir(stateDir, journal, dir string, fsys vfs.FS) (string, error) {
 	rel, err := filepath.Rel(stateDir, filepath.Dir(journal))
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", fmt.Errorf("ministate: backup: the journal %s is outside the folder %s", journal, stateDir)
+		return "", fmt.Errorf("ministate: backup: the journal %s is outside the directory %s", journal, stateDir)
 	}
 	jdir := filepath.Join(dir, rel)
 	if rel != "." {
@@ -149,12 +149,12 @@ func journalDir(stateDir, journal, dir string, fsys vfs.FS) (string, error) {
 // of the journal in a live Backup (a test's compaction goes there).
 var testBackupBetween func()
 
-// maxLiveTries is how often Backup reads a live folder again when a
+// maxLiveTries is how often Backup reads a live directory again when a
 // compaction came between its copy of the snapshot and of the journal.
 const maxLiveTries = 20
 
-// Backup copies the state folder dir, with its journal in journalFile, into
-// the folder dst, as Manager.Backup does, for a folder this process does
+// Backup copies the state directory dir, with its journal in journalFile, into
+// the directory dst, as Manager.Backup does, for a directory this process does
 // not have open. If no process has it open, Backup takes the journal's
 // lock for the copy. If another process has it open, Backup copies it
 // beside that process (a live copy): the newest snapshot that verifies,
@@ -361,9 +361,9 @@ func copySnapshotOnce(fsys vfs.FS, src *minisnap.Store, dstDir string, maxSeq ui
 }
 
 // copySnapshotFiles copies the files of the snapshot info into dstDir: its
-// snap- folder, or the Rust crate's snapshot file(s).
+// snap- directory, or the Rust crate's snapshot file(s).
 func copySnapshotFiles(fsys vfs.FS, info minisnap.Info, dstDir string) error {
-	var files []string // relative to the snapshots' folder
+	var files []string // relative to the snapshots' directory
 	var root string
 	switch {
 	case !info.Legacy:

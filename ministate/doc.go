@@ -16,7 +16,7 @@
 //	_, err = m.Compact()                       // snapshot, then drop covered records
 //
 // It re-imagines the Rust crate ministate (mini-rs): it opens and continues
-// that crate's folders (its journal, in the crate's format, and its
+// that crate's directories (its journal, in the crate's format, and its
 // snapshot.json/snapshot.seq), and adds what the crate lacks or gets
 // wrong: recovery keyed on the sequence numbers stored in the journal
 // instead of counting lines, compaction, deep copies, several mutation
@@ -50,9 +50,9 @@
 //
 // Compaction never loses a mutation: Compact, and the snapshot policy,
 // first make a snapshot durable (minisnap publishes it with one rename and
-// fsyncs the folder), and only then cut the journal's front up to the
+// fsyncs the directory), and only then cut the journal's front up to the
 // record after it. A crash between the two leaves a longer journal, never
-// a gap. Open fsyncs the folder before anything else, so a rename that an
+// a gap. Open fsyncs the directory before anything else, so a rename that an
 // earlier failed session left unsynced cannot be undone by a power loss
 // after new records depend on it.
 //
@@ -61,7 +61,7 @@
 //
 // The journal records what it holds (ministore's schema): the records'
 // shape, with or without a Registry, and Options.Schema when set. Open of
-// a folder whose journal records another shape or name fails with an error
+// a directory whose journal records another shape or name fails with an error
 // matching ministore.ErrSchema before anything is appended, so a program
 // with the wrong mutation type, or without the Registry, cannot add
 // records the right program would not read. Apply refuses a mutation with
@@ -69,21 +69,21 @@
 // store as U+FFFD: a mutation is applied again on recovery exactly as
 // logged.
 //
-// Manager.Backup writes a consistent copy of the folder (the newest
-// snapshot and the journal that continues it) into a new folder while
+// Manager.Backup writes a consistent copy of the directory (the newest
+// snapshot and the journal that continues it) into a new directory while
 // mutations go on; opening the copy gives the state after
 // BackupInfo.Seq, which includes every mutation whose Apply returned
-// before the call. The package-level Backup copies a folder another
+// before the call. The package-level Backup copies a directory another
 // process has open. See docs/BACKUP.md.
 //
 // # Format
 //
-// A Manager keeps everything in one folder, the state dir:
+// A Manager keeps everything in one directory, the state dir:
 //
 //	DIR/
 //	├── NAME                      the journal (ministore): one record per line
 //	├── NAME.001, NAME.002, ...   sealed journal segments, oldest first
-//	├── NAME.lock                 held while a Manager has the folder open
+//	├── NAME.lock                 held while a Manager has the directory open
 //	├── snap-00000000000000000042/    snapshots (minisnap): the state as of
 //	│   ├── snapshot.json              record 42, pretty JSON by default,
 //	│   ├── snapshot.seq               its sequence number, and a checksum
@@ -120,11 +120,11 @@
 // in parallel with each other and with writers' I/O; they are held off only
 // while a run of durable records is applied to the state.
 //
-// Load reads the state of a folder another process has open, without its
+// Load reads the state of a directory another process has open, without its
 // lock and without writing: the newest good snapshot and the journal after
 // it (a record half written at the end is the end), read again when the
 // program compacts between the two reads. "mini state show" and "mini
-// state stat" read such a folder the same way, without the program's
+// state stat" read such a directory the same way, without the program's
 // types.
 //
 // Stats returns the Manager's figures, lock-free: its journal's
@@ -175,8 +175,8 @@
 //
 // # Caveats
 //
-//   - One Manager per folder: the snapshots in the folder belong to it. A
-//     second Manager on the folder (with any journal name) fails to open:
+//   - One Manager per directory: the snapshots in the directory belong to it. A
+//     second Manager on the directory (with any journal name) fails to open:
 //     the journal and the snapshot store are both locked.
 //   - Mutations and the state must round-trip through encoding/json (the
 //     state through the snapshot codec): only exported fields are stored,
@@ -193,7 +193,7 @@
 //     covers it, so the journal never becomes empty (an empty journal
 //     would not show where its numbering ends, and recovery could not check
 //     that it continues the snapshot).
-//   - After Compact, a folder in the Rust crate's format can no longer be
+//   - After Compact, a directory in the Rust crate's format can no longer be
 //     recovered by the Rust crate: it counts lines from the start of the
 //     journal and reads only its own snapshots. Appending, and Go
 //     snapshots without compaction, keep it valid for the crate; the
@@ -210,11 +210,11 @@
 //     the record as a *RecordError from then on: fix the code first.
 //   - Durability needs a file system where fsync and rename mean what
 //     POSIX says (see ministore and minisnap).
-//   - A folder written before ministate recorded a schema (or by the Rust
+//   - A directory written before ministate recorded a schema (or by the Rust
 //     crate) opens with any shape, as before, and records the Manager's
 //     schema from the journal's next new segment header (rotation or
 //     compaction) on. A schema is never changed afterwards: set
-//     Options.Schema when the folder is created.
+//     Options.Schema when the directory is created.
 //   - Mutations are decoded as encoding/json decodes them (with any
 //     Options.JournalCodec too): unknown fields
 //     are ignored (unlike ministore's typed reading). The journal's schema

@@ -92,13 +92,13 @@ type pending[M any] struct {
 	size int
 }
 
-// Open opens the state kept in the folder dir, with its journal in the file
+// Open opens the state kept in the directory dir, with its journal in the file
 // journalFile inside it, creating both if they do not exist. On first run
 // the state is S's zero value; later runs recover it from the newest
 // snapshot in dir and the journal records after it.
 //
 // Open takes the journal's lock (journalFile + ".lock"): a second Manager
-// on the same folder, in this or another process, fails with
+// on the same directory, in this or another process, fails with
 // ministore.ErrLocked until Close.
 //
 // Recovery fails with a *GapError (ErrGap) if the journal does not continue
@@ -113,7 +113,7 @@ func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager
 		return nil, err
 	}
 	if dir == "" || journalFile == "" {
-		return nil, errors.New("ministate: empty folder or journal name")
+		return nil, errors.New("ministate: empty directory or journal name")
 	}
 	c, err := newCodec[S, M](o.Registry, o.JournalCodec)
 	if err != nil {
@@ -145,7 +145,7 @@ func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager
 		return nil, err
 	}
 	// A session that failed (or crashed) after a rename but before the
-	// fsync of its folder (a journal compaction, a published snapshot)
+	// fsync of its directory (a journal compaction, a published snapshot)
 	// leaves a directory entry that only the page cache holds. Make it
 	// durable before a new record or a compaction can depend on it.
 	for _, d := range slices.Compact([]string{dir, filepath.Dir(journal)}) {
@@ -186,10 +186,10 @@ func (m *Manager[S, M]) Sequence() uint64 { return m.seq.Load() }
 // JournalPath returns the path of the journal's active file.
 func (m *Manager[S, M]) JournalPath() string { return m.journal }
 
-// Dir returns the folder holding the journal and the snapshots.
+// Dir returns the directory holding the journal and the snapshots.
 func (m *Manager[S, M]) Dir() string { return m.dir }
 
-// StateDir returns the folder holding the journal and the snapshots.
+// StateDir returns the directory holding the journal and the snapshots.
 //
 // Deprecated: use [Manager.Dir], the name the other packages use.
 func (m *Manager[S, M]) StateDir() string { return m.dir }

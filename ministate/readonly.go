@@ -13,11 +13,11 @@ import (
 	"github.com/mini-go/mini/ministore"
 )
 
-// Load reads the state kept in the folder dir, with its journal in the
+// Load reads the state kept in the directory dir, with its journal in the
 // file journalFile, as Open would recover it, and returns it with its
 // sequence number, without opening it: it takes no lock and writes
-// nothing (no folder or journal created, no torn tail cut, no .broken
-// copy, no leftover removed), so it reads the folder of a program that
+// nothing (no directory or journal created, no torn tail cut, no .broken
+// copy, no leftover removed), so it reads the directory of a program that
 // has it open (a Manager), for a look, a report or a check.
 //
 // It reads the newest snapshot that verifies, then the journal records
@@ -31,7 +31,7 @@ import (
 // still holds the records after that one.
 //
 // Of opts, Registry, JournalCodec, SnapshotCodec and FS are used. A
-// folder that holds neither snapshot nor journal gives the zero state and
+// directory that holds neither snapshot nor journal gives the zero state and
 // sequence number 0.
 func Load[S any, M Mutator[S]](dir, journalFile string, opts *Options) (state S, seq uint64, err error) {
 	o, err := opts.resolved()
@@ -39,7 +39,7 @@ func Load[S any, M Mutator[S]](dir, journalFile string, opts *Options) (state S,
 		return state, 0, err
 	}
 	if dir == "" || journalFile == "" {
-		return state, 0, errors.New("ministate: empty folder or journal name")
+		return state, 0, errors.New("ministate: empty directory or journal name")
 	}
 	c, err := newCodec[S, M](o.Registry, o.JournalCodec)
 	if err != nil {
@@ -59,7 +59,7 @@ func Load[S any, M Mutator[S]](dir, journalFile string, opts *Options) (state S,
 	return state, 0, errors.Unwrap(err)
 }
 
-// loadTries is how many times Load reads a folder that its program keeps
+// loadTries is how many times Load reads a directory that its program keeps
 // changing under it.
 const loadTries = 5
 
@@ -68,9 +68,9 @@ const loadTries = 5
 // Load's first read.
 var loadPause time.Duration
 
-// errMoved marks an error that a program changing the folder during Load
+// errMoved marks an error that a program changing the directory during Load
 // can cause; the error it wraps is Load's if reading again does not help.
-var errMoved = errors.New("ministate: folder changed while reading")
+var errMoved = errors.New("ministate: directory changed while reading")
 
 type movedError struct{ err error }
 

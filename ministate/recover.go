@@ -20,7 +20,7 @@ func (m *Manager[S, M]) recover() error {
 		state   S
 		snapSeq uint64
 	)
-	// Not minisnap's Exists: it reports false when the folder cannot be
+	// Not minisnap's Exists: it reports false when the directory cannot be
 	// listed, which would pass over the snapshots silently.
 	{
 		seq, skipped, err := m.snaps.RestoreLatestGood(&state)

@@ -16,7 +16,7 @@ import (
 )
 
 // ErrBackupDestination is returned by the Backup calls when the
-// destination exists and is not an empty folder. The same error value is
+// destination exists and is not an empty directory. The same error value is
 // returned by ministate's and miniqueue's Backup.
 var ErrBackupDestination = backup.ErrDestination
 
@@ -44,11 +44,11 @@ type BackupInfo struct {
 	Tries int  `json:"tries"`
 }
 
-// Backup writes a consistent copy of the journal into the folder dst while
+// Backup writes a consistent copy of the journal into the directory dst while
 // appends go on, and returns what the copy holds. The copy holds every
 // record appended before the call (Append returned), each once and in
 // order, up to BackupInfo.Last: a point-in-time copy of the journal, not a
-// mix of two moments. dst must not exist or must be an empty folder
+// mix of two moments. dst must not exist or must be an empty directory
 // (ErrBackupDestination otherwise).
 //
 // Appends wait only while Backup notes the journal's files and the length
@@ -59,7 +59,7 @@ type BackupInfo struct {
 // it start again (at most 5 times).
 //
 // The copy is written into dst + ".tmp", every file checked record by
-// record and fsync'd, then the folder fsync'd and renamed to dst, and dst's
+// record and fsync'd, then the directory fsync'd and renamed to dst, and dst's
 // parent fsync'd: after a crash dst is missing or whole, never a partial
 // copy. A dst.tmp left by a Backup cut short is removed by the next one.
 // Damage in the journal fails the Backup with a *JournalError naming the
@@ -71,7 +71,7 @@ func (s *Store[R]) Backup(dst string) (BackupInfo, error) {
 	return finishBackup(s.w.fs, dst, filepath.Base(s.w.path), s.w.backupTo)
 }
 
-// BackupTo is Backup into the existing folder dir, for a program that puts
+// BackupTo is Backup into the existing directory dir, for a program that puts
 // several journals (or other files) into one backup: it writes the
 // journal's files into dir (which must not hold files of that name),
 // fsyncs each, and leaves the fsync of dir, and the publishing of the
@@ -81,7 +81,7 @@ func (s *Store[R]) BackupTo(dir string) (BackupInfo, error) {
 }
 
 // Backup copies the journal at path, which this process does not have
-// open, into the folder dst, as Store.Backup does. If no process has the
+// open, into the directory dst, as Store.Backup does. If no process has the
 // journal open, Backup takes its lock for the copy. If another process
 // has it open, Backup copies it beside that process without the lock (a
 // live copy): the sealed segments, then the active file up to its last
@@ -100,7 +100,7 @@ func Backup(path, dst string, opts *Options) (BackupInfo, error) {
 	})
 }
 
-// BackupTo is Backup into the existing folder dir (see Store.BackupTo).
+// BackupTo is Backup into the existing directory dir (see Store.BackupTo).
 func BackupTo(path, dir string, opts *Options) (BackupInfo, error) {
 	return backupPath(optsFS(opts), path, dir)
 }
@@ -112,7 +112,7 @@ func optsFS(opts *Options) vfs.FS {
 	return vfs.OS
 }
 
-// finishBackup runs copy into dst's temporary folder and publishes it.
+// finishBackup runs copy into dst's temporary directory and publishes it.
 func finishBackup(fsys vfs.FS, dst, name string, copy func(dir string) (BackupInfo, error)) (BackupInfo, error) {
 	tmp, err := backup.Begin(fsys, dst)
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 // The clean-end proof. Close, once the active file is trimmed and fsync'd,
 // writes a small side file NAME.end saying how the active file ends: its
 // size, its first and last sequence numbers and the CRC-32C of its last
-// line. Open takes the file (it removes it, and the folder is fsync'd before
+// line. Open takes the file (it removes it, and the directory is fsync'd before
 // anything is appended) and, when the active file still ends exactly so,
 // does not read the records before its last line: a clean close made them
 // durable, so nothing in them can be a crash's torn tail. They are still
@@ -111,7 +111,7 @@ func parseCleanEnd(b []byte) (c cleanEnd, ok bool) {
 
 // takeCleanEnd reads and removes the journal's proof file, if there is
 // one. A proof is good for one Open only: the records appended after it
-// would make it stale. recover fsyncs the folder before anything is
+// would make it stale. recover fsyncs the directory before anything is
 // appended, so the removal is durable by then.
 func (w *wal) takeCleanEnd() (cleanEnd, bool, error) {
 	name := w.path + cleanEndSuffix

@@ -61,7 +61,7 @@
 // those of the last SyncInterval, or, under SyncNever, everything since the
 // last Sync, rotation, truncation or Close.
 //
-// Store.Backup writes a consistent copy of the journal into a new folder
+// Store.Backup writes a consistent copy of the journal into a new directory
 // while appends go on: every record whose Append returned before the call,
 // up to BackupInfo.Last, each once and in order, checked record by record,
 // fsync'd, and published by one rename (a crash leaves no partial copy).
@@ -123,7 +123,7 @@
 // S is the active file's size, B its first and L its last sequence number
 // (B-1 when it holds no record), line the CRC-32C of its last line without
 // the '\n' (the header when it holds no record), crc the CRC-32C of the
-// text before " crc=". Open removes the file (the folder is fsync'd before
+// text before " crc=". Open removes the file (the directory is fsync'd before
 // anything is appended, so a proof is used by one Open at most) and, when
 // the active file is format v1, of size S, with header base B and a last
 // line that verifies, is record L and has that CRC, takes its end from the

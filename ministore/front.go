@@ -18,7 +18,7 @@ import (
 // The front bound: a journal's first record can lie inside a segment.
 //
 // TruncateFront(seq) writes seq to the side file NAME.front (through
-// NAME.front.tmp, fsync, rename, fsync of the folder) and then deletes the
+// NAME.front.tmp, fsync, rename, fsync of the directory) and then deletes the
 // segments that lie wholly below it. Records below the bound that share a
 // segment with it stay in the file until that segment goes, and every reader
 // skips them. The file holds one line:

@@ -278,7 +278,7 @@ func (r *segReader) setAside() (*TornTail, error) {
 }
 
 // saveCopy copies bytes [from, to) of f, the file path, to a new file
-// path.broken (or path.broken.2, ...), fsyncs it and its folder, and
+// path.broken (or path.broken.2, ...), fsyncs it and its directory, and
 // returns its name.
 func saveCopy(fsys vfs.FS, f vfs.File, path string, from, to int64) (string, error) {
 	saved, err := freeName(fsys, path+".broken")
@@ -310,7 +310,7 @@ func saveCopy(fsys vfs.FS, f vfs.File, path string, from, to int64) (string, err
 }
 
 // moveAside renames path to path.broken (or path.broken.2, ...) and
-// fsyncs its folder.
+// fsyncs its directory.
 func moveAside(fsys vfs.FS, path string) (string, error) {
 	saved, err := freeName(fsys, path+".broken")
 	if err != nil {

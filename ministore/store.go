@@ -22,7 +22,7 @@ type Record[R any] struct {
 	Value R
 }
 
-// Open opens the journal at path, creating it (and its parent folders) if
+// Open opens the journal at path, creating it (and its parent directories) if
 // it does not exist. The path names the active file; sealed segments sit
 // beside it as path.001, path.002, ...
 //
@@ -30,7 +30,7 @@ type Record[R any] struct {
 // journal, in this or another process, fails with ErrLocked until Close. It
 // checks that the segments follow each other, reads the newest one record by
 // record, and cuts off a torn tail (see TornTail). Damage anywhere else is a
-// *JournalError matching ErrCorrupt. A path that is a folder gives ErrIsDir.
+// *JournalError matching ErrCorrupt. A path that is a directory gives ErrIsDir.
 func Open[R any](path string, opts *Options) (*Store[R], error) {
 	w, err := openWAL(path, opts)
 	if err != nil {

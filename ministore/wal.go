@@ -225,7 +225,7 @@ func (w *wal) recover() error {
 	}
 	// What was just read may be only in the page cache: a write or fsync
 	// that failed before this Open, a process killed under SyncNever, or a
-	// rename whose folder sync failed leaves data the reader sees but a
+	// rename whose directory sync failed leaves data the reader sees but a
 	// power loss could take. Records appended from now on stand on it (and
 	// their "sync" field will say it is durable), so make it durable now.
 	if err := w.active().f.Sync(); err != nil {

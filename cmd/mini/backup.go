@@ -94,7 +94,7 @@ files in SRC's place, and start it (see docs/BACKUP.md).`,
 	return cmd
 }
 
-// backupKind tells what src is: a journal (log), a queue or a state folder.
+// backupKind tells what src is: a journal (log), a queue or a state directory.
 func backupKind(src, journal string) (string, error) {
 	info, err := os.Stat(src)
 	if err != nil || !info.IsDir() {
@@ -164,7 +164,7 @@ func treeSize(dir string) (files int, bytes int64) {
 }
 
 // pollCopy shows the copy's progress: the bytes in tmp against those of
-// src (the journal's files, or the folder), every 100 ms, until stopped.
+// src (the journal's files, or the directory), every 100 ms, until stopped.
 func pollCopy(src, tmp string, update func(done, total int64)) (stop func()) {
 	var total int64
 	if info, err := os.Stat(src); err == nil && info.IsDir() {

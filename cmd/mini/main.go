@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 // Command mini inspects, verifies, repairs and benchmarks the files of the
-// mini packages: ministore journals, minisnap snapshot folders, ministate
-// state folders and miniqueue queues.
+// mini packages: ministore journals, minisnap snapshot directories, ministate
+// state directories and miniqueue queues.
 //
 //	go install github.com/mini-go/mini/cmd/mini@latest
 //	mini log cat data/events.log | jq .

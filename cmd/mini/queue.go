@@ -124,7 +124,7 @@ Queue.Stats in the program (or its metrics).`,
 }
 
 // queueStat is what queue stat prints with --json: the figures read from
-// the folder, with snake_case keys like every other command's.
+// the directory, with snake_case keys like every other command's.
 type queueStat struct {
 	FirstSeq    uint64          `json:"first_seq"`
 	LastSeq     uint64          `json:"last_seq"`
@@ -166,7 +166,7 @@ func journalStatOf(info ministore.JournalInfo) journalStat {
 	return j
 }
 
-// queueStatJSON keeps the folder's figures of the View's Stats.
+// queueStatJSON keeps the directory's figures of the View's Stats.
 func queueStatJSON(v *miniqueue.View[json.RawMessage]) queueStat {
 	st := v.Stats()
 	msgs, cons := v.Journals()

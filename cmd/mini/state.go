@@ -112,11 +112,11 @@ func gone(s *minisnap.Store, i minisnap.Info) bool {
 	return true
 }
 
-// errStateChanged means a program changed the state folder while mini read
+// errStateChanged means a program changed the state directory while mini read
 // it (a new snapshot, a compaction): reading again gives a consistent view.
 var errStateChanged = errors.New("the folder changed while mini read it")
 
-// liveTries is how many times state show reads a folder that a running
+// liveTries is how many times state show reads a directory that a running
 // program keeps changing under it.
 const liveTries = 5
 
@@ -178,7 +178,7 @@ is an error.`,
 			}
 			var out shown
 			var haveSnap bool
-			// The folder may belong to a running program: a snapshot
+			// The directory may belong to a running program: a snapshot
 			// published, or the journal compacted, between the reads is
 			// read again (retryLive); a record half written at the end
 			// of the journal is its end.

@@ -2,11 +2,11 @@
 
 // Command cluster runs a three-node miniraft cluster in one process, on
 // 127.0.0.1 ports, with each node's raft log, vote and snapshots in its own
-// folder, talking mutual TLS with certificates of the cluster's own CA
+// directory, talking mutual TLS with certificates of the cluster's own CA
 // (made in memory here; see the miniraft package documentation for making
 // real ones): it applies mutations on the leader and through a follower, stops
 // the leader to show another take over, restarts the old leader from its
-// folder, and shows that every node holds the same state.
+// directory, and shows that every node holds the same state.
 //
 //	go run ./examples/cluster
 package main
@@ -103,7 +103,7 @@ func (c *cluster) start(id string, bootstrap bool) (*node, error) {
 	}
 	m, err := miniraft.Open[Accounts, ministate.Mutator[Accounts]](filepath.Join(c.dir, id), &miniraft.Options{
 		ID:        id,
-		Bind:      "127.0.0.1:0", // a free port; the folder remembers it for restarts
+		Bind:      "127.0.0.1:0", // a free port; the directory remembers it for restarts
 		TLS:       tlsConf,       // mutual TLS between nodes
 		Bootstrap: bootstrap,
 		Forward:   true, // followers pass writes to the leader, which serves them
@@ -223,7 +223,7 @@ func run(out io.Writer, dir string) error {
 	}
 	fmt.Fprintf(out, "%s applied #%d Deposit{carol 70} with n1 down\n", leader.ID(), seq)
 
-	// 4. Restart n1 from its folder: it comes back on its old address and
+	// 4. Restart n1 from its directory: it comes back on its old address and
 	// catches up from the new leader.
 	n1, err = c.start("n1", false)
 	if err != nil {

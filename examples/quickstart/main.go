@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-// Command quickstart shows the mini packages at work in a temporary folder:
+// Command quickstart shows the mini packages at work in a temporary directory:
 // it writes a journal, reopens it, and prints what it holds (ministore);
 // then it keeps a state that survives restarts, with a snapshot and a
 // compacted log (ministate, on ministore and minisnap).

@@ -3,7 +3,7 @@
 // Command registry keeps a small service registry with ministate: it adds,
 // updates and removes entries (three mutation kinds in one journal),
 // refuses changes that make no sense, snapshots and compacts, then
-// restarts and finds everything again. It works in a temporary folder.
+// restarts and finds everything again. It works in a temporary directory.
 //
 //	go run ./examples/registry
 package main

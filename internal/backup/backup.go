@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 // Package backup holds what the Backup calls of the mini packages share:
-// the temporary folder a copy is written into, the rename that publishes
+// the temporary directory a copy is written into, the rename that publishes
 // it whole, and the fsyncs on the way.
 //
 // A backup of DST is written into DST.tmp, which holds a marker file
 // (MarkerFile) before anything else: a crash leaves either no DST, or a
 // whole one. A later backup to the same DST removes a DST.tmp that holds
 // the marker or nothing (what an earlier one cut short left) and refuses
-// one that holds other files only (someone else's folder).
+// one that holds other files only (someone else's directory).
 package backup
 
 import (
@@ -24,19 +24,19 @@ import (
 )
 
 // ErrDestination means the destination of a backup exists and is not an
-// empty folder (or its temporary folder exists and is not a backup's).
+// empty directory (or its temporary directory exists and is not a backup's).
 var ErrDestination = errors.New("mini: backup destination exists and is not empty")
 
-// MarkerFile is created first in the temporary folder and removed last
-// from the published one: a folder that holds it was left by a backup cut
+// MarkerFile is created first in the temporary directory and removed last
+// from the published one: a directory that holds it was left by a backup cut
 // short.
 const MarkerFile = ".mini-backup-partial"
 
-// TmpSuffix is added to a destination's name for the folder the copy is
+// TmpSuffix is added to a destination's name for the directory the copy is
 // written into.
 const TmpSuffix = ".tmp"
 
-// Begin checks that dst is free (missing, or an empty folder), removes a
+// Begin checks that dst is free (missing, or an empty directory), removes a
 // leftover dst.tmp of an earlier backup, and creates dst.tmp with its
 // marker, durably. It returns dst.tmp.
 func Begin(fsys vfs.FS, dst string) (string, error) {
@@ -49,7 +49,7 @@ func Begin(fsys vfs.FS, dst string) (string, error) {
 		return "", err
 	} else if ok {
 		// The marker is the first entry made durable in it: without
-		// the marker, a folder left by a crash is empty.
+		// the marker, a directory left by a crash is empty.
 		names, err := fsys.ReadDir(tmp)
 		if err != nil {
 			return "", err
@@ -89,7 +89,7 @@ func Begin(fsys vfs.FS, dst string) (string, error) {
 	return tmp, nil
 }
 
-// checkFree returns nil if dst does not exist or is an empty folder.
+// checkFree returns nil if dst does not exist or is an empty directory.
 func checkFree(fsys vfs.FS, dst string) error {
 	info, err := fsys.Stat(dst)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -111,15 +111,15 @@ func checkFree(fsys vfs.FS, dst string) error {
 	return nil
 }
 
-// Finish makes the copy in tmp durable (every folder in it fsync'd; the
+// Finish makes the copy in tmp durable (every directory in it fsync'd; the
 // files were fsync'd as they were written), renames it to dst (replacing
-// an empty dst folder), fsyncs dst's parent, then removes the marker.
+// an empty dst directory), fsyncs dst's parent, then removes the marker.
 func Finish(fsys vfs.FS, tmp, dst string) error {
 	dst = filepath.Clean(dst)
 	if err := syncTree(fsys, tmp); err != nil {
 		return err
 	}
-	// An empty dst folder is replaced: rename(2) would, but os.Rename and
+	// An empty dst directory is replaced: rename(2) would, but os.Rename and
 	// Mem refuse to; it is checked empty again, just before.
 	if err := checkFree(fsys, dst); err != nil {
 		return err
@@ -151,7 +151,7 @@ func Abort(fsys vfs.FS, tmp string) {
 	}
 }
 
-// syncTree fsyncs dir and every folder below it.
+// syncTree fsyncs dir and every directory below it.
 func syncTree(fsys vfs.FS, dir string) error {
 	names, err := fsys.ReadDir(dir)
 	if err != nil {

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 // Package killtest kills real processes in the middle of their work and
-// checks what survived: a child process runs a workload on a folder and
+// checks what survived: a child process runs a workload on a directory and
 // reports each operation the library acknowledged over a pipe; the parent
-// kills it with SIGKILL at a random moment, and checks the folder against
+// kills it with SIGKILL at a random moment, and checks the directory against
 // every acknowledgement it received. Then it starts the next round on the
-// same folder.
+// same directory.
 //
 // A test package uses it in two places:
 //
@@ -89,8 +89,8 @@ type Stats struct {
 	Acks   int // acknowledgements received in all
 }
 
-// Run kills a child running cfg.Workload round after round on one folder.
-// After each round it calls check with the folder and every acknowledgement
+// Run kills a child running cfg.Workload round after round on one directory.
+// After each round it calls check with the directory and every acknowledgement
 // received so far, in the order received, each round's after the last's;
 // check reopens what the child left and returns an error if anything
 // acknowledged is missing or wrong. A failing check, or a child that exits

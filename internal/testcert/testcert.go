@@ -131,7 +131,7 @@ func (ca *CA) Config(name string, hosts ...string) (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: ca.Pool()}, nil
 }
 
-// WriteFiles writes, into the existing folder dir, ca.pem and, for each
+// WriteFiles writes, into the existing directory dir, ca.pem and, for each
 // name, NAME.pem and NAME-key.pem (mode 0600), for node processes to load
 // with LoadConfig.
 func (ca *CA) WriteFiles(dir string, names ...string) error {

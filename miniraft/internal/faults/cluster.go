@@ -26,7 +26,7 @@ type Cluster struct {
 	procs map[string]*Proc // the latest process of each node, dead or alive
 }
 
-// NewCluster returns an empty cluster whose nodes keep their folders in base.
+// NewCluster returns an empty cluster whose nodes keep their directories in base.
 func NewCluster(base string, seed uint64) *Cluster {
 	return &Cluster{Mesh: NewMesh(), base: base, seed: seed, procs: map[string]*Proc{}}
 }
@@ -64,7 +64,7 @@ func (c *Cluster) ClientAddr(id string) string {
 	}
 }
 
-// Start starts node id from its folder (creating it on first start), then
+// Start starts node id from its directory (creating it on first start), then
 // tells every running node the links to it.
 func (c *Cluster) Start(id string, bootstrap, memDisk bool) (*Proc, error) {
 	if p := c.Proc(id); p != nil {

@@ -34,7 +34,7 @@
 //
 //   - NodeMain, called first in TestMain, runs the test binary as a node
 //     when the environment variable EnvNode holds its NodeConfig (JSON):
-//     a miniraft.Manager[KV, Append] in its own folder, with Forward on,
+//     a miniraft.Manager[KV, Append] in its own directory, with Forward on,
 //     generous raft timeouts, and an Options.Dial that reaches every peer
 //     only through the proxy of that link. It prints "ready CLIENT RAFT"
 //     and serves the client protocol: one JSON Request per line on a TCP
@@ -72,12 +72,12 @@
 // acknowledged.
 //
 // Lost unsynced writes: the node whose disk fails runs on a vfs.Mem loaded
-// from its folder, inside a vfs.Faulty. On "powerloss" it crashes the
+// from its directory, inside a vfs.Faulty. On "powerloss" it crashes the
 // Faulty (from that instant every file operation fails, so nothing it
 // writes later can be acknowledged), writes the crash image — what was
 // fsync'd, plus each unsynced change with probability 1/2, as a disk's
-// write-back may keep them (vfs.Mem.CrashClone) — over its folder, and
-// SIGKILLs itself; it is then restarted from the folder on the real file
+// write-back may keep them (vfs.Mem.CrashClone) — over its directory, and
+// SIGKILLs itself; it is then restarted from the directory on the real file
 // system. The node is made the leader before (leadership transfer), so
 // the power loss hits the node that writes first. Truncating a real
 // process's files after SIGKILL was the other way; it would need the
@@ -93,7 +93,7 @@
 //
 //   - Clients talk to their node directly, not through the proxies: a
 //     partitioned node still hears its clients, as in Jepsen.
-//   - Ports: a restarted node listens on the port its folder remembers;
+//   - Ports: a restarted node listens on the port its directory remembers;
 //     if another program took it meanwhile, the restart fails the run.
 //   - The unknown-outcome writes whose values are not in the final state
 //     are left out of the history (they never took effect: the state only

@@ -11,8 +11,8 @@ import (
 	"github.com/mini-go/mini/vfs"
 )
 
-// copyTree copies the folder srcDir of src, with everything in it, to
-// dstDir of dst, syncing every file and folder it creates there. dstDir
+// copyTree copies the directory srcDir of src, with everything in it, to
+// dstDir of dst, syncing every file and directory it creates there. dstDir
 // must not exist yet in dst (its parents may).
 func copyTree(dst vfs.FS, dstDir string, src vfs.FS, srcDir string) error {
 	if err := vfs.MkdirAll(dst, filepath.Dir(dstDir), 0o755); err != nil {
@@ -68,7 +68,7 @@ func copyFile(dst vfs.FS, to string, src vfs.FS, from string) error {
 	return out.Close()
 }
 
-// loadMemDisk returns a Mem holding the folder dir of the real disk, at
+// loadMemDisk returns a Mem holding the directory dir of the real disk, at
 // the same path, all of it durable, wrapped in a Faulty that can crash it.
 func loadMemDisk(dir string) (*vfs.Faulty, error) {
 	mem := vfs.NewMem()
@@ -84,7 +84,7 @@ func loadMemDisk(dir string) (*vfs.Faulty, error) {
 
 // powerLoss crashes the in-memory disk now (every later file operation
 // fails, so nothing written after this instant is acknowledged) and
-// replaces the folder dir on the real disk with what the crash left: the
+// replaces the directory dir on the real disk with what the crash left: the
 // data as of its last fsync, and, with probability keep for each unsynced
 // change, some of what was written after (vfs.Mem.CrashClone).
 func powerLoss(disk *vfs.Faulty, dir string, seed uint64, keep float64) error {

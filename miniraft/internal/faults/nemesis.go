@@ -71,7 +71,7 @@ func killLeader(n int) func(r *runner) (string, error) {
 	}
 }
 
-// restartVictims starts the victims again from their folders.
+// restartVictims starts the victims again from their directories.
 func restartVictims(r *runner) (string, error) {
 	for _, id := range r.victims {
 		if _, err := r.c.Start(id, false, false); err != nil {
@@ -170,7 +170,7 @@ func restoreMembers(r *runner) (string, error) {
 }
 
 // memDiskLeader restarts the leader on an in-memory disk loaded from its
-// folder, and gives it the leadership back.
+// directory, and gives it the leadership back.
 func memDiskLeader(r *runner) (string, error) {
 	leader, err := r.c.Leader(leaderWait)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 
 // Config says what Run does. Zero fields take the defaults.
 type Config struct {
-	Dir     string        // where the nodes keep their folders and logs (required)
+	Dir     string        // where the nodes keep their directories and logs (required)
 	Faults  []string      // names of Nemeses to inject, in their order; default all
 	Phase   time.Duration // per fault: clients run Phase/5 before it, 2*Phase/5 under it, and at least 2*Phase/5 after it heals; default 8s
 	Clients int           // concurrent clients, bound round-robin to the nodes; default 6
