@@ -33,8 +33,8 @@ func TestOpenErrors(t *testing.T) {
 		open func() error
 		want string
 	}{
-		{"empty folder", func() error { _, err := ministate.Open[Tape, Push]("", "j", nil); return err }, "empty folder"},
-		{"empty journal", func() error { _, err := ministate.Open[Tape, Push](dir, "", nil); return err }, "empty folder or journal"},
+		{"empty folder", func() error { _, err := ministate.Open[Tape, Push]("", "j", nil); return err }, "empty directory"},
+		{"empty journal", func() error { _, err := ministate.Open[Tape, Push](dir, "", nil); return err }, "empty directory or journal"},
 		{"negative option", func() error {
 			_, err := ministate.Open[Tape, Push](dir, "j", &ministate.Options{SnapshotBytes: -1})
 			return err
