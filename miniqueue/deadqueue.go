@@ -177,6 +177,27 @@ func (e *engine) deadLen() int {
 // only, then removes it from the dead-letter queue. A crash in between can
 // leave it in both: it is then replayed again, never lost.
 func (e *engine) replay(id uint64) error {
+	return e.settleDead(id, func(ent deadEntry) error {
+		e.mu.Lock()
+		_, ok := e.consumers[ent.Consumer]
+		e.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("miniqueue: replay dead letter %d: consumer %q: %w", id, ent.Consumer, ErrDeleted)
+		}
+		msg := appendTargetedEnvelope(nil, ent.Consumer, id, ent.Value)
+		_, _, err := e.push(context.Background(), []json.RawMessage{msg}, false)
+		return err
+	})
+}
+
+// deleteDead removes dead letter id.
+func (e *engine) deleteDead(id uint64) error {
+	return e.settleDead(id, func(deadEntry) error { return nil })
+}
+
+// settleDead finds dead letter id, calls before with it, and, if before
+// succeeds, acknowledges it in the dead-letter queue, all under replayMu.
+func (e *engine) settleDead(id uint64, before func(deadEntry) error) error {
 	e.replayMu.Lock()
 	defer e.replayMu.Unlock()
 	d, err := e.deadQueue(false)
@@ -190,31 +211,7 @@ func (e *engine) replay(id uint64) error {
 	if err != nil {
 		return err
 	}
-	e.mu.Lock()
-	_, ok := e.consumers[ent.Consumer]
-	e.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("miniqueue: replay dead letter %d: consumer %q: %w", id, ent.Consumer, ErrDeleted)
-	}
-	msg := appendTargetedEnvelope(nil, ent.Consumer, id, ent.Value)
-	if _, _, err := e.push(context.Background(), []json.RawMessage{msg}, false); err != nil {
-		return err
-	}
-	return d.ack(d.deadConsumer(), id)
-}
-
-// deleteDead removes dead letter id.
-func (e *engine) deleteDead(id uint64) error {
-	e.replayMu.Lock()
-	defer e.replayMu.Unlock()
-	d, err := e.deadQueue(false)
-	if err != nil {
-		return err
-	}
-	if d == nil {
-		return fmt.Errorf("%w: %d", ErrNotFound, id)
-	}
-	if _, err := d.entry(id); err != nil {
+	if err := before(ent); err != nil {
 		return err
 	}
 	return d.ack(d.deadConsumer(), id)
