@@ -127,7 +127,7 @@ func (w *wal) setBound(first uint64) error {
 	}
 	err = writeFull(f, appendBound(nil, first), 0)
 	if err == nil {
-		err = w.fsync(f)
+		err = f.Sync() // not counted in Stats: the journal's own fsyncs are
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -164,16 +164,8 @@ func (w *wal) removeBound() error {
 // openBound reads the bound at Open, after removing what a crash while it
 // was replaced can leave.
 func (w *wal) openBound() error {
-	tmp := boundPath(w.path) + ".tmp"
-	if ok, err := vfs.Exists(w.fs, tmp); err != nil {
+	if err := w.removeLeftover(boundPath(w.path) + ".tmp"); err != nil {
 		return err
-	} else if ok {
-		if err := w.fs.Remove(tmp); err != nil {
-			return fmt.Errorf("ministore: remove leftover %s: %w", tmp, err)
-		}
-		if err := w.fs.SyncDir(w.dir); err != nil {
-			return err
-		}
 	}
 	b, err := readBound(w.fs, w.path)
 	w.bound = b
@@ -308,9 +300,10 @@ func applyBound(fsys vfs.FS, path string, from uint64, exact bool) (uint64, erro
 
 // inspectBound applies the front bound to what Inspect found: the records
 // below it are not counted, and a bound that does not fit the segments is
-// the Problem (unless there is one already).
-func inspectBound(fsys vfs.FS, path string, info *JournalInfo) error {
-	bound, err := readBound(fsys, path)
+// the Problem (unless there is one already). bound and err are readBound's,
+// read just after the listing (a bound read after the records could be
+// past them).
+func inspectBound(path string, bound uint64, err error, info *JournalInfo) error {
 	var je *JournalError
 	if errors.As(err, &je) {
 		if info.Problem == nil {
@@ -336,21 +329,6 @@ func inspectBound(fsys vfs.FS, path string, info *JournalInfo) error {
 	info.Records -= bound - info.FirstSeq
 	info.FirstSeq = bound
 	return nil
-}
-
-// boundsWithin applies the front bound of the journal at path to the
-// first and last records Bounds found.
-func boundsWithin(fsys vfs.FS, path string, first, last uint64) (uint64, uint64, error) {
-	bound, err := readBound(fsys, path)
-	switch {
-	case err != nil:
-		return 0, 0, err
-	case last == 0 || bound <= first:
-		return first, last, nil
-	case bound > last:
-		return 0, 0, nil
-	}
-	return bound, last, nil
 }
 
 // backupBound writes bound, the front bound of the journal whose copy
@@ -382,4 +360,16 @@ func backupBound(fsys vfs.FS, dir, name string, bound uint64, info *BackupInfo) 
 		}
 	}
 	return nil
+}
+
+// removeLeftover removes the temporary file tmp that a crash can leave,
+// durably.
+func (w *wal) removeLeftover(tmp string) error {
+	if ok, err := vfs.Exists(w.fs, tmp); err != nil || !ok {
+		return err
+	}
+	if err := w.fs.Remove(tmp); err != nil {
+		return fmt.Errorf("ministore: remove leftover %s: %w", tmp, err)
+	}
+	return w.fs.SyncDir(w.dir)
 }

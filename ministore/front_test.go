@@ -43,14 +43,6 @@ func seqsOf(t *testing.T, seq func(func(Record[kv], error) bool)) ([]uint64, err
 	return out, nil
 }
 
-func frontRange(from, to uint64) []uint64 {
-	var out []uint64
-	for i := from; i <= to; i++ {
-		out = append(out, i)
-	}
-	return out
-}
-
 // TestTruncateFrontLogical: TruncateFront at any sequence number leaves
 // the segment holding it untouched (nothing is copied), deletes the ones
 // below it, and every reader, before and after reopening, starts at it.
@@ -102,7 +94,7 @@ func TestTruncateFrontLogical(t *testing.T) {
 			}
 			check := func(t *testing.T, s *Store[kv]) {
 				t.Helper()
-				want := frontRange(cut, n)
+				want := seqsFromTo(cut, n)
 				if got := s.FirstSeq(); got != cut && len(want) > 0 {
 					t.Errorf("FirstSeq = %d, want %d", got, cut)
 				}
@@ -488,7 +480,7 @@ func TestFrontBoundBackup(t *testing.T) {
 			t.Errorf("backup holds %d..%d, want 8..20", info.First, info.Last)
 		}
 		got, err := seqsOf(t, RecordsWith[kv](filepath.Join(dst, "j.log"), 0, &Options{FS: m}))
-		if err != nil || !slices.Equal(got, frontRange(8, 20)) {
+		if err != nil || !slices.Equal(got, seqsFromTo(8, 20)) {
 			t.Errorf("the copy holds %v, %v; want 8..20", got, err)
 		}
 	}

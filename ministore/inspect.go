@@ -62,6 +62,7 @@ func inspect(fsys vfs.FS, path string, fn func(read, total int64)) (*JournalInfo
 	if r.err != nil {
 		return nil, nil, r.err
 	}
+	bound, berr := readBound(fsys, path)
 	info := &JournalInfo{Path: path}
 	if fn != nil {
 		r.progress = &progress{fn: fn}
@@ -108,7 +109,7 @@ func inspect(fsys vfs.FS, path string, fn func(read, total int64)) (*JournalInfo
 	case err != nil:
 		return nil, nil, err
 	}
-	if err := inspectBound(fsys, path, info); err != nil {
+	if err := inspectBound(path, bound, berr, info); err != nil {
 		return nil, nil, err
 	}
 	return info, r.files, nil
@@ -148,5 +149,5 @@ func boundsFS(fsys vfs.FS, path string) (first, last uint64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	return boundsWithin(fsys, path, info.FirstSeq, info.LastSeq)
+	return info.FirstSeq, info.LastSeq, nil // Stat applies the front bound
 }

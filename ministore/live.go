@@ -65,6 +65,7 @@ const statTries = 5
 func statOnce(fsys vfs.FS, path string) (*JournalInfo, error) {
 	r := openSegments(fsys, path, os.O_RDONLY)
 	defer r.close()
+	bound, berr := readBound(fsys, path) // after the listing, before the records
 	info := &JournalInfo{Path: path}
 	for r.next(0) {
 		h := r.cur.hdr
@@ -114,7 +115,7 @@ func statOnce(fsys vfs.FS, path string) (*JournalInfo, error) {
 	for _, s := range segs {
 		info.add(s, nil) // the totals
 	}
-	if err := inspectBound(fsys, path, info); err != nil {
+	if err := inspectBound(path, bound, berr, info); err != nil {
 		return nil, err
 	}
 	return info, nil

@@ -171,16 +171,8 @@ func (w *wal) recover() error {
 		return corruptAt(boundPath(w.path), 1, 0, fmt.Errorf(
 			"%w: the first record is %d, but the journal has no segment file", ErrCorrupt, w.bound))
 	}
-	tmp := w.path + ".tmp"
-	if ok, err := vfs.Exists(w.fs, tmp); err != nil {
+	if err := w.removeLeftover(w.path + ".tmp"); err != nil {
 		return err
-	} else if ok {
-		if err := w.fs.Remove(tmp); err != nil {
-			return fmt.Errorf("ministore: remove leftover %s: %w", tmp, err)
-		}
-		if err := w.fs.SyncDir(w.dir); err != nil {
-			return err
-		}
 	}
 	proof, proofOK, err := w.takeCleanEnd()
 	if err != nil {
