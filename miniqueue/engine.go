@@ -92,10 +92,10 @@ const (
 	consumersSchema = "miniqueue.consumers"
 )
 
-// openEngine opens (or creates) the journals in dir and recovers the
-// consumer state from them.
-func openEngine(dir string, o Options) (*engine, error) {
-	e := &engine{
+// newEngine returns an engine on the queue in dir with nothing read yet:
+// openEngine opens it for the program, readEngineOnce for a View.
+func newEngine(dir string, o Options) *engine {
+	return &engine{
 		opts:      o,
 		fs:        o.FS,
 		dir:       dir,
@@ -104,8 +104,14 @@ func openEngine(dir string, o Options) (*engine, error) {
 		consPath:  filepath.Join(dir, consumersFile),
 		closing:   make(chan struct{}),
 		consumers: map[string]*cstate{},
-		dedup:     dedupTable{busy: map[string]chan struct{}{}},
 	}
+}
+
+// openEngine opens (or creates) the journals in dir and recovers the
+// consumer state from them.
+func openEngine(dir string, o Options) (*engine, error) {
+	e := newEngine(dir, o)
+	e.dedup = dedupTable{busy: map[string]chan struct{}{}}
 	// The message journal is created first and the consumer journal
 	// before any message is pushed, so a consumer journal without a
 	// message journal, or messages without a consumer journal, are damage.

@@ -91,17 +91,8 @@ func openEngineReadOnly(dir string, o Options) (*engine, error) {
 }
 
 func readEngineOnce(dir string, o Options) (*engine, error) {
-	e := &engine{
-		opts:      o,
-		fs:        o.FS,
-		dir:       dir,
-		log:       o.Logger,
-		msgPath:   filepath.Join(dir, messagesFile),
-		consPath:  filepath.Join(dir, consumersFile),
-		closing:   make(chan struct{}),
-		consumers: map[string]*cstate{},
-		ro:        &roState{},
-	}
+	e := newEngine(dir, o)
+	e.ro = &roState{}
 	consExists, err := journalExists(o.FS, e.consPath)
 	if err != nil {
 		return nil, fmt.Errorf("miniqueue: open %s: %w", e.consPath, err)

@@ -751,26 +751,10 @@ func (f *memFile) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// WriteAt writes at off, like [os.File.WriteAt].
+// WriteAt writes at off, like [os.File.WriteAt]: a vectored write of one
+// buffer.
 func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
-	f.m.mu.Lock()
-	defer f.m.mu.Unlock()
-	if err := f.check("write", false, true); err != nil {
-		return 0, err
-	}
-	var err error
-	switch {
-	case f.append:
-		err = errAppendWriteAt
-	case off < 0:
-		err = errNegativeOffset
-	default:
-		err = f.writeAt(p, off)
-	}
-	if err != nil {
-		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: err}
-	}
-	return len(p), nil
+	return f.WriteVecAt([][]byte{p}, off)
 }
 
 // WriteVecAt writes bufs one after another at off, in one step: a crash
