@@ -172,6 +172,17 @@ func (c *cluster) leader() *node {
 	return m
 }
 
+// followers returns the running nodes other than leader, by ID.
+func (c *cluster) followers(leader *node) []*node {
+	var out []*node
+	for _, id := range slices.Sorted(maps.Keys(c.nodes)) {
+		if m := c.nodes[id]; m != nil && m != leader {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // findLeader is leader for any goroutine: it returns nil after 15s.
 func (c *cluster) findLeader() *node {
 	deadline := time.Now().Add(15 * time.Second)
@@ -410,12 +421,7 @@ func TestClusterSnapshotCatchUp(t *testing.T) {
 func TestFollowerNotLeaderAndForward(t *testing.T) {
 	c := newCluster(t, 3, func(o *Options) { o.Forward = true })
 	leader := c.leader()
-	var followers []*node
-	for _, id := range slices.Sorted(maps.Keys(c.nodes)) {
-		if id != leader.ID() {
-			followers = append(followers, c.nodes[id])
-		}
-	}
+	followers := c.followers(leader)
 	// The first follower does not pass its own calls on (set before its
 	// first call); the second does.
 	plain, n3 := followers[0], followers[1]

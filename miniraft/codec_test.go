@@ -14,10 +14,7 @@ import (
 // other way round, to the same mutations: nodes with different codecs
 // work together.
 func TestCodecInterop(t *testing.T) {
-	std, err := newCodec[ledger, add](nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	std := newTestCodec(t)
 	v2, err := newCodec[ledger, add](nil, jsonv2codec.New())
 	if err != nil {
 		t.Fatal(err)

@@ -100,21 +100,12 @@ func splitJSONArray(p []byte) ([][]byte, error) {
 	for {
 		i = skipSpace(p, i)
 		start := i
-		depth, inString, escaped := 0, false, false
+		depth, str := 0, jsonString{}
 	scan:
 		for ; i < len(p); i++ {
 			c := p[i]
 			switch {
-			case inString:
-				if escaped {
-					escaped = false
-				} else if c == '\\' {
-					escaped = true
-				} else if c == '"' {
-					inString = false
-				}
-			case c == '"':
-				inString = true
+			case str.step(c):
 			case c == '{' || c == '[':
 				depth++
 			case c == '}' || c == ']':

@@ -23,10 +23,7 @@ import (
 // would: the same state, the same per-call results, the same request
 // window, as the same calls applied one log each.
 func TestGroupLogAppliesLikeSeparateLogs(t *testing.T) {
-	c, err := newCodec[ledger, add](nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newTestCodec(t)
 	enc := func(ms ...add) []byte {
 		b, err := c.encode(ms)
 		if err != nil {
@@ -136,10 +133,7 @@ func mustExt(t *testing.T, rid string) []byte {
 // A group whose data does not split into its calls refuses every call,
 // changes nothing, and still records the request IDs with the refusal.
 func TestGroupLogBadData(t *testing.T) {
-	c, err := newCodec[ledger, add](nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newTestCodec(t)
 	for _, data := range []string{`[{"id":1}]`, `[{"id":1},{"id":2},{"id":3}]`, `{"id":1}`, `[{"id":1},{"id":2}`, `[{"id":1},,{"id":2}]`, `[{"id":1},{"id":2}] x`, ``} {
 		f := newFSM(c, testutil.Quiet())
 		l := &raft.Log{Index: 5, Data: []byte(data), Extensions: encodeGroupExt([]string{"x", ""})}

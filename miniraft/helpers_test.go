@@ -15,6 +15,7 @@ import (
 	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/internal/testcert"
 	"github.com/mini-go/mini/internal/testutil"
+	"github.com/mini-go/mini/ministore"
 	"github.com/mini-go/mini/vfs"
 )
 
@@ -51,6 +52,22 @@ func openStableStore(tb testing.TB) *StableStore {
 	}
 	tb.Cleanup(func() { s.Close() })
 	return s
+}
+
+// mustStore stores testLogs(from, to) in l.
+func mustStore(tb testing.TB, l *LogStore, from, to uint64) {
+	tb.Helper()
+	if err := l.StoreLogs(testLogs(from, to)); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// mustDelete deletes the logs lo..hi of l.
+func mustDelete(tb testing.TB, l *LogStore, lo, hi uint64) {
+	tb.Helper()
+	if err := l.DeleteRange(lo, hi); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // testLog returns a log whose fields are all derived from idx.
@@ -119,5 +136,46 @@ func mustLogs(tb testing.TB, l *LogStore, want []*raft.Log) {
 	}
 }
 
+// writeRaftLog writes recs to a new journal raft.log and returns its path.
+func writeRaftLog(tb testing.TB, recs ...jsonline.Trusted) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "raft.log")
+	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: testutil.Quiet(), Schema: ministore.AnySchema})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer j.Close()
+	if _, _, err := j.AppendBatch(recs...); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
 // encodeLog returns the record of l, as StoreLogs writes it.
 func encodeLog(l *raft.Log) jsonline.Trusted { return appendLog(nil, l) }
+
+// newTestCodec returns the default codec of the test state.
+func newTestCodec(tb testing.TB) codec[ledger, add] {
+	tb.Helper()
+	c, err := newCodec[ledger, add](nil, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// restoredCopy returns a new fsm restored from a snapshot of f, and the
+// error of that restore.
+func restoredCopy(tb testing.TB, f *fsm[ledger, add]) (*fsm[ledger, add], error) {
+	tb.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sink := &memSink{}
+	if err := snap.Persist(sink); err != nil {
+		tb.Fatal(err)
+	}
+	g := newFSM(newTestCodec(tb), testutil.Quiet())
+	return g, g.Restore(sink.reader())
+}

@@ -95,6 +95,27 @@ func decodeLog(seq uint64, p []byte, out *raft.Log) (bool, error) {
 	return true, nil
 }
 
+// jsonString follows a JSON text byte by byte: whether the byte is in a
+// string, and whether it follows a backslash there.
+type jsonString struct{ in, escaped bool }
+
+// step takes the next byte c and reports whether it belongs to a string,
+// its quotes included.
+func (s *jsonString) step(c byte) bool {
+	switch {
+	case s.escaped:
+		s.escaped = false
+	case s.in:
+		s.escaped = c == '\\'
+		s.in = c != '"'
+	case c == '"':
+		s.in = true
+	default:
+		return false
+	}
+	return true
+}
+
 // embeddable reports whether data can be stored verbatim as the "json"
 // field: valid JSON, valid UTF-8, and unchanged by encoding/json's
 // compaction and HTML escaping (which ministore applies to every record):
@@ -105,23 +126,14 @@ func embeddable(data []byte) bool {
 	if !jsonStart[data[0]] || !jsonEnd[data[len(data)-1]] || !utf8.Valid(data) {
 		return false
 	}
-	inString, escaped := false, false
+	var str jsonString
 	for i, c := range data {
 		switch {
 		case c == '<' || c == '>' || c == '&':
 			return false
 		case c == 0xE2 && i+2 < len(data) && data[i+1] == 0x80 && (data[i+2] == 0xA8 || data[i+2] == 0xA9):
 			return false
-		case inString:
-			if escaped {
-				escaped = false
-			} else if c == '\\' {
-				escaped = true
-			} else if c == '"' {
-				inString = false
-			}
-		case c == '"':
-			inString = true
+		case str.step(c):
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			return false
 		}

@@ -139,22 +139,24 @@ func (l *LogStore) Path() string { return l.path }
 
 // FirstIndex returns the index of the first log, or 0 if there is none.
 func (l *LogStore) FirstIndex() (uint64, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closed {
-		return 0, ErrClosed
-	}
-	return l.first, nil
+	first, _, err := l.ends()
+	return first, err
 }
 
 // LastIndex returns the index of the last log, or 0 if there is none.
 func (l *LogStore) LastIndex() (uint64, error) {
+	_, last, err := l.ends()
+	return last, err
+}
+
+// ends returns the indexes of the first and last logs, or ErrClosed.
+func (l *LogStore) ends() (first, last uint64, err error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
-		return 0, ErrClosed
+		return 0, 0, ErrClosed
 	}
-	return l.last, nil
+	return l.first, l.last, nil
 }
 
 // GetLog reads the log at index into out. It returns raft.ErrLogNotFound
@@ -245,11 +247,9 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
-	l.mu.RLock()
-	closed, first, last := l.closed, l.first, l.last
-	l.mu.RUnlock()
-	if closed {
-		return ErrClosed
+	first, last, err := l.ends()
+	if err != nil {
+		return err
 	}
 	start := logs[0].Index
 	switch {
@@ -266,7 +266,7 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 			return err
 		}
 	case start <= last:
-		if err := l.truncateBack(start - 1); err != nil {
+		if err := l.truncate(start-1, true); err != nil {
 			return err
 		}
 	case start > last+1:
@@ -339,11 +339,9 @@ func (l *LogStore) align(seq uint64) error {
 func (l *LogStore) DeleteRange(minIndex, maxIndex uint64) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
-	l.mu.RLock()
-	closed, first, last := l.closed, l.first, l.last
-	l.mu.RUnlock()
-	if closed {
-		return ErrClosed
+	first, last, err := l.ends()
+	if err != nil {
+		return err
 	}
 	if last == 0 || minIndex > maxIndex || maxIndex < first || minIndex > last {
 		return nil
@@ -353,9 +351,9 @@ func (l *LogStore) DeleteRange(minIndex, maxIndex uint64) error {
 	case lo == first && hi == last:
 		return l.deleteAll()
 	case lo == first:
-		return l.truncateFront(hi + 1)
+		return l.truncate(hi+1, false)
 	case hi == last:
-		return l.truncateBack(lo - 1)
+		return l.truncate(lo-1, true)
 	}
 	return fmt.Errorf("%w: DeleteRange(%d, %d) inside the log %d..%d would leave a gap", ErrNotContiguous, minIndex, maxIndex, first, last)
 }
@@ -372,42 +370,30 @@ func (l *LogStore) deleteAll() error {
 	return nil
 }
 
-// truncateFront drops the logs before seq, and the holes (of an older
-// journal) after them: it moves the journal's front bound, which removes
-// the segment files wholly below it. Called with wmu held; seq is inside
-// the log.
-func (l *LogStore) truncateFront(seq uint64) error {
+// truncate drops the logs before seq (front) or after it (back), and
+// the holes (of an older journal) next to them: it moves the journal's
+// front bound, which removes the segment files wholly below it, or cuts
+// its end. Called with wmu held; seq is inside the log.
+func (l *LogStore) truncate(seq uint64, back bool) error {
 	l.mu.RLock()
-	last := l.last
+	to, step, cut, what := l.last, +1, l.j.TruncateFront, "before"
+	if back {
+		to, step, cut, what = l.first, -1, l.j.TruncateBack, "after"
+	}
 	l.mu.RUnlock()
-	real, err := l.scanReal(seq, last, +1)
+	real, err := l.scanReal(seq, to, step)
 	if err != nil {
 		return err
 	}
-	if err := l.j.TruncateFront(real); err != nil {
-		return fmt.Errorf("miniraft: delete logs before %d: %w", real, err)
+	if err := cut(real); err != nil {
+		return fmt.Errorf("miniraft: delete logs %s %d: %w", what, seq, err)
 	}
 	l.mu.Lock()
-	l.first = real
-	l.mu.Unlock()
-	return nil
-}
-
-// truncateBack drops the logs after seq, and the holes before them. Called
-// with wmu held; seq is at or after the first log.
-func (l *LogStore) truncateBack(seq uint64) error {
-	l.mu.RLock()
-	first := l.first
-	l.mu.RUnlock()
-	real, err := l.scanReal(seq, first, -1)
-	if err != nil {
-		return err
+	if back {
+		l.last = real
+	} else {
+		l.first = real
 	}
-	if err := l.j.TruncateBack(real); err != nil {
-		return fmt.Errorf("miniraft: delete logs after %d: %w", seq, err)
-	}
-	l.mu.Lock()
-	l.last = real
 	l.mu.Unlock()
 	return nil
 }

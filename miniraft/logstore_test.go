@@ -13,7 +13,6 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministore"
 )
@@ -43,9 +42,7 @@ func TestLogStore_FirstIndex(t *testing.T) {
 	for _, cache := range []int{0, -1} {
 		l := openLogStore(t, &StoreOptions{Logger: testutil.Quiet(), CacheLogs: cache})
 		mustIndexes(t, l, 0, 0)
-		if err := l.StoreLogs(testLogs(1, 3)); err != nil {
-			t.Fatal(err)
-		}
+		mustStore(t, l, 1, 3)
 		if idx, err := l.FirstIndex(); err != nil || idx != 1 {
 			t.Fatalf("FirstIndex = %d, %v; want 1", idx, err)
 		}
@@ -57,9 +54,7 @@ func TestLogStore_LastIndex(t *testing.T) {
 	if idx, err := l.LastIndex(); err != nil || idx != 0 {
 		t.Fatalf("LastIndex of an empty store = %d, %v", idx, err)
 	}
-	if err := l.StoreLogs(testLogs(1, 3)); err != nil {
-		t.Fatal(err)
-	}
+	mustStore(t, l, 1, 3)
 	if idx, err := l.LastIndex(); err != nil || idx != 3 {
 		t.Fatalf("LastIndex = %d, %v; want 3", idx, err)
 	}
@@ -97,30 +92,22 @@ func TestLogStore_SetLog(t *testing.T) {
 
 func TestLogStore_SetLogs(t *testing.T) {
 	l := openLogStore(t, nil)
-	logs := testLogs(1, 2)
-	if err := l.StoreLogs(logs); err != nil {
-		t.Fatal(err)
-	}
-	mustLogs(t, l, logs)
+	mustStore(t, l, 1, 2)
+	mustLogs(t, l, testLogs(1, 2))
 	mustIndexes(t, l, 1, 2)
 }
 
 func TestLogStore_DeleteRange(t *testing.T) {
 	l := openLogStore(t, nil)
-	logs := testLogs(1, 3)
-	if err := l.StoreLogs(logs); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.DeleteRange(1, 2); err != nil {
-		t.Fatal(err)
-	}
+	mustStore(t, l, 1, 3)
+	mustDelete(t, l, 1, 2)
 	var got raft.Log
 	for _, idx := range []uint64{1, 2} {
 		if err := l.GetLog(idx, &got); err != raft.ErrLogNotFound {
 			t.Fatalf("GetLog(%d) after delete: %v", idx, err)
 		}
 	}
-	mustLogs(t, l, logs[2:])
+	mustLogs(t, l, testLogs(3, 3))
 	mustIndexes(t, l, 3, 3)
 }
 
@@ -131,17 +118,13 @@ func TestLogStoreFrontDeleteCopiesNothing(t *testing.T) {
 	opts := &StoreOptions{Logger: testutil.Quiet(), MaxSegmentBytes: 1000}
 	l := openLogStore(t, opts)
 	for i := uint64(1); i <= 100; i += 10 {
-		if err := l.StoreLogs(testLogs(i, i+9)); err != nil {
-			t.Fatal(err)
-		}
+		mustStore(t, l, i, i+9)
 	}
 	before := l.j.Segments()
 	if len(before) < 4 {
 		t.Fatalf("want several segments, got %d", len(before))
 	}
-	if err := l.DeleteRange(1, 55); err != nil {
-		t.Fatal(err)
-	}
+	mustDelete(t, l, 1, 55)
 	mustIndexes(t, l, 56, 100)
 	var got raft.Log
 	if err := l.GetLog(55, &got); err != raft.ErrLogNotFound {
@@ -172,25 +155,15 @@ func TestLogStoreFrontDeleteCopiesNothing(t *testing.T) {
 	mustLogs(t, l, testLogs(56, 100))
 
 	for i := uint64(56); i < 99; i++ {
-		if err := l.DeleteRange(i, i); err != nil {
-			t.Fatal(err)
-		}
+		mustDelete(t, l, i, i)
 	}
-	mustIndexes(t, l, 99, 100)
-	l = reopenLog(t, l, opts)
-	mustIndexes(t, l, 99, 100)
+	l = mustReopen(t, l, opts, 99, 100)
 
 	// Deleting everything and starting below the old front brings back
 	// none of the old logs.
-	if err := l.DeleteRange(99, 100); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.StoreLogs(testLogs(10, 12)); err != nil {
-		t.Fatal(err)
-	}
-	mustIndexes(t, l, 10, 12)
-	l = reopenLog(t, l, opts)
-	mustIndexes(t, l, 10, 12)
+	mustDelete(t, l, 99, 100)
+	mustStore(t, l, 10, 12)
+	l = mustReopen(t, l, opts, 10, 12)
 	mustLogs(t, l, testLogs(10, 12))
 }
 
@@ -198,13 +171,9 @@ func TestLogStoreFrontDeleteCopiesNothing(t *testing.T) {
 // silently starts elsewhere.
 func TestLogStoreDamagedFront(t *testing.T) {
 	l := openLogStore(t, nil)
-	if err := l.StoreLogs(testLogs(1, 10)); err != nil {
-		t.Fatal(err)
-	}
+	mustStore(t, l, 1, 10)
 	for _, hi := range []uint64{2, 4} {
-		if err := l.DeleteRange(1, hi); err != nil {
-			t.Fatal(err)
-		}
+		mustDelete(t, l, 1, hi)
 	}
 	l.Close()
 	path := l.Path() + ".front"
@@ -266,20 +235,24 @@ func TestLogStoreMigratesOldFront(t *testing.T) {
 	}
 	l = reopenLog(t, l, nil)
 	check(l)
-	if err := l.StoreLogs(testLogs(16, 17)); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.DeleteRange(7, 10); err != nil { // up to the holes: the first log is 13
-		t.Fatal(err)
-	}
-	mustIndexes(t, l, 13, 17)
-	l = reopenLog(t, l, nil)
-	mustIndexes(t, l, 13, 17)
+	mustStore(t, l, 16, 17)
+	mustDelete(t, l, 7, 10) // up to the holes: the first log is 13
+	l = mustReopen(t, l, nil, 13, 17)
 	l.Close()
 }
 
 // The tests below go beyond raft-boltdb's list: what raft does to a log
 // store over a node's life, and reopening after each.
+
+// mustReopen checks that l holds the indexes first..last before and after
+// it reopens l, and returns the reopened store.
+func mustReopen(t *testing.T, l *LogStore, opts *StoreOptions, first, last uint64) *LogStore {
+	t.Helper()
+	mustIndexes(t, l, first, last)
+	l = reopenLog(t, l, opts)
+	mustIndexes(t, l, first, last)
+	return l
+}
 
 func reopenLog(t *testing.T, l *LogStore, opts *StoreOptions) *LogStore {
 	t.Helper()
@@ -310,9 +283,7 @@ func TestLogStoreLifecycle(t *testing.T) {
 	mustLogs(t, l, all)
 
 	// A conflicting suffix: raft deletes it, then stores the leader's logs.
-	if err := l.DeleteRange(41, 60); err != nil {
-		t.Fatal(err)
-	}
+	mustDelete(t, l, 41, 60)
 	mustIndexes(t, l, 1, 40)
 	repl := testLogs(41, 45)
 	for _, lg := range repl {
@@ -334,53 +305,31 @@ func TestLogStoreLifecycle(t *testing.T) {
 	mustLogs(t, l, want)
 
 	// Compaction behind a snapshot.
-	if err := l.DeleteRange(1, 30); err != nil {
-		t.Fatal(err)
-	}
-	mustIndexes(t, l, 31, 47)
-	l = reopenLog(t, l, opts)
-	mustIndexes(t, l, 31, 47)
+	mustDelete(t, l, 1, 30)
+	l = mustReopen(t, l, opts, 31, 47)
 	mustLogs(t, l, want[30:])
 
 	// A snapshot install: raft deletes everything, then stores from the
 	// snapshot's index + 1, which may be below the old last index...
-	if err := l.DeleteRange(31, 47); err != nil {
-		t.Fatal(err)
-	}
+	mustDelete(t, l, 31, 47)
 	mustIndexes(t, l, 0, 0)
-	if err := l.StoreLogs(testLogs(35, 36)); err != nil {
-		t.Fatal(err)
-	}
+	mustStore(t, l, 35, 36)
 	mustIndexes(t, l, 35, 36)
 	mustLogs(t, l, testLogs(35, 36))
 	// ... or before the old first one, and after a reopen of the empty log.
-	if err := l.DeleteRange(0, 100); err != nil {
-		t.Fatal(err)
-	}
+	mustDelete(t, l, 0, 100)
 	l = reopenLog(t, l, opts)
 	mustIndexes(t, l, 0, 0)
-	if err := l.StoreLogs(testLogs(7, 9)); err != nil {
-		t.Fatal(err)
-	}
+	mustStore(t, l, 7, 9)
 	mustIndexes(t, l, 7, 9)
-	if err := l.DeleteRange(7, 9); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.StoreLogs(testLogs(3, 4)); err != nil {
-		t.Fatal(err)
-	}
-	mustIndexes(t, l, 3, 4)
-	l = reopenLog(t, l, opts)
-	mustIndexes(t, l, 3, 4)
+	mustDelete(t, l, 7, 9)
+	mustStore(t, l, 3, 4)
+	l = mustReopen(t, l, opts, 3, 4)
 	mustLogs(t, l, testLogs(3, 4))
 
 	// Deleting outside the log does nothing; inside it is refused.
-	if err := l.DeleteRange(10, 20); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.StoreLogs(testLogs(5, 9)); err != nil {
-		t.Fatal(err)
-	}
+	mustDelete(t, l, 10, 20)
+	mustStore(t, l, 5, 9)
 	if err := l.DeleteRange(5, 6); !errors.Is(err, ErrNotContiguous) {
 		t.Fatalf("DeleteRange inside the log: %v, want ErrNotContiguous", err)
 	}
@@ -391,9 +340,7 @@ func TestLogStoreLifecycle(t *testing.T) {
 // journal holds one record per index.
 func TestLogStoreGaps(t *testing.T) {
 	l := openLogStore(t, nil)
-	if err := l.StoreLogs(testLogs(10, 12)); err != nil {
-		t.Fatal(err)
-	}
+	mustStore(t, l, 10, 12)
 	for _, bad := range [][]*raft.Log{
 		{testLog(0)},
 		{testLog(13), testLog(12)},
@@ -407,15 +354,9 @@ func TestLogStoreGaps(t *testing.T) {
 	mustIndexes(t, l, 10, 12)
 	// Deleting everything lets the log start anywhere, above or below.
 	for _, start := range []uint64{40, 5, 5, 6} {
-		if err := l.DeleteRange(1, 100); err != nil {
-			t.Fatal(err)
-		}
-		if err := l.StoreLogs(testLogs(start, start+2)); err != nil {
-			t.Fatal(err)
-		}
-		mustIndexes(t, l, start, start+2)
-		l = reopenLog(t, l, nil)
-		mustIndexes(t, l, start, start+2)
+		mustDelete(t, l, 1, 100)
+		mustStore(t, l, start, start+2)
+		l = mustReopen(t, l, nil, start, start+2)
 		mustLogs(t, l, testLogs(start, start+2))
 	}
 }
@@ -423,15 +364,7 @@ func TestLogStoreGaps(t *testing.T) {
 // Hole records, which older journals hold for indexes without a log, read
 // as missing logs, and the ends of the log skip them.
 func TestLogStoreReadsOldHoles(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "raft.log")
-	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: testutil.Quiet(), Schema: ministore.AnySchema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := j.AppendBatch(encodeLog(testLog(1)), holeRecord, encodeLog(testLog(3)), encodeLog(testLog(4))); err != nil {
-		t.Fatal(err)
-	}
-	j.Close()
+	path := writeRaftLog(t, encodeLog(testLog(1)), holeRecord, encodeLog(testLog(3)), encodeLog(testLog(4)))
 	l, err := OpenLogStore(path, quietOpts(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -442,51 +375,28 @@ func TestLogStoreReadsOldHoles(t *testing.T) {
 	if err := l.GetLog(2, &got); err != raft.ErrLogNotFound {
 		t.Fatalf("GetLog of a hole: %v", err)
 	}
-	if err := l.DeleteRange(1, 1); err != nil {
-		t.Fatal(err)
-	}
-	mustIndexes(t, l, 3, 4)
-	l = reopenLog(t, l, nil)
-	mustIndexes(t, l, 3, 4)
+	mustDelete(t, l, 1, 1)
+	l = mustReopen(t, l, nil, 3, 4)
 	mustLogs(t, l, testLogs(3, 4))
 }
 
 // A crash can leave holes at the end of the journal (StoreLogs writes holes
 // and logs in one batch and a prefix survives); Open removes them.
 func TestLogStoreRecoversTrailingHoles(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "raft.log")
-	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: testutil.Quiet(), Schema: ministore.AnySchema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := j.AppendBatch(encodeLog(testLog(1)), encodeLog(testLog(2)), holeRecord, holeRecord); err != nil {
-		t.Fatal(err)
-	}
-	j.Close()
+	path := writeRaftLog(t, encodeLog(testLog(1)), encodeLog(testLog(2)), holeRecord, holeRecord)
 	l, err := OpenLogStore(path, quietOpts(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	mustIndexes(t, l, 1, 2)
-	if err := l.StoreLogs(testLogs(3, 3)); err != nil {
-		t.Fatal(err)
-	}
+	mustStore(t, l, 3, 3)
 	mustLogs(t, l, testLogs(1, 3))
 }
 
 // A record that does not hold the log its sequence number says is damage.
 func TestLogStoreDetectsMisnumberedRecord(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "raft.log")
-	j, err := ministore.Open[jsonline.Trusted](path, &ministore.Options{Logger: testutil.Quiet(), Schema: ministore.AnySchema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := j.AppendBatch(encodeLog(testLog(1)), encodeLog(testLog(7))); err != nil {
-		t.Fatal(err)
-	}
-	j.Close()
+	path := writeRaftLog(t, encodeLog(testLog(1)), encodeLog(testLog(7)))
 	if _, err := OpenLogStore(path, quietOpts(nil)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("open: %v, want ErrCorrupt", err)
 	}
@@ -494,9 +404,7 @@ func TestLogStoreDetectsMisnumberedRecord(t *testing.T) {
 
 func TestLogStoreJournalIsReadable(t *testing.T) {
 	l := openLogStore(t, nil)
-	if err := l.StoreLogs(testLogs(1, 3)); err != nil {
-		t.Fatal(err)
-	}
+	mustStore(t, l, 1, 3)
 	l.Close()
 	b, err := os.ReadFile(l.Path())
 	if err != nil {

@@ -14,69 +14,35 @@ import (
 )
 
 func TestOpenRefusesBadOptions(t *testing.T) {
-	dir := t.TempDir()
 	otherReg := ministate.NewRegistry[struct{ X int }]()
 	for _, tc := range []struct {
-		name string
-		open func() error
-		want string
+		name  string
+		iface bool           // open with the interface mutation type
+		opts  func(*Options) // changes nodeOptions("n1"); nil: only a Bind
+		want  string
 	}{
-		{"no ID", func() error {
-			_, err := Open[ledger, add](dir, &Options{Bind: "127.0.0.1:0"})
-			return err
-		}, "ID is required"},
-		{"no address", func() error {
-			_, err := Open[ledger, add](dir, &Options{ID: "n1"})
-			return err
-		}, "Bind (or Transport) is required"},
-		{"interface without registry", func() error {
-			_, err := Open[ledger, ministate.Mutator[ledger]](dir, nodeOptions("n1"))
-			return err
-		}, "set Options.Registry"},
-		{"registry of another state", func() error {
-			o := nodeOptions("n1")
-			o.Registry = otherReg
-			_, err := Open[ledger, ministate.Mutator[ledger]](dir, o)
-			return err
-		}, "not a *ministate.Registry"},
-		{"wildcard bind", func() error {
-			o := nodeOptions("n1")
-			o.Bind = "0.0.0.0:0"
-			_, err := Open[ledger, add](t.TempDir(), o)
-			return err
-		}, "set Options.Advertise"},
-		{"no TLS", func() error {
-			o := nodeOptions("n1")
-			o.TLS = nil
-			_, err := Open[ledger, add](t.TempDir(), o)
-			return err
-		}, "Options.TLS is required"},
-		{"TLS and insecure", func() error {
-			o := nodeOptions("n1")
-			o.InsecureNoTLS = true
-			_, err := Open[ledger, add](t.TempDir(), o)
-			return err
-		}, "both set"},
-		{"TLS without a CA", func() error {
-			o := nodeOptions("n1")
-			o.TLS.RootCAs = nil
-			_, err := Open[ledger, add](t.TempDir(), o)
-			return err
-		}, "no CA"},
-		{"TLS without a certificate", func() error {
-			o := nodeOptions("n1")
-			o.TLS.Certificates = nil
-			_, err := Open[ledger, add](t.TempDir(), o)
-			return err
-		}, "no certificate"},
-		{"bad raft config", func() error {
-			o := nodeOptions("n1")
-			o.Raft.LeaderLeaseTimeout = time.Hour
-			_, err := Open[ledger, add](dir, o)
-			return err
-		}, "LeaderLeaseTimeout"},
+		{"no ID", false, nil, "ID is required"},
+		{"no address", false, func(o *Options) { *o = Options{ID: "n1"} }, "Bind (or Transport) is required"},
+		{"interface without registry", true, func(*Options) {}, "set Options.Registry"},
+		{"registry of another state", true, func(o *Options) { o.Registry = otherReg }, "not a *ministate.Registry"},
+		{"wildcard bind", false, func(o *Options) { o.Bind = "0.0.0.0:0" }, "set Options.Advertise"},
+		{"no TLS", false, func(o *Options) { o.TLS = nil }, "Options.TLS is required"},
+		{"TLS and insecure", false, func(o *Options) { o.InsecureNoTLS = true }, "both set"},
+		{"TLS without a CA", false, func(o *Options) { o.TLS.RootCAs = nil }, "no CA"},
+		{"TLS without a certificate", false, func(o *Options) { o.TLS.Certificates = nil }, "no certificate"},
+		{"bad raft config", false, func(o *Options) { o.Raft.LeaderLeaseTimeout = time.Hour }, "LeaderLeaseTimeout"},
 	} {
-		err := tc.open()
+		o := &Options{Bind: "127.0.0.1:0"}
+		if tc.opts != nil {
+			o = nodeOptions("n1")
+			tc.opts(o)
+		}
+		var err error
+		if tc.iface {
+			_, err = Open[ledger, ministate.Mutator[ledger]](t.TempDir(), o)
+		} else {
+			_, err = Open[ledger, add](t.TempDir(), o)
+		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error about %q", tc.name, err, tc.want)
 		}

@@ -92,12 +92,7 @@ func TestForwardCutIsOutcomeUnknown(t *testing.T) {
 		o.Dial = cuts[o.ID].dial
 	})
 	leader := c.leader()
-	var f *node
-	for _, m := range c.nodes {
-		if m != leader {
-			f = m
-		}
-	}
+	f := c.followers(leader)[0]
 	for _, withID := range []bool{false, true} {
 		id := 10
 		if withID {
@@ -159,12 +154,7 @@ func TestForwardCutIsOutcomeUnknown(t *testing.T) {
 func TestApplyWithID(t *testing.T) {
 	c := newCluster(t, 3, func(o *Options) { o.Forward = true })
 	leader := c.leader()
-	var f *node
-	for _, m := range c.nodes {
-		if m != leader {
-			f = m
-		}
-	}
+	f := c.followers(leader)[0]
 	seq, dup, err := leader.ApplyWithID("a", add{ID: 1})
 	if err != nil || dup {
 		t.Fatalf("first: %d %v %v", seq, dup, err)
@@ -225,14 +215,6 @@ func logWithID(t *testing.T, index uint64, n int, rid string) *raft.Log {
 	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: data, Extensions: ext, AppendedAt: time.Unix(0, 0)}
 }
 
-func newTestCodec(t *testing.T) codec[ledger, add] {
-	c, err := newCodec[ledger, add](nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // The window holds the last RequestIDWindow IDs, in log order, in
 // snapshots too; a snapshot without any (older than request IDs) restores.
 func TestRequestWindow(t *testing.T) {
@@ -256,16 +238,8 @@ func TestRequestWindow(t *testing.T) {
 		t.Fatalf("id-2: %v, want dup of 3", r)
 	}
 	// Through a snapshot.
-	snap, err := f.Snapshot()
+	g, err := restoredCopy(t, f)
 	if err != nil {
-		t.Fatal(err)
-	}
-	sink := &memSink{}
-	if err := snap.Persist(sink); err != nil {
-		t.Fatal(err)
-	}
-	g := newFSM(newTestCodec(t), testutil.Quiet())
-	if err := g.Restore(sink.reader()); err != nil {
 		t.Fatal(err)
 	}
 	if r, ok := g.Apply(logWithID(t, idx+1, 3, "id-3")).(dupResult); !ok || r.seq != 4 {
@@ -318,12 +292,7 @@ func TestOpenLogGap(t *testing.T) {
 func TestForwardHonoursApplyTimeout(t *testing.T) {
 	c := newCluster(t, 3, func(o *Options) { o.Forward = true })
 	leader := c.leader()
-	var f *node
-	for _, m := range c.nodes {
-		if m != leader {
-			f = m
-		}
-	}
+	f := c.followers(leader)[0]
 	f.opts.ApplyTimeout = time.Second
 	entered, release := startWait(t)
 	go func() {

@@ -132,12 +132,7 @@ func TestAttacker(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.converge(map[int]uint64{1: seq})
-			var followers []*node
-			for _, m := range c.nodes {
-				if m != leader {
-					followers = append(followers, m)
-				}
-			}
+			followers := c.followers(leader)
 			accepted := map[string]bool{}
 
 			// A forwarded apply to the leader.

@@ -48,13 +48,7 @@ func TestClusterStats(t *testing.T) {
 	}
 
 	// Stop one follower: its lag grows with the logs the others take.
-	var stopped string
-	for id, m := range c.nodes {
-		if m != leader {
-			stopped = id
-			break
-		}
-	}
+	stopped := c.followers(leader)[0].ID()
 	c.stopHard(stopped)
 	// Concurrent applies may share a log (group logs): wait for the
 	// newest sequence number acknowledged, not for 20 logs.
