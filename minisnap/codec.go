@@ -10,9 +10,11 @@ import (
 // A Codec turns a state into bytes and back. Implementations must be safe
 // for concurrent use; the ones in this module are stateless.
 //
-// The subpackages cborcodec (compact binary, github.com/fxamacker/cbor) and
-// zstdcodec (compression around any Codec, github.com/klauspost/compress)
-// provide more; the core package depends on the standard library only.
+// The subpackages cborcodec (compact binary, github.com/fxamacker/cbor),
+// msgpacksnap (MessagePack, github.com/vmihailenco/msgpack, reading the Rust
+// crate's MessagePack snapshots too) and zstdcodec (compression around any
+// Codec, github.com/klauspost/compress) provide more; the core package
+// depends on the standard library only.
 type Codec interface {
 	// Name identifies the encoding in a snapshot's metadata, e.g. "json".
 	// Restore refuses a snapshot whose codec name differs from its own
@@ -27,6 +29,26 @@ type Codec interface {
 	// Decode reads a value written by Encode from r and stores it in v,
 	// a non-nil pointer. It need not read r to its end.
 	Decode(r io.Reader, v any) error
+}
+
+// A NumberedCodec is a Codec that also reads the snapshots the current
+// Rust crate minisnap writes with its own codec in the same encoding: one
+// file per snapshot, DIR/snapshot_<seq, 20 digits> + NumberedExt(), holding
+// the crate's envelope of the sequence number and the state. With one in
+// Options.Codec, a Store lists and restores these files as it does the
+// crate's JSON ones (which it reads with any codec). The subpackage
+// msgpacksnap is one, for the crate's MessagePack codec (rmp-serde).
+type NumberedCodec interface {
+	Codec
+	// NumberedExt is the extension the crate gives these files, including
+	// the dot, or "" for none (the crate's MessagePack codec has none). It
+	// must not be ".json".
+	NumberedExt() string
+	// SplitNumbered returns the sequence number and the encoded state (for
+	// Decode) that b, a numbered snapshot's whole content, holds. If b is
+	// not such an envelope it returns an error and the offset in b where b
+	// stops making sense; the Store reports them as a *CorruptError.
+	SplitNumbered(b []byte) (seq uint64, state []byte, off int64, err error)
 }
 
 // JSONCodec encodes states with encoding/json. It is the default codec.

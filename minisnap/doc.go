@@ -108,7 +108,10 @@
 // snapshot first at the same one), Restore decodes their "state" as JSON,
 // and RestoreLatestGood falls back over one that is not a JSON object with
 // that "seq" and a "state". minisnap never writes or deletes them (Keep
-// counts only Go snapshots). The crate's MessagePack files are not read.
+// counts only Go snapshots). The crate's MessagePack snapshots,
+// DIR/snapshot_<seq in 20 digits> without an extension, are read the same
+// way when Options.Codec is a NumberedCodec for them (minisnap/msgpacksnap);
+// otherwise they are ignored.
 // See docs/FORMAT.md for the full description.
 //
 // # Concurrency

@@ -33,7 +33,8 @@ type Info struct {
 	// Legacy is true for a snapshot in one of the Rust crate's layouts,
 	// which have no checksum: DIR/snapshot.json and DIR/snapshot.seq
 	// (minisnap 0.1), or one file DIR/snapshot_<seq, 20 digits>.json
-	// holding {"seq":N,"state":...} (the current crate; Path names it).
+	// holding {"seq":N,"state":...} (the current crate; Path names it), or
+	// such a file in the encoding of a NumberedCodec (Codec names it).
 	Legacy bool
 	// Err is non-nil when the snapshot's metadata could not be read: it is
 	// damaged (a *CorruptError) or unreadable, and Restore would fail on
@@ -51,6 +52,7 @@ type entry struct {
 	gen      uint64 // n in "snap-<seq>.<n>", for repeated sequence numbers
 	legacy   bool   // DIR/snapshot.json + DIR/snapshot.seq
 	numbered bool   // DIR/snapshot_<seq>.json of the current Rust crate
+	encoded  bool   // numbered, in the encoding of the Store's NumberedCodec
 }
 
 // rust reports whether e is one of the Rust crate's snapshots, which
@@ -135,14 +137,14 @@ func (s *Store) scan() ([]entry, error) {
 	for _, name := range names {
 		if seq, gen, ok := parseDirName(name); ok {
 			out = append(out, entry{name: name, seq: seq, gen: gen})
-		} else if seq, ok := parseNumberedName(name); ok {
-			out = append(out, entry{name: name, seq: seq, numbered: true})
+		} else if e, ok := s.parseNumbered(name); ok {
+			out = append(out, e)
 		} else if name == legacyState || name == seqName {
 			legacy = true
 		}
 	}
 	slices.SortFunc(out, func(a, b entry) int {
-		return cmp.Or(cmp.Compare(b.seq, a.seq), compareBool(a.numbered, b.numbered), cmp.Compare(b.gen, a.gen))
+		return cmp.Or(cmp.Compare(b.seq, a.seq), compareBool(a.numbered, b.numbered), cmp.Compare(b.gen, a.gen), strings.Compare(a.name, b.name))
 	})
 	if legacy {
 		out = append(out, entry{legacy: true})

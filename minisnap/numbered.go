@@ -14,35 +14,55 @@ import (
 )
 
 // The current Rust crate minisnap writes each snapshot as one file,
-// DIR/snapshot_<seq in 20 digits>.json, holding {"seq":N,"state":...}.
-// minisnap reads these numbered snapshots (no checksum, like the legacy
-// snapshot.json) and never writes or deletes them.
+// DIR/snapshot_<seq in 20 digits>.json, holding {"seq":N,"state":...}, or
+// with its MessagePack codec DIR/snapshot_<seq in 20 digits> holding the
+// same envelope as [N, state]. minisnap reads the JSON ones, and the others
+// when the Store's codec is a NumberedCodec (no checksum, like the legacy
+// snapshot.json); it never writes or deletes them.
 const (
 	numberedPrefix = "snapshot_"
 	numberedExt    = ".json"
 )
 
 // parseNumberedName returns the seq of a numbered snapshot's file name,
-// "snapshot_" + seq in exactly seqDigits digits + ".json"; it accepts
-// nothing else.
-func parseNumberedName(name string) (uint64, bool) {
+// "snapshot_" + seq in exactly seqDigits digits + ext; it accepts nothing
+// else.
+func parseNumberedName(name, ext string) (uint64, bool) {
 	rest, ok := strings.CutPrefix(name, numberedPrefix)
 	if !ok {
 		return 0, false
 	}
-	digits, ok := strings.CutSuffix(rest, numberedExt)
+	digits, ok := strings.CutSuffix(rest, ext)
 	if !ok || len(digits) != seqDigits {
 		return 0, false
 	}
 	return parseDecimal(digits, true)
 }
 
+// parseNumbered returns the entry of a numbered snapshot's file name: a
+// JSON one, or one in the encoding of the Store's NumberedCodec.
+func (s *Store) parseNumbered(name string) (entry, bool) {
+	if seq, ok := parseNumberedName(name, numberedExt); ok {
+		return entry{name: name, seq: seq, numbered: true}, true
+	}
+	if nc, ok := s.codec.(NumberedCodec); ok {
+		if seq, ok := parseNumberedName(name, nc.NumberedExt()); ok {
+			return entry{name: name, seq: seq, numbered: true, encoded: true}, true
+		}
+	}
+	return entry{}, false
+}
+
 // numberedInfo describes the numbered snapshot e from the directory
 // listing and the file's size and time; it does not read the file.
 func (s *Store) numberedInfo(e entry) (Info, error) {
+	codec := JSONCodec{}.Name()
+	if e.encoded {
+		codec = s.codec.Name()
+	}
 	info := Info{
 		Seq:    e.seq,
-		Codec:  JSONCodec{}.Name(),
+		Codec:  codec,
 		Path:   filepath.Join(s.dir, e.name),
 		Legacy: true,
 		id:     e,
@@ -82,6 +102,9 @@ func (s *Store) openNumbered(e entry) (Info, io.Closer, *verifyReader, error) {
 		return info, nil, nil, fmt.Errorf("minisnap: read %s: %w", info.Path, err)
 	}
 	info.Size = int64(len(b))
+	if e.encoded {
+		return s.openEncoded(e, info, b)
+	}
 	var nf numberedFile
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&nf); err != nil {
@@ -105,5 +128,19 @@ func (s *Store) openNumbered(e entry) (Info, io.Closer, *verifyReader, error) {
 		return info, nil, nil, corruptAt(info.Path, info.Seq, -1, `no "state" field`)
 	}
 	vr := &verifyReader{r: bytes.NewReader(nf.State), path: info.Path, seq: info.Seq}
+	return info, io.NopCloser(nil), vr, nil
+}
+
+// openEncoded checks the content b of numbered snapshot e in the encoding
+// of the Store's NumberedCodec and returns a reader of its state.
+func (s *Store) openEncoded(e entry, info Info, b []byte) (Info, io.Closer, *verifyReader, error) {
+	seq, state, off, err := s.codec.(NumberedCodec).SplitNumbered(b)
+	switch {
+	case err != nil:
+		return info, nil, nil, &CorruptError{Path: info.Path, Seq: info.Seq, Offset: off, Err: err}
+	case seq != e.seq:
+		return info, nil, nil, corruptAt(info.Path, info.Seq, -1, "holds seq %d, file name seq %d", seq, e.seq)
+	}
+	vr := &verifyReader{r: bytes.NewReader(state), path: info.Path, seq: info.Seq}
 	return info, io.NopCloser(nil), vr, nil
 }

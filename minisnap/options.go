@@ -27,7 +27,8 @@ type Options struct {
 	// means JSONCodec{}: pretty JSON with a two-space indent. Snapshots
 	// whose metadata names the codec "json" can always be restored, so a
 	// store can move from JSON to another codec without losing its old
-	// snapshots.
+	// snapshots. A NumberedCodec also makes the Store read the Rust
+	// crate's numbered snapshots in its encoding.
 	Codec Codec
 
 	// ReadOnly opens the directory for reading only: Open takes no lock
@@ -67,6 +68,11 @@ func (o *Options) resolved() (Options, error) {
 	}
 	if !validExt(ext) {
 		return Options{}, fmt.Errorf("minisnap: invalid codec extension %q: want a dot and a file-name suffix, e.g. \".json\"", ext)
+	}
+	if nc, ok := c.Codec.(NumberedCodec); ok {
+		if ext := nc.NumberedExt(); ext == numberedExt || (ext != "" && !validExt(ext)) {
+			return Options{}, fmt.Errorf("minisnap: invalid numbered extension %q of codec %q: want \"\" or a dot and a file-name suffix other than \".json\"", ext, name)
+		}
 	}
 	return c, nil
 }

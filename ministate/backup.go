@@ -81,7 +81,7 @@ func (m *Manager[S, M]) backupTo(dir string) (BackupInfo, error) {
 	}
 	var info BackupInfo
 	if seq, ok := m.SnapshotSeq(); ok {
-		got, found, err := copySnapshot(m.opts.FS, m.dir, dir, seq)
+		got, found, err := copySnapshot(m.opts.FS, m.opts.SnapshotCodec, m.dir, dir, seq)
 		if err != nil {
 			return BackupInfo{}, err
 		}
@@ -163,11 +163,16 @@ const maxLiveTries = 20
 // in between), it starts again (up to 20 times). Nothing in dir is
 // changed.
 //
-// Of opts, only FS is used.
+// Of opts, only FS and SnapshotCodec (a minisnap.NumberedCodec makes it see
+// the Rust crate's snapshots in its encoding) are used.
 func Backup(dir, journalFile, dst string, opts *Options) (info BackupInfo, err error) {
 	fsys := vfs.FS(vfs.OS)
-	if opts != nil && opts.FS != nil {
-		fsys = opts.FS
+	var codec minisnap.Codec
+	if opts != nil {
+		if opts.FS != nil {
+			fsys = opts.FS
+		}
+		codec = opts.SnapshotCodec
 	}
 	dir = filepath.Clean(dir)
 	journal := filepath.Join(dir, journalFile)
@@ -194,7 +199,7 @@ func Backup(dir, journalFile, dst string, opts *Options) (info BackupInfo, err e
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("ministate: backup to %s: %w", dst, err)
 	}
-	info, err = backupFolder(fsys, dir, journal, tmp, live)
+	info, err = backupFolder(fsys, codec, dir, journal, tmp, live)
 	if err == nil {
 		err = backup.Finish(fsys, tmp, dst)
 	}
@@ -223,13 +228,13 @@ func journalExists(fsys vfs.FS, journal string) (bool, error) {
 	return false, nil
 }
 
-func backupFolder(fsys vfs.FS, dir, journal, tmp string, live bool) (BackupInfo, error) {
+func backupFolder(fsys vfs.FS, codec minisnap.Codec, dir, journal, tmp string, live bool) (BackupInfo, error) {
 	tries := 1
 	if live {
 		tries = maxLiveTries
 	}
 	for try := 1; ; try++ {
-		info, err := backupFolderOnce(fsys, dir, journal, tmp)
+		info, err := backupFolderOnce(fsys, codec, dir, journal, tmp)
 		if err == nil {
 			info.Tries = try
 			return info, nil
@@ -245,9 +250,9 @@ func backupFolder(fsys vfs.FS, dir, journal, tmp string, live bool) (BackupInfo,
 	}
 }
 
-func backupFolderOnce(fsys vfs.FS, dir, journal, tmp string) (BackupInfo, error) {
+func backupFolderOnce(fsys vfs.FS, codec minisnap.Codec, dir, journal, tmp string) (BackupInfo, error) {
 	var info BackupInfo
-	seq, found, err := copySnapshot(fsys, dir, tmp, ^uint64(0))
+	seq, found, err := copySnapshot(fsys, codec, dir, tmp, ^uint64(0))
 	if err != nil {
 		return BackupInfo{}, err
 	}
@@ -294,14 +299,14 @@ const maxSnapTries = 20
 // of at most maxSeq whose state verifies into dstDir, file by file, and
 // checks the copy. It reports false if there is none. A snapshot removed
 // while it is copied (a newer one replaced it) makes it look again.
-func copySnapshot(fsys vfs.FS, srcDir, dstDir string, maxSeq uint64) (uint64, bool, error) {
-	src, err := minisnap.Open(srcDir, &minisnap.Options{ReadOnly: true, FS: fsys})
+func copySnapshot(fsys vfs.FS, codec minisnap.Codec, srcDir, dstDir string, maxSeq uint64) (uint64, bool, error) {
+	src, err := minisnap.Open(srcDir, &minisnap.Options{ReadOnly: true, Codec: codec, FS: fsys})
 	if err != nil {
 		return 0, false, err
 	}
 	defer src.Close()
 	for try := 1; ; try++ {
-		seq, found, err := copySnapshotOnce(fsys, src, dstDir, maxSeq)
+		seq, found, err := copySnapshotOnce(fsys, codec, src, dstDir, maxSeq)
 		if err == nil || try >= maxSnapTries || !errors.Is(err, fs.ErrNotExist) {
 			return seq, found, err
 		}
@@ -312,7 +317,7 @@ func copySnapshot(fsys vfs.FS, srcDir, dstDir string, maxSeq uint64) (uint64, bo
 	}
 }
 
-func copySnapshotOnce(fsys vfs.FS, src *minisnap.Store, dstDir string, maxSeq uint64) (uint64, bool, error) {
+func copySnapshotOnce(fsys vfs.FS, codec minisnap.Codec, src *minisnap.Store, dstDir string, maxSeq uint64) (uint64, bool, error) {
 	infos, err := src.List()
 	if err != nil {
 		return 0, false, err
@@ -340,7 +345,7 @@ func copySnapshotOnce(fsys vfs.FS, src *minisnap.Store, dstDir string, maxSeq ui
 			return 0, false, err
 		}
 		// The copy must verify: the bytes read were the ones checked.
-		dst, err := minisnap.Open(dstDir, &minisnap.Options{ReadOnly: true, FS: fsys})
+		dst, err := minisnap.Open(dstDir, &minisnap.Options{ReadOnly: true, Codec: codec, FS: fsys})
 		if err != nil {
 			return 0, false, err
 		}
@@ -382,7 +387,7 @@ func copySnapshotFiles(fsys vfs.FS, info minisnap.Info, dstDir string) error {
 	case filepath.Base(info.Path) == "snapshot.json": // minisnap 0.1
 		root = filepath.Dir(info.Path)
 		files = []string{"snapshot.json", "snapshot.seq"}
-	default: // snapshot_<seq>.json of the current Rust crate
+	default: // snapshot_<seq>.json (or another NumberedCodec's) of the current Rust crate
 		root = filepath.Dir(info.Path)
 		files = []string{filepath.Base(info.Path)}
 	}

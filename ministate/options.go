@@ -35,6 +35,8 @@ type Options struct {
 	KeepSnapshots int
 	// SnapshotCodec encodes the state in snapshots. Default
 	// minisnap.JSONCodec{}: pretty JSON, as the Rust crate writes it.
+	// minisnap/msgpacksnap reads the Rust crate's MessagePack snapshots
+	// too (see docs/MIGRATING.md).
 	SnapshotCodec minisnap.Codec
 	// Registry, when set, logs mutations as {"Kind":{...fields}} (serde's
 	// enum form) and decodes them by kind, so one journal can hold several

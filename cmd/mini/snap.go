@@ -13,6 +13,7 @@ import (
 
 	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/minisnap/cborcodec"
+	"github.com/mini-go/mini/minisnap/msgpacksnap"
 	"github.com/mini-go/mini/minisnap/zstdcodec"
 	"github.com/spf13/cobra"
 )
@@ -30,13 +31,15 @@ can look at the folder of a running program.`,
 	return c
 }
 
-// openSnaps opens dir read-only, checking that it exists.
+// openSnaps opens dir read-only, checking that it exists. The store's
+// codec is msgpacksnap's, so the Rust crate's MessagePack snapshots are
+// listed beside its JSON ones (loadJSON picks each snapshot's codec).
 func openSnaps(dir string) (*minisnap.Store, error) {
 	info, err := os.Stat(dir)
 	if err != nil || !info.IsDir() {
 		return nil, usagef("no folder at %s", dir)
 	}
-	return minisnap.Open(dir, &minisnap.Options{ReadOnly: true})
+	return minisnap.Open(dir, &minisnap.Options{ReadOnly: true, Codec: msgpacksnap.New()})
 }
 
 // listSnaps opens dir read-only and lists its snapshots, newest first.
@@ -58,6 +61,8 @@ func codecFor(name string) (minisnap.Codec, error) {
 		c = minisnap.JSONCodec{}
 	case "cbor":
 		c = cborcodec.New()
+	case "msgpack":
+		c = msgpacksnap.New()
 	default:
 		return nil, fmt.Errorf("unknown codec %q", name)
 	}
