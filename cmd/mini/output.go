@@ -63,6 +63,16 @@ func writeJSON(w io.Writer, v any) error {
 	return err
 }
 
+// printResult prints res as one line of JSON with --json, and the line
+// format otherwise.
+func printResult(w io.Writer, asJSON bool, res any, format string, a ...any) error {
+	if asJSON {
+		return writeJSON(w, res)
+	}
+	_, err := fmt.Fprintf(w, format, a...)
+	return err
+}
+
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
 
 func bufferedOut(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 64<<10) }

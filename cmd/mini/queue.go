@@ -58,6 +58,19 @@ func viewQueue(dir string) (*miniqueue.View[json.RawMessage], error) {
 	return v, err
 }
 
+// onView is the RunE of a command on DIR that reads the queue without its
+// lock.
+func onView(run func(cmd *cobra.Command, dir string, v *miniqueue.View[json.RawMessage]) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		v, err := viewQueue(args[0])
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		return run(cmd, args[0], v)
+	}
+}
+
 // openQueue opens the queue in dir to change it.
 func openQueue(dir string) (*miniqueue.Queue[json.RawMessage], error) {
 	if err := needQueue(dir); err != nil {
@@ -91,12 +104,7 @@ program that has the queue open. The program's counters (deliveries, acks,
 fsyncs, ...) count since its Open and live in its memory: read them from
 Queue.Stats in the program (or its metrics).`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := viewQueue(args[0])
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: onView(func(cmd *cobra.Command, dir string, v *miniqueue.View[json.RawMessage]) error {
 			st := queueStatJSON(v)
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -117,7 +125,7 @@ Queue.Stats in the program (or its metrics).`,
 				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", name, c.Lag, c.InFlight, c.Floor)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the stats as JSON")
 	return c
@@ -189,14 +197,9 @@ acknowledged, oldest first, with the deliveries recorded for each, without
 receiving them: no delivery is recorded. It reads the folder without its
 lock, so it works beside the program that has the queue open.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := viewQueue(args[0])
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: onView(func(cmd *cobra.Command, dir string, v *miniqueue.View[json.RawMessage]) error {
 			if !slices.Contains(v.Consumers(), consumer) {
-				return usagef("no consumer %q in %s", consumer, args[0])
+				return usagef("no consumer %q in %s", consumer, dir)
 			}
 			out := bufferedOut(cmd.OutOrStdout())
 			defer out.Flush()
@@ -218,7 +221,7 @@ lock, so it works beside the program that has the queue open.`,
 				printed++
 			}
 			return nil
-		},
+		}),
 	}
 	c.Flags().IntVarP(&n, "n", "n", 10, "how many messages to print")
 	c.Flags().StringVar(&consumer, "consumer", "", "the consumer (default: the default consumer)")

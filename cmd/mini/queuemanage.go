@@ -97,16 +97,10 @@ and must not be open in another process.`,
 			if err := q.Close(); err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				return writeJSON(out, res)
-			}
 			if res.Pushed == 0 {
-				fmt.Fprintln(out, "pushed nothing")
-				return nil
+				return printResult(cmd.OutOrStdout(), asJSON, res, "pushed nothing\n")
 			}
-			fmt.Fprintf(out, "pushed %s, %d to %d\n", plural(res.Pushed, "message"), res.FirstSeq, res.LastSeq)
-			return nil
+			return printResult(cmd.OutOrStdout(), asJSON, res, "pushed %s, %d to %d\n", plural(res.Pushed, "message"), res.FirstSeq, res.LastSeq)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
@@ -191,12 +185,7 @@ The queue must not be open in another process.`,
 			if err := q.Close(); err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				return writeJSON(out, res)
-			}
-			fmt.Fprintf(out, "purged the messages up to %d: %s left (%d before)\n", res.UpTo, plural(res.LenAfter, "message"), res.LenBefore)
-			return nil
+			return printResult(cmd.OutOrStdout(), asJSON, res, "purged the messages up to %d: %s left (%d before)\n", res.UpTo, plural(res.LenAfter, "message"), res.LenBefore)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
@@ -238,12 +227,7 @@ consumer that gave up, the message's sequence number, its deliveries, why
 and when it was moved. With --json, one JSON object a line, with the
 message. It reads the folder without its lock, beside the program.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := viewQueue(args[0])
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: onView(func(cmd *cobra.Command, _ string, v *miniqueue.View[json.RawMessage]) error {
 			out := bufferedOut(cmd.OutOrStdout())
 			defer out.Flush()
 			tw := table(out)
@@ -270,7 +254,7 @@ message. It reads the folder without its lock, beside the program.`,
 				return nil
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
 	return c
@@ -328,12 +312,7 @@ DeadLetters.Replay). The queue must not be open in another process.`,
 			if err := q.Close(); err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				return writeJSON(out, res)
-			}
-			fmt.Fprintf(out, "replayed %s\n", plural(len(res.Replayed), "dead letter"))
-			return nil
+			return printResult(cmd.OutOrStdout(), asJSON, res, "replayed %s\n", plural(len(res.Replayed), "dead letter"))
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")

@@ -136,10 +136,27 @@ func retryLive(read func() error) error {
 	return err
 }
 
-func newStateShow() *cobra.Command {
+// stateCmd completes a command on a state folder DIR with the flags
+// --journal and --json: run gets DIR, the path of its journal ("" if it
+// holds none) and --json.
+func stateCmd(c *cobra.Command, jsonUsage string, run func(cmd *cobra.Command, dir, jpath string, asJSON bool) error) *cobra.Command {
 	var journal string
 	var asJSON bool
-	c := &cobra.Command{
+	c.Args = cobra.ExactArgs(1)
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		jpath, err := findJournal(args[0], journal)
+		if err != nil {
+			return err
+		}
+		return run(cmd, args[0], jpath, asJSON)
+	}
+	c.Flags().StringVar(&journal, "journal", "", "the journal's file name in DIR (default: the only journal there)")
+	c.Flags().BoolVar(&asJSON, "json", false, jsonUsage)
+	return c
+}
+
+func newStateShow() *cobra.Command {
+	return stateCmd(&cobra.Command{
 		Use:   "show DIR",
 		Short: "Show what the state is recovered from: newest good snapshot plus the journal's tail",
 		Long: `Print, as JSON, what the program recovers its state from when it opens
@@ -153,97 +170,87 @@ not applied (state_applied is false, and note says so). Without a snapshot,
 snapshot_state is null and the state is the program's zero value with every
 tail record applied. A journal that does not continue the snapshot (a gap)
 is an error.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := args[0]
-			jpath, err := findJournal(dir, journal)
+	}, "print compact JSON on one line", func(cmd *cobra.Command, dir, jpath string, asJSON bool) error {
+		type tailRec struct {
+			Seq uint64          `json:"seq"`
+			Rec json.RawMessage `json:"rec"`
+		}
+		type shown struct {
+			Dir           string          `json:"dir"`
+			Journal       string          `json:"journal,omitempty"`
+			SnapshotSeq   *uint64         `json:"snapshot_seq"`
+			Snapshot      string          `json:"snapshot,omitempty"`
+			Skipped       []string        `json:"skipped_snapshots,omitempty"`
+			SnapshotState json.RawMessage `json:"snapshot_state"`
+			StateApplied  bool            `json:"state_applied"`
+			Tail          []tailRec       `json:"tail"`
+			Sequence      uint64          `json:"sequence"`
+			Note          string          `json:"note"`
+		}
+		var out shown
+		var haveSnap bool
+		// The directory may belong to a running program: a snapshot
+		// published, or the journal compacted, between the reads is
+		// read again (retryLive); a record half written at the end
+		// of the journal is its end.
+		err := retryLive(func() error {
+			info, state, skipped, ok, err := newestGoodSnapshot(dir)
 			if err != nil {
 				return err
 			}
-			type tailRec struct {
-				Seq uint64          `json:"seq"`
-				Rec json.RawMessage `json:"rec"`
+			haveSnap = ok
+			out = shown{Dir: dir, Journal: jpath, SnapshotState: json.RawMessage("null"), Tail: []tailRec{}, Skipped: skipped}
+			from := uint64(1)
+			if haveSnap {
+				seq := info.Seq
+				out.SnapshotSeq, out.Snapshot, out.SnapshotState, out.Sequence = &seq, info.Path, state, seq
+				from = seq + 1
 			}
-			type shown struct {
-				Dir           string          `json:"dir"`
-				Journal       string          `json:"journal,omitempty"`
-				SnapshotSeq   *uint64         `json:"snapshot_seq"`
-				Snapshot      string          `json:"snapshot,omitempty"`
-				Skipped       []string        `json:"skipped_snapshots,omitempty"`
-				SnapshotState json.RawMessage `json:"snapshot_state"`
-				StateApplied  bool            `json:"state_applied"`
-				Tail          []tailRec       `json:"tail"`
-				Sequence      uint64          `json:"sequence"`
-				Note          string          `json:"note"`
+			if jpath == "" {
+				return nil
 			}
-			var out shown
-			var haveSnap bool
-			// The directory may belong to a running program: a snapshot
-			// published, or the journal compacted, between the reads is
-			// read again (retryLive); a record half written at the end
-			// of the journal is its end.
-			err = retryLive(func() error {
-				info, state, skipped, ok, err := newestGoodSnapshot(dir)
+			for rec, err := range ministore.Records[json.RawMessage](jpath, from) {
 				if err != nil {
+					var te *ministore.TruncatedError
+					if errors.As(err, &te) && !haveSnap {
+						// Perhaps a snapshot was published and the
+						// journal compacted since the listing.
+						if _, _, _, ok, _ := newestGoodSnapshot(dir); ok {
+							return errStateChanged
+						}
+						return problemError{fmt.Sprintf("gap: the journal starts at record %d, but the state needs it from %d", te.First, from)}
+					}
 					return err
 				}
-				haveSnap = ok
-				out = shown{Dir: dir, Journal: jpath, SnapshotState: json.RawMessage("null"), Tail: []tailRec{}, Skipped: skipped}
-				from := uint64(1)
-				if haveSnap {
-					seq := info.Seq
-					out.SnapshotSeq, out.Snapshot, out.SnapshotState, out.Sequence = &seq, info.Path, state, seq
-					from = seq + 1
-				}
-				if jpath == "" {
-					return nil
-				}
-				for rec, err := range ministore.Records[json.RawMessage](jpath, from) {
-					if err != nil {
-						var te *ministore.TruncatedError
-						if errors.As(err, &te) && !haveSnap {
-							// Perhaps a snapshot was published and the
-							// journal compacted since the listing.
-							if _, _, _, ok, _ := newestGoodSnapshot(dir); ok {
-								return errStateChanged
-							}
-							return problemError{fmt.Sprintf("gap: the journal starts at record %d, but the state needs it from %d", te.First, from)}
-						}
-						return err
-					}
-					out.Tail = append(out.Tail, tailRec{rec.Seq, rec.Value})
-					out.Sequence = rec.Seq
-				}
-				return nil
-			})
-			var te *ministore.TruncatedError
-			if errors.As(err, &te) {
-				return problemError{fmt.Sprintf("gap: the journal starts at record %d, but the state needs it from %d", te.First, te.From)}
+				out.Tail = append(out.Tail, tailRec{rec.Seq, rec.Value})
+				out.Sequence = rec.Seq
 			}
-			if err != nil {
-				return err
-			}
-			switch {
-			case !haveSnap && len(out.Tail) == 0:
-				out.Note = "no snapshot and no journal records: the state is the program's zero value"
-			case !haveSnap:
-				out.Note = "no snapshot: the state is the program's zero value with the " + plural(len(out.Tail), "tail record") + " applied by the program's Apply; mini cannot apply them without the program's Go types"
-			case len(out.Tail) == 0:
-				out.Note = "the state is snapshot_state: no journal records follow the snapshot"
-			default:
-				out.Note = "the state is snapshot_state with the " + plural(len(out.Tail), "tail record") + " applied by the program's Apply; mini cannot apply them without the program's Go types"
-			}
-			out.StateApplied = len(out.Tail) == 0
-			b, err := json.Marshal(out)
-			if err != nil {
-				return err
-			}
-			return printState(cmd.OutOrStdout(), b, asJSON)
-		},
-	}
-	c.Flags().StringVar(&journal, "journal", "", "the journal's file name in DIR (default: the only journal there)")
-	c.Flags().BoolVar(&asJSON, "json", false, "print compact JSON on one line")
-	return c
+			return nil
+		})
+		var te *ministore.TruncatedError
+		if errors.As(err, &te) {
+			return problemError{fmt.Sprintf("gap: the journal starts at record %d, but the state needs it from %d", te.First, te.From)}
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case !haveSnap && len(out.Tail) == 0:
+			out.Note = "no snapshot and no journal records: the state is the program's zero value"
+		case !haveSnap:
+			out.Note = "no snapshot: the state is the program's zero value with the " + plural(len(out.Tail), "tail record") + " applied by the program's Apply; mini cannot apply them without the program's Go types"
+		case len(out.Tail) == 0:
+			out.Note = "the state is snapshot_state: no journal records follow the snapshot"
+		default:
+			out.Note = "the state is snapshot_state with the " + plural(len(out.Tail), "tail record") + " applied by the program's Apply; mini cannot apply them without the program's Go types"
+		}
+		out.StateApplied = len(out.Tail) == 0
+		b, err := json.Marshal(out)
+		if err != nil {
+			return err
+		}
+		return printState(cmd.OutOrStdout(), b, asJSON)
+	})
 }
 
 // compactResult is what state compact prints with --json. Dropped is
@@ -263,90 +270,73 @@ type compactResult struct {
 const rustCompactNote = "the journal is in the Rust crate's format, which counts records by position; the Rust crate can no longer replay it with this snapshot, and refuses it (NAME.000 marks it)"
 
 func newStateCompact() *cobra.Command {
-	var journal string
-	var asJSON bool
-	c := &cobra.Command{
+	return stateCmd(&cobra.Command{
 		Use:   "compact DIR",
 		Short: "Drop the journal records the newest good snapshot covers",
 		Long: `Drop the journal records that the newest snapshot that verifies
 already covers, keeping the newest record. The folder must not be open in a
 program (the journal is locked while it is). To take a new snapshot first,
 call the program's Manager.Compact.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := args[0]
-			jpath, err := findJournal(dir, journal)
-			if err != nil {
-				return err
-			}
-			if jpath == "" {
-				return usagef("no journal in %s", dir)
-			}
-			info, _, _, haveSnap, err := newestGoodSnapshot(dir)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			res := compactResult{Dir: dir, Journal: jpath}
-			if !haveSnap {
-				if asJSON {
-					first, last, err := ministore.Bounds(jpath)
-					if err != nil {
-						return err
-					}
-					res.FirstSeq, res.LastSeq, res.Note = first, last, "nothing to compact: no snapshot"
-					return writeJSON(out, res)
-				}
-				fmt.Fprintf(out, "nothing to compact: no snapshot in %s\n", dir)
-				return nil
-			}
-			seq := info.Seq
-			res.SnapshotSeq = &seq
-			s, err := ministore.Open[json.RawMessage](jpath, &ministore.Options{Schema: ministore.AnySchema})
-			if errors.Is(err, ministore.ErrLocked) {
-				return fmt.Errorf("%s is open in another process; compact from the program (Manager.Compact)", jpath)
-			}
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			first, last := s.FirstSeq(), s.LastSeq()
-			cut := min(info.Seq+1, last)
-			if first == 0 || cut <= first {
-				res.FirstSeq, res.LastSeq = first, last
-				if asJSON {
-					res.Note = "nothing to compact"
-					if err := writeJSON(out, res); err != nil {
-						return err
-					}
-					return s.Close()
-				}
-				fmt.Fprintf(out, "nothing to compact: the journal holds records %d to %d, the snapshot covers up to %d\n", first, last, info.Seq)
-				return s.Close()
-			}
-			if err := s.TruncateFront(cut); err != nil {
-				return err
-			}
-			res.Dropped, res.DroppedFrom, res.DroppedTo = true, first, cut-1
-			res.FirstSeq, res.LastSeq = s.FirstSeq(), s.LastSeq()
-			if s.Format() == ministore.FormatPlain {
-				res.Note = rustCompactNote
-			}
-			if err := s.Close(); err != nil {
-				return err
-			}
+	}, "print the result as JSON", func(cmd *cobra.Command, dir, jpath string, asJSON bool) error {
+		if jpath == "" {
+			return usagef("no journal in %s", dir)
+		}
+		info, _, _, haveSnap, err := newestGoodSnapshot(dir)
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		res := compactResult{Dir: dir, Journal: jpath}
+		if !haveSnap {
 			if asJSON {
+				first, last, err := ministore.Bounds(jpath)
+				if err != nil {
+					return err
+				}
+				res.FirstSeq, res.LastSeq, res.Note = first, last, "nothing to compact: no snapshot"
 				return writeJSON(out, res)
 			}
-			fmt.Fprintf(out, "dropped records %d to %d (covered by snapshot %d); the journal holds %d to %d\n",
-				first, cut-1, info.Seq, res.FirstSeq, res.LastSeq)
-			if res.Note != "" {
-				fmt.Fprintln(out, "note: "+res.Note)
-			}
+			fmt.Fprintf(out, "nothing to compact: no snapshot in %s\n", dir)
 			return nil
-		},
-	}
-	c.Flags().StringVar(&journal, "journal", "", "the journal's file name in DIR (default: the only journal there)")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
-	return c
+		}
+		seq := info.Seq
+		res.SnapshotSeq = &seq
+		s, err := ministore.Open[json.RawMessage](jpath, &ministore.Options{Schema: ministore.AnySchema})
+		if errors.Is(err, ministore.ErrLocked) {
+			return fmt.Errorf("%s is open in another process; compact from the program (Manager.Compact)", jpath)
+		}
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		first, last := s.FirstSeq(), s.LastSeq()
+		cut := min(info.Seq+1, last)
+		if first == 0 || cut <= first {
+			res.FirstSeq, res.LastSeq, res.Note = first, last, "nothing to compact"
+			if err := printResult(out, asJSON, res, "nothing to compact: the journal holds records %d to %d, the snapshot covers up to %d\n", first, last, info.Seq); err != nil {
+				return err
+			}
+			return s.Close()
+		}
+		if err := s.TruncateFront(cut); err != nil {
+			return err
+		}
+		res.Dropped, res.DroppedFrom, res.DroppedTo = true, first, cut-1
+		res.FirstSeq, res.LastSeq = s.FirstSeq(), s.LastSeq()
+		if s.Format() == ministore.FormatPlain {
+			res.Note = rustCompactNote
+		}
+		if err := s.Close(); err != nil {
+			return err
+		}
+		if asJSON {
+			return writeJSON(out, res)
+		}
+		fmt.Fprintf(out, "dropped records %d to %d (covered by snapshot %d); the journal holds %d to %d\n",
+			first, cut-1, info.Seq, res.FirstSeq, res.LastSeq)
+		if res.Note != "" {
+			fmt.Fprintln(out, "note: "+res.Note)
+		}
+		return nil
+	})
 }

@@ -35,9 +35,7 @@ type snapshotStat struct {
 }
 
 func newStateStat() *cobra.Command {
-	var journal string
-	var asJSON bool
-	c := &cobra.Command{
+	return stateCmd(&cobra.Command{
 		Use:   "stat DIR",
 		Short: "Show the journal's files and the snapshots of a state folder",
 		Long: `Show what the folder's files say: the journal's segments, records,
@@ -47,89 +45,79 @@ replays when it opens the folder). It reads only headers, metadata and the
 journal's newest file, takes no lock and writes nothing, so it works beside
 the running program. Snapshots are not verified here: mini snap verify
 reads them whole.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := args[0]
-			jpath, err := findJournal(dir, journal)
+	}, "print the result as JSON", func(cmd *cobra.Command, dir, jpath string, asJSON bool) error {
+		res := stateStat{Dir: dir, Snapshots: []snapshotStat{}}
+		var infos []minisnap.Info
+		// A snapshot the program prunes while it is listed does not
+		// read: list again rather than report it damaged.
+		err := retryLive(func() error {
+			s, is, err := listSnaps(dir)
 			if err != nil {
 				return err
 			}
-			res := stateStat{Dir: dir, Snapshots: []snapshotStat{}}
-			var infos []minisnap.Info
-			// A snapshot the program prunes while it is listed does not
-			// read: list again rather than report it damaged.
-			err = retryLive(func() error {
-				s, is, err := listSnaps(dir)
-				if err != nil {
-					return err
+			for _, i := range is {
+				if i.Err != nil && gone(s, i) {
+					return errStateChanged
 				}
-				for _, i := range is {
-					if i.Err != nil && gone(s, i) {
-						return errStateChanged
-					}
-				}
-				infos = is
-				return nil
-			})
+			}
+			infos = is
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, i := range infos {
+			s := snapshotStat{Seq: i.Seq, Path: i.Path, Codec: i.Codec, Bytes: i.Size, Time: i.Time, Legacy: i.Legacy}
+			if i.Err != nil {
+				s.Error = oneLine(i.Err.Error())
+			} else if res.SnapshotSeq == nil {
+				seq := i.Seq
+				res.SnapshotSeq = &seq
+			}
+			res.Snapshots = append(res.Snapshots, s)
+		}
+		if jpath != "" {
+			info, err := ministore.Stat(jpath, nil)
 			if err != nil {
 				return err
 			}
-			for _, i := range infos {
-				s := snapshotStat{Seq: i.Seq, Path: i.Path, Codec: i.Codec, Bytes: i.Size, Time: i.Time, Legacy: i.Legacy}
-				if i.Err != nil {
-					s.Error = oneLine(i.Err.Error())
-				} else if res.SnapshotSeq == nil {
-					seq := i.Seq
-					res.SnapshotSeq = &seq
-				}
-				res.Snapshots = append(res.Snapshots, s)
+			j := journalStatOf(*info)
+			res.Journal = &j
+			var snap uint64
+			if res.SnapshotSeq != nil {
+				snap = *res.SnapshotSeq
 			}
-			if jpath != "" {
-				info, err := ministore.Stat(jpath, nil)
-				if err != nil {
-					return err
-				}
-				j := journalStatOf(*info)
-				res.Journal = &j
-				var snap uint64
-				if res.SnapshotSeq != nil {
-					snap = *res.SnapshotSeq
-				}
-				if j.LastSeq > snap {
-					res.RecordsAfter = j.LastSeq - max(snap, j.FirstSeq-1)
-				}
+			if j.LastSeq > snap {
+				res.RecordsAfter = j.LastSeq - max(snap, j.FirstSeq-1)
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				return writeJSON(out, res)
+		}
+		out := cmd.OutOrStdout()
+		if asJSON {
+			return writeJSON(out, res)
+		}
+		if j := res.Journal; j != nil {
+			fmt.Fprintf(out, "journal %s: %s, %s (%d to %d), %s\n", filepath.Base(j.Path), plural(j.Segments, "file"),
+				plural(j.Records, "record"), j.FirstSeq, j.LastSeq, plural(j.Bytes, "byte"))
+		} else {
+			fmt.Fprintln(out, "no journal")
+		}
+		if res.SnapshotSeq == nil {
+			fmt.Fprintf(out, "no snapshot: the state is the journal's %s applied\n", plural(res.RecordsAfter, "record"))
+		} else {
+			fmt.Fprintf(out, "newest snapshot at %d, %s after it\n", *res.SnapshotSeq, plural(res.RecordsAfter, "record"))
+		}
+		if len(res.Snapshots) == 0 {
+			return nil
+		}
+		tw := table(out)
+		fmt.Fprintln(tw, "SEQ\tCODEC\tBYTES\tTIME\tPATH")
+		for _, s := range res.Snapshots {
+			p := s.Path
+			if s.Error != "" {
+				p += " (" + s.Error + ")"
 			}
-			if j := res.Journal; j != nil {
-				fmt.Fprintf(out, "journal %s: %s, %s (%d to %d), %s\n", filepath.Base(j.Path), plural(j.Segments, "file"),
-					plural(j.Records, "record"), j.FirstSeq, j.LastSeq, plural(j.Bytes, "byte"))
-			} else {
-				fmt.Fprintln(out, "no journal")
-			}
-			if res.SnapshotSeq == nil {
-				fmt.Fprintf(out, "no snapshot: the state is the journal's %s applied\n", plural(res.RecordsAfter, "record"))
-			} else {
-				fmt.Fprintf(out, "newest snapshot at %d, %s after it\n", *res.SnapshotSeq, plural(res.RecordsAfter, "record"))
-			}
-			if len(res.Snapshots) == 0 {
-				return nil
-			}
-			tw := table(out)
-			fmt.Fprintln(tw, "SEQ\tCODEC\tBYTES\tTIME\tPATH")
-			for _, s := range res.Snapshots {
-				p := s.Path
-				if s.Error != "" {
-					p += " (" + s.Error + ")"
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", s.Seq, s.Codec, s.Bytes, s.Time.UTC().Format(time.RFC3339), p)
-			}
-			return tw.Flush()
-		},
-	}
-	c.Flags().StringVar(&journal, "journal", "", "the journal's file name in DIR (default: the only journal there)")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
-	return c
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", s.Seq, s.Codec, s.Bytes, s.Time.UTC().Format(time.RFC3339), p)
+		}
+		return tw.Flush()
+	})
 }
