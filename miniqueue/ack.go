@@ -24,11 +24,7 @@ import (
 // delivery too many (never one too few), and Close writes a "return" record
 // that takes it back.
 func (e *engine) ack(c *cstate, seq uint64) error {
-	e.cpMu.RLock()
-	e.mu.Lock()
-	if err := e.usableLocked(c); err != nil {
-		e.mu.Unlock()
-		e.cpMu.RUnlock()
+	if err := e.lockUsable(c); err != nil {
 		return err
 	}
 	if !c.resolve(seq) {

@@ -62,14 +62,11 @@ func (e *engine) nack(c *cstate, seq uint64, attempt int, delay time.Duration) e
 		c.wakeOne()
 		return nil
 	}
-	e.cpMu.RLock()
-	defer e.cpMu.RUnlock()
-	e.mu.Lock()
-	p, err := e.currentLocked(c, seq, attempt)
+	p, err := e.lockCurrent(c, seq, attempt)
 	if err != nil {
-		e.mu.Unlock()
 		return err
 	}
+	defer e.cpMu.RUnlock()
 	c.stats.nacked++
 	at := time.Now().Add(delay)
 	c.setStatus(p, stDelayed, at)

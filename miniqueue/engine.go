@@ -191,6 +191,32 @@ func (e *engine) ioErr(what string, err error) error {
 	return fmt.Errorf("miniqueue: %s: %w", what, err)
 }
 
+// lockUsable takes cpMu shared, then mu (the lock order), and checks that
+// the queue and c (if not nil) can be used: it returns with both held, or
+// with neither and the error.
+func (e *engine) lockUsable(c *cstate) error {
+	_, err := e.lockCheck(func() (*pending, error) { return nil, e.usableLocked(c) })
+	return err
+}
+
+// lockCurrent is lockUsable for the delivery seq, attempt of c: it returns
+// the delivery with both locks held, or the error with neither.
+func (e *engine) lockCurrent(c *cstate, seq uint64, attempt int) (*pending, error) {
+	return e.lockCheck(func() (*pending, error) { return e.currentLocked(c, seq, attempt) })
+}
+
+func (e *engine) lockCheck(check func() (*pending, error)) (*pending, error) {
+	e.cpMu.RLock()
+	e.mu.Lock()
+	p, err := check()
+	if err != nil {
+		e.mu.Unlock()
+		e.cpMu.RUnlock()
+		return nil, err
+	}
+	return p, nil
+}
+
 // usableLocked returns the error every call on c gets, if any.
 func (e *engine) usableLocked(c *cstate) error {
 	switch {
@@ -399,13 +425,10 @@ func (e *engine) consumer(name string) (*cstate, error) {
 
 // deleteConsumer removes a consumer; its receivers get ErrDeleted.
 func (e *engine) deleteConsumer(name string) error {
-	e.cpMu.RLock()
-	defer e.cpMu.RUnlock()
-	e.mu.Lock()
-	if err := e.usableLocked(nil); err != nil {
-		e.mu.Unlock()
+	if err := e.lockUsable(nil); err != nil {
 		return err
 	}
+	defer e.cpMu.RUnlock()
 	c := e.consumers[name]
 	if c == nil {
 		e.mu.Unlock()

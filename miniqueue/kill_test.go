@@ -231,10 +231,11 @@ type killProc struct {
 	done chan struct{} // closed when its output is read to the end
 }
 
-func startKillProc(t *testing.T, role, dir string, base, retry int, sink func(line string)) *killProc {
+// startKillProc runs this test binary as a child with env added to its
+// environment, and passes each line of its output to sink.
+func startKillProc(t *testing.T, env []string, sink func(line string)) *killProc {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envKillRole+"="+role, envKillDir+"="+dir, envKillBase+"="+strconv.Itoa(base),
-		envKillRetry+"="+strconv.Itoa(retry))
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -253,6 +254,11 @@ func startKillProc(t *testing.T, role, dir string, base, retry int, sink func(li
 		io.Copy(io.Discard, out)
 	}()
 	return p
+}
+
+// killEnv is the environment of a producer or consumer child.
+func killEnv(role, dir string, base, retry int) []string {
+	return []string{envKillRole + "=" + role, envKillDir + "=" + dir, envKillBase + "=" + strconv.Itoa(base), envKillRetry + "=" + strconv.Itoa(retry)}
 }
 
 // kill sends SIGKILL to the process (ours, by its pid) and waits until it
@@ -344,13 +350,13 @@ func TestKillProducerAndConsumer(t *testing.T) {
 		mu.Lock()
 		retry := lastTryID // whether its PushWithID returned or not (it stays the last push)
 		mu.Unlock()
-		return startKillProc(t, "producer", dir, producerLife*1_000_000, retry, producerSink)
+		return startKillProc(t, killEnv("producer", dir, producerLife*1_000_000, retry), producerSink)
 	}
 	startConsumer := func() *killProc {
 		mu.Lock()
 		consumerLife++
 		mu.Unlock()
-		return startKillProc(t, "consumer", dir, 0, 0, consumerSink)
+		return startKillProc(t, killEnv("consumer", dir, 0, 0), consumerSink)
 	}
 	prod, cons := startProducer(), startConsumer()
 	kills := 0

@@ -3,13 +3,11 @@
 package miniqueue
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,7 +36,7 @@ var purgeKillOptions = Options{MaxAge: 3 * time.Second, MaxSegmentBytes: 64 << 1
 	consSegmentBytes: 16 << 10, Logger: testutil.Quiet()}
 
 func purgeChild(dir string) {
-	purge := os.Getenv("MINIQUEUE_PURGE") == "1"
+	purge := os.Getenv("MINIQUEUE_PURGE") == "true"
 	say := func(format string, args ...any) { os.Stdout.WriteString(fmt.Sprintf(format, args...) + "\n") }
 	o := purgeKillOptions
 	q, err := Open[int](dir, &o)
@@ -82,48 +80,27 @@ func TestKillPurgeAndMaxAge(t *testing.T) {
 	seqOf := map[int]uint64{}  // id: its sequence number, if its push returned
 	var purging, purged uint64 // highest purge called, returned
 	var failures []string
-	run := func(purge bool) (*exec.Cmd, chan struct{}) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), envPurgeDir+"="+dir, "MINIQUEUE_PURGE=0")
-		if purge {
-			cmd.Env[len(cmd.Env)-1] = "MINIQUEUE_PURGE=1"
+	sink := func(line string) {
+		f := strings.Fields(line)
+		a, _ := strconv.ParseInt(f[1], 10, 64)
+		var b int64
+		if len(f) > 2 {
+			b, _ = strconv.ParseInt(f[2], 10, 64)
 		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
+		mu.Lock()
+		defer mu.Unlock()
+		switch f[0] {
+		case "try":
+			tryAt[int(a)] = b
+		case "pushed":
+			seqOf[int(a)] = uint64(b)
+		case "purging":
+			purging = max(purging, uint64(a))
+		case "purged":
+			purged = max(purged, uint64(a))
+		default:
+			failures = append(failures, line)
 		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				f := strings.Fields(sc.Text())
-				a, _ := strconv.ParseInt(f[1], 10, 64)
-				var b int64
-				if len(f) > 2 {
-					b, _ = strconv.ParseInt(f[2], 10, 64)
-				}
-				mu.Lock()
-				switch f[0] {
-				case "try":
-					tryAt[int(a)] = b
-				case "pushed":
-					seqOf[int(a)] = uint64(b)
-				case "purging":
-					purging = max(purging, uint64(a))
-				case "purged":
-					purged = max(purged, uint64(a))
-				default:
-					failures = append(failures, sc.Text())
-				}
-				mu.Unlock()
-			}
-		}()
-		return cmd, done
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	kills := 0
@@ -142,11 +119,9 @@ func TestKillPurgeAndMaxAge(t *testing.T) {
 		if !doPurge && time.Since(start) > time.Duration(seconds*float64(time.Second)) {
 			break
 		}
-		cmd, done := run(doPurge)
+		p := startKillProc(t, []string{envPurgeDir + "=" + dir, "MINIQUEUE_PURGE=" + strconv.FormatBool(doPurge)}, sink)
 		time.Sleep(time.Duration(30+rng.IntN(150)) * time.Millisecond)
-		cmd.Process.Kill()
-		<-done
-		cmd.Wait()
+		p.kill()
 	}
 	if len(failures) > 0 {
 		t.Fatalf("the process reported errors:\n%s", strings.Join(failures, "\n"))

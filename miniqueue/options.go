@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -107,6 +108,15 @@ const (
 	defaultConsSegment     = 1 << 20
 	defaultCheckpointBytes = 256 << 10
 )
+
+// openArgs checks and cleans the arguments of Open and OpenReadOnly.
+func openArgs(dir string, opts *Options) (string, Options, error) {
+	if dir == "" {
+		return "", Options{}, errors.New("miniqueue: empty directory name")
+	}
+	o, err := opts.resolved()
+	return filepath.Clean(dir), o, err
+}
 
 // resolved returns a copy of o with the defaults filled in.
 func (o *Options) resolved() (Options, error) {

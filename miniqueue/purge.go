@@ -22,13 +22,10 @@ var ErrNoMessage = errors.New("miniqueue: no such message")
 // beyond the end) for every consumer, and makes new consumers start after
 // them.
 func (e *engine) purge(upTo uint64) error {
-	e.cpMu.RLock()
-	defer e.cpMu.RUnlock()
-	e.mu.Lock()
-	if err := e.usableLocked(nil); err != nil {
-		e.mu.Unlock()
+	if err := e.lockUsable(nil); err != nil {
 		return err
 	}
+	defer e.cpMu.RUnlock()
 	if upTo == 0 || upTo > e.cache.published {
 		upTo = e.cache.published
 	}
@@ -54,13 +51,10 @@ func purgeState(cs map[string]*cstate, removed *rangeSet, upTo uint64) {
 // remove resolves message seq for every consumer, and for the consumers to
 // come.
 func (e *engine) remove(seq uint64) error {
-	e.cpMu.RLock()
-	defer e.cpMu.RUnlock()
-	e.mu.Lock()
-	if err := e.usableLocked(nil); err != nil {
-		e.mu.Unlock()
+	if err := e.lockUsable(nil); err != nil {
 		return err
 	}
+	defer e.cpMu.RUnlock()
 	held := seq >= e.base && seq <= e.cache.published && !e.removed.contains(seq)
 	if len(e.consumers) > 0 {
 		held = false

@@ -44,14 +44,10 @@ type Queue[T any] struct {
 // does not verify) or ErrCorrupt (a *RecordError: queue records that do not
 // fit together, or one of a queue's two journals missing).
 func Open[T any](dir string, opts *Options) (*Queue[T], error) {
-	o, err := opts.resolved()
+	dir, o, err := openArgs(dir, opts)
 	if err != nil {
 		return nil, err
 	}
-	if dir == "" {
-		return nil, errors.New("miniqueue: empty directory name")
-	}
-	dir = filepath.Clean(dir)
 	if err := vfs.MkdirAll(o.FS, dir, 0o755); err != nil {
 		return nil, fmt.Errorf("miniqueue: create %s: %w", dir, err)
 	}

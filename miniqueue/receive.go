@@ -24,11 +24,7 @@ func (e *engine) receive(ctx context.Context, c *cstate, wait bool, accept func(
 		if err := ctx.Err(); err != nil {
 			return 0, 0, err
 		}
-		e.cpMu.RLock()
-		e.mu.Lock()
-		if err := e.usableLocked(c); err != nil {
-			e.mu.Unlock()
-			e.cpMu.RUnlock()
+		if err := e.lockUsable(c); err != nil {
 			return 0, 0, err
 		}
 		p, recorded, wake := c.claim(time.Now(), e.cache.published, e.opts.VisibilityTimeout, e.opts.BackOff)

@@ -13,14 +13,11 @@ import (
 // them. It returns when the message is resolved for c and durable in the
 // dead-letter queue, once.
 func (e *engine) term(c *cstate, seq uint64, attempt int, reason string) error {
-	e.cpMu.RLock()
-	defer e.cpMu.RUnlock()
-	e.mu.Lock()
-	p, err := e.currentLocked(c, seq, attempt)
+	p, err := e.lockCurrent(c, seq, attempt)
 	if err != nil {
-		e.mu.Unlock()
 		return err
 	}
+	defer e.cpMu.RUnlock()
 	// Claimed for the move: no receiver takes it meanwhile, no lease runs out.
 	prevStatus, prevAt := p.status, p.at
 	p.moving = true

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"iter"
-	"path/filepath"
 	"time"
 
 	"github.com/mini-go/mini/ministore"
@@ -52,14 +51,10 @@ type roState struct {
 // DeadLetters return) are used; the others are the program's choices and
 // change nothing in what is read.
 func OpenReadOnly[T any](dir string, opts *Options) (*View[T], error) {
-	o, err := opts.resolved()
+	dir, o, err := openArgs(dir, opts)
 	if err != nil {
 		return nil, err
 	}
-	if dir == "" {
-		return nil, errors.New("miniqueue: empty directory name")
-	}
-	dir = filepath.Clean(dir)
 	e, err := openEngineReadOnly(dir, o)
 	if err != nil {
 		return nil, err
