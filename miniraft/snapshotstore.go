@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -163,8 +164,7 @@ type snapshotSink struct {
 	done chan struct{}
 	err  error // CreateFrom's result, set before done is closed
 
-	mu       sync.Mutex
-	finished bool
+	finished atomic.Bool // by the first Close or Cancel
 }
 
 func (k *snapshotSink) ID() string { return k.id }
@@ -175,7 +175,7 @@ func (k *snapshotSink) Write(p []byte) (int, error) { return k.pw.Write(p) }
 // it twice (FSMSnapshot.Persist closes the sink, then raft does): later
 // calls return the first one's result.
 func (k *snapshotSink) Close() error {
-	if k.finish() {
+	if k.finished.CompareAndSwap(false, true) {
 		k.pw.Close()
 	}
 	<-k.done
@@ -187,22 +187,12 @@ func (k *snapshotSink) Close() error {
 
 // Cancel drops the snapshot.
 func (k *snapshotSink) Cancel() error {
-	if !k.finish() {
+	if !k.finished.CompareAndSwap(false, true) {
 		return nil
 	}
 	k.pw.CloseWithError(errCanceled)
 	<-k.done
 	return nil
-}
-
-func (k *snapshotSink) finish() bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.finished {
-		return false
-	}
-	k.finished = true
-	return true
 }
 
 // List returns the snapshots in the store, newest (highest index) first.
