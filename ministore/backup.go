@@ -172,7 +172,7 @@ func (w *wal) backupTo(dir string) (BackupInfo, error) {
 			testBackupNoted()
 		}
 		if err == nil {
-			info, err = copyJournal(w.fs, srcs, dir, false, true)
+			info, err = copyJournal(w.fs, srcs, dir, filepath.Base(w.path), false, true)
 			info.Path = filepath.Join(dir, filepath.Base(w.path))
 		}
 		if err == nil {
@@ -211,11 +211,9 @@ const maxLiveTries = 20
 // dir: under its lock if it is free, else live.
 func backupPath(fsys vfs.FS, path, dir string) (_ BackupInfo, err error) {
 	path = filepath.Clean(path)
-	files, err := listSegments(fsys, path)
-	if err != nil {
-		return BackupInfo{}, backupListError(path, err)
-	}
-	if len(files) == 0 {
+	if r := openSegments(fsys, path, os.O_RDONLY); r.err != nil {
+		return BackupInfo{}, r.err
+	} else if len(r.files) == 0 {
 		return BackupInfo{}, fmt.Errorf("ministore: backup: no journal at %s: %w", path, fs.ErrNotExist)
 	}
 	live := false
@@ -256,13 +254,13 @@ func backupPath(fsys vfs.FS, path, dir string) (_ BackupInfo, err error) {
 // process's rotation or truncation can cause match errRelist; the files
 // it wrote are removed then.
 func backupOnce(fsys vfs.FS, path, dir string, live bool) (BackupInfo, error) {
-	files, err := listSegments(fsys, path)
-	if err != nil {
-		return BackupInfo{}, backupListError(path, err)
+	r := openSegments(fsys, path, os.O_RDONLY) // lists only
+	if r.err != nil {
+		return BackupInfo{}, r.err
 	}
 	var srcs []backupSource
 	defer func() { closeSources(srcs) }()
-	for _, sf := range files {
+	for _, sf := range r.files {
 		f, err := fsys.OpenFile(sf.path, os.O_RDONLY, 0)
 		if errors.Is(err, fs.ErrNotExist) {
 			return BackupInfo{}, relistError{fmt.Errorf("ministore: open %s: %w", sf.path, err)}
@@ -282,7 +280,7 @@ func backupOnce(fsys vfs.FS, path, dir string, live bool) (BackupInfo, error) {
 	if err != nil {
 		return BackupInfo{}, err
 	}
-	info, err := copyJournal(fsys, srcs, dir, live, false)
+	info, err := copyJournal(fsys, srcs, dir, filepath.Base(path), live, false)
 	info.Path = filepath.Join(dir, filepath.Base(path))
 	if err == nil {
 		err = backupBound(fsys, dir, filepath.Base(path), bound, &info)
@@ -299,138 +297,91 @@ func backupOnce(fsys vfs.FS, path, dir string, live bool) (BackupInfo, error) {
 }
 
 // copyJournal copies srcs, the files of one journal oldest first, into
-// dir under their names, and checks each copy record by record: each file
-// must continue the one before. With exact set (the sizes are where the
+// dir under their names, and then reads the copy, the journal named name in
+// dir, through a segment reader: every record verified, each file
+// continuing the one before. With exact set (the sizes are where the
 // records end, as a Store knows them) the newest must end with a whole
 // record; without, the copy of the newest file is cut after its last record
 // that verifies, as Open would cut it (what follows is a torn tail, a
-// write in flight, or preallocated zeros). With live set, anything that a
-// concurrent rotation or truncation can cause matches errRelist. Errors
-// name the source files.
-func copyJournal(fsys vfs.FS, srcs []backupSource, dir string, live, exact bool) (BackupInfo, error) {
-	var info BackupInfo
-	expect := uint64(1)
-	for i, src := range srcs {
-		newest := i == len(srcs)-1
-		dst := filepath.Join(dir, filepath.Base(src.path))
-		if err := backup.CopyFile(fsys, dst, src.f, src.size); err != nil {
-			if live && errors.Is(err, io.ErrUnexpectedEOF) {
-				// The file shrank: Close trimmed its zeros, or TruncateBack.
-				return info, relistError{err}
-			}
-			return info, err
+// write in flight, or preallocated zeros), and a newest file without a
+// header, which Open would set aside, is left out. With live set, anything
+// that a concurrent rotation or truncation can cause matches errRelist.
+// Errors name the source files.
+func copyJournal(fsys vfs.FS, srcs []backupSource, dir, name string, live, exact bool) (BackupInfo, error) {
+	for _, src := range srcs {
+		err := backup.CopyFile(fsys, filepath.Join(dir, filepath.Base(src.path)), src.f, src.size)
+		if live && errors.Is(err, io.ErrUnexpectedEOF) {
+			// The file shrank: Close trimmed its zeros, or TruncateBack.
+			return BackupInfo{}, relistError{err}
 		}
-		base, last, end, err := checkCopy(fsys, dst, src.path, i, newest, expect)
 		if err != nil {
-			if live && isJudged(err) {
-				return info, relistError{err}
-			}
-			return info, err
+			return BackupInfo{}, err
 		}
-		if i > 0 && base != expect {
-			err := missingError(src.path, base, expect)
-			if live {
-				return info, relistError{err}
-			}
-			return info, err
-		}
-		if end < src.size {
-			if exact || !newest {
-				// A sealed segment, or the active file's verified length
-				// noted by the Store, ends with whole records.
-				return info, corruptAt(src.path, 0, end, errors.New("ministore: the copy does not end where the journal's records end"))
-			}
-			if err := cutCopy(fsys, dst, end); err != nil {
-				return info, err
-			}
-		}
-		if i == 0 {
-			info.First = base
-		}
-		expect = last + 1
-		info.Files++
-		info.Bytes += end
 	}
-	info.Last, info.Next = expect-1, expect
-	if info.Last < info.First {
-		info.First, info.Last = 0, 0
+	info, changed, err := verifyCopy(fsys, filepath.Join(dir, name), exact)
+	if err == nil {
+		return info, nil
 	}
-	return info, nil
+	var je *JournalError
+	if errors.As(err, &je) && dirOf(je.Path) == filepath.Clean(dir) && len(srcs) > 0 {
+		// The same bytes are at the same offset of the journal's file.
+		c := *je
+		c.Path = filepath.Join(dirOf(srcs[0].path), filepath.Base(je.Path))
+		err = &c
+	}
+	if live && changed {
+		return BackupInfo{}, relistError{err}
+	}
+	return BackupInfo{}, err
 }
 
-// checkCopy reads the copy dst of the journal file src (the i-th, newest
-// or not, expected to start at record expect) and returns its first and
-// last sequence numbers and the end of its last record.
-func checkCopy(fsys vfs.FS, dst, src string, i int, newest bool, expect uint64) (base, last uint64, end int64, err error) {
-	f, err := fsys.OpenFile(dst, os.O_RDONLY, 0)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	s, err := newScanner(dst, f, size, newest, expect)
-	if err == errNoHeader {
-		err = corruptAt(dst, 1, 0, errBadMagic)
-	}
-	if err != nil {
-		return 0, 0, 0, sourceError(err, dst, src)
-	}
-	for {
-		if _, ok := s.next(); !ok {
+// verifyCopy reads the copy of a journal at path, cuts the end of its
+// newest file as copyJournal says, and counts what it holds. changed
+// reports an error that a writer changing the journal during the copy can
+// cause.
+func verifyCopy(fsys vfs.FS, path string, exact bool) (info BackupInfo, changed bool, err error) {
+	r := openSegments(fsys, path, os.O_RDWR)
+	defer r.close()
+	for r.next(0) {
+		if r.i == 0 {
+			info.First = r.s.hdr.base
+		}
+		for r.scan() {
+		}
+		if r.Err() != nil {
 			break
 		}
-	}
-	if s.err != nil {
-		err := sourceError(s.err, dst, src)
-		if s.judged {
-			err = judgedError{err}
+		size, err := r.cur.f.Size()
+		if err != nil {
+			return info, false, err
 		}
-		return 0, 0, 0, err
+		if end := r.s.end; end < size {
+			if exact {
+				return info, false, corruptAt(r.cur.sf.path, 0, end, errors.New("ministore: the copy does not end where the journal's records end"))
+			}
+			if err := r.cur.f.Truncate(end); err != nil {
+				return info, false, err
+			}
+			if err := r.cur.f.Sync(); err != nil {
+				return info, false, err
+			}
+		}
+		info.Files++
+		info.Bytes += r.s.end
 	}
-	return s.hdr.base, s.expect - 1, s.end, nil
-}
-
-// judgedError marks an end of the newest file that is not what a crash
-// leaves: damage, or a write in flight that a live copy saw in part.
-type judgedError struct{ err error }
-
-func (e judgedError) Error() string { return e.err.Error() }
-func (e judgedError) Unwrap() error { return e.err }
-
-func isJudged(err error) bool {
-	var j judgedError
-	return errors.As(err, &j)
-}
-
-// sourceError rewrites a *JournalError about the copy dst to name the
-// journal's file src, where the same bytes are at the same offset.
-func sourceError(err error, dst, src string) error {
-	var je *JournalError
-	if errors.As(err, &je) && je.Path == dst {
-		c := *je
-		c.Path = src
-		return &c
+	if err := r.Err(); err != nil {
+		return info, r.changed, err
 	}
-	return err
-}
-
-// cutCopy truncates the copy dst to size and fsyncs it.
-func cutCopy(fsys vfs.FS, dst string, size int64) error {
-	f, err := fsys.OpenFile(dst, os.O_RDWR, 0)
-	if err != nil {
-		return err
+	if r.headerless {
+		if err := fsys.Remove(r.files[r.i].path); err != nil {
+			return info, false, err
+		}
 	}
-	err = f.Truncate(size)
-	if err == nil {
-		err = f.Sync()
+	info.Next = max(r.expect, 1)
+	if info.Last = info.Next - 1; info.Last < info.First {
+		info.First, info.Last = 0, 0
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return info, false, nil
 }
 
 // removeCopied removes from dir the copies of srcs (and of the journal's
@@ -465,40 +416,21 @@ func closeSources(srcs []backupSource) {
 func FrontSeq(path string, opts *Options) (uint64, error) {
 	fsys := optsFS(opts)
 	for try := 1; ; try++ {
-		files, err := listSegments(fsys, path)
-		if err != nil {
-			return 0, backupListError(path, err)
-		}
-		if len(files) == 0 {
+		r := openSegments(fsys, path, os.O_RDONLY)
+		if r.err == nil && len(r.files) == 0 {
 			return 0, fmt.Errorf("ministore: no journal at %s: %w", path, fs.ErrNotExist)
 		}
-		f, err := fsys.OpenFile(files[0].path, os.O_RDONLY, 0)
-		if errors.Is(err, fs.ErrNotExist) && try < maxLiveTries {
+		base := uint64(1) // an active file without a header: Open starts at 1
+		if r.next(0) {
+			base = r.s.hdr.base
+		}
+		r.close()
+		if err := r.Err(); r.changed && try < maxLiveTries {
 			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("ministore: open %s: %w", files[0].path, err)
-		}
-		h, _, err := readHeader(f, files[0].path, nil)
-		f.Close()
-		if err == errNoHeader {
-			err = corruptAt(files[0].path, 1, 0, errBadMagic)
-		}
-		if err != nil {
+		} else if err != nil {
 			return 0, err
 		}
-		if h.base == 0 { // the Rust crate's files number from 1
-			h.base = 1
-		}
 		bound, err := readBound(fsys, path) // after the listing: never below it
-		return max(h.base, bound), err
+		return max(base, bound), err
 	}
-}
-
-// backupListError wraps an error of listSegments, unless it names its file.
-func backupListError(path string, err error) error {
-	if errors.Is(err, ErrNotRegular) || errors.Is(err, ErrCorrupt) {
-		return err
-	}
-	return fmt.Errorf("ministore: list %s: %w", path, err)
 }

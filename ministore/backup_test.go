@@ -5,6 +5,7 @@ package ministore
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -393,5 +394,77 @@ func TestBackupTruncateBackBetween(t *testing.T) {
 	defer c.Close()
 	if r, err := c.Get(26); err != nil || r.K != "new" {
 		t.Fatalf("record 26 of the copy = %+v, %v", r, err)
+	}
+}
+
+// TestFrontSeq: where a journal starts, read through its first header and
+// its bound, as Open would find it.
+func TestFrontSeq(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, m *vfs.Mem)
+		want  uint64 // 0: fs.ErrNotExist
+	}{
+		{name: "no journal", setup: func(*testing.T, *vfs.Mem) {}},
+		{name: "fresh", setup: func(t *testing.T, m *vfs.Mem) {
+			s := openT[kv](t, dirPath, quietOptions(Options{}, m))
+			appendN(t, s, 1, 3)
+			s.Close()
+		}, want: 1},
+		{name: "bound", setup: func(t *testing.T, m *vfs.Mem) { truncatedFront(t, m, 8) }, want: 8},
+		{name: "past the end", setup: func(t *testing.T, m *vfs.Mem) { truncatedFront(t, m, 30) }, want: 30},
+		{name: "active file without a header", setup: func(t *testing.T, m *vfs.Mem) {
+			writeMemFile(t, m, dirPath, []byte(magic[:10]))
+		}, want: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := vfs.NewMem()
+			if err := vfs.MkdirAll(m, filepath.Dir(dirPath), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			tc.setup(t, m)
+			got, err := FrontSeq(dirPath, &Options{FS: m})
+			if tc.want == 0 && !errors.Is(err, fs.ErrNotExist) || tc.want != 0 && (err != nil || got != tc.want) {
+				t.Fatalf("FrontSeq = %d, %v; want %d", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// truncatedFront writes records 1..20 in segments of three or so to
+// dirPath on m and cuts its front at seq.
+func truncatedFront(t *testing.T, m *vfs.Mem, seq uint64) {
+	s, err := Open[kv](dirPath, quietOptions(Options{MaxSegmentBytes: 200}, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, 1, 20)
+	if err := s.TruncateFront(seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An active file that a crash left without a header (all the journal
+// holds) is left out of the copy, as Open sets it aside.
+func TestBackupHeaderless(t *testing.T) {
+	m := vfs.NewMem()
+	if err := vfs.MkdirAll(m, filepath.Dir(dirPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeMemFile(t, m, dirPath, []byte(magic[:10]))
+	info, err := Backup(dirPath, "/bk", &Options{FS: m})
+	if err != nil || info.Files != 0 || info.First != 0 || info.Next != 1 {
+		t.Fatalf("Backup = %+v, %v", info, err)
+	}
+	if ok, _ := vfs.Exists(m, "/bk/"+filepath.Base(dirPath)); ok {
+		t.Fatal("the header-less file was copied")
+	}
+	s := openT[kv](t, info.Path, quietOptions(Options{}, m))
+	defer s.Close()
+	if seq, err := s.Append(kv{V: 1}); err != nil || seq != 1 {
+		t.Fatalf("Append to the restored copy = %d, %v", seq, err)
 	}
 }

@@ -32,7 +32,8 @@
 // have left them, a record that later records prove had been durable, is a
 // *JournalError naming the file, the line and the byte offset, matching
 // ErrCorrupt: it is never skipped, and nothing is cut or rewritten. Repair
-// cuts the journal at its first bad record and keeps a copy of what it cut.
+// cuts the journal at its first bad record and keeps a copy of what it cut;
+// it keeps the front bound, so no record TruncateFront deleted comes back.
 // A named pipe, device, socket, directory or symbolic link where a journal
 // file belongs is refused (ErrNotRegular) before it is opened: through a
 // link, Open would lock the link's name, not the journal's, and let a second

@@ -94,12 +94,15 @@ func readBound(fsys vfs.FS, path string) (uint64, error) {
 }
 
 // checkBound returns the error for a bound that does not fit the segments:
-// base is the oldest segment's first sequence number, next the one after
-// the last record.
+// base is the oldest segment's first sequence number (0: there is no
+// segment), next the one after the last record.
 func checkBound(path string, bound, base, next uint64) error {
 	switch {
 	case bound == 0:
 		return nil
+	case base == 0:
+		return corruptAt(boundPath(path), 1, 0, fmt.Errorf(
+			"%w: the first record is %d, but the journal has no segment file", ErrCorrupt, bound))
 	case bound < base:
 		return corruptAt(boundPath(path), 1, 0, fmt.Errorf(
 			"%w: the first record is %d, but the oldest segment starts at %d (the segment holding records %d to %d is missing)",
@@ -315,8 +318,10 @@ func inspectBound(path string, bound uint64, err error, info *JournalInfo) error
 		return err
 	}
 	info.Bound = bound
-	if info.Problem == nil && len(info.Segments) > 0 {
-		newest := info.Segments[len(info.Segments)-1]
+	if n := len(info.Segments); info.Problem == nil && n == 0 {
+		info.Problem = checkBound(path, bound, 0, 0)
+	} else if info.Problem == nil {
+		newest := info.Segments[n-1]
 		info.Problem = checkBound(path, bound, info.Segments[0].FirstSeq, newest.FirstSeq+newest.Records)
 	}
 	if info.Records == 0 || bound <= info.FirstSeq {

@@ -5,11 +5,13 @@ package ministore
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/mini-go/mini/internal/crashtest"
 	"github.com/mini-go/mini/internal/damagetest"
 	"github.com/mini-go/mini/vfs"
 )
@@ -214,15 +216,20 @@ func TestFrontBoundDamage(t *testing.T) {
 		bound  []byte // written to NAME.front; nil: kept
 		remove string // segment files removed: "oldest" or "*" (all)
 		want   string // in the error
+		// After Repair: the first and the next sequence number, and
+		// whether the bound file was moved aside (records below it are
+		// read again).
+		first, next uint64
+		unbound     bool
 	}{
-		{name: "bit flip", bound: flipByte(good, 25), want: "checksum"},
-		{name: "cut short", bound: good[:len(good)-4], want: "one line"},
-		{name: "empty", bound: []byte{}, want: "one line"},
-		{name: "no checksum", bound: []byte(boundMagic + "8\n"), want: "no checksum"},
-		{name: "zero", bound: appendBound(nil, 0), want: "bad sequence number"},
-		{name: "above the last record", bound: appendBound(nil, 30), want: "records 21 to 29 are missing"},
-		{name: "below the oldest segment", remove: "oldest", want: "is missing"},
-		{name: "no segment", remove: "*", want: "no segment file"},
+		{name: "bit flip", bound: flipByte(good, 25), want: "checksum", first: 7, next: 21, unbound: true},
+		{name: "cut short", bound: good[:len(good)-4], want: "one line", first: 7, next: 21, unbound: true},
+		{name: "empty", bound: []byte{}, want: "one line", first: 7, next: 21, unbound: true},
+		{name: "no checksum", bound: []byte(boundMagic + "8\n"), want: "no checksum", first: 7, next: 21, unbound: true},
+		{name: "zero", bound: appendBound(nil, 0), want: "bad sequence number", first: 7, next: 21, unbound: true},
+		{name: "above the last record", bound: appendBound(nil, 30), want: "records 21 to 29 are missing", first: 0, next: 30},
+		{name: "below the oldest segment", remove: "oldest", want: "is missing", first: 10, next: 21, unbound: true},
+		{name: "no segment", remove: "*", want: "no segment file", first: 0, next: 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, s := frontJournal(t, 20)
@@ -267,10 +274,126 @@ func TestFrontBoundDamage(t *testing.T) {
 			}
 			info, err := inspectFS(m, dirPath, nil)
 			if err != nil || !errors.As(info.Problem, &je) || je.Path != boundPath(dirPath) {
-				if tc.remove != "*" { // no segment: nothing to inspect
-					t.Errorf("Inspect = %+v, %v; want a Problem on %s", info, err, boundPath(dirPath))
-				}
+				t.Errorf("Inspect = %+v, %v; want a Problem on %s", info, err, boundPath(dirPath))
 			}
+			checkRepaired(t, m, before, tc.first, tc.next, tc.unbound, false)
+		})
+	}
+}
+
+// checkRepaired runs Repair on the damaged journal dirPath of m, whose
+// files were before, and checks that it opens afterwards holding the
+// records first to next-1 (none if first is 0), that the bound file was
+// moved aside or not (unbound), and that every byte of before is still
+// there, in its file or in a .broken one.
+//
+// After a crash during an earlier Repair (crashed), it runs Repair again,
+// which may find nothing left to do.
+func checkRepaired(t *testing.T, m *vfs.Mem, before map[string][]byte, first, next uint64, unbound, crashed bool) {
+	t.Helper()
+	rep, err := repairFS(m, dirPath)
+	if err != nil || (rep.Problem == nil && !crashed) {
+		t.Fatalf("Repair = %+v, %v", rep, err)
+	}
+	if moved := slices.Contains(rep.Removed, boundPath(dirPath)); moved != unbound && !crashed {
+		t.Errorf("Repair moved the bound aside: %v, want %v (%+v)", moved, unbound, rep)
+	}
+	if info, err := inspectFS(m, dirPath, nil); err != nil || info.Problem != nil {
+		t.Fatalf("Inspect after Repair = %+v, %v", info, err)
+	}
+	s, err := Open[kv](dirPath, quietOptions(Options{MaxSegmentBytes: 200}, m))
+	if err != nil {
+		t.Fatalf("Open after Repair = %v", err)
+	}
+	defer s.Close()
+	var want []uint64
+	for seq := first; first != 0 && seq < next; seq++ {
+		want = append(want, seq)
+	}
+	got, err := seqsOf(t, s.All(0))
+	if err != nil || !slices.Equal(got, want) || s.NextSeq() != next {
+		t.Fatalf("after Repair: records %v, next %d, %v; want %v, next %d", got, s.NextSeq(), err, want, next)
+	}
+	// Nothing is lost: each file before Repair is there (under its name or
+	// another, cut or whole; a crash during the cut can leave zeros after
+	// it), and what is not is in the files Repair added (the .broken
+	// ones).
+	after := filesIn(t, m)
+	var added []byte
+	for name, b := range after {
+		if _, ok := before[name]; !ok {
+			added = append(added, b...)
+		}
+	}
+	for name, b := range before {
+		if !slices.ContainsFunc(slices.Collect(maps.Values(after)), func(a []byte) bool {
+			a = bytes.TrimRight(a, "\x00")
+			return bytes.HasPrefix(b, a) && bytes.Contains(added, b[len(a):])
+		}) {
+			t.Errorf("the bytes of %s that Repair cut are not kept", name)
+		}
+	}
+}
+
+// TestRepairBelowBound: damage in the records below the front bound that
+// share a segment with it. Everything from the damage on is cut, so
+// nothing at or above the bound is left: Repair moves every segment aside
+// and the journal starts empty at the bound, neither refusing to open nor
+// bringing back a record below the bound. A crash at any point of Repair
+// leaves a journal that Repair, run again, brings to the same end.
+func TestRepairBelowBound(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		seq   uint64 // the record damaged
+		bound uint64
+		first uint64 // after Repair; 0: empty
+		next  uint64
+	}{
+		{name: "below the bound", seq: 7, bound: 8, first: 0, next: 8},
+		{name: "at the bound", seq: 8, bound: 8, first: 0, next: 8},
+		{name: "above the bound", seq: 9, bound: 8, first: 8, next: 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, s := frontJournal(t, 20)
+			if err := s.TruncateFront(tc.bound); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			files, err := listSegments(m, dirPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The oldest segment holds the bound and records below it.
+			b := readMemFile(t, m, files[0].path)
+			lines := splitLines(b)
+			var h header
+			if h, err = parseHeader(lines[0]); err != nil || h.base >= tc.bound || h.base+uint64(len(lines)-2) < tc.seq {
+				t.Fatalf("oldest segment starts at %d and holds %d records, %v", h.base, len(lines)-1, err)
+			}
+			off := lineOffset(b, int(tc.seq-h.base)+2)
+			writeMemFile(t, m, files[0].path, flipByte(b, int(off)+5))
+			before := filesIn(t, m)
+			delete(before, dirPath+".end")
+			var je *JournalError
+			if info, err := inspectFS(m, dirPath, nil); err != nil || !errors.As(info.Problem, &je) ||
+				je.Path != files[0].path || je.Offset != off || !errors.Is(je, ErrCorrupt) {
+				t.Fatalf("Inspect = %+v, %v; want ErrCorrupt at %s:%d", info, err, files[0].path, off)
+			}
+			checkRepaired(t, m, before, tc.first, tc.next, false, false)
+			crashtest.CrashSweep(t, 3, tc.seq, func(c *crashtest.Crash) {
+				if err := vfs.MkdirAll(c.Mem, filepath.Dir(dirPath), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				for name, b := range before {
+					writeMemFile(t, c.Mem, name, b)
+				}
+				_, err := repairFS(c.FS, dirPath)
+				if c.Crashed(t, err) {
+					checkRepaired(t, c.Disk(), before, tc.first, tc.next, false, true)
+				}
+			})
 		})
 	}
 }

@@ -16,18 +16,19 @@ type RepairReport struct {
 	// Problem is the damage found: a *JournalError, or nil if the journal
 	// was sound. A torn tail is reported as a *JournalError too.
 	Problem error
-	// Path, Line and Offset locate the first bad record; the file now ends
-	// at Offset.
+	// Path, Line and Offset locate the first bad record (or the front
+	// bound, NAME.front); unless the file was moved aside whole, it now
+	// ends at Offset.
 	Path   string
 	Line   int
 	Offset int64
 	// Cut is how many bytes were removed from Path, and Removed lists the
-	// later segments that were moved aside whole.
+	// files that were moved aside whole.
 	Cut     int64
 	Removed []string
 	// Saved lists the files that now hold everything that was cut:
-	// Path+".broken" for the end of Path, and each removed segment
-	// renamed with a ".broken" suffix.
+	// Path+".broken" for the end of Path, and each removed file renamed
+	// with a ".broken" suffix.
 	Saved []string
 }
 
@@ -37,9 +38,18 @@ type RepairReport struct {
 // have a hole. It takes the journal's lock, so the journal must not be open.
 // On a sound journal it changes nothing and returns a report with a nil
 // Problem.
+//
+// Repair keeps the front bound (NAME.front, see TruncateFront): no record
+// below it comes back. When what is left ends below the bound (the damage
+// is in records the bound deleted, or the bound counts records that are
+// missing), every segment is moved aside and the journal starts empty at
+// the bound. A bound below the oldest segment is moved aside (the first
+// record is then the oldest segment's), and so is a bound file that does
+// not parse: the records below the lost bound are then read again, and a
+// caller that knows its front calls TruncateFront again.
 func Repair(path string) (*RepairReport, error) { return repairFS(vfs.OS, path) }
 
-func repairFS(fsys vfs.FS, path string) (*RepairReport, error) {
+func repairFS(fsys vfs.FS, path string) (_ *RepairReport, err error) {
 	lock, err := fsys.Lock(path + ".lock")
 	if err != nil {
 		if errors.Is(err, vfs.ErrLocked) {
@@ -47,7 +57,11 @@ func repairFS(fsys vfs.FS, path string) (*RepairReport, error) {
 		}
 		return nil, err
 	}
-	defer lock.Close()
+	defer func() {
+		if cerr := lock.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("ministore: unlock %s: %w", path, cerr)
+		}
+	}()
 	info, files, err := inspect(fsys, path, nil)
 	if err != nil {
 		return nil, err
@@ -58,61 +72,105 @@ func repairFS(fsys vfs.FS, path string) (*RepairReport, error) {
 		return rep, nil
 	}
 	rep.Path, rep.Line, rep.Offset = je.Path, je.Line, je.Offset
-	bad := slices.IndexFunc(files, func(f segmentFile) bool { return f.path == je.Path })
-	if bad < 0 {
-		return rep, fmt.Errorf("ministore: repair: %s is no longer there", je.Path)
+	// files[:keep] stay, the last of them cut at Offset if cut is set.
+	keep, cut := len(files), false
+	if je.Path != boundPath(path) {
+		bad := slices.IndexFunc(files, func(f segmentFile) bool { return f.path == je.Path })
+		if bad < 0 {
+			return rep, fmt.Errorf("ministore: repair: %s is no longer there", je.Path)
+		}
+		keep, cut = bad, je.Offset > 0 // a bad header: the whole file goes
+		if cut {
+			keep++
+		}
 	}
-	dir := dirOf(path)
-	// Move the later segments aside, the newest first, so a crash leaves a
-	// prefix of the log.
-	for i := len(files) - 1; i > bad; i-- {
-		saved, err := moveAside(fsys, files[i].path)
+	// The bound is read again: inspect reports one problem, and a damaged
+	// segment hides a bound that does not fit.
+	bound, berr := readBound(fsys, path)
+	if berr != nil && !errors.As(berr, new(*JournalError)) {
+		return rep, berr
+	}
+	var next uint64 // after the last record left
+	if keep > 0 {
+		last := info.Segments[keep-1]
+		next = last.FirstSeq + last.Records
+	}
+	empty := bound != 0 && (keep == 0 || next < bound)
+	if empty {
+		keep, cut = 0, false // everything left lies below the bound
+	}
+	// Move files aside, the newest first, so a crash leaves a prefix of
+	// the log (which Repair, run again, finishes).
+	for i := len(files) - 1; i >= keep; i-- {
+		if err := rep.moveAside(fsys, files[i].path); err != nil {
+			return rep, err
+		}
+	}
+	if cut {
+		if err := rep.cut(fsys, files[keep-1], path); err != nil {
+			return rep, err
+		}
+	}
+	switch {
+	case empty:
+		var format Format // FormatAuto writes FormatV1
+		if n := len(info.Segments); n > 0 {
+			format = info.Segments[n-1].Format
+		}
+		f, err := createActive(fsys, path, appendSchemaHeader(nil, format, bound, ""))
 		if err != nil {
 			return rep, err
 		}
-		rep.Removed = append(rep.Removed, files[i].path)
-		rep.Saved = append(rep.Saved, saved)
-	}
-	target := files[bad].path
-	if rep.Offset == 0 {
-		// The header itself is bad: move the whole file aside.
-		saved, err := moveAside(fsys, target)
-		if err != nil {
-			return rep, err
-		}
-		rep.Removed = append(rep.Removed, target)
-		rep.Saved = append(rep.Saved, saved)
-		return rep, nil
-	}
-	f, err := fsys.OpenFile(target, os.O_RDWR, 0)
-	if err != nil {
-		return rep, err
-	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return rep, err
-	}
-	rep.Cut = size - rep.Offset
-	saved, err := saveCopy(fsys, f, target, rep.Offset, size)
-	if err != nil {
-		return rep, fmt.Errorf("ministore: %w", err)
-	}
-	rep.Saved = append([]string{saved}, rep.Saved...)
-	if err := f.Truncate(rep.Offset); err != nil {
-		return rep, err
-	}
-	if err := f.Sync(); err != nil {
-		return rep, err
-	}
-	if files[bad].num != 0 {
-		// The cut segment is now the last one: it becomes the active file.
-		if err := fsys.Rename(target, path); err != nil {
-			return rep, err
-		}
-		if err := fsys.SyncDir(dir); err != nil {
-			return rep, err
-		}
+		return rep, f.Close()
+	case berr != nil || (bound != 0 && bound < info.Segments[0].FirstSeq):
+		return rep, rep.moveAside(fsys, boundPath(path))
 	}
 	return rep, nil
+}
+
+// moveAside moves path aside whole and notes it.
+func (rep *RepairReport) moveAside(fsys vfs.FS, path string) error {
+	saved, err := moveAside(fsys, path)
+	if err != nil {
+		return err
+	}
+	rep.Removed = append(rep.Removed, path)
+	rep.Saved = append(rep.Saved, saved)
+	return nil
+}
+
+// cut cuts the segment file sf at rep.Offset, keeping what it cuts, and
+// makes it the active file of the journal at path if it is sealed (it is
+// now the last one).
+func (rep *RepairReport) cut(fsys vfs.FS, sf segmentFile, path string) error {
+	f, err := fsys.OpenFile(sf.path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	size, err := f.Size()
+	if err == nil {
+		rep.Cut = size - rep.Offset
+		var saved string
+		if saved, err = saveCopy(fsys, f, sf.path, rep.Offset, size); err != nil {
+			err = fmt.Errorf("ministore: %w", err)
+		} else {
+			rep.Saved = append([]string{saved}, rep.Saved...)
+		}
+	}
+	if err == nil {
+		err = f.Truncate(rep.Offset)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || sf.num == 0 {
+		return err
+	}
+	if err := fsys.Rename(sf.path, path); err != nil {
+		return err
+	}
+	return fsys.SyncDir(dirOf(path))
 }

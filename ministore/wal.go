@@ -167,9 +167,10 @@ func (w *wal) recover() error {
 	if err := w.openBound(); err != nil {
 		return err
 	}
-	if len(w.segs) == 0 && w.bound != 0 {
-		return corruptAt(boundPath(w.path), 1, 0, fmt.Errorf(
-			"%w: the first record is %d, but the journal has no segment file", ErrCorrupt, w.bound))
+	if len(w.segs) == 0 {
+		if err := checkBound(w.path, w.bound, 0, 0); err != nil {
+			return err
+		}
 	}
 	if err := w.removeLeftover(w.path + ".tmp"); err != nil {
 		return err
@@ -332,33 +333,43 @@ func (w *wal) recoverNewest(r *segReader, seg *segment) error {
 // createSegment makes a new, empty active file through a temporary file,
 // so a crash never leaves a file without its header.
 func (w *wal) createSegment(format Format, base uint64) (*segment, error) {
-	tmp := w.path + ".tmp"
-	f, err := w.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("ministore: create segment: %w", err)
-	}
 	hdr := appendSchemaHeader(nil, format, base, w.schema)
-	err = writeFull(f, hdr, 0)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = w.fs.Rename(tmp, w.path)
-	}
-	if err == nil {
-		err = w.fs.SyncDir(w.dir)
-	}
+	f, err := createActive(w.fs, w.path, hdr)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("ministore: create segment %s: %w", w.path, err)
+		return nil, err
 	}
-	f = renamed(f, w.path)
 	h, _ := parseHeader(hdr[:len(hdr)-1])
 	if h.base == 0 {
 		h.base = base
 	}
 	size := int64(len(hdr))
 	return &segment{path: w.path, hdr: h, base: base, last: base - 1, f: f, size: size, alloc: size, index: []int64{}}, nil
+}
+
+// createActive creates the active file path holding the header hdr: it is
+// written to path.tmp, fsync'd and renamed, and the directory fsync'd, so
+// a crash leaves no active file or a whole one.
+func createActive(fsys vfs.FS, path string, hdr []byte) (vfs.File, error) {
+	tmp := path + ".tmp"
+	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("ministore: create segment: %w", err)
+	}
+	err = writeFull(f, hdr, 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = fsys.Rename(tmp, path)
+	}
+	if err == nil {
+		err = fsys.SyncDir(dirOf(path))
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("ministore: create segment %s: %w", path, err)
+	}
+	return renamed(f, path), nil
 }
 
 func writeFull(f vfs.File, b []byte, off int64) error {
