@@ -278,10 +278,16 @@ func findLine(seg *segment, seq uint64) (off int64, ok bool) {
 	if err != nil {
 		return 0, false
 	}
-	p := lineProbe{f: seg.f, size: seg.size, hdrLen: hdrLen, buf: make([]byte, 512)}
+	return seekLine(seg.f, hdrLen, seg.size, seg.base, seq)
+}
+
+// seekLine is findLine in the lines of f between its header, of hdrLen
+// bytes, and size, the first of which is record base.
+func seekLine(f io.ReaderAt, hdrLen, size int64, base, seq uint64) (off int64, ok bool) {
+	p := lineProbe{f: f, size: size, hdrLen: hdrLen, buf: make([]byte, 512)}
 	// The line starting at lo holds a record at most seq; no line starting
 	// at or after hi holds one at most seq.
-	lo, loSeq, hi := hdrLen, seg.base, seg.size
+	lo, loSeq, hi := hdrLen, base, size
 	for loSeq != seq && hi-lo > 4096 {
 		mid := lo + (hi-lo)/2
 		start, v, ok := p.lineAt(mid)
@@ -313,7 +319,7 @@ func findLine(seg *segment, seq uint64) (off int64, ok bool) {
 
 // lineProbe reads single lines of a segment file for findLine.
 type lineProbe struct {
-	f            vfs.File
+	f            io.ReaderAt
 	size, hdrLen int64
 	buf          []byte
 }

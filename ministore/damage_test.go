@@ -157,11 +157,13 @@ func TestDamagedJournals(t *testing.T) {
 				tc.damage(t, dir)
 				_, rerr := Replay[kv](path)
 				s, oerr := Open[kv](path, nil)
-				if oerr == nil && s.w.cleanOpen && tc.wantIs != nil {
-					if !proof {
+				if oerr == nil && (s.w.cleanOpen || s.w.provenFrom != 0) && tc.wantIs != nil {
+					if !proof && s.w.cleanOpen {
 						t.Fatal("Open used a clean-end proof that was removed")
 					}
-					// Open read only the last line; All reads the rest.
+					// Open read only the last line (or, after a crash, the
+					// records the sync proof does not vouch for); All reads
+					// the rest.
 					for _, err := range s.All(1) {
 						if err != nil {
 							oerr = err
@@ -224,7 +226,9 @@ func TestDamagedJournals(t *testing.T) {
 
 // Damage to the newest segment that later records prove was durable is
 // corruption, not a torn tail: Open must not silently drop acknowledged
-// records after it.
+// records after it. Open passes over the records the sync proof vouches
+// for (provenstart.go), so it either reports the damage or keeps every
+// record, and then reading them reports it, with its file and offset.
 func TestCorruptionBeforeProvenRecords(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "j.log")
@@ -234,8 +238,21 @@ func TestCorruptionBeforeProvenRecords(t *testing.T) {
 	off := lineOffset(b, 4)
 	b = append(b[:off+10:off+10], b[lineOffset(b, 5)-1:]...)
 	os.WriteFile(path, b, 0o644)
-	if _, err := Open[kv](path, nil); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("Open = %v, want ErrCorrupt", err)
+	s, err := Open[kv](path, nil)
+	if err == nil {
+		defer s.Close()
+		if s.LastSeq() != 5 {
+			t.Fatalf("Open dropped records: last %d, want 5", s.LastSeq())
+		}
+		for _, err = range s.All(1) {
+			if err != nil {
+				break
+			}
+		}
+	}
+	var je *JournalError
+	if !errors.Is(err, ErrCorrupt) || !errors.As(err, &je) || je.Path != path || je.Offset != off {
+		t.Fatalf("Open, then All = %v, want ErrCorrupt in %s at offset %d", err, path, off)
 	}
 }
 

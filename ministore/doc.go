@@ -55,6 +55,10 @@
 // the same reason Open writes again the records of the newest segment that
 // no "sync" field proves durable (usually the last batch), before it
 // fsyncs and appends: they may be readable yet only in the page cache.
+// After a crash Open reads the newest segment only from there: a record
+// near its end proves the ones before durable, so a crash cannot have
+// torn them, and damage in them is reported by the readers (Records,
+// Replay, All, Get) with its file and offset, as below a clean-end proof.
 //
 // SyncInterval and SyncNever trade that for speed: a record is handed to the
 // operating system before Append returns (it survives a crash of the

@@ -28,7 +28,11 @@ type wal struct {
 	// cleanOpen: Open took the active file's end from the clean-end proof
 	// (see cleanend.go) instead of reading its records.
 	cleanOpen bool
-	prealloc  bool
+	// provenFrom: after a crash, Open read the active file's records only
+	// from this one on, the records before it being proven durable by a
+	// later record's "sync" field (see provenstart.go); 0 if it read all.
+	provenFrom uint64
+	prealloc   bool
 	// preallocStep is how far preallocate extends the active file; it
 	// shrinks when the disk is full.
 	preallocStep int64
@@ -249,18 +253,21 @@ func (w *wal) active() *segment { return w.segs[len(w.segs)-1] }
 // writing it again makes the pages dirty, and the fsync that follows (in
 // recover) writes them or fails. Usually this is the last batch, a few
 // hundred bytes.
-func (w *wal) rewriteUnproven(seg *segment, proven uint64) error {
+//
+// index holds the offsets of the segment's records from first on (all of
+// them, or those after a sync proof, which proves the ones before it).
+func (w *wal) rewriteUnproven(seg *segment, proven, first uint64, index []int64) error {
 	if seg.empty() {
 		return nil
 	}
-	from := seg.base
+	from := first
 	if seg.hdr.format == FormatV1 {
 		from = max(from, proven+1)
 	}
 	if from > seg.last {
 		return nil
 	}
-	off := seg.index[from-seg.base]
+	off := index[from-first]
 	if err := copyRange(seg.f, off, seg.f, off, seg.size-off); err != nil {
 		return fmt.Errorf("ministore: rewrite unsynced records of %s: %w", seg.path, err)
 	}
@@ -303,8 +310,20 @@ func readSealed(r *segReader, seg *segment) error {
 }
 
 // recoverNewest scans the newest segment, which r is at, seg, builds its
-// index and removes a torn tail.
+// index and removes a torn tail. In format v1 the scan starts where the
+// sync proof (provenstart.go) allows; the index is then built when needed.
 func (w *wal) recoverNewest(r *segReader, seg *segment) error {
+	s := &r.s
+	from := seg.base
+	if seg.hdr.format == FormatV1 {
+		if size, err := seg.f.Size(); err == nil {
+			if off, seq, ok := provenStart(seg.f, s.off, size, seg.base); ok {
+				s.seek(off, seq)
+				from = seq
+				w.provenFrom = seq
+			}
+		}
+	}
 	index := make([]int64, 0, 1024)
 	for r.scan() {
 		index = append(index, r.s.recOff)
@@ -312,12 +331,13 @@ func (w *wal) recoverNewest(r *segReader, seg *segment) error {
 	if err := r.Err(); err != nil {
 		return err
 	}
-	s := &r.s
-	seg.index = index
-	seg.last = seg.base + uint64(len(index)) - 1
+	seg.last = from + uint64(len(index)) - 1
 	seg.size, seg.alloc = s.end, s.off
-	if err := w.rewriteUnproven(seg, s.proven); err != nil {
+	if err := w.rewriteUnproven(seg, s.proven, from, index); err != nil {
 		return err
+	}
+	if from == seg.base {
+		seg.index = index
 	}
 	torn, err := r.cutTail()
 	if err != nil {
