@@ -268,84 +268,89 @@ func runWriters(b *testing.B, writers int, op func() error) {
 // two in one run (-bench 'Big'); ns/op is per record.
 func BenchmarkBaselineBig(b *testing.B) {
 	for _, bs := range bigSizes {
-		b.Run(bs.name, func(b *testing.B) {
-			path := filepath.Join(b.TempDir(), "raw")
-			f, err := vfs.OS.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
-			const prealloc = 64 << 20
-			if err := writeFull(f, make([]byte, prealloc), 0); err != nil {
-				b.Fatal(err)
-			}
-			if err := f.Sync(); err != nil {
-				b.Fatal(err)
-			}
-			line, err := json.Marshal(newSizedRecord(bs.size))
-			if err != nil {
-				b.Fatal(err)
-			}
-			line = append(line, '\n')
-			b.SetBytes(int64(len(line)))
-			var off int64
-			write := func(p []byte) error {
-				if off+int64(len(p)) > prealloc {
-					off = 0
-				}
-				if err := writeFull(f, p, off); err != nil {
-					return err
-				}
-				off += int64(len(p))
-				return f.Sync()
-			}
-			if bs.writers == 1 {
-				runWriters(b, 1, func() error { return write(line) })
-				return
-			}
-			type req struct{ ack chan error }
-			reqs := make(chan req, bs.writers)
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				var batch []req
-				var buf []byte
-				for first := range reqs {
-					batch = append(batch[:0], first)
-				drain:
-					for {
-						select {
-						case r, ok := <-reqs:
-							if !ok {
-								break drain
-							}
-							batch = append(batch, r)
-						default:
-							break drain
-						}
-					}
-					buf = buf[:0]
-					for range batch {
-						buf = append(buf, line...)
-					}
-					err := write(buf)
-					for _, r := range batch {
-						r.ack <- err
-					}
-				}
-			}()
-			var ackPool = sync.Pool{New: func() any { return make(chan error, 1) }}
-			runWriters(b, bs.writers, func() error {
-				ack := ackPool.Get().(chan error)
-				reqs <- req{ack}
-				err := <-ack
-				ackPool.Put(ack)
-				return err
-			})
-			close(reqs)
-			<-done
-		})
+		b.Run(bs.name, func(b *testing.B) { benchRawBig(b, bs.size, bs.writers) })
 	}
+}
+
+func benchRawBig(b *testing.B, size, writers int) {
+	path := filepath.Join(b.TempDir(), "raw")
+	f, err := vfs.OS.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	const prealloc = 64 << 20
+	if err := writeFull(f, make([]byte, prealloc), 0); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	line, err := json.Marshal(newSizedRecord(size))
+	if err != nil {
+		b.Fatal(err)
+	}
+	line = append(line, '\n')
+	b.SetBytes(int64(len(line)))
+	var off int64
+	write := func(p []byte) error {
+		if off+int64(len(p)) > prealloc {
+			off = 0
+		}
+		if err := writeFull(f, p, off); err != nil {
+			return err
+		}
+		off += int64(len(p))
+		return f.Sync()
+	}
+	if writers == 1 {
+		runWriters(b, 1, func() error { return write(line) })
+		return
+	}
+	type req struct{ ack chan error }
+	reqs := make(chan req, writers)
+	done := make(chan struct{})
+	batches := 0
+	go func() {
+		defer close(done)
+		var batch []req
+		var buf []byte
+		for first := range reqs {
+			batch = append(batch[:0], first)
+		drain:
+			for {
+				select {
+				case r, ok := <-reqs:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
+			buf = buf[:0]
+			for range batch {
+				buf = append(buf, line...)
+			}
+			err := write(buf)
+			batches++
+			for _, r := range batch {
+				r.ack <- err
+			}
+		}
+	}()
+	var ackPool = sync.Pool{New: func() any { return make(chan error, 1) }}
+	runWriters(b, writers, func() error {
+		ack := ackPool.Get().(chan error)
+		reqs <- req{ack}
+		err := <-ack
+		ackPool.Put(ack)
+		return err
+	})
+	close(reqs)
+	<-done
+	b.ReportMetric(float64(b.N)/float64(max(batches, 1)), "rec/batch")
 }
 
 // BenchmarkAppendBig appends big records with the default options:
@@ -375,6 +380,7 @@ func benchAppendBig(b *testing.B, size, writers int, opts *Options) {
 		_, err := s.Append(rec)
 		return err
 	})
+	b.ReportMetric(s.Stats().RecordsPerBatch(), "rec/batch")
 }
 
 // BenchmarkAppendBigPreencoded is BenchmarkAppendBig with the record's
@@ -383,23 +389,26 @@ func benchAppendBig(b *testing.B, size, writers int, opts *Options) {
 // rotation) without the encoding's.
 func BenchmarkAppendBigPreencoded(b *testing.B) {
 	for _, bs := range bigSizes {
-		b.Run(bs.name, func(b *testing.B) {
-			s, err := Open[jsonline.Trusted](filepath.Join(b.TempDir(), "j.log"), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			rec, err := json.Marshal(newSizedRecord(bs.size))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(bs.size))
-			runWriters(b, bs.writers, func() error {
-				_, err := s.Append(rec)
-				return err
-			})
-		})
+		b.Run(bs.name, func(b *testing.B) { benchAppendPreencoded(b, bs.size, bs.writers) })
 	}
+}
+
+func benchAppendPreencoded(b *testing.B, size, writers int) {
+	s, err := Open[jsonline.Trusted](filepath.Join(b.TempDir(), "j.log"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	rec, err := json.Marshal(newSizedRecord(size))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(size))
+	runWriters(b, writers, func() error {
+		_, err := s.Append(rec)
+		return err
+	})
+	b.ReportMetric(s.Stats().RecordsPerBatch(), "rec/batch")
 }
 
 // BenchmarkRecordsSegments reads 100,000 ~100-byte records with Records,

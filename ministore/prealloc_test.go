@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -194,4 +195,167 @@ func (f *smallFile) Truncate(n int64) error {
 	}
 	f.d.free -= n - size
 	return f.File.Truncate(n)
+}
+
+// Issue #15: the zeros a batch is written into are written and fsync'd
+// before, by the leader of an earlier batch after it acknowledged its
+// records: no zeros are written in an acknowledged writer's path, and each
+// batch's fdatasync overwrites blocks that are already durable, as a loop
+// rewriting a file in place does. Only the first batch after Open is
+// written without: into zeros written just before it (a small batch) or
+// past the end of the file (a big one). Batches of aheadBatch and more
+// grow the file instead: no zeros at all.
+func TestZerosPreparedAhead(t *testing.T) {
+	rec := func(pad int) kv { return kv{K: strings.Repeat("x", pad)} }
+	for _, tc := range []struct {
+		name  string
+		n     int // AppendBatch calls
+		batch int // records in each
+		pad   int
+		grows bool // batches too big for zeros ahead
+	}{
+		{"4 KiB records", 700, 1, 4 << 10, false},
+		{"60 KiB batches", 120, 15, 4 << 10, false},
+		{"200 KiB batches", 25, 50, 4 << 10, false},
+		{"1 MiB records", 5, 1, 1 << 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := &opLogFS{FS: vfs.NewMem()}
+			s, err := Open[kv]("/d/j.log", quietOptions(Options{}, fsys))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			fsys.armed.Store(true)
+			recs := make([]kv, tc.batch)
+			for i := range recs {
+				recs[i] = rec(tc.pad)
+			}
+			for range tc.n {
+				if _, _, err := s.AppendBatch(recs...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fsys.armed.Store(false)
+			ops := fsys.log
+			// Skip the first batch: up to its fsync.
+			first := slices.IndexFunc(ops, func(o loggedOp) bool { return o.kind == 'S' })
+			if first < 0 {
+				t.Fatal("no fsync")
+			}
+			var zeroEnd, syncedEnd int64
+			for _, o := range ops[:first] {
+				if o.kind == 'Z' {
+					zeroEnd = max(zeroEnd, o.off+o.n)
+				}
+			}
+			syncedEnd = zeroEnd
+			batches, aheads := 1, 0
+			for i := first + 1; i < len(ops); i++ {
+				switch o := ops[i]; o.kind {
+				case 'Z':
+					zeroEnd = max(zeroEnd, o.off+o.n)
+				case 'S':
+					if ops[i-1].kind == 'Z' {
+						aheads++
+					}
+					syncedEnd = zeroEnd
+				case 'D':
+					batches++
+					if ops[i-1].kind != 'S' {
+						t.Fatalf("op %d: batch %d written after %c, not right after an fsync: zeros in its writer's path", i, batches, ops[i-1].kind)
+					}
+					if tc.grows {
+						if o.off < zeroEnd || o.off != ops[i-2].off+ops[i-2].n {
+							t.Fatalf("op %d: batch %d at [%d, %d), not at the end of the file", i, batches, o.off, o.off+o.n)
+						}
+						zeroEnd = o.off + o.n
+						syncedEnd = zeroEnd
+						break
+					}
+					if o.off+o.n > syncedEnd {
+						t.Fatalf("op %d: batch %d at [%d, %d) goes past the durable zeros, which end at %d",
+							i, batches, o.off, o.off+o.n, syncedEnd)
+					}
+				default:
+					t.Fatalf("op %d: unexpected %c", i, o.kind)
+				}
+			}
+			if batches != tc.n || (aheads == 0) != tc.grows {
+				t.Fatalf("%d batches written, %d steps of zeros prepared ahead; want %d and some (none if it grows: %v)", batches, aheads, tc.n, tc.grows)
+			}
+			t.Logf("%d batches, %d steps of zeros prepared ahead", batches, aheads)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s2, err := Open[kv]("/d/j.log", quietOptions(Options{}, fsys))
+			if err != nil || s2.LastSeq() != uint64(tc.n*tc.batch) {
+				t.Fatalf("reopen: %v, last %d", err, s2.LastSeq())
+			}
+			s2.Close()
+		})
+	}
+}
+
+// opLogFS is a file system that logs, while armed, the writes and fsyncs
+// of its files: 'Z' a write of zeros, 'D' a write of anything else, 'S' an
+// fsync, 'T' a truncation.
+type opLogFS struct {
+	vfs.FS
+	armed atomic.Bool
+	mu    sync.Mutex
+	log   []loggedOp
+}
+
+type loggedOp struct {
+	kind   byte
+	off, n int64
+}
+
+func (d *opLogFS) add(kind byte, off, n int64) {
+	if !d.armed.Load() {
+		return
+	}
+	d.mu.Lock()
+	d.log = append(d.log, loggedOp{kind, off, n})
+	d.mu.Unlock()
+}
+
+func (d *opLogFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
+	f, err := d.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &opLogFile{File: f, d: d}, nil
+}
+
+type opLogFile struct {
+	vfs.File
+	d *opLogFS
+}
+
+func (f *opLogFile) WriteAt(b []byte, off int64) (int, error) {
+	return f.WriteVecAt([][]byte{b}, off)
+}
+
+func (f *opLogFile) WriteVecAt(bufs [][]byte, off int64) (int, error) {
+	kind, n := byte('Z'), int64(0)
+	for _, b := range bufs {
+		if !allZero(b) {
+			kind = 'D'
+		}
+		n += int64(len(b))
+	}
+	f.d.add(kind, off, n)
+	return vfs.WriteVecAt(f.File, bufs, off)
+}
+
+func (f *opLogFile) Sync() error {
+	f.d.add('S', 0, 0)
+	return f.File.Sync()
+}
+
+func (f *opLogFile) Truncate(size int64) error {
+	f.d.add('T', size, 0)
+	return f.File.Truncate(size)
 }

@@ -36,7 +36,10 @@ type wal struct {
 	// preallocStep is how far preallocate extends the active file; it
 	// shrinks when the disk is full.
 	preallocStep int64
-	schema       string // written in every new header; see settleSchema
+	// avgBatch is the moving mean of the batches' sizes (each batch
+	// weighs 1/4); only the leader uses it.
+	avgBatch int64
+	schema   string // written in every new header; see settleSchema
 	// bound is the front bound (NAME.front), 0 if none; only the leader
 	// (busy) changes it.
 	bound uint64

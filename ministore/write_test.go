@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -67,19 +68,24 @@ func TestFramedLinesMatchAppendLine(t *testing.T) {
 }
 
 // A batch is one write. A big batch (bigBatch bytes or more) grows the
-// file: no zeros are written in its writer's path. A small one first
-// extends the preallocated zeros by a step.
+// file: no zeros are written in its writer's path. A small one that does
+// not fit in the preallocated space (here: the first after Open) first
+// extends it by a step. After the batch's fsync the leader, the batch
+// acknowledged, prepares zeros ahead (prepareAhead) when little is left
+// and batches are not huge: after the 80 KiB batch, which left none, and
+// not after the 1 MiB one (see aheadBatch).
 func TestBatchIsOneWrite(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		recs     int
 		pad      int
 		prealloc bool // whether a preallocation step is written first
+		ahead    bool // whether a step is written (and synced) after the batch's fsync
 	}{
-		{"small records", 3, 10, true},
-		{"big records, small batch", 3, 4 << 10, true},
-		{"big batch", 20, 4 << 10, false},
-		{"1 MiB record", 1, 1 << 20, false},
+		{"small records", 3, 10, true, false},
+		{"big records, small batch", 3, 4 << 10, true, false},
+		{"big batch", 20, 4 << 10, false, true},
+		{"1 MiB record", 1, 1 << 20, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fsys := vfs.NewFaulty(vfs.NewMem())
@@ -89,11 +95,11 @@ func TestBatchIsOneWrite(t *testing.T) {
 			}
 			defer s.Close()
 			var mu sync.Mutex
-			writes := 0
+			var ops []vfs.OpKind
 			fsys.FailWhen(func(op vfs.Op) error {
 				mu.Lock()
-				if op.Kind == vfs.OpWrite {
-					writes++
+				if op.Kind == vfs.OpWrite || op.Kind == vfs.OpSync {
+					ops = append(ops, op.Kind)
 				}
 				mu.Unlock()
 				return nil
@@ -105,13 +111,35 @@ func TestBatchIsOneWrite(t *testing.T) {
 			if _, _, err := s.AppendBatch(recs...); err != nil {
 				t.Fatal(err)
 			}
+			mu.Lock()
+			defer mu.Unlock()
+			// ops: the writes before the batch's fsync, the fsync, then
+			// the writes of zeros ahead and their fsync, if any.
+			before := slices.Index(ops, vfs.OpSync)
+			if before < 0 {
+				t.Fatalf("no fsync: %v", ops)
+			}
+			after := ops[before+1:]
 			steps := s.Stats().PreallocSteps
 			zeroWrites := int(preallocStep / int64(len(zeros)))
-			switch {
-			case tc.prealloc && (steps != 1 || writes != 1+zeroWrites):
-				t.Fatalf("%d writes, %d preallocation steps; want 1 step of %d writes of zeros, then 1 write", writes, steps, zeroWrites)
-			case !tc.prealloc && (steps != 0 || writes != 1):
-				t.Fatalf("%d writes, %d preallocation steps; want 1 write and no preallocation", writes, steps)
+			wantBefore, wantSteps := 1, uint64(0)
+			if tc.prealloc {
+				wantBefore += zeroWrites
+				wantSteps++
+			}
+			if before != wantBefore {
+				t.Fatalf("%d writes before the batch's fsync, want %d (preallocation step first: %v)", before, wantBefore, tc.prealloc)
+			}
+			if tc.ahead {
+				wantSteps++
+				if len(after) < 2 || after[len(after)-1] != vfs.OpSync || slices.Index(after, vfs.OpSync) != len(after)-1 {
+					t.Fatalf("after the batch's fsync: %v; want writes of zeros, then one fsync", after)
+				}
+			} else if len(after) != 0 {
+				t.Fatalf("after the batch's fsync: %v; want nothing", after)
+			}
+			if steps != wantSteps {
+				t.Fatalf("%d preallocation steps, want %d", steps, wantSteps)
 			}
 		})
 	}
