@@ -23,12 +23,9 @@ type QueueStats interface{ Stats() miniqueue.Stats }
 // scrape: the mini_store_* metrics with the label journal="name".
 // constLabels, which may be nil, are added to every metric.
 func NewStoreCollector(s StoreStats, name string, constLabels prometheus.Labels) prometheus.Collector {
-	return &collector{
-		descs: descs{store: newStoreDescs(constLabels)},
-		collect: func(d *descs, ch chan<- prometheus.Metric) {
-			d.store.collect(ch, s.Stats(), name)
-		},
-	}
+	ds := &descs{constLabels: constLabels}
+	store := newStoreDescs(ds)
+	return &collector{ds.all, func(ch chan<- prometheus.Metric) { store.collect(ch, s.Stats(), name) }}
 }
 
 // NewManagerCollector returns a Collector of the figures of m, read on
@@ -36,14 +33,13 @@ func NewStoreCollector(s StoreStats, name string, constLabels prometheus.Labels)
 // its journal with the label journal="name". constLabels, which may be
 // nil, are added to every metric.
 func NewManagerCollector(m ManagerStats, name string, constLabels prometheus.Labels) prometheus.Collector {
-	return &collector{
-		descs: descs{store: newStoreDescs(constLabels), state: newStateDescs(constLabels)},
-		collect: func(d *descs, ch chan<- prometheus.Metric) {
-			st := m.Stats()
-			d.store.collect(ch, st.Journal, name)
-			d.state.collect(ch, st)
-		},
-	}
+	ds := &descs{constLabels: constLabels}
+	store, state := newStoreDescs(ds), newStateDescs(ds)
+	return &collector{ds.all, func(ch chan<- prometheus.Metric) {
+		st := m.Stats()
+		store.collect(ch, st.Journal, name)
+		state.collect(ch, st)
+	}}
 }
 
 // NewQueueCollector returns a Collector of the figures of q, read on every
@@ -53,54 +49,42 @@ func NewManagerCollector(m ManagerStats, name string, constLabels prometheus.Lab
 // nil, are added to every metric: give each queue its own (queue="orders",
 // say) when a registry holds more than one.
 func NewQueueCollector(q QueueStats, constLabels prometheus.Labels) prometheus.Collector {
-	return &collector{
-		descs: descs{store: newStoreDescs(constLabels), queue: newQueueDescs(constLabels)},
-		collect: func(d *descs, ch chan<- prometheus.Metric) {
-			st := q.Stats()
-			d.store.collect(ch, st.Journal, "messages")
-			d.store.collect(ch, st.ConsumerJournal, "consumers")
-			d.queue.collect(ch, st)
-		},
-	}
+	ds := &descs{constLabels: constLabels}
+	store, queue := newStoreDescs(ds), newQueueDescs(ds)
+	return &collector{ds.all, func(ch chan<- prometheus.Metric) {
+		st := q.Stats()
+		store.collect(ch, st.Journal, "messages")
+		store.collect(ch, st.ConsumerJournal, "consumers")
+		queue.collect(ch, st)
+	}}
 }
 
+// descs makes the descriptions of a collector's metrics, and keeps them
+// for Describe.
 type descs struct {
-	store *storeDescs
-	state *stateDescs
-	queue *queueDescs
-	raft  *raftDescs
+	constLabels prometheus.Labels
+	all         []*prometheus.Desc
+}
+
+func (d *descs) new(name, help string, labels ...string) *prometheus.Desc {
+	desc := prometheus.NewDesc(name, help, labels, d.constLabels)
+	d.all = append(d.all, desc)
+	return desc
 }
 
 // collector reads the figures on every Collect.
 type collector struct {
-	descs   descs
-	collect func(*descs, chan<- prometheus.Metric)
+	descs   []*prometheus.Desc
+	collect func(chan<- prometheus.Metric)
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.descs.all() {
+	for _, d := range c.descs {
 		ch <- d
 	}
 }
 
-func (c *collector) Collect(ch chan<- prometheus.Metric) { c.collect(&c.descs, ch) }
-
-func (d *descs) all() []*prometheus.Desc {
-	var out []*prometheus.Desc
-	if d.store != nil {
-		out = append(out, d.store.all()...)
-	}
-	if d.state != nil {
-		out = append(out, d.state.all()...)
-	}
-	if d.queue != nil {
-		out = append(out, d.queue.all()...)
-	}
-	if d.raft != nil {
-		out = append(out, d.raft.all()...)
-	}
-	return out
-}
+func (c *collector) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
 
 // histogram converts h to a Prometheus histogram in seconds: cumulative
 // counts at ministore.LatencyBuckets' bounds, the last bucket being +Inf.

@@ -16,12 +16,12 @@ type queueDescs struct {
 	expired, deadLettered, discarded                     *prometheus.Desc
 }
 
-func newQueueDescs(constLabels prometheus.Labels) *queueDescs {
+func newQueueDescs(ds *descs) *queueDescs {
 	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("mini_queue_"+name, help, nil, constLabels)
+		return ds.new("mini_queue_"+name, help)
 	}
 	c := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("mini_queue_consumer_"+name, help, []string{"consumer"}, constLabels)
+		return ds.new("mini_queue_consumer_"+name, help, "consumer")
 	}
 	return &queueDescs{
 		messages:     d("messages", "Messages not yet acknowledged by every consumer (Queue.Len)."),
@@ -40,11 +40,6 @@ func newQueueDescs(constLabels prometheus.Labels) *queueDescs {
 		deadLettered: c("dead_lettered_total", "Messages moved to the dead-letter queue since Open."),
 		discarded:    c("discarded_total", "Messages older than MaxAge dropped since Open."),
 	}
-}
-
-func (d *queueDescs) all() []*prometheus.Desc {
-	return []*prometheus.Desc{d.messages, d.firstSeq, d.lastSeq, d.bytes, d.maxBytes, d.deadLetters,
-		d.lag, d.inFlight, d.delivered, d.redelivered, d.acked, d.nacked, d.expired, d.deadLettered, d.discarded}
 }
 
 func (d *queueDescs) collect(ch chan<- prometheus.Metric, st miniqueue.Stats) {

@@ -19,14 +19,13 @@ type RaftStats interface{ Stats() miniraft.Stats }
 // the raft log with the label journal="raft". constLabels, which may be
 // nil, are added to every metric.
 func NewRaftCollector(m RaftStats, constLabels prometheus.Labels) prometheus.Collector {
-	return &collector{
-		descs: descs{store: newStoreDescs(constLabels), raft: newRaftDescs(constLabels)},
-		collect: func(d *descs, ch chan<- prometheus.Metric) {
-			st := m.Stats()
-			d.store.collect(ch, st.Journal, "raft")
-			d.raft.collect(ch, st)
-		},
-	}
+	ds := &descs{constLabels: constLabels}
+	store, raft := newStoreDescs(ds), newRaftDescs(ds)
+	return &collector{ds.all, func(ch chan<- prometheus.Metric) {
+		st := m.Stats()
+		store.collect(ch, st.Journal, "raft")
+		raft.collect(ch, st)
+	}}
 }
 
 // raftRoles are the values of the mini_raft_role label.
@@ -39,9 +38,9 @@ type raftDescs struct {
 	match, lag, followerContact *prometheus.Desc
 }
 
-func newRaftDescs(constLabels prometheus.Labels) *raftDescs {
+func newRaftDescs(ds *descs) *raftDescs {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc("mini_raft_"+name, help, labels, constLabels)
+		return ds.new("mini_raft_"+name, help, labels...)
 	}
 	return &raftDescs{
 		role:            d("role", "1 for the node's raft role, 0 for the others.", "role"),
@@ -57,11 +56,6 @@ func newRaftDescs(constLabels prometheus.Labels) *raftDescs {
 		lag:             d("follower_lag", "On the leader: logs it holds beyond a follower's match index.", "follower"),
 		followerContact: d("follower_last_contact_seconds", "On the leader: seconds since a follower last answered (-1: not since this node became leader).", "follower"),
 	}
-}
-
-func (d *raftDescs) all() []*prometheus.Desc {
-	return []*prometheus.Desc{d.role, d.term, d.lastLog, d.commit, d.applied, d.sequence, d.snapshot, d.pending, d.contact,
-		d.match, d.lag, d.followerContact}
 }
 
 func (d *raftDescs) collect(ch chan<- prometheus.Metric, st miniraft.Stats) {

@@ -13,9 +13,9 @@ type stateDescs struct {
 	sequence, applies, mutations, snapshot, compaction, replayed, recovery *prometheus.Desc
 }
 
-func newStateDescs(constLabels prometheus.Labels) *stateDescs {
+func newStateDescs(ds *descs) *stateDescs {
 	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("mini_state_"+name, help, nil, constLabels)
+		return ds.new("mini_state_"+name, help)
 	}
 	return &stateDescs{
 		sequence:   d("sequence", "Sequence number of the last record applied to the state."),
@@ -26,10 +26,6 @@ func newStateDescs(constLabels prometheus.Labels) *stateDescs {
 		replayed:   d("replayed_records", "Journal records Open replayed after the snapshot."),
 		recovery:   d("recovery_seconds", "How long Open took: journal, snapshot and replay."),
 	}
-}
-
-func (d *stateDescs) all() []*prometheus.Desc {
-	return []*prometheus.Desc{d.sequence, d.applies, d.mutations, d.snapshot, d.compaction, d.replayed, d.recovery}
 }
 
 func (d *stateDescs) collect(ch chan<- prometheus.Metric, st ministate.Stats) {

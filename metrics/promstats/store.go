@@ -15,9 +15,9 @@ type storeDescs struct {
 	recovery                                        *prometheus.Desc
 }
 
-func newStoreDescs(constLabels prometheus.Labels) *storeDescs {
+func newStoreDescs(ds *descs) *storeDescs {
 	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("mini_store_"+name, help, []string{"journal"}, constLabels)
+		return ds.new("mini_store_"+name, help, "journal")
 	}
 	return &storeDescs{
 		appends:       d("appends_total", "Records appended to the journal since Open."),
@@ -31,11 +31,6 @@ func newStoreDescs(constLabels prometheus.Labels) *storeDescs {
 		tornRepairs:   d("torn_tail_repairs_total", "Torn tails Open cut off (0 or 1)."),
 		recovery:      d("recovery_seconds", "How long the journal's Open took."),
 	}
-}
-
-func (d *storeDescs) all() []*prometheus.Desc {
-	return []*prometheus.Desc{d.appends, d.appendBytes, d.batches, d.fsync, d.rotations,
-		d.segments, d.bytes, d.preallocSteps, d.tornRepairs, d.recovery}
 }
 
 func (d *storeDescs) collect(ch chan<- prometheus.Metric, st ministore.Stats, journal string) {
