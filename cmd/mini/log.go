@@ -45,6 +45,16 @@ func needJournal(path string) error {
 	return nil
 }
 
+// journalCmd is jsonCmd on the journal PATH: run gets PATH and --json.
+func journalCmd(c *cobra.Command, jsonUsage string, run func(cmd *cobra.Command, path string, asJSON bool) error) *cobra.Command {
+	return jsonCmd(c, jsonUsage, func(cmd *cobra.Command, path string, asJSON bool) error {
+		if err := needJournal(path); err != nil {
+			return err
+		}
+		return run(cmd, path, asJSON)
+	})
+}
+
 // logLine is how cat and tail print a record.
 type logLine struct {
 	Seq uint64          `json:"seq"`
@@ -218,8 +228,7 @@ func (p *problemJSON) String() string {
 }
 
 func newLogVerify() *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
+	return journalCmd(&cobra.Command{
 		Use:   "verify PATH",
 		Short: "Check every header, checksum and sequence number",
 		Long: `Read the whole journal and check every header, record checksum and
@@ -235,90 +244,72 @@ byte offset of the first problem, and which of two kinds it is:
              journal until mini log repair cuts it there
 
 The rule is in docs/FORMAT.md, "Recovery".`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			path := args[0]
-			if err := needJournal(path); err != nil {
+	}, "print the result as JSON", func(cmd *cobra.Command, path string, asJSON bool) error {
+		update, finish := progress(cmd.ErrOrStderr(), "verifying", true)
+		info, err := ministore.Inspect(path, update)
+		finish()
+		if err != nil {
+			return err
+		}
+		res := verifyResult{Path: path, Sound: info.Problem == nil, Segments: len(info.Segments),
+			Records: info.Records, FirstSeq: info.FirstSeq, LastSeq: info.LastSeq, Problem: describeProblem(info.Problem)}
+		out := cmd.OutOrStdout()
+		if asJSON {
+			if err := writeJSON(out, res); err != nil {
 				return err
 			}
-			update, finish := progress(cmd.ErrOrStderr(), "verifying", true)
-			info, err := ministore.Inspect(path, update)
-			finish()
-			if err != nil {
-				return err
-			}
-			res := verifyResult{Path: path, Sound: info.Problem == nil, Segments: len(info.Segments),
-				Records: info.Records, FirstSeq: info.FirstSeq, LastSeq: info.LastSeq, Problem: describeProblem(info.Problem)}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				if err := writeJSON(out, res); err != nil {
-					return err
-				}
-			} else if res.Sound {
-				fmt.Fprintf(out, "ok: %s: %s (%d to %d) in %s\n", path, plural(res.Records, "record"), res.FirstSeq, res.LastSeq, plural(res.Segments, "file"))
-			}
-			if res.Problem != nil {
-				return problemError{res.Problem.String()}
-			}
-			return nil
-		},
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
-	return c
+		} else if res.Sound {
+			fmt.Fprintf(out, "ok: %s: %s (%d to %d) in %s\n", path, plural(res.Records, "record"), res.FirstSeq, res.LastSeq, plural(res.Segments, "file"))
+		}
+		if res.Problem != nil {
+			return problemError{res.Problem.String()}
+		}
+		return nil
+	})
 }
 
 func newLogRepair() *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
+	return journalCmd(&cobra.Command{
 		Use:   "repair PATH",
 		Short: "Cut the journal at its first bad record, keeping a copy of what is cut",
 		Long: `Truncate the journal at its first bad record (a torn tail or damage),
 so that it opens and replays again. What is cut is kept: the end of the
 damaged file in FILE.broken, and later segments renamed with a .broken
 suffix. The journal must not be open in another process.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			path := args[0]
-			if err := needJournal(path); err != nil {
-				return err
-			}
-			rep, err := ministore.Repair(path)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				return writeJSON(out, struct {
-					Problem *problemJSON `json:"problem"`
-					Cut     int64        `json:"cut_bytes"`
-					Removed []string     `json:"removed"`
-					Saved   []string     `json:"saved"`
-				}{describeProblem(rep.Problem), rep.Cut, rep.Removed, rep.Saved})
-			}
-			if rep.Problem == nil {
-				fmt.Fprintf(out, "sound: %s needs no repair\n", path)
-				return nil
-			}
-			fmt.Fprintf(out, "found %s\n", describeProblem(rep.Problem))
-			if rep.Cut > 0 || rep.Offset > 0 {
-				fmt.Fprintf(out, "cut %s at byte offset %d: removed %d bytes\n", rep.Path, rep.Offset, rep.Cut)
-			}
-			for _, r := range rep.Removed {
-				fmt.Fprintf(out, "moved aside %s\n", r)
-			}
-			for _, s := range rep.Saved {
-				fmt.Fprintf(out, "saved what was cut in %s\n", s)
-			}
+	}, "print the result as JSON", func(cmd *cobra.Command, path string, asJSON bool) error {
+		rep, err := ministore.Repair(path)
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		if asJSON {
+			return writeJSON(out, struct {
+				Problem *problemJSON `json:"problem"`
+				Cut     int64        `json:"cut_bytes"`
+				Removed []string     `json:"removed"`
+				Saved   []string     `json:"saved"`
+			}{describeProblem(rep.Problem), rep.Cut, rep.Removed, rep.Saved})
+		}
+		if rep.Problem == nil {
+			fmt.Fprintf(out, "sound: %s needs no repair\n", path)
 			return nil
-		},
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
-	return c
+		}
+		fmt.Fprintf(out, "found %s\n", describeProblem(rep.Problem))
+		if rep.Cut > 0 || rep.Offset > 0 {
+			fmt.Fprintf(out, "cut %s at byte offset %d: removed %d bytes\n", rep.Path, rep.Offset, rep.Cut)
+		}
+		for _, r := range rep.Removed {
+			fmt.Fprintf(out, "moved aside %s\n", r)
+		}
+		for _, s := range rep.Saved {
+			fmt.Fprintf(out, "saved what was cut in %s\n", s)
+		}
+		return nil
+	})
 }
 
 func newLogStat() *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
+	return journalCmd(&cobra.Command{
 		Use:   "stat PATH",
 		Short: "Show segments, records, first and last sequence numbers, bytes and format",
 		Long: `Show the journal's files, their records, sequence numbers, bytes and
@@ -327,57 +318,49 @@ a journal of any length, and beside a program that is writing it (a record
 half written at the end is the end; a file rotated or cut away under the
 read is read again). A sealed segment's records are counted from the
 headers, not checked: mini log verify reads and checks every record.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			path := args[0]
-			if err := needJournal(path); err != nil {
+	}, "print the result as JSON", func(cmd *cobra.Command, path string, asJSON bool) error {
+		info, err := ministore.Stat(path, nil)
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		if asJSON {
+			type seg struct {
+				Path     string `json:"path"`
+				Format   string `json:"format"`
+				Version  string `json:"version"`
+				FirstSeq uint64 `json:"first_seq"`
+				Records  uint64 `json:"records"`
+				Bytes    int64  `json:"bytes"`
+			}
+			segs := []seg{}
+			for _, s := range info.Segments {
+				segs = append(segs, seg{s.Path, s.Format.String(), s.Version, s.FirstSeq, s.Records, s.Bytes})
+			}
+			if err := writeJSON(out, struct {
+				Path     string       `json:"path"`
+				Segments []seg        `json:"segments"`
+				Records  uint64       `json:"records"`
+				FirstSeq uint64       `json:"first_seq"`
+				LastSeq  uint64       `json:"last_seq"`
+				Bytes    int64        `json:"bytes"`
+				Problem  *problemJSON `json:"problem,omitempty"`
+			}{path, segs, info.Records, info.FirstSeq, info.LastSeq, info.Bytes, describeProblem(info.Problem)}); err != nil {
 				return err
 			}
-			info, err := ministore.Stat(path, nil)
-			if err != nil {
-				return err
+		} else {
+			tw := table(out)
+			fmt.Fprintln(tw, "FILE\tFORMAT\tVERSION\tFIRST SEQ\tRECORDS\tBYTES")
+			for _, s := range info.Segments {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\n", filepath.Base(s.Path), s.Format, s.Version, s.FirstSeq, s.Records, s.Bytes)
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				type seg struct {
-					Path     string `json:"path"`
-					Format   string `json:"format"`
-					Version  string `json:"version"`
-					FirstSeq uint64 `json:"first_seq"`
-					Records  uint64 `json:"records"`
-					Bytes    int64  `json:"bytes"`
-				}
-				segs := []seg{}
-				for _, s := range info.Segments {
-					segs = append(segs, seg{s.Path, s.Format.String(), s.Version, s.FirstSeq, s.Records, s.Bytes})
-				}
-				if err := writeJSON(out, struct {
-					Path     string       `json:"path"`
-					Segments []seg        `json:"segments"`
-					Records  uint64       `json:"records"`
-					FirstSeq uint64       `json:"first_seq"`
-					LastSeq  uint64       `json:"last_seq"`
-					Bytes    int64        `json:"bytes"`
-					Problem  *problemJSON `json:"problem,omitempty"`
-				}{path, segs, info.Records, info.FirstSeq, info.LastSeq, info.Bytes, describeProblem(info.Problem)}); err != nil {
-					return err
-				}
-			} else {
-				tw := table(out)
-				fmt.Fprintln(tw, "FILE\tFORMAT\tVERSION\tFIRST SEQ\tRECORDS\tBYTES")
-				for _, s := range info.Segments {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\n", filepath.Base(s.Path), s.Format, s.Version, s.FirstSeq, s.Records, s.Bytes)
-				}
-				tw.Flush()
-				fmt.Fprintf(out, "%s, %s, sequence numbers %d to %d, %s\n",
-					plural(len(info.Segments), "file"), plural(info.Records, "record"), info.FirstSeq, info.LastSeq, plural(info.Bytes, "byte"))
-			}
-			if p := describeProblem(info.Problem); p != nil {
-				return problemError{p.String()}
-			}
-			return nil
-		},
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
-	return c
+			tw.Flush()
+			fmt.Fprintf(out, "%s, %s, sequence numbers %d to %d, %s\n",
+				plural(len(info.Segments), "file"), plural(info.Records, "record"), info.FirstSeq, info.LastSeq, plural(info.Bytes, "byte"))
+		}
+		if p := describeProblem(info.Problem); p != nil {
+			return problemError{p.String()}
+		}
+		return nil
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
 
@@ -76,3 +77,13 @@ func printResult(w io.Writer, asJSON bool, res any, format string, a ...any) err
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
 
 func bufferedOut(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 64<<10) }
+
+// jsonCmd completes c, a command on one argument with the flag --json:
+// run gets the argument and --json.
+func jsonCmd(c *cobra.Command, jsonUsage string, run func(cmd *cobra.Command, arg string, asJSON bool) error) *cobra.Command {
+	var asJSON bool
+	c.Args = cobra.ExactArgs(1)
+	c.RunE = func(cmd *cobra.Command, args []string) error { return run(cmd, args[0], asJSON) }
+	c.Flags().BoolVar(&asJSON, "json", false, jsonUsage)
+	return c
+}

@@ -58,17 +58,17 @@ func viewQueue(dir string) (*miniqueue.View[json.RawMessage], error) {
 	return v, err
 }
 
-// onView is the RunE of a command on DIR that reads the queue without its
-// lock.
-func onView(run func(cmd *cobra.Command, dir string, v *miniqueue.View[json.RawMessage]) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		v, err := viewQueue(args[0])
+// viewCmd is jsonCmd on the queue folder DIR, read without its lock: run
+// gets DIR, the queue's View and --json.
+func viewCmd(c *cobra.Command, jsonUsage string, run func(cmd *cobra.Command, dir string, v *miniqueue.View[json.RawMessage], asJSON bool) error) *cobra.Command {
+	return jsonCmd(c, jsonUsage, func(cmd *cobra.Command, dir string, asJSON bool) error {
+		v, err := viewQueue(dir)
 		if err != nil {
 			return err
 		}
 		defer v.Close()
-		return run(cmd, args[0], v)
-	}
+		return run(cmd, dir, v, asJSON)
+	})
 }
 
 // openQueue opens the queue in dir to change it.
@@ -88,8 +88,7 @@ func openQueueAt(dir string) (*miniqueue.Queue[json.RawMessage], error) {
 }
 
 func newQueueStat() *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
+	return viewCmd(&cobra.Command{
 		Use:   "stat DIR",
 		Short: "Show depth, consumers, lag, dead letters and the journals' files",
 		Long: `Show the figures the folder holds: the messages on disk, how many are
@@ -103,32 +102,28 @@ with a delay still running. It reads the folder without its lock, so it works be
 program that has the queue open. The program's counters (deliveries, acks,
 fsyncs, ...) count since its Open and live in its memory: read them from
 Queue.Stats in the program (or its metrics).`,
-		Args: cobra.ExactArgs(1),
-		RunE: onView(func(cmd *cobra.Command, dir string, v *miniqueue.View[json.RawMessage]) error {
-			st := queueStatJSON(v)
-			out := cmd.OutOrStdout()
-			if asJSON {
-				return writeJSON(out, st)
+	}, "print the stats as JSON", func(cmd *cobra.Command, dir string, v *miniqueue.View[json.RawMessage], asJSON bool) error {
+		st := queueStatJSON(v)
+		out := cmd.OutOrStdout()
+		if asJSON {
+			return writeJSON(out, st)
+		}
+		fmt.Fprintf(out, "messages %d to %d on disk, %d not yet acknowledged by every consumer, %d dead letters\n",
+			st.FirstSeq, st.LastSeq, st.Len, st.DeadLetters)
+		for _, j := range []journalStat{st.Messages, st.ConsumerLog} {
+			fmt.Fprintf(out, "%s: %s, %d bytes, records %d to %d\n", filepath.Base(j.Path), plural(j.Segments, "file"), j.Bytes, j.FirstSeq, j.LastSeq)
+		}
+		tw := table(out)
+		fmt.Fprintln(tw, "CONSUMER\tLAG\tIN FLIGHT\tFLOOR")
+		for _, c := range st.Consumers {
+			name := c.Name
+			if name == "" {
+				name = "(default)"
 			}
-			fmt.Fprintf(out, "messages %d to %d on disk, %d not yet acknowledged by every consumer, %d dead letters\n",
-				st.FirstSeq, st.LastSeq, st.Len, st.DeadLetters)
-			for _, j := range []journalStat{st.Messages, st.ConsumerLog} {
-				fmt.Fprintf(out, "%s: %s, %d bytes, records %d to %d\n", filepath.Base(j.Path), plural(j.Segments, "file"), j.Bytes, j.FirstSeq, j.LastSeq)
-			}
-			tw := table(out)
-			fmt.Fprintln(tw, "CONSUMER\tLAG\tIN FLIGHT\tFLOOR")
-			for _, c := range st.Consumers {
-				name := c.Name
-				if name == "" {
-					name = "(default)"
-				}
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", name, c.Lag, c.InFlight, c.Floor)
-			}
-			return tw.Flush()
-		}),
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the stats as JSON")
-	return c
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", name, c.Lag, c.InFlight, c.Floor)
+		}
+		return tw.Flush()
+	})
 }
 
 // queueStat is what queue stat prints with --json: the figures read from
@@ -189,42 +184,39 @@ func queueStatJSON(v *miniqueue.View[json.RawMessage]) queueStat {
 func newQueuePeek() *cobra.Command {
 	var n int
 	var consumer string
-	c := &cobra.Command{
+	c := viewCmd(&cobra.Command{
 		Use:   "peek DIR",
 		Short: "Print the next messages a consumer has not acknowledged, without receiving them",
 		Long: `Print, as JSON lines, up to -n messages the consumer has not
 acknowledged, oldest first, with the deliveries recorded for each, without
 receiving them: no delivery is recorded. It reads the folder without its
 lock, so it works beside the program that has the queue open.`,
-		Args: cobra.ExactArgs(1),
-		RunE: onView(func(cmd *cobra.Command, dir string, v *miniqueue.View[json.RawMessage]) error {
-			if !slices.Contains(v.Consumers(), consumer) {
-				return usagef("no consumer %q in %s", consumer, dir)
+	}, "print JSON lines (always on; accepted for symmetry)", func(cmd *cobra.Command, dir string, v *miniqueue.View[json.RawMessage], _ bool) error {
+		if !slices.Contains(v.Consumers(), consumer) {
+			return usagef("no consumer %q in %s", consumer, dir)
+		}
+		out := bufferedOut(cmd.OutOrStdout())
+		defer out.Flush()
+		printed := 0
+		for m, err := range v.Peek(consumer) {
+			if err != nil {
+				return err
 			}
-			out := bufferedOut(cmd.OutOrStdout())
-			defer out.Flush()
-			printed := 0
-			for m, err := range v.Peek(consumer) {
-				if err != nil {
-					return err
-				}
-				if printed == n {
-					break
-				}
-				if err := writeJSON(out, struct {
-					Seq        uint64          `json:"seq"`
-					Value      json.RawMessage `json:"value"`
-					Deliveries int             `json:"deliveries"`
-				}{m.Seq, m.Raw, m.Deliveries}); err != nil {
-					return err
-				}
-				printed++
+			if printed == n {
+				break
 			}
-			return nil
-		}),
-	}
+			if err := writeJSON(out, struct {
+				Seq        uint64          `json:"seq"`
+				Value      json.RawMessage `json:"value"`
+				Deliveries int             `json:"deliveries"`
+			}{m.Seq, m.Raw, m.Deliveries}); err != nil {
+				return err
+			}
+			printed++
+		}
+		return nil
+	})
 	c.Flags().IntVarP(&n, "n", "n", 10, "how many messages to print")
 	c.Flags().StringVar(&consumer, "consumer", "", "the consumer (default: the default consumer)")
-	c.Flags().Bool("json", true, "print JSON lines (always on; accepted for symmetry)")
 	return c
 }

@@ -218,46 +218,41 @@ type deadJSON struct {
 }
 
 func newQueueDeadList() *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
+	return viewCmd(&cobra.Command{
 		Use:   "list DIR",
 		Short: "List the dead letters, oldest first",
 		Long: `List the dead letters, oldest first: their ID (for replay), the
 consumer that gave up, the message's sequence number, its deliveries, why
 and when it was moved. With --json, one JSON object a line, with the
 message. It reads the folder without its lock, beside the program.`,
-		Args: cobra.ExactArgs(1),
-		RunE: onView(func(cmd *cobra.Command, _ string, v *miniqueue.View[json.RawMessage]) error {
-			out := bufferedOut(cmd.OutOrStdout())
-			defer out.Flush()
-			tw := table(out)
-			if !asJSON {
-				fmt.Fprintln(tw, "ID\tCONSUMER\tSEQ\tATTEMPTS\tTIME\tREASON")
-			}
-			for d, err := range v.DeadLetters() {
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					if err := writeJSON(out, deadJSON{d.ID, d.Consumer, d.Seq, d.Attempts, d.Reason, d.Time, d.Raw}); err != nil {
-						return err
-					}
-					continue
-				}
-				name := d.Consumer
-				if name == "" {
-					name = "(default)"
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\n", d.ID, name, d.Seq, d.Attempts, d.Time.UTC().Format(time.RFC3339), d.Reason)
+	}, "print JSON lines", func(cmd *cobra.Command, _ string, v *miniqueue.View[json.RawMessage], asJSON bool) error {
+		out := bufferedOut(cmd.OutOrStdout())
+		defer out.Flush()
+		tw := table(out)
+		if !asJSON {
+			fmt.Fprintln(tw, "ID\tCONSUMER\tSEQ\tATTEMPTS\tTIME\tREASON")
+		}
+		for d, err := range v.DeadLetters() {
+			if err != nil {
+				return err
 			}
 			if asJSON {
-				return nil
+				if err := writeJSON(out, deadJSON{d.ID, d.Consumer, d.Seq, d.Attempts, d.Reason, d.Time, d.Raw}); err != nil {
+					return err
+				}
+				continue
 			}
-			return tw.Flush()
-		}),
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
-	return c
+			name := d.Consumer
+			if name == "" {
+				name = "(default)"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\n", d.ID, name, d.Seq, d.Attempts, d.Time.UTC().Format(time.RFC3339), d.Reason)
+		}
+		if asJSON {
+			return nil
+		}
+		return tw.Flush()
+	})
 }
 
 // replayResult is what dead replay prints with --json.

@@ -132,6 +132,18 @@ type snapJSON struct {
 	Error  string    `json:"error,omitempty"`
 }
 
+// snapCmd is jsonCmd on the snapshot folder DIR: run gets DIR, its
+// snapshots and --json.
+func snapCmd(c *cobra.Command, jsonUsage string, run func(cmd *cobra.Command, dir string, s *minisnap.Store, infos []minisnap.Info, asJSON bool) error) *cobra.Command {
+	return jsonCmd(c, jsonUsage, func(cmd *cobra.Command, dir string, asJSON bool) error {
+		s, infos, err := listSnaps(dir)
+		if err != nil {
+			return err
+		}
+		return run(cmd, dir, s, infos, asJSON)
+	})
+}
+
 func describeSnap(i minisnap.Info) snapJSON {
 	s := snapJSON{Seq: i.Seq, Codec: i.Codec, Size: i.Size, Time: i.Time, Path: i.Path, Legacy: i.Legacy}
 	if i.Err != nil {
@@ -141,79 +153,62 @@ func describeSnap(i minisnap.Info) snapJSON {
 }
 
 func newSnapLs() *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
+	return snapCmd(&cobra.Command{
 		Use:   "ls DIR",
 		Short: "List the snapshots in a folder, newest first",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, infos, err := listSnaps(args[0])
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				list := []snapJSON{}
-				for _, i := range infos {
-					list = append(list, describeSnap(i))
-				}
-				return writeJSON(out, list)
-			}
-			tw := table(out)
-			fmt.Fprintln(tw, "SEQ\tCODEC\tSIZE\tCREATED\tSTATUS\tPATH")
+	}, "print the list as JSON", func(cmd *cobra.Command, _ string, _ *minisnap.Store, infos []minisnap.Info, asJSON bool) error {
+		out := cmd.OutOrStdout()
+		if asJSON {
+			list := []snapJSON{}
 			for _, i := range infos {
-				status := "ok"
-				switch {
-				case i.Err != nil:
-					status = "damaged: " + i.Err.Error()
-				case i.Legacy:
-					status = "legacy (Rust layout, no checksum)"
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", i.Seq, i.Codec, i.Size, i.Time.Format(time.RFC3339), status, i.Path)
+				list = append(list, describeSnap(i))
 			}
-			return tw.Flush()
-		},
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the list as JSON")
-	return c
+			return writeJSON(out, list)
+		}
+		tw := table(out)
+		fmt.Fprintln(tw, "SEQ\tCODEC\tSIZE\tCREATED\tSTATUS\tPATH")
+		for _, i := range infos {
+			status := "ok"
+			switch {
+			case i.Err != nil:
+				status = "damaged: " + i.Err.Error()
+			case i.Legacy:
+				status = "legacy (Rust layout, no checksum)"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", i.Seq, i.Codec, i.Size, i.Time.Format(time.RFC3339), status, i.Path)
+		}
+		return tw.Flush()
+	})
 }
 
 func newSnapShow() *cobra.Command {
 	var seq uint64
-	var asJSON bool
-	c := &cobra.Command{
+	c := snapCmd(&cobra.Command{
 		Use:   "show DIR",
 		Short: "Print a snapshot's state as JSON (the newest that verifies, or --seq)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, infos, err := listSnaps(args[0])
+	}, "print compact JSON on one line", func(cmd *cobra.Command, dir string, s *minisnap.Store, infos []minisnap.Info, asJSON bool) error {
+		var lastErr error
+		for _, info := range infos {
+			if seq != 0 && info.Seq != seq {
+				continue
+			}
+			state, err := loadJSON(s, info)
 			if err != nil {
-				return err
+				lastErr = err
+				fmt.Fprintf(cmd.ErrOrStderr(), "mini: skipping snapshot %d: %v\n", info.Seq, err)
+				continue
 			}
-			var lastErr error
-			for _, info := range infos {
-				if seq != 0 && info.Seq != seq {
-					continue
-				}
-				state, err := loadJSON(s, info)
-				if err != nil {
-					lastErr = err
-					fmt.Fprintf(cmd.ErrOrStderr(), "mini: skipping snapshot %d: %v\n", info.Seq, err)
-					continue
-				}
-				return printState(cmd.OutOrStdout(), state, asJSON)
-			}
-			if lastErr != nil {
-				return problemError{"no snapshot verifies: " + lastErr.Error()}
-			}
-			if seq != 0 {
-				return usagef("no snapshot %d in %s", seq, args[0])
-			}
-			return problemError{"no snapshot in " + args[0]}
-		},
-	}
+			return printState(cmd.OutOrStdout(), state, asJSON)
+		}
+		if lastErr != nil {
+			return problemError{"no snapshot verifies: " + lastErr.Error()}
+		}
+		if seq != 0 {
+			return usagef("no snapshot %d in %s", seq, dir)
+		}
+		return problemError{"no snapshot in " + dir}
+	})
 	c.Flags().Uint64Var(&seq, "seq", 0, "show the snapshot at this sequence number")
-	c.Flags().BoolVar(&asJSON, "json", false, "print compact JSON on one line")
 	return c
 }
 
@@ -235,63 +230,54 @@ func printState(w io.Writer, state json.RawMessage, compact bool) error {
 }
 
 func newSnapVerify() *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
+	return snapCmd(&cobra.Command{
 		Use:   "verify DIR",
 		Short: "Check every snapshot's checksum, size and sequence numbers",
 		Long: `Read every snapshot in the folder whole and check it. Exit 0 when all
 are sound; exit 1 naming each damaged one. A snapshot in the Rust crate's
 layout has no checksum: it is checked to be JSON.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, infos, err := listSnaps(args[0])
-			if err != nil {
+	}, "print the results as JSON", func(cmd *cobra.Command, dir string, s *minisnap.Store, infos []minisnap.Info, asJSON bool) error {
+		type result struct {
+			snapJSON
+			Sound bool `json:"sound"`
+		}
+		var results []result
+		bad := 0
+		for _, info := range infos {
+			r := result{snapJSON: describeSnap(info), Sound: info.Err == nil}
+			if r.Sound {
+				if _, err := loadJSON(s, info); err != nil {
+					r.Sound, r.Error = false, err.Error()
+				}
+			}
+			if !r.Sound {
+				bad++
+			}
+			results = append(results, r)
+		}
+		out := cmd.OutOrStdout()
+		if asJSON {
+			if err := writeJSON(out, results); err != nil {
 				return err
 			}
-			type result struct {
-				snapJSON
-				Sound bool `json:"sound"`
-			}
-			var results []result
-			bad := 0
-			for _, info := range infos {
-				r := result{snapJSON: describeSnap(info), Sound: info.Err == nil}
-				if r.Sound {
-					if _, err := loadJSON(s, info); err != nil {
-						r.Sound, r.Error = false, err.Error()
-					}
-				}
-				if !r.Sound {
-					bad++
-				}
-				results = append(results, r)
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				if err := writeJSON(out, results); err != nil {
-					return err
-				}
-			} else {
-				for _, r := range results {
-					if r.Sound {
-						fmt.Fprintf(out, "ok: snapshot %d (%s, %d bytes)\n", r.Seq, r.Codec, r.Size)
-					}
-				}
-			}
+		} else {
 			for _, r := range results {
-				if !r.Sound {
-					fmt.Fprintf(cmd.ErrOrStderr(), "damaged: snapshot %d: %s\n", r.Seq, r.Error)
+				if r.Sound {
+					fmt.Fprintf(out, "ok: snapshot %d (%s, %d bytes)\n", r.Seq, r.Codec, r.Size)
 				}
 			}
-			switch {
-			case bad > 0:
-				return problemError{fmt.Sprintf("%d of %d snapshots damaged", bad, len(results))}
-			case len(results) == 0:
-				return problemError{"no snapshot in " + args[0]}
+		}
+		for _, r := range results {
+			if !r.Sound {
+				fmt.Fprintf(cmd.ErrOrStderr(), "damaged: snapshot %d: %s\n", r.Seq, r.Error)
 			}
-			return nil
-		},
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON")
-	return c
+		}
+		switch {
+		case bad > 0:
+			return problemError{fmt.Sprintf("%d of %d snapshots damaged", bad, len(results))}
+		case len(results) == 0:
+			return problemError{"no snapshot in " + dir}
+		}
+		return nil
+	})
 }

@@ -136,23 +136,18 @@ func retryLive(read func() error) error {
 	return err
 }
 
-// stateCmd completes a command on a state folder DIR with the flags
-// --journal and --json: run gets DIR, the path of its journal ("" if it
-// holds none) and --json.
+// stateCmd is jsonCmd on a state folder DIR with the flag --journal: run
+// gets DIR, the path of its journal ("" if it holds none) and --json.
 func stateCmd(c *cobra.Command, jsonUsage string, run func(cmd *cobra.Command, dir, jpath string, asJSON bool) error) *cobra.Command {
 	var journal string
-	var asJSON bool
-	c.Args = cobra.ExactArgs(1)
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		jpath, err := findJournal(args[0], journal)
+	c.Flags().StringVar(&journal, "journal", "", "the journal's file name in DIR (default: the only journal there)")
+	return jsonCmd(c, jsonUsage, func(cmd *cobra.Command, dir string, asJSON bool) error {
+		jpath, err := findJournal(dir, journal)
 		if err != nil {
 			return err
 		}
-		return run(cmd, args[0], jpath, asJSON)
-	}
-	c.Flags().StringVar(&journal, "journal", "", "the journal's file name in DIR (default: the only journal there)")
-	c.Flags().BoolVar(&asJSON, "json", false, jsonUsage)
-	return c
+		return run(cmd, dir, jpath, asJSON)
+	})
 }
 
 func newStateShow() *cobra.Command {
