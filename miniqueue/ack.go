@@ -28,8 +28,7 @@ func (e *engine) ack(c *cstate, seq uint64) error {
 		return err
 	}
 	if !c.resolve(seq) {
-		e.mu.Unlock()
-		e.cpMu.RUnlock()
+		e.unlockBoth()
 		return ErrAcked
 	}
 	c.stats.acked++

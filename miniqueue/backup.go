@@ -61,17 +61,12 @@ type BackupInfo struct {
 // whole. To restore, put the copy's files in the directory's place and Open
 // it (see docs/BACKUP.md).
 func (q *Queue[T]) Backup(dst string) (BackupInfo, error) {
-	fsys := q.e.fs
-	tmp, err := backup.Begin(fsys, dst)
+	var info BackupInfo
+	tmp, err := backup.Run(q.e.fs, dst, func(tmp string) (err error) {
+		info, err = q.e.backupTo(tmp)
+		return err
+	})
 	if err != nil {
-		return BackupInfo{}, fmt.Errorf("miniqueue: backup to %s: %w", dst, err)
-	}
-	info, err := q.e.backupTo(tmp)
-	if err == nil {
-		err = backup.Finish(fsys, tmp, dst)
-	}
-	if err != nil {
-		backup.Abort(fsys, tmp)
 		return BackupInfo{}, fmt.Errorf("miniqueue: backup to %s: %w", dst, err)
 	}
 	return published(info, tmp, dst), nil
@@ -190,16 +185,11 @@ func Backup(dir, dst string, opts *Options) (info BackupInfo, err error) {
 	default:
 		return BackupInfo{}, fmt.Errorf("miniqueue: lock %s: %w", dir, err)
 	}
-	tmp, err := backup.Begin(fsys, dst)
+	tmp, err := backup.Run(fsys, dst, func(tmp string) (err error) {
+		info, err = backupFolder(fsys, dir, tmp, live, false)
+		return err
+	})
 	if err != nil {
-		return BackupInfo{}, fmt.Errorf("miniqueue: backup to %s: %w", dst, err)
-	}
-	info, err = backupFolder(fsys, dir, tmp, live, false)
-	if err == nil {
-		err = backup.Finish(fsys, tmp, dst)
-	}
-	if err != nil {
-		backup.Abort(fsys, tmp)
 		return BackupInfo{}, fmt.Errorf("miniqueue: backup to %s: %w", dst, err)
 	}
 	info.Live = live

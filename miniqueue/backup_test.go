@@ -226,10 +226,7 @@ func TestBackupQueueCrash(t *testing.T) {
 	// The queue is built once and copied onto each crash's disk.
 	template := vfs.NewMem()
 	{
-		q, err := Open[int]("/q", withFS(Options{}, template))
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := openT[int](t, "/q", withFS(Options{}, template))
 		mustPush(t, q, 1, 2, 3, 4)
 		c := q.Consumer("c")
 		mustAck(t, recvT(t, c))

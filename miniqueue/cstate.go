@@ -3,6 +3,7 @@
 package miniqueue
 
 import (
+	"cmp"
 	"container/heap"
 	"slices"
 	"time"
@@ -275,8 +276,8 @@ func (c *cstate) snapshot() cpConsumer {
 			cp.Delays = append(cp.Delays, [2]uint64{s, uint64(max(unixMilliCeil(p.at), 1))})
 		}
 	}
-	slices.SortFunc(cp.Delays, func(a, b [2]uint64) int { return cmpU(a[0], b[0]) })
-	slices.SortFunc(cp.Attempts, func(a, b [2]uint64) int { return cmpU(a[0], b[0]) })
+	slices.SortFunc(cp.Delays, func(a, b [2]uint64) int { return cmp.Compare(a[0], b[0]) })
+	slices.SortFunc(cp.Attempts, func(a, b [2]uint64) int { return cmp.Compare(a[0], b[0]) })
 	slices.Sort(cp.Term)
 	return cp
 }

@@ -44,10 +44,7 @@ var damageScenario = struct {
 func buildDamageScenario(t *testing.T) *vfs.Mem {
 	t.Helper()
 	mem := vfs.NewMem()
-	q, err := Open[sweepMsg]("/q", withFS(Options{MaxDeliveries: 2}, mem))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := openT[sweepMsg](t, "/q", withFS(Options{MaxDeliveries: 2}, mem))
 	for seq := uint64(1); seq <= damageScenario.pushed; seq++ {
 		if got, err := q.Push(sweepValue(seq)); err != nil || got != seq {
 			t.Fatalf("Push = %d, %v; want %d", got, err, seq)

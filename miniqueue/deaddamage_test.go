@@ -23,10 +23,7 @@ import (
 func twoDeadLetters(t *testing.T) *vfs.Mem {
 	t.Helper()
 	mem := vfs.NewMem()
-	q, err := Open[string]("/q", withFS(Options{MaxDeliveries: 1}, mem))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := openT[string](t, "/q", withFS(Options{MaxDeliveries: 1}, mem))
 	mustPush(t, q, "a", "b", "c", "d")
 	c := q.Consumer("")
 	for _, want := range []string{"a", "b"} {
@@ -79,62 +76,45 @@ func writeFile(t testing.TB, fsys vfs.FS, path string, data []byte) {
 // files fails Open with the typed error naming the file, instead of a
 // queue whose DeadLetters().Len() says 0.
 func TestOpenReportsDeadLetterDamage(t *testing.T) {
+	removed := func(t *testing.T, mem *vfs.Mem, file string) {
+		if err := mem.Remove(file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	header := func(t *testing.T, mem *vfs.Mem, file string) {
+		editFile(t, mem, file, func(b []byte) []byte {
+			b[5] ^= 0x20
+			return b
+		})
+	}
 	for _, tc := range []struct {
 		name   string
-		damage func(t *testing.T, mem *vfs.Mem)
-		is     error  // the sentinel the error matches
-		file   string // the file it names
+		file   string // the file damaged, which the error names
+		damage func(t *testing.T, mem *vfs.Mem, file string)
+		is     error // the sentinel the error matches
 	}{
-		{"first dead letter's checksum", func(t *testing.T, mem *vfs.Mem) {
+		{"first dead letter's checksum", "/q/dead/messages.log", func(t *testing.T, mem *vfs.Mem, file string) {
 			// As after a crash: with the clean-end proof Close left,
 			// ministore.Open would not read the records before the last
 			// (the readers report such damage), so Open could not see it.
-			if err := mem.Remove("/q/dead/messages.log.end"); err != nil {
-				t.Fatal(err)
-			}
-			editFile(t, mem, "/q/dead/messages.log", func(b []byte) []byte {
+			removed(t, mem, file+".end")
+			editFile(t, mem, file, func(b []byte) []byte {
 				// The second dead letter's "sync" proves the first durable.
 				i := bytes.Index(b, []byte(`"crc":"`)) + len(`"crc":"`)
 				b[i] ^= 0x01
 				return b
 			})
-		}, ministore.ErrCorrupt, "/q/dead/messages.log"},
-		{"dead letters' header", func(t *testing.T, mem *vfs.Mem) {
-			editFile(t, mem, "/q/dead/messages.log", func(b []byte) []byte {
-				b[5] ^= 0x20
-				return b
-			})
-		}, ministore.ErrCorrupt, "/q/dead/messages.log"},
-		{"dead letters' consumer journal header", func(t *testing.T, mem *vfs.Mem) {
-			editFile(t, mem, "/q/dead/consumers.log", func(b []byte) []byte {
-				b[5] ^= 0x20
-				return b
-			})
-		}, ministore.ErrCorrupt, "/q/dead/consumers.log"},
-		{"dead letters' message journal missing", func(t *testing.T, mem *vfs.Mem) {
-			if err := mem.Remove("/q/dead/messages.log"); err != nil {
-				t.Fatal(err)
-			}
-		}, ErrCorrupt, "/q/dead/messages.log"},
-		{"dead letters' consumer journal missing", func(t *testing.T, mem *vfs.Mem) {
-			if err := mem.Remove("/q/dead/consumers.log"); err != nil {
-				t.Fatal(err)
-			}
-		}, ErrCorrupt, "/q/dead/consumers.log"},
-		{"message journal missing", func(t *testing.T, mem *vfs.Mem) {
-			if err := mem.Remove("/q/messages.log"); err != nil {
-				t.Fatal(err)
-			}
-		}, ErrCorrupt, "/q/messages.log"},
-		{"consumer journal missing", func(t *testing.T, mem *vfs.Mem) {
-			if err := mem.Remove("/q/consumers.log"); err != nil {
-				t.Fatal(err)
-			}
-		}, ErrCorrupt, "/q/consumers.log"},
+		}, ministore.ErrCorrupt},
+		{"dead letters' header", "/q/dead/messages.log", header, ministore.ErrCorrupt},
+		{"dead letters' consumer journal header", "/q/dead/consumers.log", header, ministore.ErrCorrupt},
+		{"dead letters' message journal missing", "/q/dead/messages.log", removed, ErrCorrupt},
+		{"dead letters' consumer journal missing", "/q/dead/consumers.log", removed, ErrCorrupt},
+		{"message journal missing", "/q/messages.log", removed, ErrCorrupt},
+		{"consumer journal missing", "/q/consumers.log", removed, ErrCorrupt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := twoDeadLetters(t)
-			tc.damage(t, mem)
+			tc.damage(t, mem, tc.file)
 			q, err := Open[string]("/q", withFS(Options{MaxDeliveries: 1}, mem))
 			if err == nil {
 				n := q.DeadLetters().Len()

@@ -30,22 +30,25 @@ type DeadLetter[T any] struct {
 // All returns the dead letters, oldest first, read one at a time from
 // disk. After an error the iteration ends.
 func (d *DeadLetters[T]) All() iter.Seq2[DeadLetter[T], error] {
+	return deadLetterSeq[T](d.q.e, func() (*engine, error) { return d.q.e.deadQueue(false) })
+}
+
+// deadLetterSeq returns the dead letters of the dead-letter queue dlq
+// returns (none if nil) for All and View.DeadLetters.
+func deadLetterSeq[T any](e *engine, dlq func() (*engine, error)) iter.Seq2[DeadLetter[T], error] {
 	return func(yield func(DeadLetter[T], error) bool) {
-		dlq, err := d.q.e.deadQueue(false)
+		d, err := dlq()
 		if err != nil {
 			yield(DeadLetter[T]{}, err)
 			return
 		}
-		if dlq == nil {
+		if d == nil {
 			return
 		}
 		stopped := false
-		err = dlq.live(func(id uint64, ent deadEntry) bool {
-			if !yield(toDeadLetter[T](&d.q.e.opts, id, ent), nil) {
-				stopped = true
-				return false
-			}
-			return true
+		err = d.live(func(id uint64, ent deadEntry) bool {
+			stopped = !yield(toDeadLetter[T](&e.opts, id, ent), nil)
+			return !stopped
 		})
 		if err != nil && !stopped {
 			yield(DeadLetter[T]{}, err)

@@ -195,27 +195,29 @@ func (e *engine) ioErr(what string, err error) error {
 // the queue and c (if not nil) can be used: it returns with both held, or
 // with neither and the error.
 func (e *engine) lockUsable(c *cstate) error {
-	_, err := e.lockCheck(func() (*pending, error) { return nil, e.usableLocked(c) })
+	e.cpMu.RLock()
+	e.mu.Lock()
+	err := e.usableLocked(c)
+	if err != nil {
+		e.unlockBoth()
+	}
 	return err
 }
 
-// lockCurrent is lockUsable for the delivery seq, attempt of c: it returns
-// the delivery with both locks held, or the error with neither.
+// lockCurrent is lockUsable for the delivery seq, attempt of c, which it
+// returns.
 func (e *engine) lockCurrent(c *cstate, seq uint64, attempt int) (*pending, error) {
-	return e.lockCheck(func() (*pending, error) { return e.currentLocked(c, seq, attempt) })
-}
-
-func (e *engine) lockCheck(check func() (*pending, error)) (*pending, error) {
 	e.cpMu.RLock()
 	e.mu.Lock()
-	p, err := check()
+	p, err := e.currentLocked(c, seq, attempt)
 	if err != nil {
-		e.mu.Unlock()
-		e.cpMu.RUnlock()
-		return nil, err
+		e.unlockBoth()
 	}
-	return p, nil
+	return p, err
 }
+
+// unlockBoth releases mu, then cpMu.
+func (e *engine) unlockBoth() { e.mu.Unlock(); e.cpMu.RUnlock() }
 
 // usableLocked returns the error every call on c gets, if any.
 func (e *engine) usableLocked(c *cstate) error {

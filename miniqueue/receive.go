@@ -29,15 +29,13 @@ func (e *engine) receive(ctx context.Context, c *cstate, wait bool, accept func(
 		}
 		p, recorded, wake := c.claim(time.Now(), e.cache.published, e.opts.VisibilityTimeout, e.opts.BackOff)
 		if p == nil && !wait {
-			e.mu.Unlock()
-			e.cpMu.RUnlock()
+			e.unlockBoth()
 			return 0, 0, errNoneReady
 		}
 		if p == nil {
 			ch := make(chan struct{}, 1)
 			c.waiters = append(c.waiters, ch)
-			e.mu.Unlock()
-			e.cpMu.RUnlock()
+			e.unlockBoth()
 			if err := e.wait(ctx, c, ch, wake); err != nil {
 				return 0, 0, err
 			}

@@ -4,6 +4,7 @@ package miniqueue
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -180,7 +181,7 @@ func (c *cpConsumer) check() error {
 			return fmt.Errorf("bad resolved span [%d, %d]", d[0], d[1])
 		}
 	}
-	if !slices.IsSortedFunc(c.Attempts, func(a, b [2]uint64) int { return cmpU(a[0], b[0]) }) {
+	if !slices.IsSortedFunc(c.Attempts, func(a, b [2]uint64) int { return cmp.Compare(a[0], b[0]) }) {
 		return fmt.Errorf("attempts out of order")
 	}
 	for i, d := range c.Delays {
@@ -199,16 +200,6 @@ func (c *cpConsumer) check() error {
 		}
 	}
 	return nil
-}
-
-func cmpU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // The envelope around a message value: {"v":VALUE} for an ordinary message,

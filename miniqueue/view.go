@@ -312,25 +312,11 @@ func (v *View[T]) Peek(consumer string) iter.Seq2[Peeked[T], error] {
 // DeadLetters returns the dead letters as of the View, oldest first, read
 // one at a time from disk. After an error the iteration ends.
 func (v *View[T]) DeadLetters() iter.Seq2[DeadLetter[T], error] {
-	return func(yield func(DeadLetter[T], error) bool) {
+	return deadLetterSeq[T](v.e, func() (*engine, error) {
 		v.e.dlqMu.Lock()
-		dlq := v.e.dlq
-		v.e.dlqMu.Unlock()
-		if dlq == nil {
-			return
-		}
-		stopped := false
-		err := dlq.live(func(id uint64, ent deadEntry) bool {
-			if !yield(toDeadLetter[T](&v.e.opts, id, ent), nil) {
-				stopped = true
-				return false
-			}
-			return true
-		})
-		if err != nil && !stopped {
-			yield(DeadLetter[T]{}, err)
-		}
-	}
+		defer v.e.dlqMu.Unlock()
+		return v.e.dlq, nil
+	})
 }
 
 // Close returns nil: a View holds no file open between calls, and its

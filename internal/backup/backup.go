@@ -143,6 +143,23 @@ func Finish(fsys vfs.FS, tmp, dst string) error {
 	return fsys.SyncDir(dst)
 }
 
+// Run makes a backup into dst: it calls Begin, copy with the temporary
+// directory, then Finish, and Abort if copy or Finish fails. It returns
+// the temporary directory, whose paths the copy's description names.
+func Run(fsys vfs.FS, dst string, copy func(tmp string) error) (tmp string, err error) {
+	if tmp, err = Begin(fsys, dst); err != nil {
+		return "", err
+	}
+	if err = copy(tmp); err == nil {
+		err = Finish(fsys, tmp, dst)
+	}
+	if err != nil {
+		Abort(fsys, tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
 // Abort removes tmp after a failed backup; its error is the caller's
 // least concern, so it is dropped (a later backup removes the leftover).
 func Abort(fsys vfs.FS, tmp string) {
