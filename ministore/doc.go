@@ -152,7 +152,11 @@
 // A Store is safe for concurrent use. Appends from many goroutines share
 // fsyncs (group commit): one goroutine writes every record waiting at that
 // moment with one write and one fsync while the next batch gathers, and each
-// Append returns when its own record is durable. Each Append encodes its
+// Append returns when its own record is durable. Under SyncAlways the
+// leader, once it has woken the writers of its batch, extends the active
+// file's preallocated zeros (write, fsync) when little is left, before the
+// next batch is taken: no writer waits for zeros before its own record is
+// written (see Options.NoPreallocate). Each Append encodes its
 // record, and checksums it when it is big (2 KiB or more), in its own
 // goroutine before it takes the lock, into a pooled buffer that the
 // vectored write (pwritev) then takes as it is: a record is not copied
