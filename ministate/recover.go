@@ -73,7 +73,7 @@ func (m *Manager[S, M]) recover() error {
 			case seq != next:
 				failed = &RecordError{Journal: m.journal, Seq: seq, Err: fmt.Errorf("out of order: want record %d", next)}
 			default:
-				if err := replay(&state, rec.ms); err != nil {
+				if err := replayRecord(&state, &rec); err != nil {
 					failed = &RecordError{Journal: m.journal, Seq: seq, Err: err}
 				}
 			}
@@ -100,20 +100,28 @@ func (m *Manager[S, M]) recover() error {
 	return nil
 }
 
-// decoded is a journal record decoded for recovery: its mutations and its
-// payload's size.
+// decoded is a journal record decoded for recovery: its mutation (one),
+// or its mutations (a batch: ms), and its payload's size. A single
+// mutation is decoded in place, into the decoding pipeline's reused slots,
+// so that recovery allocates no more than the mutations' own contents.
 type decoded[M any] struct {
-	ms   []M
+	one  M
+	ms   []M // a batch; nil for a single mutation
 	size int
 }
 
 // recordDecoder returns a decodepipe.Decoder of journal records. It
-// carves the records' mutation slices out of larger blocks: one
+// carves the mutation slices of batches out of larger blocks: one
 // allocation for many records instead of one each.
 func (m *Manager[S, M]) recordDecoder() decodepipe.Decoder[decoded[M]] {
 	var block []M
 	dec := m.codec.newDecoder() // lenient, as json.Unmarshal
 	return func(_ uint64, payload []byte, v *decoded[M]) error {
+		if d := trimSpace(payload); len(d) == 0 || d[0] != '[' {
+			var zero M
+			*v = decoded[M]{one: zero, size: len(payload)}
+			return m.codec.decodeInto(dec, d, &v.one)
+		}
 		if cap(block)-len(block) < 16 {
 			block = make([]M, 0, 256)
 		}
@@ -128,6 +136,25 @@ func (m *Manager[S, M]) recordDecoder() decodepipe.Decoder[decoded[M]] {
 		*v = decoded[M]{ms: ms, size: len(payload)}
 		return nil
 	}
+}
+
+// replayRecord applies the mutations of rec to state; a panicking Apply
+// is an error.
+func replayRecord[S any, M Mutator[S]](state *S, rec *decoded[M]) error {
+	if rec.ms != nil {
+		return replay(state, rec.ms)
+	}
+	return replayOne(state, rec.one)
+}
+
+func replayOne[S any, M Mutator[S]](state *S, mut M) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("Apply panicked: %v", r)
+		}
+	}()
+	mut.Apply(state)
+	return nil
 }
 
 func replay[S any, M Mutator[S]](state *S, ms []M) (err error) {
