@@ -365,7 +365,9 @@ func TestClusterFailover(t *testing.T) {
 // them.
 func TestClusterSnapshotCatchUp(t *testing.T) {
 	c := newCluster(t, 3, nil)
-	acked := c.applyMany(1, 100, 4)
+	// One client: 100 logs, beyond SnapshotThreshold (concurrent calls
+	// would share logs).
+	acked := c.applyMany(1, 100, 1)
 	c.converge(acked)
 
 	var lagging string

@@ -48,7 +48,13 @@
 // that returned it. A committed mutation is never lost while a majority
 // of the voters keeps its directory, and every node applies the same
 // mutations in the same order, so their states are equal at equal
-// sequence numbers.
+// sequence numbers. The leader fsyncs its own copy of a log while it
+// replicates it (hashicorp/raft alone stores, then replicates): raft may
+// count the leader in the majority before its fsync returns, so no node
+// applies a log before its own copy is durable, and the leader tells the
+// followers a commit index no further than its own durable log; whatever
+// any node applies, and every Apply that returns, is on a majority's disks.
+// (A LogStore used on its own, with any raft, fsyncs in StoreLogs.)
 //
 // Every error of Apply and ApplyBatch is one of two kinds. One matching
 // ErrOutcomeUnknown (a connection to the leader broken after the call was
@@ -191,6 +197,9 @@
 // reads raft makes to apply and replicate them cost neither I/O nor
 // decoding. A Manager's readers hold a read lock; applying a log takes the
 // write lock for the time of its mutations' Apply.
+//
+// With one client an Apply waits for the longer of the leader's fsync and
+// a follower's round trip, its fsync included, instead of their sum.
 //
 // On the leader, Applies that arrive while raft stores a log wait for it
 // and then go to raft together, in one group log of up to

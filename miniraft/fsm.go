@@ -33,6 +33,10 @@ type fsm[S any, M ministate.Mutator[S]] struct {
 	failed error         // set by a panic in Apply
 	change chan struct{} // closed and replaced whenever seq grows
 	reqs   requests      // the last RequestIDWindow request IDs and their first results
+
+	// synced, if not nil, waits until this node's copy of the log at
+	// index is durable (LogStore.waitSynced): no log is applied before.
+	synced func(index uint64) error
 }
 
 func newFSM[S any, M ministate.Mutator[S]](c codec[S, M], log *slog.Logger) *fsm[S, M] {
@@ -49,6 +53,11 @@ func newFSM[S any, M ministate.Mutator[S]](c codec[S, M], log *slog.Logger) *fsm
 // added to the window with its result. The logs are applied in the same
 // order on every node, so every node decides alike.
 func (f *fsm[S, M]) Apply(l *raft.Log) any {
+	if f.synced != nil {
+		if err := f.synced(l.Index); err != nil {
+			return f.notDurable(l.Index, err)
+		}
+	}
 	rid, n, rids, extErr := parseExt(l.Extensions)
 	if n > 0 {
 		return f.applyGroup(l, n, rids)
@@ -71,6 +80,19 @@ func (f *fsm[S, M]) Apply(l *raft.Log) any {
 		f.remember(rid, l.Index, err)
 	}
 	return err
+}
+
+// notDurable stops the fsm at the log at index, which this node could not
+// make durable: it is not applied, and neither is any later log.
+func (f *fsm[S, M]) notDurable(index uint64, err error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failed == nil {
+		f.failed = fmt.Errorf("%w: log %d is not durable on this node: %w", ErrFailed, index, err)
+		f.log.Error("miniraft: log not durable; the state no longer follows the log", "index", index, "error", err)
+	}
+	f.advanceLocked(index)
+	return f.failed
 }
 
 // A groupResult is the fsm's result for a group log: one result per call,

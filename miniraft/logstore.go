@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -40,6 +41,17 @@ type LogStore struct {
 	ring   []raft.Log // recently stored logs, at index % len(ring); Index 0 is empty
 	closed bool
 	stored chan struct{} // closed and replaced when a StoreLogs call returns
+
+	// The leader's lazy fsync (lazysync.go): lazyRaft is set by a
+	// Manager; the fields after it are guarded by mu.
+	lazyRaft atomic.Pointer[raft.Raft]
+	pendFrom uint64        // first log written and not known durable; 0: none
+	newFrom  uint64        // first log written since the syncer's fsync began; 0: none
+	syncErr  error         // the syncer's fsync failed
+	synced   chan struct{} // closed and replaced when pendFrom or syncErr change
+	syncWake chan struct{} // capacity 1: logs wait for the syncer
+	syncStop chan struct{}
+	syncEnd  chan struct{}
 }
 
 // OpenLogStore opens the log kept in the journal at path (a file name;
@@ -53,7 +65,8 @@ func OpenLogStore(path string, opts *StoreOptions) (*LogStore, error) {
 	}
 	l := &LogStore{
 		path: filepath.Clean(path),
-		opts: ministore.Options{MaxSegmentBytes: o.MaxSegmentBytes, Logger: o.Logger, FS: o.FS, Schema: "miniraft.log"},
+		// StoreLogs fsyncs itself (or, on a Manager's leader, its syncer).
+		opts: ministore.Options{MaxSegmentBytes: o.MaxSegmentBytes, Logger: o.Logger, FS: o.FS, Schema: "miniraft.log", Sync: ministore.SyncNever},
 		fs:   o.FS,
 	}
 	if o.CacheLogs > 0 {
@@ -216,7 +229,12 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 	if len(logs) == 0 {
 		return nil
 	}
-	defer l.signalStored()
+	lazy := l.lazy(logs)
+	if !lazy {
+		// A lazy store signals when its syncer is done, as the
+		// grouper waits until raft can store the next log.
+		defer l.signalStored()
+	}
 	// Every log is encoded into one buffer; the records are slices of it.
 	size := 0
 	for i, lg := range logs {
@@ -280,8 +298,18 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 		// Cannot happen unless the journal was changed behind our back.
 		return fmt.Errorf("%w: log %d stored as record %d", ErrCorrupt, start, firstSeq)
 	}
+	if !lazy {
+		if err := l.j.Sync(); err != nil {
+			return fmt.Errorf("miniraft: store logs: %w", err)
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if lazy {
+		l.storedLazily(start)
+	} else {
+		l.allSynced()
+	}
 	if l.first == 0 {
 		l.first = logs[0].Index
 	}
@@ -366,6 +394,7 @@ func (l *LogStore) deleteAll() error {
 	}
 	l.mu.Lock()
 	l.first, l.last = 0, 0
+	l.truncatedLazy(0)
 	l.mu.Unlock()
 	return nil
 }
@@ -391,6 +420,7 @@ func (l *LogStore) truncate(seq uint64, back bool) error {
 	l.mu.Lock()
 	if back {
 		l.last = real
+		l.truncatedLazy(real)
 	} else {
 		l.first = real
 	}
@@ -407,6 +437,7 @@ func (l *LogStore) IsMonotonic() bool { return true }
 func (l *LogStore) Close() error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	l.stopSync()
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -416,5 +447,14 @@ func (l *LogStore) Close() error {
 	l.ring = nil
 	j := l.j
 	l.mu.Unlock()
-	return j.Close()
+	err := j.Close() // makes everything durable
+	l.mu.Lock()
+	if err == nil {
+		l.allSynced()
+	} else if l.syncErr == nil {
+		l.syncErr = fmt.Errorf("miniraft: close log: %w", err)
+		l.notifySynced()
+	}
+	l.mu.Unlock()
+	return err
 }

@@ -81,7 +81,7 @@ func Open[S any, M ministate.Mutator[S]](dir string, opts *Options) (_ *Manager[
 	if err := m.openTransport(); err != nil {
 		return nil, err
 	}
-	m.trans = watchTransport(m.trans, &m.repl)
+	m.trans = watchTransport(m.trans, &m.repl, m.logs.clampCommit)
 	existing, err := raft.HasExistingState(m.logs, m.stable, m.snaps)
 	if err != nil {
 		return nil, fmt.Errorf("miniraft: %w", err)
@@ -103,9 +103,11 @@ func Open[S any, M ministate.Mutator[S]](dir string, opts *Options) (_ *Manager[
 		return nil, err
 	}
 	m.fsm = newFSM(c, o.Logger)
+	m.fsm.synced = m.logs.waitSynced
 	if m.raft, err = newRaft(o.Raft, m.fsm, m.logs, m.stable, m.snaps, m.trans); err != nil {
 		return nil, fmt.Errorf("miniraft: %w", err)
 	}
+	m.logs.setLazy(m.raft) // see lazysync.go
 	if o.ApplyGroup > 0 {
 		m.group = newGrouper(m.raft, m.logs.storedSignal, o.ApplyGroup, m.applyError, m.closed)
 	}

@@ -61,10 +61,12 @@ func (r *replication) follower(term uint64, id raft.ServerID) (followerSeen, boo
 }
 
 // watchTransport returns t with its AppendEntries calls (pipelined or
-// not) reported to rep. It keeps the optional interfaces raft looks for:
-// pre-vote (WithPreVote) when t has it, and Close (WithClose).
-func watchTransport(t raft.Transport, rep *replication) raft.Transport {
-	w := &watchedTransport{Transport: t, rep: rep}
+// not) reported to rep, and, with clamp not nil, the commit index they
+// carry changed by clamp (see LogStore.clampCommit). It keeps the optional
+// interfaces raft looks for: pre-vote (WithPreVote) when t has it, and
+// Close (WithClose).
+func watchTransport(t raft.Transport, rep *replication, clamp func(uint64) uint64) raft.Transport {
+	w := &watchedTransport{Transport: t, rep: rep, clamp: clamp}
 	if _, ok := t.(raft.WithPreVote); ok {
 		return &watchedPreVote{w}
 	}
@@ -73,10 +75,14 @@ func watchTransport(t raft.Transport, rep *replication) raft.Transport {
 
 type watchedTransport struct {
 	raft.Transport
-	rep *replication
+	rep   *replication
+	clamp func(uint64) uint64 // or nil
 }
 
 func (w *watchedTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	if w.clamp != nil {
+		args.LeaderCommitIndex = w.clamp(args.LeaderCommitIndex)
+	}
 	err := w.Transport.AppendEntries(id, target, args, resp)
 	if err == nil {
 		w.rep.seen(id, args, resp)
@@ -89,7 +95,7 @@ func (w *watchedTransport) AppendEntriesPipeline(id raft.ServerID, target raft.S
 	if err != nil {
 		return nil, err
 	}
-	wp := &watchedPipeline{AppendPipeline: p, id: id, rep: w.rep, out: make(chan raft.AppendFuture, 128), stop: make(chan struct{})}
+	wp := &watchedPipeline{AppendPipeline: p, id: id, rep: w.rep, clamp: w.clamp, out: make(chan raft.AppendFuture, 128), stop: make(chan struct{})}
 	go wp.relay()
 	return wp, nil
 }
@@ -113,6 +119,7 @@ type watchedPipeline struct {
 	raft.AppendPipeline
 	id       raft.ServerID
 	rep      *replication
+	clamp    func(uint64) uint64 // or nil
 	out      chan raft.AppendFuture
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -139,6 +146,13 @@ func (p *watchedPipeline) relay() {
 			return
 		}
 	}
+}
+
+func (p *watchedPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) (raft.AppendFuture, error) {
+	if p.clamp != nil {
+		args.LeaderCommitIndex = p.clamp(args.LeaderCommitIndex)
+	}
+	return p.AppendPipeline.AppendEntries(args, resp)
 }
 
 func (p *watchedPipeline) Consumer() <-chan raft.AppendFuture { return p.out }

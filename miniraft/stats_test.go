@@ -92,7 +92,7 @@ func TestWatchedPipeline(t *testing.T) {
 		}
 	}()
 	var rep replication
-	w := watchTransport(a, &rep)
+	w := watchTransport(a, &rep, nil)
 	if _, ok := w.(raft.WithPreVote); !ok {
 		t.Fatal("the watched InmemTransport lost pre-vote")
 	}
