@@ -107,16 +107,12 @@ func BackupTo(path, dir string, opts *Options) (BackupInfo, error) {
 
 // finishBackup runs copy into dst's temporary directory and publishes it.
 func finishBackup(fsys vfs.FS, dst, name string, copy func(dir string) (BackupInfo, error)) (BackupInfo, error) {
-	tmp, err := backup.Begin(fsys, dst)
+	var info BackupInfo
+	_, err := backup.Run(fsys, dst, func(tmp string) (err error) {
+		info, err = copy(tmp)
+		return err
+	})
 	if err != nil {
-		return BackupInfo{}, fmt.Errorf("ministore: backup to %s: %w", dst, err)
-	}
-	info, err := copy(tmp)
-	if err == nil {
-		err = backup.Finish(fsys, tmp, dst)
-	}
-	if err != nil {
-		backup.Abort(fsys, tmp)
 		return BackupInfo{}, fmt.Errorf("ministore: backup to %s: %w", dst, err)
 	}
 	info.Path = filepath.Join(filepath.Clean(dst), name)
