@@ -94,7 +94,7 @@ func (s *Store[R]) BackupTo(dir string) (BackupInfo, error) {
 //
 // Of opts, only FS is used.
 func Backup(path, dst string, opts *Options) (BackupInfo, error) {
-	fsys := optsFS(opts)
+	fsys := opts.forReading().FS
 	return finishBackup(fsys, dst, filepath.Base(path), func(dir string) (BackupInfo, error) {
 		return backupPath(fsys, path, dir)
 	})
@@ -102,28 +102,17 @@ func Backup(path, dst string, opts *Options) (BackupInfo, error) {
 
 // BackupTo is Backup into the existing directory dir (see Store.BackupTo).
 func BackupTo(path, dir string, opts *Options) (BackupInfo, error) {
-	return backupPath(optsFS(opts), path, dir)
-}
-
-func optsFS(opts *Options) vfs.FS {
-	if opts != nil && opts.FS != nil {
-		return opts.FS
-	}
-	return vfs.OS
+	return backupPath(opts.forReading().FS, path, dir)
 }
 
 // finishBackup runs copy into dst's temporary directory and publishes it.
 func finishBackup(fsys vfs.FS, dst, name string, copy func(dir string) (BackupInfo, error)) (BackupInfo, error) {
-	tmp, err := backup.Begin(fsys, dst)
+	var info BackupInfo
+	_, err := backup.Run(fsys, dst, func(tmp string) (err error) {
+		info, err = copy(tmp)
+		return err
+	})
 	if err != nil {
-		return BackupInfo{}, fmt.Errorf("ministore: backup to %s: %w", dst, err)
-	}
-	info, err := copy(tmp)
-	if err == nil {
-		err = backup.Finish(fsys, tmp, dst)
-	}
-	if err != nil {
-		backup.Abort(fsys, tmp)
 		return BackupInfo{}, fmt.Errorf("ministore: backup to %s: %w", dst, err)
 	}
 	info.Path = filepath.Join(filepath.Clean(dst), name)
@@ -172,26 +161,23 @@ func (w *wal) backupTo(dir string) (BackupInfo, error) {
 			testBackupNoted()
 		}
 		if err == nil {
-			info, err = copyJournal(w.fs, srcs, dir, filepath.Base(w.path), false, true)
-			info.Path = filepath.Join(dir, filepath.Base(w.path))
-		}
-		if err == nil {
-			err = copyRustMarks(w.fs, w.path, dir)
+			info, err = writeCopy(w.fs, srcs, dir, w.path, bound, false, true)
 		}
 		closeSources(srcs)
 		if w.backGen.Load() == gen {
 			if err != nil {
-				removeCopied(w.fs, dir, srcs, w.path) // the error is what matters
 				return BackupInfo{}, err
 			}
 			info.Tries = try
-			return info, backupBound(w.fs, dir, filepath.Base(w.path), bound, &info)
+			return info, nil
 		}
 		// A TruncateBack cut the active file under the copy: what was
 		// copied may mix two versions of it, or the copy ran out of
-		// bytes.
-		if err := removeCopied(w.fs, dir, srcs, w.path); err != nil {
-			return BackupInfo{}, err
+		// bytes (and was removed).
+		if err == nil {
+			if err := removeCopied(w.fs, dir, srcs, w.path); err != nil {
+				return BackupInfo{}, err
+			}
 		}
 		if try == maxBackTries {
 			return BackupInfo{}, errors.New("ministore: backup: the journal was truncated at the back during every try")
@@ -280,20 +266,29 @@ func backupOnce(fsys vfs.FS, path, dir string, live bool) (BackupInfo, error) {
 	if err != nil {
 		return BackupInfo{}, err
 	}
-	info, err := copyJournal(fsys, srcs, dir, filepath.Base(path), live, false)
-	info.Path = filepath.Join(dir, filepath.Base(path))
-	if err == nil {
-		err = backupBound(fsys, dir, filepath.Base(path), bound, &info)
-	}
+	return writeCopy(fsys, srcs, dir, path, bound, live, false)
+}
+
+// writeCopy copies srcs, the files of the journal at path, into dir (see
+// copyJournal) with the journal's marks (see rustmark.go) and its front
+// bound, bound. On an error it removes what it wrote.
+func writeCopy(fsys vfs.FS, srcs []backupSource, dir, path string, bound uint64, live, exact bool) (BackupInfo, error) {
+	name := filepath.Base(path)
+	info, err := copyJournal(fsys, srcs, dir, name, live, exact)
+	info.Path = filepath.Join(dir, name)
 	if err == nil {
 		err = copyRustMarks(fsys, path, dir)
 	}
-	if err != nil {
-		if rerr := removeCopied(fsys, dir, srcs, path); rerr != nil {
-			return BackupInfo{}, fmt.Errorf("%w (and removing the partial copy: %v)", err, rerr)
-		}
+	if err == nil {
+		err = backupBound(fsys, dir, name, bound, &info)
 	}
-	return info, err
+	if err == nil {
+		return info, nil
+	}
+	if rerr := removeCopied(fsys, dir, srcs, path); rerr != nil {
+		return BackupInfo{}, fmt.Errorf("%w (and removing the partial copy: %v)", err, rerr)
+	}
+	return BackupInfo{}, err
 }
 
 // copyJournal copies srcs, the files of one journal oldest first, into
@@ -385,9 +380,9 @@ func verifyCopy(fsys vfs.FS, path string, exact bool) (info BackupInfo, changed 
 }
 
 // removeCopied removes from dir the copies of srcs (and of the journal's
-// marks, see rustmark.go) that exist.
+// marks, see rustmark.go, and its front bound) that exist.
 func removeCopied(fsys vfs.FS, dir string, srcs []backupSource, journal string) error {
-	names := rustMarks(journal)
+	names := append(rustMarks(journal), boundPath(journal))
 	for _, src := range srcs {
 		names = append(names, src.path)
 	}
@@ -414,7 +409,7 @@ func closeSources(srcs []backupSource) {
 // (a file deleted between the listing and the read makes it list again).
 // Of opts, only FS is used.
 func FrontSeq(path string, opts *Options) (uint64, error) {
-	fsys := optsFS(opts)
+	fsys := opts.forReading().FS
 	for try := 1; ; try++ {
 		r := openSegments(fsys, path, os.O_RDONLY)
 		if r.err == nil && len(r.files) == 0 {

@@ -26,23 +26,31 @@ func newBenchRecord(i int) benchRecord {
 	return benchRecord{Op: "put", Key: "user/000000000042", Value: "the quick brown fox jumps over the lazy dog", N: i}
 }
 
-// BenchmarkBaselineFdatasync is the physical limit the append benchmarks
-// are measured against: write a 100-byte line into a preallocated,
-// zero-filled file and fdatasync it, in a loop, in the same folder.
-func BenchmarkBaselineFdatasync(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "raw")
-	f, err := vfs.OS.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+// prealloc is the size of the file the baselines write into.
+const prealloc = 64 << 20
+
+// rawFile returns a new file of prealloc zeros, fsync'd, for a baseline;
+// it is closed when b ends.
+func rawFile(b *testing.B) vfs.File {
+	f, err := vfs.OS.OpenFile(filepath.Join(b.TempDir(), "raw"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
-	const prealloc = 64 << 20
+	b.Cleanup(func() { f.Close() })
 	if err := writeFull(f, make([]byte, prealloc), 0); err != nil {
 		b.Fatal(err)
 	}
 	if err := f.Sync(); err != nil {
 		b.Fatal(err)
 	}
+	return f
+}
+
+// BenchmarkBaselineFdatasync is the physical limit the append benchmarks
+// are measured against: write a 100-byte line into a preallocated,
+// zero-filled file and fdatasync it, in a loop, in the same folder.
+func BenchmarkBaselineFdatasync(b *testing.B) {
+	f := rawFile(b)
 	line := make([]byte, 100)
 	for i := range line {
 		line[i] = 'x'
@@ -71,6 +79,11 @@ func BenchmarkAppend(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	appendLoop(b, s)
+}
+
+// appendLoop is the loop of the one-writer append benchmarks.
+func appendLoop(b *testing.B, s *Store[benchRecord]) {
 	rec := newBenchRecord(0)
 	b.SetBytes(100)
 	for b.Loop() {
@@ -90,23 +103,11 @@ func BenchmarkAppendParallel64(b *testing.B) {
 	}
 	defer s.Close()
 	b.SetBytes(100)
-	const writers = 64
-	var next atomic.Int64
-	n := int64(b.N)
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	for range writers {
-		wg.Go(func() {
-			rec := newBenchRecord(0)
-			for next.Add(1) <= n {
-				if _, err := s.Append(rec); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	rec := newBenchRecord(0)
+	runWriters(b, 64, func() error {
+		_, err := s.Append(rec)
+		return err
+	})
 }
 
 // BenchmarkReplay streams a journal of ~100-byte records; ns/op is per
@@ -273,19 +274,7 @@ func BenchmarkBaselineBig(b *testing.B) {
 }
 
 func benchRawBig(b *testing.B, size, writers int) {
-	path := filepath.Join(b.TempDir(), "raw")
-	f, err := vfs.OS.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	const prealloc = 64 << 20
-	if err := writeFull(f, make([]byte, prealloc), 0); err != nil {
-		b.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		b.Fatal(err)
-	}
+	f := rawFile(b)
 	line, err := json.Marshal(newSizedRecord(size))
 	if err != nil {
 		b.Fatal(err)

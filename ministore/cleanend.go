@@ -241,17 +241,7 @@ func (w *wal) writeCleanEnd(a *segment) error {
 	}
 	c := cleanEnd{size: a.size, base: a.base, last: a.last, line: crc32.Checksum(line, castagnoli)}
 	name := w.path + cleanEndSuffix
-	f, err := w.fs.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	err = writeFull(f, c.append(nil), 0)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	err = writeFileSync(w.fs, name, c.append(nil))
 	if err == nil {
 		err = w.fs.SyncDir(w.dir)
 	}

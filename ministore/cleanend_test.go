@@ -325,13 +325,7 @@ func TestCleanEndProofDamageBelowEnd(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.log")
 	opts := quietOptions(Options{Sync: SyncNever}, nil)
 	s := openT[kv](t, path, opts)
-	batch := make([]kv, 20)
-	for i := range batch {
-		batch[i] = kv{K: "k", V: i + 1}
-	}
-	if _, _, err := s.AppendBatch(batch...); err != nil {
-		t.Fatal(err)
-	}
+	appendBatch(t, s, "k", 1, 20)
 	s.w.segMu.RLock()
 	off := s.w.active().index[9] // record 10
 	s.w.segMu.RUnlock()

@@ -138,13 +138,7 @@ func TestContinueRustJournal(t *testing.T) {
 		}
 	}
 	s.Close()
-	var got []int
-	for rec, err := range Records[counterMutation](path, 1) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, rec.Value.Set.Value)
-	}
+	got := setValues(t, path)
 	if !slices.Equal(got, seqRange(0, 11)) {
 		t.Fatalf("values %v", got)
 	}
@@ -254,13 +248,7 @@ func TestContinueSixDigitSegments(t *testing.T) {
 	if len(sealed) < 11 {
 		t.Fatalf("expected rotation past .000010, got %v", sealed)
 	}
-	var got []int
-	for rec, err := range Records[counterMutation](path, 1) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, rec.Value.Set.Value)
-	}
+	got := setValues(t, path)
 	if !slices.Equal(got, seqRange(0, 19)) {
 		t.Fatalf("values %v", got)
 	}
@@ -293,4 +281,18 @@ func TestSameSegmentTwoWidths(t *testing.T) {
 	if n == 0 {
 		t.Fatal("Records: no error")
 	}
+}
+
+// setValues replays the counterMutation journal at path and returns the
+// value of every record's Set.
+func setValues(t *testing.T, path string) []int {
+	t.Helper()
+	var got []int
+	for rec, err := range Records[counterMutation](path, 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rec.Value.Set.Value)
+	}
+	return got
 }

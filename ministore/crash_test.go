@@ -211,21 +211,32 @@ func runWorkload(sc scenario, fsys vfs.FS) (*model, error) {
 
 const dirPath = "/data/j.log"
 
-// readBack opens the journal on fsys, checks its records against the model
-// and that appending still works. It returns a description of a mismatch.
-func readBack(t *testing.T, sc scenario, fsys vfs.FS, m *model) string {
+// reopen opens the journal on fsys and reads its records. It returns a
+// description of a failure; else the caller closes the Store.
+func reopen(sc scenario, fsys vfs.FS) (*Store[kv], []rec, string) {
 	s, err := Open[kv](dirPath, quietOptions(sc.opts, fsys))
 	if err != nil {
-		return fmt.Sprintf("reopen failed: %v", err)
+		return nil, nil, fmt.Sprintf("reopen failed: %v", err)
 	}
-	defer s.Close()
 	var got []rec
 	for r, err := range s.All(1) {
 		if err != nil {
-			return fmt.Sprintf("reading: %v", err)
+			s.Close()
+			return nil, nil, fmt.Sprintf("reading: %v", err)
 		}
 		got = append(got, rec{r.Seq, r.Value.V})
 	}
+	return s, got, ""
+}
+
+// readBack opens the journal on fsys, checks its records against the model
+// and that appending still works. It returns a description of a mismatch.
+func readBack(t *testing.T, sc scenario, fsys vfs.FS, m *model) string {
+	s, got, msg := reopen(sc, fsys)
+	if msg != "" {
+		return msg
+	}
+	defer s.Close()
 	if msg := m.accepts(got); msg != "" {
 		return msg
 	}
@@ -253,18 +264,11 @@ func readBack(t *testing.T, sc scenario, fsys vfs.FS, m *model) string {
 // readBackAppended checks a journal after readBack appended its record
 // with V -1 and the power failed: the record must be there, last.
 func readBackAppended(t *testing.T, sc scenario, fsys vfs.FS, m *model) string {
-	s, err := Open[kv](dirPath, quietOptions(sc.opts, fsys))
-	if err != nil {
-		return fmt.Sprintf("reopen failed: %v", err)
+	s, got, msg := reopen(sc, fsys)
+	if msg != "" {
+		return msg
 	}
 	defer s.Close()
-	var got []rec
-	for r, err := range s.All(1) {
-		if err != nil {
-			return fmt.Sprintf("reading: %v", err)
-		}
-		got = append(got, rec{r.Seq, r.Value.V})
-	}
 	if len(got) == 0 || got[len(got)-1].id != -1 {
 		return fmt.Sprintf("the record appended after reopening is lost: %v", got)
 	}

@@ -4,24 +4,18 @@ package ministore
 
 import "hash/crc32"
 
-// crcConcat returns the CRC-32C (Castagnoli) of a followed by b, given
-// crcA, the CRC-32C of a, and crcB, the CRC-32C of b, whose length is lenB:
-// the checksum of a record line whose payload was checksummed by the
-// goroutine that encoded it, before its sequence number was known, costs
-// the checksum of the short line prefix and this, not a second pass over
-// the payload.
+// crcConcatShift returns the CRC-32C (Castagnoli) of a followed by b, given
+// crcA, the CRC-32C of a, crcB, the CRC-32C of b, and shift =
+// xPow8n(len(b)): the checksum of a record line whose payload was
+// checksummed by the goroutine that encoded it (which computes shift too),
+// before its sequence number was known, costs the checksum of the short
+// line prefix and one multiplication by the group-commit leader, not a
+// second pass over the payload.
 //
 // The CRC is a remainder of polynomial division over GF(2): appending lenB
 // bytes to a multiplies a's remainder by x^(8·lenB) (mod the polynomial),
 // and the pre- and post-inversion of the standard CRC cancel out between
 // the two halves, so crc(a‖b) = crcA·x^(8·lenB) ⊕ crcB.
-func crcConcat(crcA, crcB uint32, lenB int) uint32 {
-	return crcConcatShift(crcA, crcB, xPow8n(uint64(lenB)))
-}
-
-// crcConcatShift is crcConcat with shift = xPow8n(lenB), which the
-// goroutine that checksummed b computes too, so that the one that joins
-// the checksums (the group-commit leader) does a single multiplication.
 func crcConcatShift(crcA, crcB, shift uint32) uint32 {
 	return gfMulMod(crcA, shift) ^ crcB
 }

@@ -42,3 +42,8 @@ func BenchmarkCRCConcat(b *testing.B) {
 		crcConcat(0x12345678, 0x9abcdef0, 16<<10)
 	}
 }
+
+// crcConcat is crcConcatShift for a b of lenB bytes.
+func crcConcat(crcA, crcB uint32, lenB int) uint32 {
+	return crcConcatShift(crcA, crcB, xPow8n(uint64(lenB)))
+}

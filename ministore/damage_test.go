@@ -327,13 +327,7 @@ func TestUnsyncedBatchLostFirstBlock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.log")
 	s := openT[kv](t, path, &Options{NoPreallocate: true})
 	appendN(t, s, 1, 3)
-	batch := make([]kv, 150)
-	for i := range batch {
-		batch[i] = kv{K: "batch", V: 4 + i}
-	}
-	if _, _, err := s.AppendBatch(batch...); err != nil {
-		t.Fatal(err)
-	}
+	appendBatch(t, s, "batch", 4, 150)
 	s.Close()
 	os.Remove(path + cleanEndSuffix) // a crash, not a Close, ended the session
 	b, _ := os.ReadFile(path)

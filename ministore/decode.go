@@ -12,12 +12,6 @@ import (
 	"github.com/mini-go/mini/vfs"
 )
 
-// records reads the journal and decodes its records into R strictly (see
-// readRecords), yielding them in order.
-func records[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(Record[R], error) bool) {
-	readRecords(fsys, path, from, limit, hint, false, decoding{strict: true}, yield)
-}
-
 // readRecords reads the journal and decodes its records into R, yielding
 // them in order, with dc's codec; a strict dc refuses object keys R has no
 // field for. Decoding

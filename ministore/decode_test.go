@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/mini-go/mini/vfs"
 )
 
 func TestRecordsParallel(t *testing.T) {
@@ -99,4 +101,10 @@ func TestRecordsParallel(t *testing.T) {
 		}
 		settled(t, base)
 	})
+}
+
+// records reads the journal and decodes its records into R strictly (see
+// readRecords), yielding them in order.
+func records[R any](fsys vfs.FS, path string, from, limit uint64, hint *seekHint, yield func(Record[R], error) bool) {
+	readRecords(fsys, path, from, limit, hint, false, decoding{strict: true}, yield)
 }

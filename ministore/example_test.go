@@ -3,6 +3,7 @@
 package ministore_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -168,4 +169,111 @@ func ExampleStore_Stats() {
 	// records: 3 group commits: 2 fsyncs: 2
 	// records per group commit: 1.5
 	// fsync latencies counted: 2
+}
+
+func ExampleFollow() {
+	dir, _ := os.MkdirTemp("", "ministore")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "events.log")
+	store, _ := ministore.Open[string](path, nil)
+	defer store.Close()
+	store.Append("created")
+	store.Append("paid")
+
+	// Follow yields the records written so far, then waits for new ones
+	// (here appended by the loop itself; usually by another goroutine or
+	// process) until ctx is done.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for rec, err := range ministore.Follow[string](ctx, path, 0) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(rec.Seq, rec.Value)
+		switch rec.Value {
+		case "paid":
+			store.Append("shipped")
+		case "shipped":
+			cancel() // the loop ends without an error
+		}
+	}
+
+	// Records before the first one left are an error, not skipped.
+	store.TruncateFront(3)
+	for _, err := range ministore.Records[string](path, 1) {
+		var te *ministore.TruncatedError
+		if errors.As(err, &te) {
+			fmt.Println("truncated: first left is", te.First)
+		}
+	}
+	// Output:
+	// 1 created
+	// 2 paid
+	// 3 shipped
+	// truncated: first left is 3
+}
+
+// Stat describes a journal that a Store (here in this process; usually
+// another) has open and is writing.
+func ExampleStat() {
+	dir, _ := os.MkdirTemp("", "ministore")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "events.log")
+	s, err := ministore.Open[string](path, &ministore.Options{MaxSegmentBytes: 200})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	for range 10 {
+		if _, err := s.Append("an event of some length"); err != nil {
+			log.Fatal(err)
+		}
+	}
+	info, err := ministore.Stat(path, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(info.Segments), "files,", info.Records, "records,", info.FirstSeq, "to", info.LastSeq)
+	// Output: 4 files, 10 records, 1 to 10
+}
+
+// A backup taken while the journal is open, then restored by opening the
+// copy.
+func ExampleStore_Backup() {
+	dir, _ := os.MkdirTemp("", "ministore")
+	defer os.RemoveAll(dir)
+	store, err := ministore.Open[string](filepath.Join(dir, "events.log"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	for _, e := range []string{"created", "paid", "shipped"} {
+		if _, err := store.Append(e); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	info, err := store.Backup(filepath.Join(dir, "backup"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("copied records %d to %d in %d file\n", info.First, info.Last, info.Files)
+
+	// Restore: open the copy (here in place) as the journal.
+	restored, err := ministore.Open[string](info.Path, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer restored.Close()
+	for rec, err := range restored.All(0) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(rec.Seq, rec.Value)
+	}
+	// Output:
+	// copied records 1 to 3 in 1 file
+	// 1 created
+	// 2 paid
+	// 3 shipped
 }

@@ -53,13 +53,7 @@ func Follow[R any](ctx context.Context, path string, from uint64) iter.Seq2[Reco
 // FollowWith is Follow with options: of opts, only AllowUnknownFields,
 // Codec and FS are used, as by RecordsWith.
 func FollowWith[R any](ctx context.Context, path string, from uint64, opts *Options) iter.Seq2[Record[R], error] {
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
-	if o.FS == nil {
-		o.FS = vfs.OS
-	}
+	o := opts.forReading()
 	dc := decodingOf(&o)
 	return func(yield func(Record[R], error) bool) {
 		f := follower[R]{fsys: o.FS, path: path, next: from, dec: dc.newDecoder(), yield: yield, ctx: ctx}

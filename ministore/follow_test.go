@@ -29,14 +29,6 @@ func collectSeqs(path string, from uint64) ([]uint64, error) {
 	return seqs, nil
 }
 
-func seqsFromTo(a, b uint64) []uint64 {
-	var out []uint64
-	for i := a; i <= b; i++ {
-		out = append(out, i)
-	}
-	return out
-}
-
 // TestRecordsTruncated: a from below the first record left is a
 // *TruncatedError for Records and Follow; 0 means the first record left.
 func TestRecordsTruncated(t *testing.T) {
@@ -72,15 +64,15 @@ func TestRecordsTruncated(t *testing.T) {
 		want  []uint64
 		first uint64 // a *TruncatedError with this First; 0: no error
 	}{
-		{"plain from 0", plain, 0, seqsFromTo(1, 10), 0},
-		{"plain from 1", plain, 1, seqsFromTo(1, 10), 0},
-		{"plain from 4", plain, 4, seqsFromTo(4, 10), 0},
+		{"plain from 0", plain, 0, seqRange[uint64](1, 10), 0},
+		{"plain from 1", plain, 1, seqRange[uint64](1, 10), 0},
+		{"plain from 4", plain, 4, seqRange[uint64](4, 10), 0},
 		{"plain past the end", plain, 11, nil, 0},
-		{"cut from 0", cut, 0, seqsFromTo(5, 10), 0},
+		{"cut from 0", cut, 0, seqRange[uint64](5, 10), 0},
 		{"cut from 1", cut, 1, nil, 5},
 		{"cut from 4", cut, 4, nil, 5},
-		{"cut from 5", cut, 5, seqsFromTo(5, 10), 0},
-		{"cut from 8", cut, 8, seqsFromTo(8, 10), 0},
+		{"cut from 5", cut, 5, seqRange[uint64](5, 10), 0},
+		{"cut from 8", cut, 8, seqRange[uint64](8, 10), 0},
 		{"empty from 0", empty, 0, nil, 0},
 		{"empty from 1", empty, 1, nil, 21},
 		{"empty from 21", empty, 21, nil, 0},
@@ -160,11 +152,7 @@ func followAll(ctx context.Context, t *testing.T, path string, n uint64, progres
 func TestFollowRotateTruncate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.log")
 	const n = 3000
-	s, err := Open[uint64](path, &Options{MaxSegmentBytes: 1 << 10, Sync: SyncNever})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openT[uint64](t, path, &Options{MaxSegmentBytes: 1 << 10, Sync: SyncNever})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var progress atomic.Uint64
@@ -211,11 +199,7 @@ func TestFollowRotateTruncate(t *testing.T) {
 // a *TruncatedError, not a silent jump.
 func TestFollowFallsBehind(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.log")
-	s, err := Open[uint64](path, &Options{MaxSegmentBytes: 512})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openT[uint64](t, path, &Options{MaxSegmentBytes: 512})
 	for i := uint64(1); i <= 20; i++ {
 		s.Append(i)
 	}
@@ -336,11 +320,7 @@ func TestFollowProcess(t *testing.T) {
 
 func followWriter(t *testing.T, dir string) {
 	n, _ := strconv.ParseUint(os.Getenv("MINI_FOLLOW_N"), 10, 64)
-	s, err := Open[uint64](filepath.Join(dir, "j.log"), &Options{MaxSegmentBytes: 1 << 10, Sync: SyncNever})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openT[uint64](t, filepath.Join(dir, "j.log"), &Options{MaxSegmentBytes: 1 << 10, Sync: SyncNever})
 	truncations := 0
 	for i := uint64(1); i <= n; i++ {
 		if _, err := s.Append(i); err != nil {

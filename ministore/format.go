@@ -65,12 +65,6 @@ type header struct {
 	schema  string // what the records hold (Options.Schema); "" when the header says nothing
 }
 
-// appendHeader appends the header line for a segment starting at base,
-// with no schema field.
-func appendHeader(dst []byte, format Format, base uint64) []byte {
-	return appendSchemaHeader(dst, format, base, "")
-}
-
 // appendSchemaHeader appends the header line for a segment starting at
 // base whose records hold schema ("" for none; a valid name otherwise).
 func appendSchemaHeader(dst []byte, format Format, base uint64, schema string) []byte {
@@ -204,18 +198,6 @@ func splitHeaderCRC(line []byte) (text []byte, sum uint32, ok bool) {
 	}
 	sum, ok = parseHex32(line[len(line)-8:])
 	return line[:len(line)-suffix], sum, ok
-}
-
-// appendLine appends one record line in format f.
-func appendLine(dst []byte, f Format, seq, synced uint64, payload []byte) []byte {
-	if f == FormatPlain {
-		dst = append(dst, payload...)
-		return append(dst, '\n')
-	}
-	start := len(dst)
-	dst = appendLinePrefix(dst, seq, synced)
-	dst = append(dst, payload...)
-	return appendLineSuffix(dst, crc32.Checksum(dst[start:], castagnoli))
 }
 
 // appendLinePrefix appends what comes before the payload in a FormatV1

@@ -4,6 +4,7 @@ package ministore
 
 import (
 	"encoding/json"
+	"hash/crc32"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -97,4 +98,22 @@ func TestCountNonZeroBytes(t *testing.T) {
 			t.Fatalf("size %d: %d non-zero, want %d", size, got, want)
 		}
 	}
+}
+
+// appendHeader appends the header line for a segment starting at base,
+// with no schema field.
+func appendHeader(dst []byte, format Format, base uint64) []byte {
+	return appendSchemaHeader(dst, format, base, "")
+}
+
+// appendLine appends one record line in format f.
+func appendLine(dst []byte, f Format, seq, synced uint64, payload []byte) []byte {
+	if f == FormatPlain {
+		dst = append(dst, payload...)
+		return append(dst, '\n')
+	}
+	start := len(dst)
+	dst = appendLinePrefix(dst, seq, synced)
+	dst = append(dst, payload...)
+	return appendLineSuffix(dst, crc32.Checksum(dst[start:], castagnoli))
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/mini-go/mini/internal/backup"
 	"github.com/mini-go/mini/vfs"
 )
 
@@ -122,27 +123,9 @@ func (w *wal) setBound(first uint64) error {
 	if w.bound == first {
 		return nil
 	}
-	p := boundPath(w.path)
-	tmp := p + ".tmp"
-	f, err := w.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("set front bound: %w", err)
-	}
-	err = writeFull(f, appendBound(nil, first), 0)
-	if err == nil {
-		err = f.Sync() // not counted in Stats: the journal's own fsyncs are
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = w.fs.Rename(tmp, p)
-	}
-	if err == nil {
-		err = w.fs.SyncDir(w.dir)
-	}
-	if err != nil {
-		return fmt.Errorf("set front bound %s: %w", p, err)
+	// Not counted in Stats: the journal's own fsyncs are.
+	if err := replaceFile(w.fs, boundPath(w.path), appendBound(nil, first)); err != nil {
+		return fmt.Errorf("set front bound %s: %w", boundPath(w.path), err)
 	}
 	w.bound = first
 	return nil
@@ -343,20 +326,8 @@ func backupBound(fsys vfs.FS, dir, name string, bound uint64, info *BackupInfo) 
 	if bound == 0 {
 		return nil
 	}
-	p := boundPath(filepath.Join(dir, name))
-	f, err := fsys.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
+	if err := backup.WriteFile(fsys, boundPath(filepath.Join(dir, name)), appendBound(nil, bound)); err != nil {
 		return fmt.Errorf("ministore: backup: %w", err)
-	}
-	err = writeFull(f, appendBound(nil, bound), 0)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("ministore: backup %s: %w", p, err)
 	}
 	if info.First != 0 && bound > info.First {
 		info.First = bound
@@ -365,6 +336,36 @@ func backupBound(fsys vfs.FS, dir, name string, bound uint64, info *BackupInfo) 
 		}
 	}
 	return nil
+}
+
+// writeFileSync writes b to the file name, created or truncated, and
+// fsyncs and closes it.
+func writeFileSync(fsys vfs.FS, name string, b []byte) error {
+	f, err := fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	err = writeFull(f, b, 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// replaceFile replaces the file name by one holding b, durably and whole:
+// written to name.tmp, fsync'd, renamed, the directory fsync'd. A crash
+// leaves the old file or the new one (and maybe name.tmp).
+func replaceFile(fsys vfs.FS, name string, b []byte) error {
+	if err := writeFileSync(fsys, name+".tmp", b); err != nil {
+		return err
+	}
+	if err := fsys.Rename(name+".tmp", name); err != nil {
+		return err
+	}
+	return fsys.SyncDir(dirOf(name))
 }
 
 // removeLeftover removes the temporary file tmp that a crash can leave,

@@ -96,7 +96,7 @@ func TestTruncateFrontLogical(t *testing.T) {
 			}
 			check := func(t *testing.T, s *Store[kv]) {
 				t.Helper()
-				want := seqsFromTo(cut, n)
+				want := seqRange[uint64](cut, n)
 				if got := s.FirstSeq(); got != cut && len(want) > 0 {
 					t.Errorf("FirstSeq = %d, want %d", got, cut)
 				}
@@ -135,11 +135,7 @@ func TestTruncateFrontLogical(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			s, err := Open[kv](dirPath, quietOptions(Options{MaxSegmentBytes: 200}, m))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s = openT[kv](t, dirPath, quietOptions(Options{MaxSegmentBytes: 200}, m))
 			check(t, s)
 			if seq, err := s.Append(kv{V: n + 1}); err != nil || seq != max(n+1, cut) {
 				t.Errorf("Append after reopening = %d, %v; want %d", seq, err, max(n+1, cut))
@@ -154,18 +150,8 @@ func TestTruncateFrontLogical(t *testing.T) {
 func TestTruncateFrontWritesLittle(t *testing.T) {
 	m := vfs.NewMem()
 	c := &countingFS{FS: m}
-	s, err := Open[kv](dirPath, quietOptions(Options{MaxSegmentBytes: 1 << 20}, c))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	recs := make([]kv, 2000)
-	for i := range recs {
-		recs[i] = kv{K: "some key", V: i}
-	}
-	if _, _, err := s.AppendBatch(recs...); err != nil {
-		t.Fatal(err)
-	}
+	s := openT[kv](t, dirPath, quietOptions(Options{MaxSegmentBytes: 1 << 20}, c))
+	appendBatch(t, s, "some key", 0, 2000)
 	c.written = 0
 	if err := s.TruncateFront(1000); err != nil {
 		t.Fatal(err)
@@ -445,11 +431,7 @@ func TestFrontBoundLeftoverTemp(t *testing.T) {
 	}
 	s.Close()
 	writeMemFile(t, m, boundPath(dirPath)+".tmp", appendBound(nil, 7)[:10])
-	s, err := Open[kv](dirPath, quietOptions(Options{MaxSegmentBytes: 200}, m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = openT[kv](t, dirPath, quietOptions(Options{MaxSegmentBytes: 200}, m))
 	if s.FirstSeq() != 5 {
 		t.Errorf("FirstSeq = %d, want 5", s.FirstSeq())
 	}
@@ -603,7 +585,7 @@ func TestFrontBoundBackup(t *testing.T) {
 			t.Errorf("backup holds %d..%d, want 8..20", info.First, info.Last)
 		}
 		got, err := seqsOf(t, RecordsWith[kv](filepath.Join(dst, "j.log"), 0, &Options{FS: m}))
-		if err != nil || !slices.Equal(got, seqsFromTo(8, 20)) {
+		if err != nil || !slices.Equal(got, seqRange[uint64](8, 20)) {
 			t.Errorf("the copy holds %v, %v; want 8..20", got, err)
 		}
 	}

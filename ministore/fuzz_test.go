@@ -47,17 +47,9 @@ func FuzzOpen(f *testing.F) {
 		if err := vfs.MkdirAll(mem, "/j", 0o755); err != nil {
 			t.Fatal(err)
 		}
-		write := func(name string, b []byte) {
-			fl, err := mem.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fl.WriteAt(b, 0)
-			fl.Close()
-		}
-		write("/j/log", active)
+		writeMemFile(t, mem, "/j/log", active)
 		if sealed != nil {
-			write("/j/log.001", sealed)
+			writeMemFile(t, mem, "/j/log.001", sealed)
 		}
 		var replayed []Record[json.RawMessage]
 		var rerr error

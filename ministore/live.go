@@ -37,10 +37,7 @@ import (
 //
 // Of opts, only FS is used; nil means the operating system's files.
 func Stat(path string, opts *Options) (*JournalInfo, error) {
-	fsys := vfs.FS(vfs.OS)
-	if opts != nil && opts.FS != nil {
-		fsys = opts.FS
-	}
+	fsys := opts.forReading().FS
 	var err error
 	for try := range statTries {
 		if try > 0 {

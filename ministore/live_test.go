@@ -115,11 +115,7 @@ func TestStatDamage(t *testing.T) {
 // never fails, and what it reports is a consistent journal.
 func TestStatLive(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.log")
-	s, err := Open[string](path, &Options{MaxSegmentBytes: 512})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openT[string](t, path, &Options{MaxSegmentBytes: 512})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -95,6 +95,19 @@ const (
 	minPreallocStep        = 64 << 10
 )
 
+// forReading returns a copy of o (nil: the defaults) with FS set, for the
+// functions that read a journal without opening it.
+func (o *Options) forReading() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.FS == nil {
+		r.FS = vfs.OS
+	}
+	return r
+}
+
 // resolved returns a copy of o with defaults filled in.
 func (o *Options) resolved() (Options, error) {
 	var r Options

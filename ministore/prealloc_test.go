@@ -58,11 +58,7 @@ func testPreallocationDegrades(t *testing.T, vectored bool) {
 				}
 				return nil
 			})
-			s, err := Open[kv]("/d/j.log", quietOptions(Options{}, fsys))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := openT[kv](t, "/d/j.log", quietOptions(Options{}, fsys))
 			armed.Store(true)
 			seq, err := s.Append(kv{K: "a", V: 1})
 			armed.Store(false)
@@ -103,11 +99,7 @@ func testPreallocationDegrades(t *testing.T, vectored bool) {
 // for good. Now the records go on until they themselves do not fit.
 func TestNearlyFullDisk(t *testing.T) {
 	fsys := &smallDisk{FS: vfs.NewMem(), free: 2 << 20}
-	s, err := Open[kv]("/d/j.log", quietOptions(Options{}, fsys))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openT[kv](t, "/d/j.log", quietOptions(Options{}, fsys))
 	n := 0
 	for ; n < 1_000_000; n++ {
 		if _, err := s.Append(kv{K: "k", V: n}); err != nil {

@@ -25,13 +25,7 @@ func TestReplayRacingAWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendN(t, s, 1, 10)
-	batch := make([]kv, 150)
-	for i := range batch {
-		batch[i] = kv{K: "batch", V: 11 + i}
-	}
-	if _, _, err := s.AppendBatch(batch...); err != nil {
-		t.Fatal(err)
-	}
+	appendBatch(t, s, "batch", 11, 150)
 	s.Close()
 	whole := readMemFile(t, mem, "/d/j.log")
 	// What a read sees while the batch is being copied: its first page up

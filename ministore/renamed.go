@@ -32,40 +32,25 @@ func (f *renamedFile) fix(err error) error {
 	return err
 }
 
-func (f *renamedFile) Name() string { return f.name }
+// fixN is fix for the results of a call that returns a count.
+func (f *renamedFile) fixN(n int, err error) (int, error) { return n, f.fix(err) }
 
-func (f *renamedFile) Read(b []byte) (int, error) {
-	n, err := f.File.Read(b)
-	return n, f.fix(err)
-}
-
-func (f *renamedFile) ReadAt(b []byte, off int64) (int, error) {
-	n, err := f.File.ReadAt(b, off)
-	return n, f.fix(err)
-}
-
-func (f *renamedFile) Write(b []byte) (int, error) {
-	n, err := f.File.Write(b)
-	return n, f.fix(err)
-}
-
+func (f *renamedFile) Name() string                            { return f.name }
+func (f *renamedFile) Read(b []byte) (int, error)              { return f.fixN(f.File.Read(b)) }
+func (f *renamedFile) ReadAt(b []byte, off int64) (int, error) { return f.fixN(f.File.ReadAt(b, off)) }
+func (f *renamedFile) Write(b []byte) (int, error)             { return f.fixN(f.File.Write(b)) }
 func (f *renamedFile) WriteAt(b []byte, off int64) (int, error) {
-	n, err := f.File.WriteAt(b, off)
-	return n, f.fix(err)
+	return f.fixN(f.File.WriteAt(b, off))
 }
-
-func (f *renamedFile) Sync() error { return f.fix(f.File.Sync()) }
-
+func (f *renamedFile) Sync() error               { return f.fix(f.File.Sync()) }
 func (f *renamedFile) Truncate(size int64) error { return f.fix(f.File.Truncate(size)) }
+func (f *renamedFile) Close() error              { return f.fix(f.File.Close()) }
+
+func (f *renamedFile) WriteVecAt(bufs [][]byte, off int64) (int, error) {
+	return f.fixN(vfs.WriteVecAt(f.File, bufs, off))
+}
 
 func (f *renamedFile) Size() (int64, error) {
 	n, err := f.File.Size()
-	return n, f.fix(err)
-}
-
-func (f *renamedFile) Close() error { return f.fix(f.File.Close()) }
-
-func (f *renamedFile) WriteVecAt(bufs [][]byte, off int64) (int, error) {
-	n, err := vfs.WriteVecAt(f.File, bufs, off)
 	return n, f.fix(err)
 }

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
+	"github.com/mini-go/mini/internal/backup"
 	"github.com/mini-go/mini/vfs"
 )
 
@@ -33,36 +33,13 @@ func rustMarks(path string) []string { return []string{path + ".000", path + ".0
 // markFrontDropped writes the marks that the Rust crates refuse, durably,
 // unless they exist. Only the leader calls it.
 func (w *wal) markFrontDropped() error {
-	wrote := false
 	for _, p := range rustMarks(w.path) {
 		if ok, err := vfs.Exists(w.fs, p); err != nil {
 			return err
-		} else if ok {
-			continue
-		}
-		tmp := p + ".tmp"
-		f, err := w.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			return fmt.Errorf("mark %s: %w", p, err)
-		}
-		err = writeFull(f, []byte(rustMarkText), 0)
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = w.fs.Rename(tmp, p)
-		}
-		if err != nil {
-			return fmt.Errorf("mark %s: %w", p, err)
-		}
-		wrote = true
-	}
-	if wrote {
-		if err := w.fs.SyncDir(w.dir); err != nil {
-			return fmt.Errorf("mark %s: %w", w.path, err)
+		} else if !ok {
+			if err := replaceFile(w.fs, p, []byte(rustMarkText)); err != nil {
+				return fmt.Errorf("mark %s: %w", p, err)
+			}
 		}
 	}
 	return nil
@@ -79,18 +56,7 @@ func copyRustMarks(fsys vfs.FS, path, dir string) error {
 		if err != nil {
 			return err
 		}
-		f, err := fsys.OpenFile(filepath.Join(dir, filepath.Base(p)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return err
-		}
-		err = writeFull(f, b, 0)
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := backup.WriteFile(fsys, filepath.Join(dir, filepath.Base(p)), b); err != nil {
 			return err
 		}
 	}

@@ -191,18 +191,10 @@ func TestSchemaSegmentsDisagree(t *testing.T) {
 	if err := vfs.MkdirAll(mem, "/j", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	write := func(name string, b []byte) {
-		f, err := mem.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.WriteAt(b, 0)
-		f.Close()
-	}
 	sealed := appendSchemaHeader(nil, FormatV1, 1, "a")
 	sealed = appendLine(sealed, FormatV1, 1, 0, []byte(`1`))
-	write("/j/log.001", sealed)
-	write("/j/log", appendSchemaHeader(nil, FormatV1, 2, "b"))
+	writeMemFile(t, mem, "/j/log.001", sealed)
+	writeMemFile(t, mem, "/j/log", appendSchemaHeader(nil, FormatV1, 2, "b"))
 	_, err := Open[json.RawMessage]("/j/log", quietOptions(Options{Schema: "b"}, mem))
 	var je *JournalError
 	if !errors.As(err, &je) || !errors.Is(err, ErrCorrupt) || je.Path != "/j/log" {
@@ -353,11 +345,7 @@ func TestStrictDecoding(t *testing.T) {
 		}
 	})
 	t.Run("Store All and Get", func(t *testing.T) {
-		s, err := Open[account](path, quietOptions(Options{}, vfsOS))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := openT[account](t, path, quietOptions(Options{}, vfsOS))
 		if _, err := s.Get(n + 2); err == nil {
 			t.Fatal("Get of the record with an unknown field succeeded")
 		} else {
@@ -446,12 +434,8 @@ func TestAppendInvalidUTF8(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			mem := vfs.NewMem()
-			s, err := Open[rec]("/j/log", quietOptions(Options{}, mem))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			_, err = s.Append(tt.rec)
+			s := openT[rec](t, "/j/log", quietOptions(Options{}, mem))
+			_, err := s.Append(tt.rec)
 			if !tt.ok {
 				if !errors.Is(err, ErrInvalidUTF8) || !strings.HasPrefix(err.Error(), "ministore: invalid UTF-8") {
 					t.Fatalf("Append = %v, want ErrInvalidUTF8", err)

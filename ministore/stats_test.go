@@ -187,13 +187,7 @@ func BenchmarkAppendStats(b *testing.B) {
 				}
 				defer s.Close()
 				s.w.stats.off = off
-				rec := newBenchRecord(0)
-				b.SetBytes(100)
-				for b.Loop() {
-					if _, err := s.Append(rec); err != nil {
-						b.Fatal(err)
-					}
-				}
+				appendLoop(b, s)
 			})
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-
-	"github.com/mini-go/mini/vfs"
 )
 
 // A Store is an open journal of records of type R, each stored as one line
@@ -107,13 +105,8 @@ func (s *Store[R]) TornTail() *TornTail { return s.w.torn }
 // FirstSeq returns the sequence number of the oldest record, or 0 if the
 // journal holds none.
 func (s *Store[R]) FirstSeq() uint64 {
-	w := s.w
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.written < w.first {
-		return 0
-	}
-	return w.first
+	first, _ := s.w.span()
+	return first
 }
 
 // NextSeq returns the sequence number the next appended record will get.
@@ -129,13 +122,18 @@ func (s *Store[R]) NextSeq() uint64 {
 // LastSeq returns the sequence number of the newest record written, or 0 if
 // the journal holds none.
 func (s *Store[R]) LastSeq() uint64 {
-	w := s.w
+	_, last := s.w.span()
+	return last
+}
+
+// span returns the first and the last record written, or 0, 0.
+func (w *wal) span() (first, last uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.written < w.first {
-		return 0
+		return 0, 0
 	}
-	return w.written
+	return w.first, w.written
 }
 
 // Get returns record seq. It returns an error matching ErrNotFound for a
@@ -229,13 +227,7 @@ func Records[R any](path string, from uint64) iter.Seq2[Record[R], error] {
 // Codec and FS are used. Like Records it reads whatever schema the journal
 // records.
 func RecordsWith[R any](path string, from uint64, opts *Options) iter.Seq2[Record[R], error] {
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
-	if o.FS == nil {
-		o.FS = vfs.OS
-	}
+	o := opts.forReading()
 	return func(yield func(Record[R], error) bool) {
 		readRecords(o.FS, path, from, 0, nil, true, decodingOf(&o), yield)
 	}

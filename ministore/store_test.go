@@ -45,6 +45,19 @@ func appendN(t testing.TB, s *Store[kv], from, n int) {
 	}
 }
 
+// appendBatch appends n records with key k and V from, from+1, ... in one
+// batch.
+func appendBatch(t testing.TB, s *Store[kv], k string, from, n int) {
+	t.Helper()
+	batch := make([]kv, n)
+	for i := range batch {
+		batch[i] = kv{K: k, V: from + i}
+	}
+	if _, _, err := s.AppendBatch(batch...); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // values replays path and returns the V of every record, checking that the
 // sequence numbers are consecutive.
 func values(t testing.TB, path string) []int {
@@ -64,8 +77,9 @@ func values(t testing.TB, path string) []int {
 	return out
 }
 
-func seqRange(from, to int) []int {
-	var out []int
+// seqRange returns from, from+1, ..., to.
+func seqRange[T int | uint64](from, to T) []T {
+	var out []T
 	for i := from; i <= to; i++ {
 		out = append(out, i)
 	}

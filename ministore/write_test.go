@@ -89,11 +89,7 @@ func TestBatchIsOneWrite(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fsys := vfs.NewFaulty(vfs.NewMem())
-			s, err := Open[kv]("/d/j.log", quietOptions(Options{}, fsys))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := openT[kv](t, "/d/j.log", quietOptions(Options{}, fsys))
 			var mu sync.Mutex
 			var ops []vfs.OpKind
 			fsys.FailWhen(func(op vfs.Op) error {
