@@ -88,9 +88,16 @@ func (m *msgCache) dropFront() {
 	m.items[m.head] = nil
 	m.head++
 	m.base++
-	if m.head >= 1024 && m.head*2 >= len(m.items) {
-		n := copy(m.items, m.items[m.head:])
-		clear(m.items[n:])
-		m.items, m.head = m.items[:n], 0
+	m.items, m.head = compactFront(m.items, m.head)
+}
+
+// compactFront moves s[head:] to the front of s once the head dropped is
+// at least 1024 items and half of s, and returns the new s and head.
+func compactFront[T any](s []T, head int) ([]T, int) {
+	if head < 1024 || head*2 < len(s) {
+		return s, head
 	}
+	n := copy(s, s[head:])
+	clear(s[n:])
+	return s[:n], 0
 }

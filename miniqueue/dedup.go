@@ -63,11 +63,7 @@ func (d *dedupTable) expire(now int64, window time.Duration) {
 		d.fifo[d.head] = dedupItem{}
 		d.head++
 	}
-	if d.head >= 1024 && d.head*2 >= len(d.fifo) {
-		n := copy(d.fifo, d.fifo[d.head:])
-		clear(d.fifo[n:])
-		d.fifo, d.head = d.fifo[:n], 0
-	}
+	d.fifo, d.head = compactFront(d.fifo, d.head)
 }
 
 // mark returns the lowest message Open must read to rebuild the table:

@@ -185,14 +185,9 @@ func (s *StableStore) Get(key []byte) ([]byte, error) {
 // GetUint64 returns the value of key as a uint64, or ErrKeyNotFound if it
 // was never set. A value set with Set must be 8 bytes, big-endian.
 func (s *StableStore) GetUint64(key []byte) (uint64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return 0, ErrClosed
-	}
-	v, ok := s.kv[string(key)]
-	if !ok {
-		return 0, ErrKeyNotFound
+	v, err := s.Get(key)
+	if err != nil {
+		return 0, err
 	}
 	if len(v) != 8 {
 		return 0, fmt.Errorf("miniraft: stable store key %q holds %d bytes, not a uint64", key, len(v))

@@ -113,9 +113,9 @@ func stateWorker(ctx context.Context, dir string) error {
 	return m.Close()
 }
 
-// startWorker starts the worker name on dir and waits until it is ready;
-// the returned func stops it and checks that it exited cleanly.
-func startWorker(t *testing.T, name, dir string) (stop func()) {
+// startChild runs this test binary as the worker name on dir, with pipes
+// to its standard input and from its standard output.
+func startChild(t *testing.T, name, dir string) (*exec.Cmd, io.WriteCloser, io.ReadCloser) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envWorker+"="+name, envWorkerDir+"="+dir)
@@ -131,6 +131,14 @@ func startWorker(t *testing.T, name, dir string) (stop func()) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return cmd, stdin, stdout
+}
+
+// startWorker starts the worker name on dir and waits until it is ready;
+// the returned func stops it and checks that it exited cleanly.
+func startWorker(t *testing.T, name, dir string) (stop func()) {
+	t.Helper()
+	cmd, stdin, stdout := startChild(t, name, dir)
 	var stopped atomic.Bool
 	stop = func() {
 		if stopped.Swap(true) {

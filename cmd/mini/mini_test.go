@@ -44,17 +44,7 @@ type result struct {
 
 func mini(t *testing.T, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(miniBin, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{stdout.String(), stderr.String(), code}
+	return miniIn(t, "", args...)
 }
 
 func (r result) want(t *testing.T, code int, stdoutHas, stderrHas string) {
