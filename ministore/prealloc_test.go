@@ -206,7 +206,7 @@ func TestZerosPreparedAhead(t *testing.T) {
 		pad   int
 		grows bool // batches too big for zeros ahead
 	}{
-		{"4 KiB records", 700, 1, 4 << 10, false},
+		{"4 KiB records", 1100, 1, 4 << 10, false},
 		{"60 KiB batches", 120, 15, 4 << 10, false},
 		{"200 KiB batches", 25, 50, 4 << 10, false},
 		{"1 MiB records", 5, 1, 1 << 20, true},
