@@ -39,7 +39,7 @@ type Manager[S any, M Mutator[S]] struct {
 	journal string
 	opts    Options
 	codec   codec[S, M]
-	log     *ministore.Store[jsonline.Trusted]
+	log     *ministore.Store[jsonline.Borrowed]
 	snaps   *minisnap.Store
 	policy  bool // SnapshotEvery or SnapshotBytes is set
 
@@ -123,7 +123,7 @@ func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager
 	journal := filepath.Join(dir, journalFile)
 	// The journal first: its lock keeps a second Manager out before
 	// minisnap removes leftovers of an unfinished snapshot in dir.
-	log, err := ministore.Open[jsonline.Trusted](journal, &ministore.Options{
+	log, err := ministore.Open[jsonline.Borrowed](journal, &ministore.Options{
 		Sync:            ministore.SyncNever, // Apply calls Sync itself; see complete
 		Format:          o.JournalFormat,
 		MaxSegmentBytes: o.MaxSegmentBytes,

@@ -44,7 +44,7 @@ type writeQueue[S any, M Mutator[S]] struct {
 	turn     chan struct{} // closed when the gathering batch may take the lead
 	err      error         // the append failed: the Manager has failed
 
-	batch    []jsonline.Trusted // payloads waiting for the leader
+	batch    []jsonline.Borrowed // payloads waiting for the leader
 	batchMs  [][]M
 	batchLen []int
 

@@ -27,7 +27,7 @@ func readRecords[R any](fsys vfs.FS, path string, from, limit uint64, hint *seek
 	workers := runtime.GOMAXPROCS(0)
 	var zero R
 	switch any(&zero).(type) {
-	case *json.RawMessage, *jsonline.Trusted:
+	case *json.RawMessage, *jsonline.Trusted, *jsonline.Borrowed:
 		workers = 1 // nothing to decode
 	}
 	if workers < 2 {
@@ -67,9 +67,17 @@ func recordsSequential[R any](fsys vfs.FS, path string, from, limit uint64, hint
 
 // decodeWith decodes payload into r: raw record types (json.RawMessage,
 // jsonline.Trusted) get a copy from sl (a slab of their own if sl is nil),
-// the others go through dec.
+// jsonline.Borrowed the payload itself when sl is not nil (a reader's
+// iteration), and the others go through dec.
 func decodeWith[R any](sl *slab, dec Decoder, payload []byte, r *R) error {
 	switch p := any(r).(type) {
+	case *jsonline.Borrowed:
+		if sl != nil {
+			*p = payload
+		} else {
+			*p = append([]byte(nil), payload...)
+		}
+		return nil
 	case *json.RawMessage:
 		*p = sl.copy(payload)
 		return nil

@@ -59,8 +59,11 @@ func (e *encBuf) settle(payloads [][]byte) {
 // encode returns the JSON of rec, by codec (nil: encoding/json, into buf,
 // as the payload numbered i there; see settle).
 func encode[R any](codec Codec, rec R, buf *encBuf, i int) ([]byte, error) {
-	if raw, ok := any(rec).(jsonline.Trusted); ok {
+	switch raw := any(rec).(type) {
+	case jsonline.Trusted:
 		// Built by one of mini's own packages, valid by construction.
+		return raw, nil
+	case jsonline.Borrowed:
 		return raw, nil
 	}
 	if raw, ok := any(rec).(json.RawMessage); ok {

@@ -34,7 +34,10 @@ type batch[T any] struct {
 	errAt   int   // index of the first record that failed to decode, or -1
 	err     error // its error
 	readErr error // set on the last batch: how reading ended
-	done    chan struct{}
+	// done receives one value when the batch is decoded; made once and
+	// reused with the batch (a channel closed per batch would be an
+	// allocation per batch).
+	done chan struct{}
 }
 
 func (b *batch[T]) decode(dec Decoder[T]) {
@@ -51,7 +54,7 @@ func (b *batch[T]) decode(dec Decoder[T]) {
 		}
 		start = end
 	}
-	close(b.done)
+	b.done <- struct{}{}
 }
 
 // reset readies a used batch for the next run of records.
@@ -59,7 +62,9 @@ func (b *batch[T]) reset() *batch[T] {
 	clear(b.out) // drop references to decoded values
 	b.buf, b.ends, b.seqs, b.out = b.buf[:0], b.ends[:0], b.seqs[:0], b.out[:0]
 	b.errAt, b.err, b.readErr = -1, nil, nil
-	b.done = make(chan struct{})
+	if b.done == nil {
+		b.done = make(chan struct{}, 1)
+	}
 	return b
 }
 

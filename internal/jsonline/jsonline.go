@@ -14,6 +14,14 @@ import "bytes"
 // json.RawMessage would.
 type Trusted []byte
 
+// Borrowed is Trusted for a reader that does not keep what it reads:
+// ministore writes it as it is, as a Trusted, and its readers (Store.All,
+// Records) yield each record's bytes as they were read, without a copy,
+// valid only until the iteration moves on. ministate's recovery, which
+// copies each record into its decoding pipeline anyway, reads its
+// journal so. Get returns a copy of its own, as for any type.
+type Borrowed []byte
+
 // escapedRuneError is how encoding/json's Marshal writes each byte of
 // invalid UTF-8 in a string. A genuine U+FFFD it writes as the rune itself.
 var escapedRuneError = []byte(`\ufffd`)
