@@ -384,7 +384,7 @@ func runCluster(cfg *config) []*Table {
 			"miniraft runs with its defaults, mutual TLS between the nodes included (certificates from a CA made for the run), and so groups concurrent Applies into one raft log (Options.ApplyGroup); \"no TLS\" is Options.InsecureNoTLS, to show TLS's cost; \"jsonv2codec\" is the default with Options.Codec = ministore/jsonv2codec, which decodes the same JSON commands faster; \"ungrouped\" is the default with Options.ApplyGroup = -1, every Apply in a raft log of its own, to show what grouping gives. " +
 			"The hashicorp/raft rows use the plain TCP NetworkTransport (no TLS), raft's file snapshot store, and raft-wal or raft-boltdb/v2 with their defaults as both log and stable store. " +
 			"A fresh cluster per subject and run; 1 client then 64 on it. " +
-			"With one client every Apply waits for two fsyncs one after the other (the leader's, then a follower's: hashicorp/raft stores a log before it replicates it) with every store, so the stores' fsync latency sets that column; with 64 clients what one log and one fsync carry makes the difference.",
+			"With one client a hashicorp/raft Apply waits for two fsyncs one after the other (the leader's, then a follower's: raft stores a log before it replicates it), whatever the store; miniraft's leader fsyncs its copy while it replicates it, and no node applies a log before its own copy is durable, so one client waits for about the longer of the two (all three nodes share one disk here, so the overlapping fsyncs slow each other). With 64 clients what one log and one fsync carry makes the difference.",
 	}
 	subjects := clusterSubjects()
 	for round := range cfg.runs {

@@ -20,7 +20,9 @@ import (
 // trip to a follower, the follower's StoreLogs, dispatch to commit, the
 // FSM's apply, and the whole call as the client sees it. It runs only with
 // MINI_BENCH_TRACE set (a number of seconds per subject and round; rounds
-// by MINI_BENCH_TRACE_ROUNDS, default 3), and takes minutes:
+// by MINI_BENCH_TRACE_ROUNDS, default 3; subjects by
+// MINI_BENCH_TRACE_SUBJECTS, their names separated by ";"), and takes
+// minutes:
 //
 //	MINI_BENCH_TRACE=3 go test -run ClusterTrace -v .
 func TestClusterTrace(t *testing.T) {
@@ -46,7 +48,7 @@ func TestClusterTrace(t *testing.T) {
 	want := map[string]bool{rowClusterMini: true, rowClusterMiniNoTLS: true, rowClusterWAL: true}
 	if s := os.Getenv("MINI_BENCH_TRACE_SUBJECTS"); s != "" {
 		want = map[string]bool{}
-		for n := range strings.SplitSeq(s, ",") {
+		for n := range strings.SplitSeq(s, ";") {
 			want[n] = true
 		}
 	}
