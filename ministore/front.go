@@ -301,11 +301,14 @@ func inspectBound(path string, bound uint64, err error, info *JournalInfo) error
 		return err
 	}
 	info.Bound = bound
-	if n := len(info.Segments); info.Problem == nil && n == 0 {
+	segs := info.Segments
+	if n := len(segs); n > 0 && segs[n-1].Version == "" {
+		segs = segs[:n-1] // an active file without a header: Open sets it aside
+	}
+	if n := len(segs); info.Problem == nil && n == 0 {
 		info.Problem = checkBound(path, bound, 0, 0)
 	} else if info.Problem == nil {
-		newest := info.Segments[n-1]
-		info.Problem = checkBound(path, bound, info.Segments[0].FirstSeq, newest.FirstSeq+newest.Records)
+		info.Problem = checkBound(path, bound, segs[0].FirstSeq, segs[n-1].FirstSeq+segs[n-1].Records)
 	}
 	if info.Records == 0 || bound <= info.FirstSeq {
 		return nil

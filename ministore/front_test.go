@@ -384,6 +384,28 @@ func TestRepairBelowBound(t *testing.T) {
 	}
 }
 
+// TestFrontBoundHeaderlessActive: a plain journal cut at the front whose
+// active file a crash left without a header opens (the file is set aside)
+// and Inspect, which judges the bound by the same rule, finds no problem.
+func TestFrontBoundHeaderlessActive(t *testing.T) {
+	m := vfs.NewMem()
+	opts := quietOptions(Options{MaxSegmentBytes: 200, Format: FormatPlain}, m)
+	s := openT[kv](t, dirPath, opts)
+	appendN(t, s, 1, 20)
+	if err := s.TruncateFront(8); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	writeMemFile(t, m, dirPath, nil)
+	if info, err := inspectFS(m, dirPath, nil); err != nil || info.Problem != nil || info.FirstSeq != 8 {
+		t.Fatalf("Inspect = %+v, %v; want no problem, first record 8", info, err)
+	}
+	s = openT[kv](t, dirPath, opts)
+	if s.FirstSeq() != 8 {
+		t.Fatalf("FirstSeq = %d, want 8", s.FirstSeq())
+	}
+}
+
 // TestFrontBoundEveryDamage damages the bound file in every way
 // internal/damagetest makes: Open either fails with a *JournalError naming
 // it, or (a damage that keeps the file valid) opens at a bound that fits.
