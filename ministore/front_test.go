@@ -404,6 +404,20 @@ func TestFrontBoundHeaderlessActive(t *testing.T) {
 	if s.FirstSeq() != 8 {
 		t.Fatalf("FirstSeq = %d, want 8", s.FirstSeq())
 	}
+	// With the segment holding the bound gone too, Repair moves the bound
+	// aside: the journal starts at the next segment.
+	s.Close()
+	if err := m.Remove(dirPath + ".001"); err != nil {
+		t.Fatal(err)
+	}
+	writeMemFile(t, m, dirPath, nil)
+	if rep, err := repairFS(m, dirPath); err != nil || !slices.Equal(rep.Removed, []string{boundPath(dirPath)}) {
+		t.Fatalf("Repair = %+v, %v; want the bound moved aside", rep, err)
+	}
+	s = openT[kv](t, dirPath, opts)
+	if s.FirstSeq() != 11 {
+		t.Fatalf("FirstSeq after Repair = %d, want 11", s.FirstSeq())
+	}
 }
 
 // TestFrontBoundEveryDamage damages the bound file in every way
