@@ -301,11 +301,11 @@ func inspectBound(path string, bound uint64, err error, info *JournalInfo) error
 		return err
 	}
 	info.Bound = bound
-	if n := len(info.Segments); info.Problem == nil && n == 0 {
+	segs := withHeaders(info.Segments)
+	if n := len(segs); info.Problem == nil && n == 0 {
 		info.Problem = checkBound(path, bound, 0, 0)
 	} else if info.Problem == nil {
-		newest := info.Segments[n-1]
-		info.Problem = checkBound(path, bound, info.Segments[0].FirstSeq, newest.FirstSeq+newest.Records)
+		info.Problem = checkBound(path, bound, segs[0].FirstSeq, segs[n-1].FirstSeq+segs[n-1].Records)
 	}
 	if info.Records == 0 || bound <= info.FirstSeq {
 		return nil
@@ -317,6 +317,15 @@ func inspectBound(path string, bound uint64, err error, info *JournalInfo) error
 	info.Records -= bound - info.FirstSeq
 	info.FirstSeq = bound
 	return nil
+}
+
+// withHeaders returns segs without a last one that has no header (an
+// active file a crash left so, which Open sets aside).
+func withHeaders(segs []SegmentInfo) []SegmentInfo {
+	if n := len(segs); n > 0 && segs[n-1].Version == "" {
+		return segs[:n-1]
+	}
+	return segs
 }
 
 // backupBound writes bound, the front bound of the journal whose copy

@@ -384,6 +384,42 @@ func TestRepairBelowBound(t *testing.T) {
 	}
 }
 
+// TestFrontBoundHeaderlessActive: a plain journal cut at the front whose
+// active file a crash left without a header opens (the file is set aside)
+// and Inspect, which judges the bound by the same rule, finds no problem.
+func TestFrontBoundHeaderlessActive(t *testing.T) {
+	m := vfs.NewMem()
+	opts := quietOptions(Options{MaxSegmentBytes: 200, Format: FormatPlain}, m)
+	s := openT[kv](t, dirPath, opts)
+	appendN(t, s, 1, 20)
+	if err := s.TruncateFront(8); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	writeMemFile(t, m, dirPath, nil)
+	if info, err := inspectFS(m, dirPath, nil); err != nil || info.Problem != nil || info.FirstSeq != 8 {
+		t.Fatalf("Inspect = %+v, %v; want no problem, first record 8", info, err)
+	}
+	s = openT[kv](t, dirPath, opts)
+	if s.FirstSeq() != 8 {
+		t.Fatalf("FirstSeq = %d, want 8", s.FirstSeq())
+	}
+	// With the segment holding the bound gone too, Repair moves the bound
+	// aside: the journal starts at the next segment.
+	s.Close()
+	if err := m.Remove(dirPath + ".001"); err != nil {
+		t.Fatal(err)
+	}
+	writeMemFile(t, m, dirPath, nil)
+	if rep, err := repairFS(m, dirPath); err != nil || !slices.Equal(rep.Removed, []string{boundPath(dirPath)}) {
+		t.Fatalf("Repair = %+v, %v; want the bound moved aside", rep, err)
+	}
+	s = openT[kv](t, dirPath, opts)
+	if s.FirstSeq() != 11 {
+		t.Fatalf("FirstSeq after Repair = %d, want 11", s.FirstSeq())
+	}
+}
+
 // TestFrontBoundEveryDamage damages the bound file in every way
 // internal/damagetest makes: Open either fails with a *JournalError naming
 // it, or (a damage that keeps the file valid) opens at a bound that fits.

@@ -90,12 +90,12 @@ func repairFS(fsys vfs.FS, path string) (_ *RepairReport, err error) {
 	if berr != nil && !errors.As(berr, new(*JournalError)) {
 		return rep, berr
 	}
+	left := withHeaders(info.Segments[:keep])
 	var next uint64 // after the last record left
-	if keep > 0 {
-		last := info.Segments[keep-1]
-		next = last.FirstSeq + last.Records
+	if n := len(left); n > 0 {
+		next = left[n-1].FirstSeq + left[n-1].Records
 	}
-	empty := bound != 0 && (keep == 0 || next < bound)
+	empty := bound != 0 && (len(left) == 0 || next < bound)
 	if empty {
 		keep, cut = 0, false // everything left lies below the bound
 	}
