@@ -39,14 +39,14 @@ func gatedCluster(t *testing.T) (*cluster, map[string]*syncGate) {
 			if b := filepath.Base(op.Path); op.Kind != vfs.OpSync || (b != "raft.log" && b != "raft.log.tmp") {
 				return nil
 			}
-			if g.fail.Load() {
-				return errInjectedSync
-			}
 			if g.hold.Load() {
 				g.mu.Lock()
 				ch := g.release
 				g.mu.Unlock()
 				<-ch
+			}
+			if g.fail.Load() {
+				return errInjectedSync
 			}
 			return nil
 		})
@@ -150,5 +150,63 @@ func TestLeaderSyncFails(t *testing.T) {
 	}
 	if hasID(l, 2) {
 		t.Fatal("the leader applied a log it could not make durable")
+	}
+}
+
+// TestLeaderSyncFailsOutcomeUnknown fails the leader's fsync of a log the
+// followers stored: the followers, a majority, may still commit and apply
+// it under a new leader, so the Apply that failed on the old leader must
+// say the outcome is unknown (a retry with the same ID is then safe), not
+// that the mutation was refused for good.
+func TestLeaderSyncFailsOutcomeUnknown(t *testing.T) {
+	c, gates := gatedCluster(t)
+	l := c.leader()
+	if _, err := l.Apply(add{ID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	g := gates[l.ID()]
+	before, err := l.logs.LastIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold the leader's fsync until the followers stored the log, then
+	// fail it.
+	g.hold.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := l.ApplyWithID("two", add{ID: 2})
+		done <- err
+	}()
+	for _, m := range c.followers(l) {
+		waitFor(t, m.ID()+" to store the log", func() bool {
+			n, _ := m.logs.LastIndex()
+			return n > before
+		})
+	}
+	g.fail.Store(true)
+	g.open()
+	err = <-done
+	if !errors.Is(err, ErrFailed) {
+		t.Fatalf("Apply with the leader's fsync failing: %v, want ErrFailed", err)
+	}
+	// The failed node goes; the others hold the log durably.
+	l.shutdown() // its log's Close reports the failed fsync
+	c.nodes[l.ID()] = nil
+	n := c.leader()
+	seq, dup, rerr := n.ApplyWithID("two", add{ID: 2})
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if !hasID(n, 2) {
+		t.Fatal("the new leader has not applied the mutation")
+	}
+	if !dup {
+		t.Fatalf("ApplyWithID again applied the mutation anew (at %d): the followers' copy was lost", seq)
+	}
+	if !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("the mutation was applied (at %d) after Apply failed with %v: that error must match ErrOutcomeUnknown", seq, err)
+	}
+	for _, m := range c.followers(nil) {
+		waitFor(t, m.ID()+" to apply the log", func() bool { return hasID(m, 2) })
 	}
 }
