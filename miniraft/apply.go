@@ -37,8 +37,8 @@ import (
 // such an error, the log was committed at seq but this node had not
 // applied it in time. Retry such a mutation only with ApplyWithID. Every
 // other error means the mutation was not applied and never will be:
-// ErrNotLeader, ErrForwardOff, ErrTimeout or ErrClosed without
-// ErrOutcomeUnknown, ministate.ErrRefused, ErrFailed, and errors about the
+// ErrNotLeader, ErrForwardOff, ErrTimeout, ErrClosed or ErrFailed without
+// ErrOutcomeUnknown, ministate.ErrRefused, and errors about the
 // mutation's encoding.
 func (m *Manager[S, M]) Apply(mut M) (seq uint64, err error) {
 	seq, _, err = m.submit("", []M{mut})

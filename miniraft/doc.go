@@ -228,7 +228,11 @@
 //     uses a raft index (Sequence passes it). Apply and Validate must be
 //     deterministic: every node runs them on its own copy of the state.
 //   - A panic in a mutation's Apply stops the Manager on every node alike
-//     (ErrFailed): fix the code and restart the nodes.
+//     (ErrFailed): fix the code and restart the nodes. A failed fsync of
+//     a node's raft log stops that node's state (ErrFailed) at the first
+//     log it could not make durable; the Applies of that log and of the
+//     later ones fail with an error that also matches ErrOutcomeUnknown,
+//     as the other nodes may hold those logs and apply them.
 //   - Open refuses a directory whose log does not join its snapshots (the
 //     log compacted behind a snapshot that was then lost) with a
 //     *GapError (ErrLogGap); raft would panic on it. Rejoin such a node:

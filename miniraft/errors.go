@@ -37,7 +37,9 @@ var (
 	// ErrFailed means the Manager's state stopped following the log: a
 	// mutation's Apply panicked (on every node alike, since Apply is
 	// deterministic). Reads still see the state as that Apply left it;
-	// writes are refused. Fix the code, then restart the nodes.
+	// writes are refused. Fix the code, then restart the nodes. A failed
+	// fsync of this node's raft log stops it too: that error also matches
+	// ErrOutcomeUnknown (the other nodes may apply the log).
 	ErrFailed = errors.New("miniraft: manager failed")
 	// ErrForwardOff is matched by the error of a call a follower forwarded
 	// to a leader that does not serve forwarded calls: Options.Forward must

@@ -83,12 +83,14 @@ func (f *fsm[S, M]) Apply(l *raft.Log) any {
 }
 
 // notDurable stops the fsm at the log at index, which this node could not
-// make durable: it is not applied, and neither is any later log.
+// make durable: it is not applied, and neither is any later log. The
+// other nodes may hold the log durably, and a majority of them commit and
+// apply it under another leader: the error matches ErrOutcomeUnknown too.
 func (f *fsm[S, M]) notDurable(index uint64, err error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failed == nil {
-		f.failed = fmt.Errorf("%w: log %d is not durable on this node: %w", ErrFailed, index, err)
+		f.failed = outcomeUnknown(fmt.Errorf("%w: log %d is not durable on this node: %w", ErrFailed, index, err))
 		f.log.Error("miniraft: log not durable; the state no longer follows the log", "index", index, "error", err)
 	}
 	f.advanceLocked(index)
