@@ -4,13 +4,20 @@ package miniraft
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/vfs"
 )
 
@@ -300,4 +307,109 @@ func TestLeaderPowerLoss(t *testing.T) {
 		t.Fatalf("Apply of 2 returned %d, nil, and the mutation is lost", r.seq)
 	}
 	t.Logf("Apply of the log the leader lost: %v; the state now: %v", r.err, st.IDs)
+}
+
+// TestLazySyncBookkeeping drives a LogStore as raft drives a Manager's: it
+// stores command logs lazily while leading, other logs with their fsync,
+// and, as a follower, has its tail cut and rewritten, then leads again;
+// its syncer runs all along, late to record its fsyncs. At random points
+// it takes the disk as a power loss would leave it, and checks that every
+// log that clampCommit or waitSynced call durable is on it as stored.
+// MINI_LAZYSYNC_STEPS sets the number of steps (default 150).
+func TestLazySyncBookkeeping(t *testing.T) {
+	steps := 150
+	if s := os.Getenv("MINI_LAZYSYNC_STEPS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps = n
+	}
+	mem := vfs.NewMem()
+	const path = "/node/raft.log"
+	// Logs land between the syncer's fsync and its bookkeeping (the
+	// journal takes no write during an fsync).
+	afterSyncHook = func() { time.Sleep(rand.N(300 * time.Microsecond)) }
+	defer func() { afterSyncHook = nil }() // after Close (deferred later) ends the syncer
+	l, err := OpenLogStore(path, &StoreOptions{Logger: testutil.Quiet(), FS: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var state atomic.Uint32
+	state.Store(uint32(raft.Leader))
+	l.setLazy(func() raft.RaftState { return raft.RaftState(state.Load()) })
+
+	rnd := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	want := []*raft.Log{nil} // want[i]: the log at index i
+	term := uint64(1)
+	mk := func(typ raft.LogType) *raft.Log {
+		i := uint64(len(want))
+		lg := &raft.Log{Index: i, Term: term, Type: typ, Data: fmt.Appendf(nil, "%d/%d", i, term)}
+		want = append(want, lg)
+		return lg
+	}
+	checks, lazyChecks := 0, 0
+	for step := range steps {
+		switch r := rnd.IntN(20); {
+		case r < 14: // commands from the leader: stored lazily
+			var logs []*raft.Log
+			for range 1 + rnd.IntN(3) {
+				logs = append(logs, mk(raft.LogCommand))
+			}
+			if err := l.StoreLogs(logs); err != nil {
+				t.Fatal(err)
+			}
+		case r < 16: // a configuration, a barrier: fsync'd before StoreLogs returns
+			if err := l.StoreLogs([]*raft.Log{mk(raft.LogBarrier)}); err != nil {
+				t.Fatal(err)
+			}
+		default: // a new leader cuts the tail and sends its own logs
+			state.Store(uint32(raft.Follower))
+			cut := max(1, len(want)-1-rnd.IntN(4))
+			if err := l.DeleteRange(uint64(cut), uint64(len(want)-1)); err != nil {
+				t.Fatal(err)
+			}
+			want = want[:cut]
+			term++
+			if err := l.StoreLogs([]*raft.Log{mk(raft.LogCommand), mk(raft.LogNoop)}); err != nil {
+				t.Fatal(err)
+			}
+			state.Store(uint32(raft.Leader))
+		}
+		if rnd.IntN(8) != 0 && step != steps-1 {
+			continue
+		}
+		last := uint64(len(want) - 1)
+		durable := l.clampCommit(last)
+		if rnd.IntN(3) == 0 {
+			if err := l.waitSynced(last); err != nil {
+				t.Fatal(err)
+			}
+			durable = last
+		}
+		if durable < last {
+			lazyChecks++
+		}
+		checks++
+		crash := mem.CrashClone(vfs.CrashOptions{})
+		c, err := OpenLogStore(path, &StoreOptions{Logger: testutil.Quiet(), FS: crash})
+		if err != nil {
+			t.Fatalf("step %d: open after power loss: %v", step, err)
+		}
+		for i := uint64(1); i <= durable; i++ {
+			var got raft.Log
+			if err := c.GetLog(i, &got); err != nil {
+				t.Fatalf("step %d: log %d called durable (of %d) is not on disk after a power loss: %v", step, i, last, err)
+			}
+			if !sameLog(&got, want[i]) {
+				t.Fatalf("step %d: log %d after a power loss is %q, want %q", step, i, got.Data, want[i].Data)
+			}
+		}
+		c.Close()
+	}
+	t.Logf("%d checks, %d of them with logs not yet durable", checks, lazyChecks)
+	if lazyChecks == 0 {
+		t.Fatal("no check saw a log stored lazily and not yet durable")
+	}
 }
