@@ -34,11 +34,21 @@ var errInjectedSync = errors.New("injected fsync failure")
 // gatedCluster starts three nodes whose raft logs' fsyncs the returned
 // gates control.
 func gatedCluster(t *testing.T) (*cluster, map[string]*syncGate) {
+	return gatedClusterWith(t, nil)
+}
+
+// gatedClusterWith is gatedCluster with the nodes' transports, if not nil.
+func gatedClusterWith(t *testing.T, trans map[string]raft.Transport) (*cluster, map[string]*syncGate) {
 	gates := map[string]*syncGate{}
 	for _, id := range []string{"n1", "n2", "n3"} {
 		gates[id] = newSyncGate()
 	}
-	c := newCluster(t, 3, func(o *Options) { o.Store.FS = gates[o.ID].fs(vfs.OS) })
+	c := newCluster(t, 3, func(o *Options) {
+		o.Store.FS = gates[o.ID].fs(vfs.OS)
+		if trans != nil {
+			o.Transport, o.Bind, o.TLS = trans[o.ID], "", nil
+		}
+	})
 	// Before the nodes close (cleanups run last first): a held fsync
 	// would keep Close waiting.
 	t.Cleanup(func() {
@@ -96,6 +106,33 @@ func hasID(m *node, id int) (found bool) {
 // the leader's copy is durable too.
 func TestLeaderSyncsInParallel(t *testing.T) {
 	c, gates := gatedCluster(t)
+	testLeaderSyncsInParallel(t, c, gates)
+}
+
+// TestLeaderSyncsInParallelPipelined is TestLeaderSyncsInParallel over
+// raft's in-memory transport, which pipelines AppendEntries (the TCP
+// transport of a Manager does not): the commit index they carry is capped
+// too.
+func TestLeaderSyncsInParallelPipelined(t *testing.T) {
+	trans := map[string]raft.Transport{}
+	var all []*raft.InmemTransport
+	for _, id := range []string{"n1", "n2", "n3"} {
+		_, tr := raft.NewInmemTransport(raft.ServerAddress(id))
+		trans[id] = tr
+		all = append(all, tr)
+	}
+	for _, a := range all {
+		for _, b := range all {
+			if a != b {
+				a.Connect(b.LocalAddr(), b)
+			}
+		}
+	}
+	c, gates := gatedClusterWith(t, trans)
+	testLeaderSyncsInParallel(t, c, gates)
+}
+
+func testLeaderSyncsInParallel(t *testing.T, c *cluster, gates map[string]*syncGate) {
 	l := c.leader()
 	if _, err := l.Apply(add{ID: 1}); err != nil {
 		t.Fatal(err)
