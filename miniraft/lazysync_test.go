@@ -450,3 +450,53 @@ func TestLazySyncBookkeeping(t *testing.T) {
 		t.Fatal("no check saw a log stored lazily and not yet durable")
 	}
 }
+
+// TestLeaderSyncLeadershipLost hands leadership over while the leader's
+// copy of a log is written but its fsync held: the new leader, whose copy
+// and the other follower's are durable, commits and applies the log; the
+// old leader, now a follower, applies it only once its own copy is
+// durable; the Apply on it succeeds or reports an unknown outcome.
+func TestLeaderSyncLeadershipLost(t *testing.T) {
+	c, gates := gatedCluster(t)
+	l := c.leader()
+	if _, err := l.Apply(add{ID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := l.logs.LastIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gates[l.ID()]
+	g.hold.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Apply(add{ID: 2})
+		done <- err
+	}()
+	for _, m := range c.followers(l) {
+		waitFor(t, m.ID()+" to store the log", func() bool {
+			n, _ := m.logs.LastIndex()
+			return n > before
+		})
+	}
+	if err := l.raft.LeadershipTransfer().Error(); err != nil {
+		t.Fatal(err)
+	}
+	var n *node
+	waitFor(t, "a new leader", func() bool {
+		n = c.findLeader()
+		return n != nil && n != l
+	})
+	waitFor(t, "the new leader to apply the log", func() bool { return hasID(n, 2) })
+	if hasID(l, 2) {
+		t.Fatal("the old leader applied the log before its copy is durable")
+	}
+	g.open()
+	if err := <-done; err != nil && !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("Apply on the old leader: %v, want nil or ErrOutcomeUnknown", err)
+	}
+	for _, m := range c.nodes {
+		waitFor(t, m.ID()+" to apply the log", func() bool { return hasID(m, 2) })
+	}
+	c.converge(map[int]uint64{})
+}
