@@ -500,3 +500,76 @@ func TestLeaderSyncLeadershipLost(t *testing.T) {
 	}
 	c.converge(map[int]uint64{})
 }
+
+// TestLeaderSyncFailsUnderLoad fails the leader's fsync while clients
+// apply on it: every Apply returns, each acknowledged mutation survives
+// on the other nodes, and each that failed without ErrOutcomeUnknown is
+// applied nowhere.
+func TestLeaderSyncFailsUnderLoad(t *testing.T) {
+	c, gates := gatedCluster(t)
+	l := c.leader()
+	var (
+		mu      sync.Mutex
+		acked   = map[int]uint64{}
+		refused []int
+		wg      sync.WaitGroup
+		next    atomic.Int64
+	)
+	stop := make(chan struct{})
+	for range 6 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := int(next.Add(1))
+				seq, err := l.Apply(add{ID: id})
+				mu.Lock()
+				switch {
+				case err == nil:
+					acked[id] = seq
+				case !errors.Is(err, ErrOutcomeUnknown):
+					refused = append(refused, id)
+					if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrFailed) && !errors.Is(err, ErrClosed) {
+						t.Errorf("apply %d: %v", id, err)
+					}
+				}
+				mu.Unlock()
+				if errors.Is(err, ErrNotLeader) {
+					return // it stepped down
+				}
+			}
+		})
+	}
+	waitFor(t, "some mutations to be acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) >= 20
+	})
+	gates[l.ID()].fail.Store(true)
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	end := make(chan struct{})
+	go func() { wg.Wait(); close(end) }()
+	select {
+	case <-end:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Apply calls still waiting 15s after the leader's fsync failed")
+	}
+	l.shutdown() // its log's Close reports the failed fsync
+	c.nodes[l.ID()] = nil
+	n := c.leader()
+	if _, err := n.Apply(add{ID: -1}); err != nil { // commits whatever the old leader replicated
+		t.Fatal(err)
+	}
+	acked[-1] = 0
+	st := c.converge(acked)
+	for _, id := range refused {
+		if slices.Contains(st.IDs, id) {
+			t.Fatalf("mutation %d is applied, yet its Apply failed without ErrOutcomeUnknown", id)
+		}
+	}
+	t.Logf("%d acknowledged, %d refused, %d in the state", len(acked), len(refused), len(st.IDs))
+}
