@@ -32,9 +32,9 @@ import (
 // fsync before returning, as with any LogStore.
 
 // setLazy makes the leader's StoreLogs of command logs return before their
-// fsync while r is the leader (see above). The Manager calls it once raft
-// runs, and then honours waitSynced and clampCommit.
-func (l *LogStore) setLazy(r *raft.Raft) {
+// fsync while state (raft.Raft.State) says Leader (see above). The Manager
+// calls it once raft runs, and then honours waitSynced and clampCommit.
+func (l *LogStore) setLazy(state func() raft.RaftState) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed || l.syncWake != nil {
@@ -42,7 +42,7 @@ func (l *LogStore) setLazy(r *raft.Raft) {
 	}
 	l.syncWake, l.syncStop, l.syncEnd = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	l.synced = make(chan struct{})
-	l.lazyRaft.Store(r)
+	l.lazyState.Store(&state)
 	go l.syncLoop(l.syncWake, l.syncStop, l.syncEnd)
 }
 
@@ -50,8 +50,8 @@ func (l *LogStore) setLazy(r *raft.Raft) {
 // leads, and they are all commands. StoreLogs runs on raft's main
 // goroutine, which also sets its state, so a follower never stores lazily.
 func (l *LogStore) lazy(logs []*raft.Log) bool {
-	r := l.lazyRaft.Load()
-	if r == nil || r.State() != raft.Leader {
+	state := l.lazyState.Load()
+	if state == nil || (*state)() != raft.Leader {
 		return false
 	}
 	for _, lg := range logs {
@@ -105,6 +105,10 @@ func (l *LogStore) notifySynced() {
 	}
 }
 
+// afterSyncHook, if not nil, runs in the syncer between an fsync and its
+// bookkeeping: tests widen that window with it.
+var afterSyncHook func()
+
 // syncLoop fsyncs the logs stored lazily, as soon as there are any.
 func (l *LogStore) syncLoop(wake, stop <-chan struct{}, end chan<- struct{}) {
 	defer close(end)
@@ -125,6 +129,9 @@ func (l *LogStore) syncLoop(wake, stop <-chan struct{}, end chan<- struct{}) {
 		j := l.j
 		l.mu.Unlock()
 		err := j.Sync()
+		if afterSyncHook != nil {
+			afterSyncHook()
+		}
 		l.mu.Lock()
 		if err != nil {
 			l.syncErr = fmt.Errorf("miniraft: fsync log: %w", err)

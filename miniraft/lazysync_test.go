@@ -4,13 +4,20 @@ package miniraft
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
+	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/vfs"
 )
 
@@ -27,11 +34,21 @@ var errInjectedSync = errors.New("injected fsync failure")
 // gatedCluster starts three nodes whose raft logs' fsyncs the returned
 // gates control.
 func gatedCluster(t *testing.T) (*cluster, map[string]*syncGate) {
+	return gatedClusterWith(t, nil)
+}
+
+// gatedClusterWith is gatedCluster with the nodes' transports, if not nil.
+func gatedClusterWith(t *testing.T, trans map[string]raft.Transport) (*cluster, map[string]*syncGate) {
 	gates := map[string]*syncGate{}
 	for _, id := range []string{"n1", "n2", "n3"} {
 		gates[id] = newSyncGate()
 	}
-	c := newCluster(t, 3, func(o *Options) { o.Store.FS = gates[o.ID].fs(vfs.OS) })
+	c := newCluster(t, 3, func(o *Options) {
+		o.Store.FS = gates[o.ID].fs(vfs.OS)
+		if trans != nil {
+			o.Transport, o.Bind, o.TLS = trans[o.ID], "", nil
+		}
+	})
 	// Before the nodes close (cleanups run last first): a held fsync
 	// would keep Close waiting.
 	t.Cleanup(func() {
@@ -89,6 +106,33 @@ func hasID(m *node, id int) (found bool) {
 // the leader's copy is durable too.
 func TestLeaderSyncsInParallel(t *testing.T) {
 	c, gates := gatedCluster(t)
+	testLeaderSyncsInParallel(t, c, gates)
+}
+
+// TestLeaderSyncsInParallelPipelined is TestLeaderSyncsInParallel over
+// raft's in-memory transport, which pipelines AppendEntries (the TCP
+// transport of a Manager does not): the commit index they carry is capped
+// too.
+func TestLeaderSyncsInParallelPipelined(t *testing.T) {
+	trans := map[string]raft.Transport{}
+	var all []*raft.InmemTransport
+	for _, id := range []string{"n1", "n2", "n3"} {
+		_, tr := raft.NewInmemTransport(raft.ServerAddress(id))
+		trans[id] = tr
+		all = append(all, tr)
+	}
+	for _, a := range all {
+		for _, b := range all {
+			if a != b {
+				a.Connect(b.LocalAddr(), b)
+			}
+		}
+	}
+	c, gates := gatedClusterWith(t, trans)
+	testLeaderSyncsInParallel(t, c, gates)
+}
+
+func testLeaderSyncsInParallel(t *testing.T, c *cluster, gates map[string]*syncGate) {
 	l := c.leader()
 	if _, err := l.Apply(add{ID: 1}); err != nil {
 		t.Fatal(err)
@@ -300,4 +344,232 @@ func TestLeaderPowerLoss(t *testing.T) {
 		t.Fatalf("Apply of 2 returned %d, nil, and the mutation is lost", r.seq)
 	}
 	t.Logf("Apply of the log the leader lost: %v; the state now: %v", r.err, st.IDs)
+}
+
+// TestLazySyncBookkeeping drives a LogStore as raft drives a Manager's: it
+// stores command logs lazily while leading, other logs with their fsync,
+// and, as a follower, has its tail cut and rewritten, then leads again;
+// its syncer runs all along, late to record its fsyncs. At random points
+// it takes the disk as a power loss would leave it, and checks that every
+// log that clampCommit or waitSynced call durable is on it as stored.
+// MINI_LAZYSYNC_STEPS sets the number of steps (default 150).
+func TestLazySyncBookkeeping(t *testing.T) {
+	steps := 150
+	if s := os.Getenv("MINI_LAZYSYNC_STEPS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps = n
+	}
+	mem := vfs.NewMem()
+	const path = "/node/raft.log"
+	// Logs land between the syncer's fsync and its bookkeeping (the
+	// journal takes no write during an fsync).
+	afterSyncHook = func() { time.Sleep(rand.N(300 * time.Microsecond)) }
+	defer func() { afterSyncHook = nil }() // after Close (deferred later) ends the syncer
+	l, err := OpenLogStore(path, &StoreOptions{Logger: testutil.Quiet(), FS: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var state atomic.Uint32
+	state.Store(uint32(raft.Leader))
+	l.setLazy(func() raft.RaftState { return raft.RaftState(state.Load()) })
+
+	rnd := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	want := []*raft.Log{nil} // want[i]: the log at index i
+	term := uint64(1)
+	mk := func(typ raft.LogType) *raft.Log {
+		i := uint64(len(want))
+		lg := &raft.Log{Index: i, Term: term, Type: typ, Data: fmt.Appendf(nil, "%d/%d", i, term)}
+		want = append(want, lg)
+		return lg
+	}
+	checks, lazyChecks := 0, 0
+	for step := range steps {
+		switch r := rnd.IntN(20); {
+		case r < 14: // commands from the leader: stored lazily
+			var logs []*raft.Log
+			for range 1 + rnd.IntN(3) {
+				logs = append(logs, mk(raft.LogCommand))
+			}
+			if err := l.StoreLogs(logs); err != nil {
+				t.Fatal(err)
+			}
+		case r < 16: // a configuration, a barrier: fsync'd before StoreLogs returns
+			if err := l.StoreLogs([]*raft.Log{mk(raft.LogBarrier)}); err != nil {
+				t.Fatal(err)
+			}
+		default: // a new leader cuts the tail and sends its own logs
+			state.Store(uint32(raft.Follower))
+			cut := max(1, len(want)-1-rnd.IntN(4))
+			if err := l.DeleteRange(uint64(cut), uint64(len(want)-1)); err != nil {
+				t.Fatal(err)
+			}
+			want = want[:cut]
+			term++
+			if err := l.StoreLogs([]*raft.Log{mk(raft.LogCommand), mk(raft.LogNoop)}); err != nil {
+				t.Fatal(err)
+			}
+			state.Store(uint32(raft.Leader))
+		}
+		if rnd.IntN(8) != 0 && step != steps-1 {
+			continue
+		}
+		last := uint64(len(want) - 1)
+		durable := l.clampCommit(last)
+		if rnd.IntN(3) == 0 {
+			if err := l.waitSynced(last); err != nil {
+				t.Fatal(err)
+			}
+			durable = last
+		}
+		if durable < last {
+			lazyChecks++
+		}
+		checks++
+		crash := mem.CrashClone(vfs.CrashOptions{})
+		c, err := OpenLogStore(path, &StoreOptions{Logger: testutil.Quiet(), FS: crash})
+		if err != nil {
+			t.Fatalf("step %d: open after power loss: %v", step, err)
+		}
+		for i := uint64(1); i <= durable; i++ {
+			var got raft.Log
+			if err := c.GetLog(i, &got); err != nil {
+				t.Fatalf("step %d: log %d called durable (of %d) is not on disk after a power loss: %v", step, i, last, err)
+			}
+			if !sameLog(&got, want[i]) {
+				t.Fatalf("step %d: log %d after a power loss is %q, want %q", step, i, got.Data, want[i].Data)
+			}
+		}
+		c.Close()
+	}
+	t.Logf("%d checks, %d of them with logs not yet durable", checks, lazyChecks)
+	if lazyChecks == 0 {
+		t.Fatal("no check saw a log stored lazily and not yet durable")
+	}
+}
+
+// TestLeaderSyncLeadershipLost hands leadership over while the leader's
+// copy of a log is written but its fsync held: the new leader, whose copy
+// and the other follower's are durable, commits and applies the log; the
+// old leader, now a follower, applies it only once its own copy is
+// durable; the Apply on it succeeds or reports an unknown outcome.
+func TestLeaderSyncLeadershipLost(t *testing.T) {
+	c, gates := gatedCluster(t)
+	l := c.leader()
+	if _, err := l.Apply(add{ID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := l.logs.LastIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gates[l.ID()]
+	g.hold.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Apply(add{ID: 2})
+		done <- err
+	}()
+	for _, m := range c.followers(l) {
+		waitFor(t, m.ID()+" to store the log", func() bool {
+			n, _ := m.logs.LastIndex()
+			return n > before
+		})
+	}
+	if err := l.raft.LeadershipTransfer().Error(); err != nil {
+		t.Fatal(err)
+	}
+	var n *node
+	waitFor(t, "a new leader", func() bool {
+		n = c.findLeader()
+		return n != nil && n != l
+	})
+	waitFor(t, "the new leader to apply the log", func() bool { return hasID(n, 2) })
+	if hasID(l, 2) {
+		t.Fatal("the old leader applied the log before its copy is durable")
+	}
+	g.open()
+	if err := <-done; err != nil && !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("Apply on the old leader: %v, want nil or ErrOutcomeUnknown", err)
+	}
+	for _, m := range c.nodes {
+		waitFor(t, m.ID()+" to apply the log", func() bool { return hasID(m, 2) })
+	}
+	c.converge(map[int]uint64{})
+}
+
+// TestLeaderSyncFailsUnderLoad fails the leader's fsync while clients
+// apply on it: every Apply returns, each acknowledged mutation survives
+// on the other nodes, and each that failed without ErrOutcomeUnknown is
+// applied nowhere.
+func TestLeaderSyncFailsUnderLoad(t *testing.T) {
+	c, gates := gatedCluster(t)
+	l := c.leader()
+	var (
+		mu      sync.Mutex
+		acked   = map[int]uint64{}
+		refused []int
+		wg      sync.WaitGroup
+		next    atomic.Int64
+	)
+	stop := make(chan struct{})
+	for range 6 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := int(next.Add(1))
+				seq, err := l.Apply(add{ID: id})
+				mu.Lock()
+				switch {
+				case err == nil:
+					acked[id] = seq
+				case !errors.Is(err, ErrOutcomeUnknown):
+					refused = append(refused, id)
+					if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrFailed) && !errors.Is(err, ErrClosed) {
+						t.Errorf("apply %d: %v", id, err)
+					}
+				}
+				mu.Unlock()
+				if errors.Is(err, ErrNotLeader) {
+					return // it stepped down
+				}
+			}
+		})
+	}
+	waitFor(t, "some mutations to be acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) >= 20
+	})
+	gates[l.ID()].fail.Store(true)
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	end := make(chan struct{})
+	go func() { wg.Wait(); close(end) }()
+	select {
+	case <-end:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Apply calls still waiting 15s after the leader's fsync failed")
+	}
+	l.shutdown() // its log's Close reports the failed fsync
+	c.nodes[l.ID()] = nil
+	n := c.leader()
+	if _, err := n.Apply(add{ID: -1}); err != nil { // commits whatever the old leader replicated
+		t.Fatal(err)
+	}
+	acked[-1] = 0
+	st := c.converge(acked)
+	for _, id := range refused {
+		if slices.Contains(st.IDs, id) {
+			t.Fatalf("mutation %d is applied, yet its Apply failed without ErrOutcomeUnknown", id)
+		}
+	}
+	t.Logf("%d acknowledged, %d refused, %d in the state", len(acked), len(refused), len(st.IDs))
 }

@@ -42,16 +42,16 @@ type LogStore struct {
 	closed bool
 	stored chan struct{} // closed and replaced when a StoreLogs call returns
 
-	// The leader's lazy fsync (lazysync.go): lazyRaft is set by a
-	// Manager; the fields after it are guarded by mu.
-	lazyRaft atomic.Pointer[raft.Raft]
-	pendFrom uint64        // first log written and not known durable; 0: none
-	newFrom  uint64        // first log written since the syncer's fsync began; 0: none
-	syncErr  error         // the syncer's fsync failed
-	synced   chan struct{} // closed and replaced when pendFrom or syncErr change
-	syncWake chan struct{} // capacity 1: logs wait for the syncer
-	syncStop chan struct{}
-	syncEnd  chan struct{}
+	// The leader's lazy fsync (lazysync.go): lazyState is set by a
+	// Manager (raft's State); the fields after it are guarded by mu.
+	lazyState atomic.Pointer[func() raft.RaftState]
+	pendFrom  uint64        // first log written and not known durable; 0: none
+	newFrom   uint64        // first log written since the syncer's fsync began; 0: none
+	syncErr   error         // the syncer's fsync failed
+	synced    chan struct{} // closed and replaced when pendFrom or syncErr change
+	syncWake  chan struct{} // capacity 1: logs wait for the syncer
+	syncStop  chan struct{}
+	syncEnd   chan struct{}
 }
 
 // OpenLogStore opens the log kept in the journal at path (a file name;

@@ -107,7 +107,7 @@ func Open[S any, M ministate.Mutator[S]](dir string, opts *Options) (_ *Manager[
 	if m.raft, err = newRaft(o.Raft, m.fsm, m.logs, m.stable, m.snaps, m.trans); err != nil {
 		return nil, fmt.Errorf("miniraft: %w", err)
 	}
-	m.logs.setLazy(m.raft) // see lazysync.go
+	m.logs.setLazy(m.raft.State) // see lazysync.go
 	if o.ApplyGroup > 0 {
 		m.group = newGrouper(m.raft, m.logs.storedSignal, o.ApplyGroup, m.applyError, m.closed)
 	}
