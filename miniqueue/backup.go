@@ -63,7 +63,7 @@ type BackupInfo struct {
 func (q *Queue[T]) Backup(dst string) (BackupInfo, error) {
 	var info BackupInfo
 	tmp, err := backup.Run(q.e.fs, dst, func(tmp string) (err error) {
-		info, err = q.e.backupTo(tmp)
+		info, err = q.e.backupTo(tmp, backup.NewProgress(q.e.opts.BackupProgress))
 		return err
 	})
 	if err != nil {
@@ -73,8 +73,8 @@ func (q *Queue[T]) Backup(dst string) (BackupInfo, error) {
 }
 
 // backupTo copies the open queue (or dead-letter queue) e into dir.
-func (e *engine) backupTo(dir string) (BackupInfo, error) {
-	info, err := e.backupJournals(dir)
+func (e *engine) backupTo(dir string, p *backup.Progress) (BackupInfo, error) {
+	info, err := e.backupJournals(dir, p)
 	if err != nil {
 		return BackupInfo{}, err
 	}
@@ -89,7 +89,7 @@ func (e *engine) backupTo(dir string) (BackupInfo, error) {
 		if err := e.fs.Mkdir(ddir, 0o755); err != nil {
 			return BackupInfo{}, err
 		}
-		d, err := dlq.backupTo(ddir)
+		d, err := dlq.backupTo(ddir, p)
 		if err != nil {
 			return BackupInfo{}, err
 		}
@@ -100,9 +100,10 @@ func (e *engine) backupTo(dir string) (BackupInfo, error) {
 
 // backupJournals copies the consumer journal, then the message journal,
 // with no checkpoint (and so no truncation) in between or during.
-func (e *engine) backupJournals(dir string) (BackupInfo, error) {
+func (e *engine) backupJournals(dir string, p *backup.Progress) (BackupInfo, error) {
 	e.cpRun.Lock()
 	defer e.cpRun.Unlock()
+	defer func() { e.sink.fn = nil }()
 	e.mu.Lock()
 	closed := e.closed
 	e.mu.Unlock()
@@ -111,12 +112,14 @@ func (e *engine) backupJournals(dir string) (BackupInfo, error) {
 	}
 	var info BackupInfo
 	var err error
+	e.sink.fn = p.Nested()
 	if info.Consumers, err = e.cons.BackupTo(dir); err != nil {
 		return BackupInfo{}, err
 	}
 	if testBackupBetween != nil {
 		testBackupBetween()
 	}
+	e.sink.fn = p.Nested()
 	if info.Messages, err = e.msgs.BackupTo(dir); err != nil {
 		return BackupInfo{}, err
 	}
@@ -143,6 +146,24 @@ func published(info BackupInfo, tmp, dst string) BackupInfo {
 	return info
 }
 
+// backupSink forwards the reports of a journal Store's BackupTo to the
+// Queue.Backup in progress: fn is set and cleared under cpRun, around the
+// calls, and called from within them.
+type backupSink struct{ fn func(done, total int64) }
+
+// progress returns a journal Store's BackupProgress option: nil when the
+// queue has no callback.
+func (b *backupSink) progress(user func(done, total int64)) func(done, total int64) {
+	if user == nil {
+		return nil
+	}
+	return func(done, total int64) {
+		if b.fn != nil {
+			b.fn(done, total)
+		}
+	}
+}
+
 // maxLiveTries is how often Backup reads a live queue directory again when
 // the other process cut the message journal's front between the copies
 // of the two journals.
@@ -159,11 +180,15 @@ const maxLiveTries = 20
 // process took a checkpoint and deleted messages that the copied consumer
 // state may still need. Nothing in dir is changed.
 //
-// Of opts, only FS is used.
+// Of opts, only FS and BackupProgress are used.
 func Backup(dir, dst string, opts *Options) (info BackupInfo, err error) {
 	fsys := vfs.FS(vfs.OS)
-	if opts != nil && opts.FS != nil {
-		fsys = opts.FS
+	var p *backup.Progress
+	if opts != nil {
+		if opts.FS != nil {
+			fsys = opts.FS
+		}
+		p = backup.NewProgress(opts.BackupProgress)
 	}
 	dir = filepath.Clean(dir)
 	if ok, err := journalExists(fsys, filepath.Join(dir, messagesFile)); err != nil {
@@ -175,18 +200,30 @@ func Backup(dir, dst string, opts *Options) (info BackupInfo, err error) {
 	lock, err := fsys.Lock(filepath.Join(dir, lockFile))
 	switch {
 	case err == nil:
-		defer func() {
-			if cerr := lock.Close(); err == nil && cerr != nil {
-				info, err = BackupInfo{}, fmt.Errorf("miniqueue: unlock %s: %w", dir, cerr)
-			}
-		}()
 	case errors.Is(err, vfs.ErrLocked):
 		live = true
 	default:
 		return BackupInfo{}, fmt.Errorf("miniqueue: lock %s: %w", dir, err)
 	}
+	// The lock is held for the copy, and let go before it is published:
+	// a failure to let go fails the Backup before dst exists.
+	unlock := func() error {
+		if lock == nil {
+			return nil
+		}
+		l := lock
+		lock = nil
+		if err := l.Close(); err != nil {
+			return fmt.Errorf("miniqueue: unlock %s: %w", dir, err)
+		}
+		return nil
+	}
+	defer unlock()
 	tmp, err := backup.Run(fsys, dst, func(tmp string) (err error) {
-		info, err = backupFolder(fsys, dir, tmp, live, false)
+		info, err = backupFolder(fsys, dir, tmp, live, false, p)
+		if uerr := unlock(); err == nil {
+			err = uerr
+		}
 		return err
 	})
 	if err != nil {
@@ -206,15 +243,16 @@ var errFrontMoved = errors.New("miniqueue: the message journal was cut during th
 
 // backupFolder copies the queue (or, with dead set, dead-letter queue)
 // directory dir into the existing directory tmp.
-func backupFolder(fsys vfs.FS, dir, tmp string, live, dead bool) (BackupInfo, error) {
+func backupFolder(fsys vfs.FS, dir, tmp string, live, dead bool, p *backup.Progress) (BackupInfo, error) {
 	tries := 1
 	if live {
 		tries = maxLiveTries
 	}
 	var info BackupInfo
+	rewind := p.Rewind()
 	for try := 1; ; try++ {
 		var err error
-		info, err = backupFolderOnce(fsys, dir, tmp)
+		info, err = backupFolderOnce(fsys, dir, tmp, p)
 		if err == nil {
 			info.Tries = try
 			break
@@ -227,6 +265,7 @@ func backupFolder(fsys vfs.FS, dir, tmp string, live, dead bool) (BackupInfo, er
 				return BackupInfo{}, err
 			}
 		}
+		rewind()
 		time.Sleep(10 * time.Millisecond)
 	}
 	if dead {
@@ -246,7 +285,7 @@ func backupFolder(fsys vfs.FS, dir, tmp string, live, dead bool) (BackupInfo, er
 	if err := fsys.Mkdir(dtmp, 0o755); err != nil {
 		return BackupInfo{}, err
 	}
-	d, err := backupFolder(fsys, ddir, dtmp, live, true)
+	d, err := backupFolder(fsys, ddir, dtmp, live, true, p)
 	if err != nil {
 		return BackupInfo{}, err
 	}
@@ -254,7 +293,7 @@ func backupFolder(fsys vfs.FS, dir, tmp string, live, dead bool) (BackupInfo, er
 	return info, nil
 }
 
-func backupFolderOnce(fsys vfs.FS, dir, tmp string) (BackupInfo, error) {
+func backupFolderOnce(fsys vfs.FS, dir, tmp string, p *backup.Progress) (BackupInfo, error) {
 	o := &ministore.Options{FS: fsys}
 	msgs, cons := filepath.Join(dir, messagesFile), filepath.Join(dir, consumersFile)
 	front, err := ministore.FrontSeq(msgs, o)
@@ -262,12 +301,14 @@ func backupFolderOnce(fsys vfs.FS, dir, tmp string) (BackupInfo, error) {
 		return BackupInfo{}, err
 	}
 	var info BackupInfo
+	o.BackupProgress = p.Nested()
 	if info.Consumers, err = ministore.BackupTo(cons, tmp, o); err != nil {
 		return BackupInfo{}, err
 	}
 	if testBackupBetween != nil {
 		testBackupBetween()
 	}
+	o.BackupProgress = p.Nested()
 	if info.Messages, err = ministore.BackupTo(msgs, tmp, o); err != nil {
 		return BackupInfo{}, err
 	}

@@ -50,6 +50,8 @@ type engine struct {
 	lock     io.Closer // the directory lock; nil for a dead-letter queue
 	ro       *roState  // not nil for a read-only engine (OpenReadOnly): msgs and cons are nil
 
+	sink backupSink // the Backup in progress, for the journals' reports
+
 	// cpMu orders consumer records against checkpoints: a change to the
 	// consumer state holds it shared from the change in memory until its
 	// record is in the journal; a checkpoint holds it exclusively while it
@@ -127,7 +129,8 @@ func openEngine(dir string, o Options) (*engine, error) {
 		}
 	}
 	e.msgs, err = ministore.Open[json.RawMessage](e.msgPath, &ministore.Options{
-		MaxSegmentBytes: o.MaxSegmentBytes, FS: o.FS, Logger: o.Logger, Schema: messagesSchema, Codec: o.Codec})
+		MaxSegmentBytes: o.MaxSegmentBytes, FS: o.FS, Logger: o.Logger, Schema: messagesSchema, Codec: o.Codec,
+		BackupProgress: e.sink.progress(o.BackupProgress)})
 	if err != nil {
 		return nil, fmt.Errorf("miniqueue: open %s: %w", e.msgPath, err)
 	}
@@ -136,7 +139,8 @@ func openEngine(dir string, o Options) (*engine, error) {
 		return nil, &RecordError{Journal: e.consPath, Err: fmt.Errorf("missing, but %s holds messages", e.msgPath)}
 	}
 	e.cons, err = ministore.Open[json.RawMessage](e.consPath, &ministore.Options{
-		MaxSegmentBytes: o.consSegmentBytes, FS: o.FS, Logger: o.Logger, Schema: consumersSchema})
+		MaxSegmentBytes: o.consSegmentBytes, FS: o.FS, Logger: o.Logger, Schema: consumersSchema,
+		BackupProgress: e.sink.progress(o.BackupProgress)})
 	if err != nil {
 		e.msgs.Close()
 		return nil, fmt.Errorf("miniqueue: open %s: %w", e.consPath, err)

@@ -93,6 +93,16 @@ type Options struct {
 	// inject I/O errors.
 	FS vfs.FS
 
+	// BackupProgress, when set, is called during a Backup (of the Queue
+	// opened with these options, or the package function given them) on
+	// the goroutine of that call: done is the bytes written into the copy,
+	// total done plus the bytes noted and not yet copied. total grows as
+	// each journal's files are noted (the consumer journal, the messages,
+	// then the dead-letter queue's); a live copy that starts a journal
+	// again takes its bytes off both. When the copy is whole, done equals
+	// total. It must be quick and must not call the Queue. Default nil.
+	BackupProgress func(done, total int64)
+
 	// Knobs for the tests in this package.
 	consSegmentBytes int64 // consumer journal segment size; default 1 MiB
 	checkpointBytes  int64 // consumer records between checkpoints; default 256 KiB

@@ -79,9 +79,10 @@ func (m *Manager[S, M]) backupTo(dir string) (BackupInfo, error) {
 	if m.closed {
 		return BackupInfo{}, ErrClosed
 	}
+	p := backup.NewProgress(m.opts.BackupProgress)
 	var info BackupInfo
 	if seq, ok := m.SnapshotSeq(); ok {
-		got, found, err := copySnapshot(m.opts.FS, m.opts.SnapshotCodec, m.dir, dir, seq)
+		got, found, err := copySnapshot(m.opts.FS, m.opts.SnapshotCodec, m.dir, dir, seq, p)
 		if err != nil {
 			return BackupInfo{}, err
 		}
@@ -94,7 +95,9 @@ func (m *Manager[S, M]) backupTo(dir string) (BackupInfo, error) {
 	if err != nil {
 		return BackupInfo{}, err
 	}
+	m.sink.fn = p.Nested() // the journal's Store reports through it
 	j, err := m.log.BackupTo(jdir)
+	m.sink.fn = nil
 	if err != nil {
 		return BackupInfo{}, err
 	}
@@ -145,6 +148,24 @@ func journalDir(stateDir, journal, dir string, fsys vfs.FS) (string, error) {
 	return jdir, nil
 }
 
+// backupSink forwards the reports of the journal Store's BackupTo to the
+// Manager.Backup in progress: fn is set and cleared under snapMu, around
+// the call, and called from within it.
+type backupSink struct{ fn func(done, total int64) }
+
+// progress returns the journal Store's BackupProgress option: nil when
+// the Manager has no callback.
+func (b *backupSink) progress(user func(done, total int64)) func(done, total int64) {
+	if user == nil {
+		return nil
+	}
+	return func(done, total int64) {
+		if b.fn != nil {
+			b.fn(done, total)
+		}
+	}
+}
+
 // testBackupBetween, if set, runs between the copies of the snapshot and
 // of the journal in a live Backup (a test's compaction goes there).
 var testBackupBetween func()
@@ -163,8 +184,8 @@ const maxLiveTries = 20
 // in between), it starts again (up to 20 times). Nothing in dir is
 // changed.
 //
-// Of opts, only FS and SnapshotCodec (a minisnap.NumberedCodec makes it see
-// the Rust crate's snapshots in its encoding) are used.
+// Of opts, only FS, SnapshotCodec (a minisnap.NumberedCodec makes it see
+// the Rust crate's snapshots in its encoding) and BackupProgress are used.
 func Backup(dir, journalFile, dst string, opts *Options) (info BackupInfo, err error) {
 	fsys := vfs.FS(vfs.OS)
 	var codec minisnap.Codec
@@ -185,21 +206,37 @@ func Backup(dir, journalFile, dst string, opts *Options) (info BackupInfo, err e
 	lock, err := fsys.Lock(journal + ".lock")
 	switch {
 	case err == nil:
-		defer func() {
-			if cerr := lock.Close(); err == nil && cerr != nil {
-				info, err = BackupInfo{}, fmt.Errorf("ministate: unlock %s: %w", journal, cerr)
-			}
-		}()
 	case errors.Is(err, vfs.ErrLocked):
 		live = true
 	default:
 		return BackupInfo{}, fmt.Errorf("ministate: lock %s: %w", journal, err)
 	}
+	// The lock is held for the copy, and let go before it is published:
+	// a failure to let go fails the Backup before dst exists.
+	unlock := func() error {
+		if lock == nil {
+			return nil
+		}
+		l := lock
+		lock = nil
+		if err := l.Close(); err != nil {
+			return fmt.Errorf("ministate: unlock %s: %w", journal, err)
+		}
+		return nil
+	}
+	defer unlock()
 	tmp, err := backup.Begin(fsys, dst)
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("ministate: backup to %s: %w", dst, err)
 	}
-	info, err = backupFolder(fsys, codec, dir, journal, tmp, live)
+	var p *backup.Progress
+	if opts != nil {
+		p = backup.NewProgress(opts.BackupProgress)
+	}
+	info, err = backupFolder(fsys, codec, dir, journal, tmp, live, p)
+	if uerr := unlock(); err == nil {
+		err = uerr
+	}
 	if err == nil {
 		err = backup.Finish(fsys, tmp, dst)
 	}
@@ -228,13 +265,14 @@ func journalExists(fsys vfs.FS, journal string) (bool, error) {
 	return false, nil
 }
 
-func backupFolder(fsys vfs.FS, codec minisnap.Codec, dir, journal, tmp string, live bool) (BackupInfo, error) {
+func backupFolder(fsys vfs.FS, codec minisnap.Codec, dir, journal, tmp string, live bool, p *backup.Progress) (BackupInfo, error) {
 	tries := 1
 	if live {
 		tries = maxLiveTries
 	}
+	rewind := p.Rewind()
 	for try := 1; ; try++ {
-		info, err := backupFolderOnce(fsys, codec, dir, journal, tmp)
+		info, err := backupFolderOnce(fsys, codec, dir, journal, tmp, p)
 		if err == nil {
 			info.Tries = try
 			return info, nil
@@ -246,13 +284,14 @@ func backupFolder(fsys vfs.FS, codec minisnap.Codec, dir, journal, tmp string, l
 		if err := clearDir(fsys, tmp); err != nil {
 			return BackupInfo{}, err
 		}
+		rewind()
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-func backupFolderOnce(fsys vfs.FS, codec minisnap.Codec, dir, journal, tmp string) (BackupInfo, error) {
+func backupFolderOnce(fsys vfs.FS, codec minisnap.Codec, dir, journal, tmp string, p *backup.Progress) (BackupInfo, error) {
 	var info BackupInfo
-	seq, found, err := copySnapshot(fsys, codec, dir, tmp, ^uint64(0))
+	seq, found, err := copySnapshot(fsys, codec, dir, tmp, ^uint64(0), p)
 	if err != nil {
 		return BackupInfo{}, err
 	}
@@ -266,7 +305,7 @@ func backupFolderOnce(fsys vfs.FS, codec minisnap.Codec, dir, journal, tmp strin
 	if err != nil {
 		return BackupInfo{}, err
 	}
-	j, err := ministore.BackupTo(journal, jdir, &ministore.Options{FS: fsys})
+	j, err := ministore.BackupTo(journal, jdir, &ministore.Options{FS: fsys, BackupProgress: p.Nested()})
 	if err != nil {
 		return BackupInfo{}, err
 	}
@@ -299,25 +338,27 @@ const maxSnapTries = 20
 // of at most maxSeq whose state verifies into dstDir, file by file, and
 // checks the copy. It reports false if there is none. A snapshot removed
 // while it is copied (a newer one replaced it) makes it look again.
-func copySnapshot(fsys vfs.FS, codec minisnap.Codec, srcDir, dstDir string, maxSeq uint64) (uint64, bool, error) {
+func copySnapshot(fsys vfs.FS, codec minisnap.Codec, srcDir, dstDir string, maxSeq uint64, p *backup.Progress) (uint64, bool, error) {
 	src, err := minisnap.Open(srcDir, &minisnap.Options{ReadOnly: true, Codec: codec, FS: fsys})
 	if err != nil {
 		return 0, false, err
 	}
 	defer src.Close()
+	rewind := p.Rewind()
 	for try := 1; ; try++ {
-		seq, found, err := copySnapshotOnce(fsys, codec, src, dstDir, maxSeq)
+		seq, found, err := copySnapshotOnce(fsys, codec, src, dstDir, maxSeq, p)
 		if err == nil || try >= maxSnapTries || !errors.Is(err, fs.ErrNotExist) {
 			return seq, found, err
 		}
 		if err := clearDir(fsys, dstDir); err != nil {
 			return 0, false, err
 		}
+		rewind()
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-func copySnapshotOnce(fsys vfs.FS, codec minisnap.Codec, src *minisnap.Store, dstDir string, maxSeq uint64) (uint64, bool, error) {
+func copySnapshotOnce(fsys vfs.FS, codec minisnap.Codec, src *minisnap.Store, dstDir string, maxSeq uint64, p *backup.Progress) (uint64, bool, error) {
 	infos, err := src.List()
 	if err != nil {
 		return 0, false, err
@@ -341,7 +382,7 @@ func copySnapshotOnce(fsys vfs.FS, codec minisnap.Codec, src *minisnap.Store, ds
 		if err != nil {
 			return 0, false, err
 		}
-		if err := copySnapshotFiles(fsys, info, dstDir); err != nil {
+		if err := copySnapshotFiles(fsys, info, dstDir, p); err != nil {
 			return 0, false, err
 		}
 		// The copy must verify: the bytes read were the ones checked.
@@ -367,7 +408,7 @@ func copySnapshotOnce(fsys vfs.FS, codec minisnap.Codec, src *minisnap.Store, ds
 
 // copySnapshotFiles copies the files of the snapshot info into dstDir: its
 // snap- directory, or the Rust crate's snapshot file(s).
-func copySnapshotFiles(fsys vfs.FS, info minisnap.Info, dstDir string) error {
+func copySnapshotFiles(fsys vfs.FS, info minisnap.Info, dstDir string, p *backup.Progress) error {
 	var files []string // relative to the snapshots' directory
 	var root string
 	switch {
@@ -391,23 +432,32 @@ func copySnapshotFiles(fsys vfs.FS, info minisnap.Info, dstDir string) error {
 		root = filepath.Dir(info.Path)
 		files = []string{filepath.Base(info.Path)}
 	}
+	var srcs []vfs.File
+	defer func() {
+		for _, f := range srcs {
+			f.Close()
+		}
+	}()
+	var sizes []int64
+	var total int64
 	for _, rel := range files {
-		if err := copyFile(fsys, filepath.Join(root, rel), filepath.Join(dstDir, rel)); err != nil {
+		f, err := fsys.OpenFile(filepath.Join(root, rel), os.O_RDONLY, 0)
+		if err != nil {
+			return err
+		}
+		srcs = append(srcs, f)
+		size, err := f.Size()
+		if err != nil {
+			return err
+		}
+		sizes = append(sizes, size)
+		total += size
+	}
+	p.Note(total)
+	for i, rel := range files {
+		if err := backup.CopyFile(fsys, filepath.Join(dstDir, rel), srcs[i], sizes[i], p); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func copyFile(fsys vfs.FS, src, dst string) error {
-	f, err := fsys.OpenFile(src, os.O_RDONLY, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return err
-	}
-	return backup.CopyFile(fsys, dst, f, size)
 }

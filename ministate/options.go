@@ -84,6 +84,14 @@ type Options struct {
 	// (nil): vfs.OS, the operating system's. Tests pass a vfs.Mem to
 	// simulate power loss, or a vfs.Faulty to inject I/O errors.
 	FS vfs.FS
+	// BackupProgress, when set, is called during a Backup (of the Manager
+	// opened with these options, or the package function given them) on
+	// the goroutine of that call: done is the bytes written into the copy,
+	// total done plus the bytes noted and not yet copied. total grows when
+	// the journal's files are noted after the snapshot's; a live copy that
+	// starts again starts both over. When the copy is whole, done equals
+	// total. It must be quick and must not call the Manager. Default nil.
+	BackupProgress func(done, total int64)
 }
 
 // resolved returns a copy of o with the defaults filled in, or an error

@@ -92,17 +92,24 @@ func (s *Store[R]) BackupTo(dir string) (BackupInfo, error) {
 // file was read, which is after Backup was called: every record the other
 // process had acknowledged is in the copy.
 //
-// Of opts, only FS is used.
+// Of opts, only FS and BackupProgress are used.
 func Backup(path, dst string, opts *Options) (BackupInfo, error) {
 	fsys := opts.forReading().FS
 	return finishBackup(fsys, dst, filepath.Base(path), func(dir string) (BackupInfo, error) {
-		return backupPath(fsys, path, dir)
+		return backupPath(fsys, path, dir, optsProgress(opts))
 	})
 }
 
 // BackupTo is Backup into the existing directory dir (see Store.BackupTo).
 func BackupTo(path, dir string, opts *Options) (BackupInfo, error) {
-	return backupPath(opts.forReading().FS, path, dir)
+	return backupPath(opts.forReading().FS, path, dir, optsProgress(opts))
+}
+
+func optsProgress(opts *Options) *backup.Progress {
+	if opts == nil {
+		return nil
+	}
+	return backup.NewProgress(opts.BackupProgress)
 }
 
 // finishBackup runs copy into dst's temporary directory and publishes it.
@@ -133,6 +140,8 @@ const maxBackTries = 5
 
 // backupTo copies the open journal into dir.
 func (w *wal) backupTo(dir string) (BackupInfo, error) {
+	p := backup.NewProgress(w.opts.BackupProgress)
+	rewind := p.Rewind()
 	for try := 1; ; try++ {
 		gen := w.backGen.Load()
 		var srcs []backupSource
@@ -161,7 +170,7 @@ func (w *wal) backupTo(dir string) (BackupInfo, error) {
 			testBackupNoted()
 		}
 		if err == nil {
-			info, err = writeCopy(w.fs, srcs, dir, w.path, bound, false, true)
+			info, err = writeCopy(w.fs, srcs, dir, w.path, bound, false, true, p)
 		}
 		closeSources(srcs)
 		if w.backGen.Load() == gen {
@@ -179,6 +188,7 @@ func (w *wal) backupTo(dir string) (BackupInfo, error) {
 				return BackupInfo{}, err
 			}
 		}
+		rewind()
 		if try == maxBackTries {
 			return BackupInfo{}, errors.New("ministore: backup: the journal was truncated at the back during every try")
 		}
@@ -195,7 +205,7 @@ const maxLiveTries = 20
 
 // backupPath copies the journal at path, not open in this process, into
 // dir: under its lock if it is free, else live.
-func backupPath(fsys vfs.FS, path, dir string) (_ BackupInfo, err error) {
+func backupPath(fsys vfs.FS, path, dir string, p *backup.Progress) (_ BackupInfo, err error) {
 	path = filepath.Clean(path)
 	if r := openSegments(fsys, path, os.O_RDONLY); r.err != nil {
 		return BackupInfo{}, r.err
@@ -220,8 +230,9 @@ func backupPath(fsys vfs.FS, path, dir string) (_ BackupInfo, err error) {
 	if live {
 		tries = maxLiveTries
 	}
+	rewind := p.Rewind()
 	for try := 1; ; try++ {
-		info, err := backupOnce(fsys, path, dir, live)
+		info, err := backupOnce(fsys, path, dir, live, p)
 		if err == nil {
 			info.Live, info.Tries = live, try
 			return info, nil
@@ -232,6 +243,7 @@ func backupPath(fsys vfs.FS, path, dir string) (_ BackupInfo, err error) {
 			}
 			return BackupInfo{}, err
 		}
+		rewind() // backupOnce removed what it copied
 		time.Sleep(relistPause)
 	}
 }
@@ -239,7 +251,7 @@ func backupPath(fsys vfs.FS, path, dir string) (_ BackupInfo, err error) {
 // backupOnce makes one try of backupPath. Its errors that another
 // process's rotation or truncation can cause match errRelist; the files
 // it wrote are removed then.
-func backupOnce(fsys vfs.FS, path, dir string, live bool) (BackupInfo, error) {
+func backupOnce(fsys vfs.FS, path, dir string, live bool, p *backup.Progress) (BackupInfo, error) {
 	r := openSegments(fsys, path, os.O_RDONLY) // lists only
 	if r.err != nil {
 		return BackupInfo{}, r.err
@@ -266,15 +278,15 @@ func backupOnce(fsys vfs.FS, path, dir string, live bool) (BackupInfo, error) {
 	if err != nil {
 		return BackupInfo{}, err
 	}
-	return writeCopy(fsys, srcs, dir, path, bound, live, false)
+	return writeCopy(fsys, srcs, dir, path, bound, live, false, p)
 }
 
 // writeCopy copies srcs, the files of the journal at path, into dir (see
 // copyJournal) with the journal's marks (see rustmark.go) and its front
 // bound, bound. On an error it removes what it wrote.
-func writeCopy(fsys vfs.FS, srcs []backupSource, dir, path string, bound uint64, live, exact bool) (BackupInfo, error) {
+func writeCopy(fsys vfs.FS, srcs []backupSource, dir, path string, bound uint64, live, exact bool, p *backup.Progress) (BackupInfo, error) {
 	name := filepath.Base(path)
-	info, err := copyJournal(fsys, srcs, dir, name, live, exact)
+	info, err := copyJournal(fsys, srcs, dir, name, live, exact, p)
 	info.Path = filepath.Join(dir, name)
 	if err == nil {
 		err = copyRustMarks(fsys, path, dir)
@@ -302,9 +314,14 @@ func writeCopy(fsys vfs.FS, srcs []backupSource, dir, path string, bound uint64,
 // header, which Open would set aside, is left out. With live set, anything
 // that a concurrent rotation or truncation can cause matches errRelist.
 // Errors name the source files.
-func copyJournal(fsys vfs.FS, srcs []backupSource, dir, name string, live, exact bool) (BackupInfo, error) {
+func copyJournal(fsys vfs.FS, srcs []backupSource, dir, name string, live, exact bool, p *backup.Progress) (BackupInfo, error) {
+	var noted int64
 	for _, src := range srcs {
-		err := backup.CopyFile(fsys, filepath.Join(dir, filepath.Base(src.path)), src.f, src.size)
+		noted += src.size
+	}
+	p.Note(noted)
+	for _, src := range srcs {
+		err := backup.CopyFile(fsys, filepath.Join(dir, filepath.Base(src.path)), src.f, src.size, p)
 		if live && errors.Is(err, io.ErrUnexpectedEOF) {
 			// The file shrank: Close trimmed its zeros, or TruncateBack.
 			return BackupInfo{}, relistError{err}

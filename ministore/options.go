@@ -86,6 +86,16 @@ type Options struct {
 	// Tests pass a vfs.Mem to simulate power loss, or a vfs.Faulty to
 	// inject I/O errors.
 	FS vfs.FS
+	// BackupProgress, when set, is called during a Backup or BackupTo
+	// (of the Store opened with these options, or the package functions
+	// given them) on the goroutine of that call, after each file is noted
+	// and each chunk (up to 1 MiB) is written: done is the bytes written
+	// into the copy, total done plus the bytes noted and not yet copied.
+	// total is known once the journal's files are noted; a live copy that
+	// reads the journal again starts both over. When the copy is whole,
+	// done equals total. It must be quick and must not call the Store.
+	// Default nil: no reports.
+	BackupProgress func(done, total int64)
 }
 
 const (

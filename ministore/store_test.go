@@ -102,7 +102,7 @@ func TestAppendReopenReplay(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "sub", "dir", "j.log")
 			opts := tc.opts
 			s := openT[kv](t, path, &opts)
-			if opts != tc.opts {
+			if !reflect.DeepEqual(opts, tc.opts) {
 				t.Fatal("Open changed the caller's options")
 			}
 			if s.FirstSeq() != 0 || s.LastSeq() != 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mini-go/mini/miniqueue"
+	"github.com/mini-go/mini/minisnap/msgpacksnap"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
 )
@@ -64,10 +65,8 @@ files in SRC's place, and start it (see docs/BACKUP.md).`,
 				return err
 			}
 			update, finish := progress(cmd.ErrOrStderr(), "copying", true)
-			stopPoll := pollCopy(src, dst+".tmp", update)
 			start := time.Now()
-			out, err := runBackup(kind, src, dst, journal)
-			stopPoll()
+			out, err := runBackup(kind, src, dst, journal, update)
 			finish()
 			if errors.Is(err, ministore.ErrBackupDestination) {
 				return usageError{err}
@@ -118,11 +117,13 @@ func backupKind(src, journal string) (string, error) {
 	return "state", nil
 }
 
-func runBackup(kind, src, dst, journal string) (backupOut, error) {
+// runBackup copies src to dst, reporting to progress (the library's
+// BackupProgress: bytes copied out of the bytes noted so far).
+func runBackup(kind, src, dst, journal string, progress func(done, total int64)) (backupOut, error) {
 	out := backupOut{Kind: kind, Source: src, Path: dst}
 	switch kind {
 	case "log":
-		info, err := ministore.Backup(src, dst, nil)
+		info, err := ministore.Backup(src, dst, &ministore.Options{BackupProgress: progress})
 		if err != nil {
 			return out, err
 		}
@@ -132,14 +133,14 @@ func runBackup(kind, src, dst, journal string) (backupOut, error) {
 		if err != nil {
 			return out, err
 		}
-		info, err := ministate.Backup(src, filepath.Base(j), dst, nil)
+		info, err := ministate.Backup(src, filepath.Base(j), dst, &ministate.Options{BackupProgress: progress, SnapshotCodec: msgpacksnap.New()})
 		if err != nil {
 			return out, err
 		}
 		out.State, out.CopyPoint, out.Live, out.Tries = &info, info.Seq, info.Live, info.Tries
 		out.Files, out.Bytes = treeSize(dst)
 	case "queue":
-		info, err := miniqueue.Backup(src, dst, nil)
+		info, err := miniqueue.Backup(src, dst, &miniqueue.Options{BackupProgress: progress})
 		if err != nil {
 			return out, err
 		}
@@ -161,40 +162,4 @@ func treeSize(dir string) (files int, bytes int64) {
 		return nil
 	})
 	return files, bytes
-}
-
-// pollCopy shows the copy's progress: the bytes in tmp against those of
-// src (the journal's files, or the directory), every 100 ms, until stopped.
-func pollCopy(src, tmp string, update func(done, total int64)) (stop func()) {
-	var total int64
-	if info, err := os.Stat(src); err == nil && info.IsDir() {
-		_, total = treeSize(src)
-	} else {
-		matches, _ := filepath.Glob(src + ".[0-9][0-9][0-9]*")
-		for _, m := range append(matches, src) {
-			if info, err := os.Stat(m); err == nil {
-				total += info.Size()
-			}
-		}
-	}
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_, n := treeSize(tmp)
-				update(n, max(total, n))
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-stopped
-	}
 }

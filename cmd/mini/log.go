@@ -296,7 +296,7 @@ suffix. The journal must not be open in another process.`,
 		}
 		fmt.Fprintf(out, "found %s\n", describeProblem(rep.Problem))
 		if rep.Cut > 0 || rep.Offset > 0 {
-			fmt.Fprintf(out, "cut %s at byte offset %d: removed %d bytes\n", rep.Path, rep.Offset, rep.Cut)
+			fmt.Fprintf(out, "cut %s at byte offset %d: removed %s\n", rep.Path, rep.Offset, plural(rep.Cut, "byte"))
 		}
 		for _, r := range rep.Removed {
 			fmt.Fprintf(out, "moved aside %s\n", r)

@@ -111,7 +111,7 @@ Queue.Stats in the program (or its metrics).`,
 		fmt.Fprintf(out, "messages %d to %d on disk, %d not yet acknowledged by every consumer, %d dead letters\n",
 			st.FirstSeq, st.LastSeq, st.Len, st.DeadLetters)
 		for _, j := range []journalStat{st.Messages, st.ConsumerLog} {
-			fmt.Fprintf(out, "%s: %s, %d bytes, records %d to %d\n", filepath.Base(j.Path), plural(j.Segments, "file"), j.Bytes, j.FirstSeq, j.LastSeq)
+			fmt.Fprintf(out, "%s: %s, %s, records %d to %d\n", filepath.Base(j.Path), plural(j.Segments, "file"), plural(j.Bytes, "byte"), j.FirstSeq, j.LastSeq)
 		}
 		tw := table(out)
 		fmt.Fprintln(tw, "CONSUMER\tLAG\tIN FLIGHT\tFLOOR")

@@ -263,7 +263,7 @@ layout has no checksum: it is checked to be JSON.`,
 		} else {
 			for _, r := range results {
 				if r.Sound {
-					fmt.Fprintf(out, "ok: snapshot %d (%s, %d bytes)\n", r.Seq, r.Codec, r.Size)
+					fmt.Fprintf(out, "ok: snapshot %d (%s, %s)\n", r.Seq, r.Codec, plural(r.Size, "byte"))
 				}
 			}
 		}
@@ -274,7 +274,7 @@ layout has no checksum: it is checked to be JSON.`,
 		}
 		switch {
 		case bad > 0:
-			return problemError{fmt.Sprintf("%d of %d snapshots damaged", bad, len(results))}
+			return problemError{fmt.Sprintf("%d of %s damaged", bad, plural(len(results), "snapshot"))}
 		case len(results) == 0:
 			return problemError{"no snapshot in " + dir}
 		}

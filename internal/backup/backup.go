@@ -5,10 +5,11 @@
 // it whole, and the fsyncs on the way.
 //
 // A backup of DST is written into DST.tmp, which holds a marker file
-// (MarkerFile) before anything else: a crash leaves either no DST, or a
-// whole one. A later backup to the same DST removes a DST.tmp that holds
-// the marker or nothing (what an earlier one cut short left) and refuses
-// one that holds other files only (someone else's directory).
+// (MarkerFile) before anything else; the marker is removed from DST after
+// the rename, last. A DST without the marker is whole. A later backup to
+// the same DST removes a DST.tmp that holds the marker or nothing, and a
+// DST that holds the marker (what an earlier one cut short left), and
+// refuses one that holds other files only (someone else's directory).
 package backup
 
 import (
@@ -41,6 +42,9 @@ const TmpSuffix = ".tmp"
 // marker, durably. It returns dst.tmp.
 func Begin(fsys vfs.FS, dst string) (string, error) {
 	dst = filepath.Clean(dst)
+	if err := removeCutShort(fsys, dst); err != nil {
+		return "", err
+	}
 	if err := checkFree(fsys, dst); err != nil {
 		return "", err
 	}
@@ -89,6 +93,27 @@ func Begin(fsys vfs.FS, dst string) (string, error) {
 	return tmp, nil
 }
 
+// removeCutShort removes dst if it is a directory that holds the marker:
+// a backup cut short after its rename to dst (Finish failed, or the power
+// did, before the marker's removal was durable).
+func removeCutShort(fsys vfs.FS, dst string) error {
+	info, err := fsys.Stat(dst)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil || !info.IsDir() {
+		return err
+	}
+	names, err := fsys.ReadDir(dst)
+	if err != nil || !slices.Contains(names, MarkerFile) {
+		return err
+	}
+	if err := RemoveAll(fsys, dst); err != nil {
+		return fmt.Errorf("mini: remove %s, left by a backup cut short: %w", dst, err)
+	}
+	return fsys.SyncDir(filepath.Dir(dst))
+}
+
 // checkFree returns nil if dst does not exist or is an empty directory.
 func checkFree(fsys vfs.FS, dst string) error {
 	info, err := fsys.Stat(dst)
@@ -113,7 +138,9 @@ func checkFree(fsys vfs.FS, dst string) error {
 
 // Finish makes the copy in tmp durable (every directory in it fsync'd; the
 // files were fsync'd as they were written), renames it to dst (replacing
-// an empty dst directory), fsyncs dst's parent, then removes the marker.
+// an empty dst directory), fsyncs dst's parent, then removes the marker
+// and fsyncs dst. If a step after the rename fails, it removes dst: a
+// failed backup leaves no dst without the marker.
 func Finish(fsys vfs.FS, tmp, dst string) error {
 	dst = filepath.Clean(dst)
 	if err := syncTree(fsys, tmp); err != nil {
@@ -134,13 +161,21 @@ func Finish(fsys vfs.FS, tmp, dst string) error {
 	if err := fsys.Rename(tmp, dst); err != nil {
 		return err
 	}
-	if err := fsys.SyncDir(filepath.Dir(dst)); err != nil {
+	err := fsys.SyncDir(filepath.Dir(dst))
+	if err == nil {
+		err = fsys.Remove(filepath.Join(dst, MarkerFile))
+	}
+	if err == nil {
+		err = fsys.SyncDir(dst)
+	}
+	if err != nil {
+		// The backup fails, so dst must not look like a whole copy (one
+		// without the marker): it goes again. What a crash keeps of it
+		// still holds the marker, whose removal was not made durable.
+		RemoveAll(fsys, dst)
 		return err
 	}
-	if err := fsys.Remove(filepath.Join(dst, MarkerFile)); err != nil {
-		return err
-	}
-	return fsys.SyncDir(dst)
+	return nil
 }
 
 // Run makes a backup into dst: it calls Begin, copy with the temporary
@@ -213,13 +248,13 @@ func RemoveAll(fsys vfs.FS, path string) error {
 }
 
 // CopyFile writes the n bytes of src from offset 0 to the new file dst,
-// fsyncs and closes it.
-func CopyFile(fsys vfs.FS, dst string, src io.ReaderAt, n int64) error {
+// fsyncs and closes it, counting the bytes written in p (which may be nil).
+func CopyFile(fsys vfs.FS, dst string, src io.ReaderAt, n int64, p *Progress) error {
 	f, err := fsys.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
-	err = copyN(f, src, n)
+	err = copyN(f, src, n, p)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -234,7 +269,7 @@ func CopyFile(fsys vfs.FS, dst string, src io.ReaderAt, n int64) error {
 
 // WriteFile writes b to the new file dst, fsyncs and closes it.
 func WriteFile(fsys vfs.FS, dst string, b []byte) error {
-	return CopyFile(fsys, dst, readerAt(b), int64(len(b)))
+	return CopyFile(fsys, dst, readerAt(b), int64(len(b)), nil)
 }
 
 type readerAt []byte
@@ -250,7 +285,7 @@ func (r readerAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-func copyN(dst io.WriterAt, src io.ReaderAt, n int64) error {
+func copyN(dst io.WriterAt, src io.ReaderAt, n int64, p *Progress) error {
 	buf := make([]byte, min(n, 1<<20))
 	for off := int64(0); off < n; {
 		m := min(n-off, int64(len(buf)))
@@ -265,6 +300,7 @@ func copyN(dst io.WriterAt, src io.ReaderAt, n int64) error {
 			return err
 		}
 		off += m
+		p.copied(m)
 	}
 	return nil
 }

@@ -249,3 +249,22 @@ func TestSplitNumberedNamed(t *testing.T) {
 		t.Fatalf("SplitNumbered = %d, % x, %v", seq, state, err)
 	}
 }
+
+// A map with integer keys (a Rust HashMap<u32, String>) decodes into an
+// any as a map[any]any, and into a typed map; string keys give a
+// map[string]any.
+func TestDecodeMapKeys(t *testing.T) {
+	c := msgpacksnap.New()
+	var v any
+	if err := c.Decode(bytes.NewReader([]byte{0x92, 0x81, 0x01, 0xa1, 'a', 0x81, 0xa1, 'k', 0x02}), &v); err != nil {
+		t.Fatal(err)
+	}
+	want := []any{map[any]any{int8(1): "a"}, map[string]any{"k": int8(2)}}
+	if !reflect.DeepEqual(v, want) {
+		t.Fatalf("into an any: %#v, want %#v", v, want)
+	}
+	var m map[uint32]string
+	if err := c.Decode(bytes.NewReader([]byte{0x81, 0x01, 0xa1, 'a'}), &m); err != nil || m[1] != "a" {
+		t.Fatalf("into a typed map: %v, %v", m, err)
+	}
+}
