@@ -111,7 +111,8 @@
 // counts only Go snapshots). The crate's MessagePack snapshots,
 // DIR/snapshot_<seq in 20 digits> without an extension, are read the same
 // way when Options.Codec is a NumberedCodec for them (minisnap/msgpacksnap);
-// otherwise they are ignored.
+// otherwise they are listed (codec "msgpack") and restoring one fails with
+// ErrCodec, so that a Store never starts from an older snapshot in silence.
 // See docs/FORMAT.md for the full description.
 //
 // # Concurrency

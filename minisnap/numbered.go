@@ -49,16 +49,27 @@ func (s *Store) parseNumbered(name string) (entry, bool) {
 		if seq, ok := parseNumberedName(name, nc.NumberedExt()); ok {
 			return entry{name: name, seq: seq, numbered: true, encoded: true}, true
 		}
+	} else if seq, ok := parseNumberedName(name, ""); ok {
+		// The crate's MessagePack snapshot, which this Store cannot read:
+		// listed, so that restoring it fails with ErrCodec rather than
+		// silently starting from an older snapshot.
+		return entry{name: name, seq: seq, numbered: true, encoded: true}, true
 	}
 	return entry{}, false
 }
+
+// rmpCodecName is the codec name of the crate's MessagePack snapshots for
+// a Store whose codec cannot read them (minisnap/msgpacksnap's name).
+const rmpCodecName = "msgpack"
 
 // numberedInfo describes the numbered snapshot e from the directory
 // listing and the file's size and time; it does not read the file.
 func (s *Store) numberedInfo(e entry) (Info, error) {
 	codec := JSONCodec{}.Name()
-	if e.encoded {
+	if _, ok := s.codec.(NumberedCodec); ok && e.encoded {
 		codec = s.codec.Name()
+	} else if e.encoded {
+		codec = rmpCodecName
 	}
 	info := Info{
 		Seq:    e.seq,
@@ -91,6 +102,9 @@ func (s *Store) openNumbered(e entry) (Info, io.Closer, *verifyReader, error) {
 	info, err := s.numberedInfo(e)
 	if err != nil {
 		return info, nil, nil, err
+	}
+	if _, ok := s.codec.(NumberedCodec); e.encoded && !ok {
+		return info, nil, nil, fmt.Errorf("%w: %s is the Rust crate's MessagePack snapshot; open the store with the codec minisnap/msgpacksnap to read it", ErrCodec, info.Path)
 	}
 	f, err := s.fs.OpenFile(info.Path, os.O_RDONLY, 0)
 	if err != nil {

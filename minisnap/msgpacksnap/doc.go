@@ -8,7 +8,7 @@
 // snapshot.
 //
 //	store, err := minisnap.Open(dir, &minisnap.Options{Codec: msgpacksnap.New()})
-//	m, err := ministate.Open(dir, journal, registry, &ministate.Options{SnapshotCodec: msgpacksnap.New()})
+//	m, err := ministate.Open[State, Mutation](dir, "app.wal.jsonl", &ministate.Options{SnapshotCodec: msgpacksnap.New()})
 //
 // # Guarantees
 //

@@ -3,10 +3,12 @@
 package msgpacksnap_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/minisnap/msgpacksnap"
 	"github.com/mini-go/mini/ministate"
 )
@@ -40,6 +42,11 @@ func TestMinistateRustFolder(t *testing.T) {
 	write("test.wal.jsonl", []byte("// MINISTORE JOURNAL v0.1.4\n{\"to\":10}\n{\"to\":20}\n{\"to\":30}\n"))
 	// [2, [20, true]]: Config { version: 20, enabled: true } at seq 2.
 	write("snapshot_00000000000000000002", []byte{0x92, 0x02, 0x92, 0x14, 0xc3})
+	// Without the codec, Open refuses the folder (ErrCodec) rather than
+	// start from an older snapshot.
+	if _, err := ministate.Open[config, setVersion](dir, "test.wal.jsonl", nil); !errors.Is(err, minisnap.ErrCodec) {
+		t.Fatalf("Open without msgpacksnap: %v, want ErrCodec", err)
+	}
 	opts := &ministate.Options{SnapshotCodec: msgpacksnap.New()}
 
 	m, err := ministate.Open[config, setVersion](dir, "test.wal.jsonl", opts)

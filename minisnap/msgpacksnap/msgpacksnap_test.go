@@ -90,14 +90,23 @@ func TestRestoreRustSnapshots(t *testing.T) {
 	}
 }
 
-// Without the codec the crate's MessagePack files are not seen: the JSON
-// store finds no snapshot (and ministate replays the whole journal).
-func TestWithoutCodecNotRead(t *testing.T) {
+// Without the codec the crate's MessagePack files are still listed, and
+// restoring one fails with ErrCodec naming the file, rather than starting
+// from an older snapshot (or none) without a word.
+func TestWithoutCodecRefused(t *testing.T) {
 	dir := copyFixtures(t, snap10)
 	s := open(t, dir, nil)
 	var got appState
-	if _, err := s.Restore(&got); !errors.Is(err, minisnap.ErrNotFound) {
+	_, err := s.Restore(&got)
+	if !errors.Is(err, minisnap.ErrCodec) || !bytes.Contains([]byte(err.Error()), []byte(snap10)) {
 		t.Fatalf("Restore with the JSON codec: %v", err)
+	}
+	if _, _, err := s.RestoreLatestGood(&got); !errors.Is(err, minisnap.ErrCodec) {
+		t.Fatalf("RestoreLatestGood with the JSON codec: %v", err)
+	}
+	infos, err := s.List()
+	if err != nil || len(infos) != 1 || infos[0].Codec != "msgpack" || infos[0].Seq != 10 {
+		t.Fatalf("List = %+v, %v", infos, err)
 	}
 }
 
