@@ -47,9 +47,12 @@ type BackupInfo struct {
 //     (and perhaps some pushed during the call), and every dead letter
 //     whose move was done before it;
 //   - has the consumers' state as of the copy of the consumer journal:
-//     an ack that returned before Backup was called stays acked; a
-//     message acked later, or received and not yet acked then, is
-//     delivered again (at least once, as after a crash);
+//     an ack that returned before Backup was called stays acked; one
+//     made during the call is in the copy or not (its record is durable
+//     before Ack returns, and Ack may then take a checkpoint: a copy made
+//     meanwhile holds it, as a crash then would); a message acked after
+//     Backup returned, or received and not yet acked, is delivered again
+//     (at least once, as after a crash);
 //   - a message moved to the dead-letter queue during the call may be in
 //     the copy's dead-letter queue and also still unresolved in the
 //     queue: it is then delivered again (Open completes the move only for
