@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,4 +179,23 @@ func restoredCopy(tb testing.TB, f *fsm[ledger, add]) (*fsm[ledger, add], error)
 	}
 	g := newFSM(newTestCodec(tb), testutil.Quiet())
 	return g, g.Restore(sink.reader())
+}
+
+// runUntil starts n goroutines in wg, each calling step until stop is
+// closed or step returns false.
+func runUntil(wg *sync.WaitGroup, stop <-chan struct{}, n int, step func() bool) {
+	for range n {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if !step() {
+					return
+				}
+			}
+		})
+	}
 }

@@ -95,6 +95,34 @@ func (g *syncGate) open() {
 	}
 }
 
+// leaderHeld starts a gated cluster whose leader has applied ID 1, holds
+// the leader's fsync, and runs apply (of ID 2) on the leader in the
+// background; it returns once every follower has stored the log, with the
+// leader's gate and the channel that gets apply's error.
+func leaderHeld(t *testing.T, apply func(l *node) error) (*cluster, *node, *syncGate, <-chan error) {
+	t.Helper()
+	c, gates := gatedCluster(t)
+	l := c.leader()
+	if _, err := l.Apply(add{ID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := l.logs.LastIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gates[l.ID()]
+	g.hold.Store(true)
+	done := make(chan error, 1)
+	go func() { done <- apply(l) }()
+	for _, m := range c.followers(l) {
+		waitFor(t, m.ID()+" to store the log", func() bool {
+			n, _ := m.logs.LastIndex()
+			return n > before
+		})
+	}
+	return c, l, g, done
+}
+
 func hasID(m *node, id int) (found bool) {
 	m.View(func(s *ledger) { found = slices.Contains(s.IDs, id) })
 	return found
@@ -207,33 +235,15 @@ func TestLeaderSyncFails(t *testing.T) {
 // say the outcome is unknown (a retry with the same ID is then safe), not
 // that the mutation was refused for good.
 func TestLeaderSyncFailsOutcomeUnknown(t *testing.T) {
-	c, gates := gatedCluster(t)
-	l := c.leader()
-	if _, err := l.Apply(add{ID: 1}); err != nil {
-		t.Fatal(err)
-	}
-	g := gates[l.ID()]
-	before, err := l.logs.LastIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Hold the leader's fsync until the followers stored the log, then
 	// fail it.
-	g.hold.Store(true)
-	done := make(chan error, 1)
-	go func() {
+	c, l, g, done := leaderHeld(t, func(l *node) error {
 		_, _, err := l.ApplyWithID("two", add{ID: 2})
-		done <- err
-	}()
-	for _, m := range c.followers(l) {
-		waitFor(t, m.ID()+" to store the log", func() bool {
-			n, _ := m.logs.LastIndex()
-			return n > before
-		})
-	}
+		return err
+	})
 	g.fail.Store(true)
 	g.open()
-	err = <-done
+	err := <-done
 	if !errors.Is(err, ErrFailed) {
 		t.Fatalf("Apply with the leader's fsync failing: %v, want ErrFailed", err)
 	}
@@ -457,28 +467,10 @@ func TestLazySyncBookkeeping(t *testing.T) {
 // old leader, now a follower, applies it only once its own copy is
 // durable; the Apply on it succeeds or reports an unknown outcome.
 func TestLeaderSyncLeadershipLost(t *testing.T) {
-	c, gates := gatedCluster(t)
-	l := c.leader()
-	if _, err := l.Apply(add{ID: 1}); err != nil {
-		t.Fatal(err)
-	}
-	before, err := l.logs.LastIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := gates[l.ID()]
-	g.hold.Store(true)
-	done := make(chan error, 1)
-	go func() {
+	c, l, g, done := leaderHeld(t, func(l *node) error {
 		_, err := l.Apply(add{ID: 2})
-		done <- err
-	}()
-	for _, m := range c.followers(l) {
-		waitFor(t, m.ID()+" to store the log", func() bool {
-			n, _ := m.logs.LastIndex()
-			return n > before
-		})
-	}
+		return err
+	})
 	if err := l.raft.LeadershipTransfer().Error(); err != nil {
 		t.Fatal(err)
 	}
@@ -516,33 +508,22 @@ func TestLeaderSyncFailsUnderLoad(t *testing.T) {
 		next    atomic.Int64
 	)
 	stop := make(chan struct{})
-	for range 6 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				id := int(next.Add(1))
-				seq, err := l.Apply(add{ID: id})
-				mu.Lock()
-				switch {
-				case err == nil:
-					acked[id] = seq
-				case !errors.Is(err, ErrOutcomeUnknown):
-					refused = append(refused, id)
-					if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrFailed) && !errors.Is(err, ErrClosed) {
-						t.Errorf("apply %d: %v", id, err)
-					}
-				}
-				mu.Unlock()
-				if errors.Is(err, ErrNotLeader) {
-					return // it stepped down
-				}
+	runUntil(&wg, stop, 6, func() bool {
+		id := int(next.Add(1))
+		seq, err := l.Apply(add{ID: id})
+		mu.Lock()
+		switch {
+		case err == nil:
+			acked[id] = seq
+		case !errors.Is(err, ErrOutcomeUnknown):
+			refused = append(refused, id)
+			if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrFailed) && !errors.Is(err, ErrClosed) {
+				t.Errorf("apply %d: %v", id, err)
 			}
-		})
-	}
+		}
+		mu.Unlock()
+		return !errors.Is(err, ErrNotLeader) // it stepped down
+	})
 	waitFor(t, "some mutations to be acknowledged", func() bool {
 		mu.Lock()
 		defer mu.Unlock()

@@ -461,34 +461,26 @@ func TestLogStoreConcurrent(t *testing.T) {
 	const n = 400
 	var wg sync.WaitGroup
 	done := make(chan struct{})
-	for range 3 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				first, _ := l.FirstIndex()
-				last, _ := l.LastIndex()
-				for idx := first; idx <= last && idx > 0; idx++ {
-					var got raft.Log
-					err := l.GetLog(idx, &got)
-					if err == raft.ErrLogNotFound {
-						continue // compacted meanwhile
-					}
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if !sameLog(&got, testLog(idx)) {
-						t.Errorf("GetLog(%d) = %+v", idx, got)
-						return
-					}
-				}
+	runUntil(&wg, done, 3, func() bool {
+		first, _ := l.FirstIndex()
+		last, _ := l.LastIndex()
+		for idx := first; idx <= last && idx > 0; idx++ {
+			var got raft.Log
+			err := l.GetLog(idx, &got)
+			if err == raft.ErrLogNotFound {
+				continue // compacted meanwhile
 			}
-		})
-	}
+			if err != nil {
+				t.Error(err)
+				return false
+			}
+			if !sameLog(&got, testLog(idx)) {
+				t.Errorf("GetLog(%d) = %+v", idx, got)
+				return false
+			}
+		}
+		return true
+	})
 	wg.Go(func() {
 		for i := uint64(1); i <= n; i += 4 {
 			if err := l.StoreLogs(testLogs(i, i+3)); err != nil {
