@@ -199,32 +199,16 @@ func Backup(dir, dst string, opts *Options) (info BackupInfo, err error) {
 	} else if !ok {
 		return BackupInfo{}, fmt.Errorf("miniqueue: backup: no queue in %s: %w", dir, fs.ErrNotExist)
 	}
-	live := false
-	lock, err := fsys.Lock(filepath.Join(dir, lockFile))
-	switch {
-	case err == nil:
-	case errors.Is(err, vfs.ErrLocked):
-		live = true
-	default:
-		return BackupInfo{}, fmt.Errorf("miniqueue: lock %s: %w", dir, err)
-	}
 	// The lock is held for the copy, and let go before it is published:
 	// a failure to let go fails the Backup before dst exists.
-	unlock := func() error {
-		if lock == nil {
-			return nil
-		}
-		l := lock
-		lock = nil
-		if err := l.Close(); err != nil {
-			return fmt.Errorf("miniqueue: unlock %s: %w", dir, err)
-		}
-		return nil
+	lock, live, err := backup.LockSource(fsys, filepath.Join(dir, lockFile), "miniqueue", dir)
+	if err != nil {
+		return BackupInfo{}, err
 	}
-	defer unlock()
+	defer lock.Release()
 	tmp, err := backup.Run(fsys, dst, func(tmp string) (err error) {
 		info, err = backupFolder(fsys, dir, tmp, live, false, p)
-		if uerr := unlock(); err == nil {
+		if uerr := lock.Release(); err == nil {
 			err = uerr
 		}
 		return err

@@ -76,13 +76,7 @@ func TestBackupErrorSweep(t *testing.T) {
 					return
 				}
 				where := fmt.Sprintf("op %d (%v) failed: %v", in.K, in.Op(), err)
-				powerLoss := in.Mem.CrashClone(vfs.CrashOptions{})
-				if testutil.BackupLooksWhole(t, in.Mem, "/bk") {
-					t.Fatalf("%s: /bk looks like a whole copy", where)
-				}
-				if testutil.BackupLooksWhole(t, powerLoss, "/bk") {
-					t.Fatalf("%s, then power loss: /bk looks like a whole copy", where)
-				}
+				powerLoss := testutil.FailedBackupNotWhole(t, in.Mem, "/bk", where)
 				disks := []*vfs.Mem{in.Mem}
 				if in.K%4 == 0 || crashtest.Raised() || hasDir(t, powerLoss, "/bk") {
 					disks = append(disks, powerLoss) // every 4th run, and every one that left a /bk behind

@@ -202,46 +202,25 @@ func Backup(dir, journalFile, dst string, opts *Options) (info BackupInfo, err e
 	} else if !ok {
 		return BackupInfo{}, fmt.Errorf("ministate: backup: no journal at %s: %w", journal, fs.ErrNotExist)
 	}
-	live := false
-	lock, err := fsys.Lock(journal + ".lock")
-	switch {
-	case err == nil:
-	case errors.Is(err, vfs.ErrLocked):
-		live = true
-	default:
-		return BackupInfo{}, fmt.Errorf("ministate: lock %s: %w", journal, err)
-	}
 	// The lock is held for the copy, and let go before it is published:
 	// a failure to let go fails the Backup before dst exists.
-	unlock := func() error {
-		if lock == nil {
-			return nil
-		}
-		l := lock
-		lock = nil
-		if err := l.Close(); err != nil {
-			return fmt.Errorf("ministate: unlock %s: %w", journal, err)
-		}
-		return nil
-	}
-	defer unlock()
-	tmp, err := backup.Begin(fsys, dst)
+	lock, live, err := backup.LockSource(fsys, journal+".lock", "ministate", journal)
 	if err != nil {
-		return BackupInfo{}, fmt.Errorf("ministate: backup to %s: %w", dst, err)
+		return BackupInfo{}, err
 	}
+	defer lock.Release()
 	var p *backup.Progress
 	if opts != nil {
 		p = backup.NewProgress(opts.BackupProgress)
 	}
-	info, err = backupFolder(fsys, codec, dir, journal, tmp, live, p)
-	if uerr := unlock(); err == nil {
-		err = uerr
-	}
-	if err == nil {
-		err = backup.Finish(fsys, tmp, dst)
-	}
+	tmp, err := backup.Run(fsys, dst, func(tmp string) (err error) {
+		info, err = backupFolder(fsys, codec, dir, journal, tmp, live, p)
+		if uerr := lock.Release(); err == nil {
+			err = uerr
+		}
+		return err
+	})
 	if err != nil {
-		backup.Abort(fsys, tmp)
 		return BackupInfo{}, fmt.Errorf("ministate: backup to %s: %w", dst, err)
 	}
 	info.Live = live

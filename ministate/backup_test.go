@@ -163,20 +163,7 @@ func TestBackupClosed(t *testing.T) {
 // TestBackupCrash cuts the power at every operation of a Backup: the
 // destination is missing or a whole copy that opens to the state.
 func TestBackupCrash(t *testing.T) {
-	build := func(fsys vfs.FS) {
-		m := mustOpen[Tape, Push](t, "/s", "tape.log", memOptions(fsys, ministate.Options{MaxSegmentBytes: 300}))
-		for i := range 8 {
-			mustApply(t, m, Push{i})
-			if i == 5 {
-				if _, err := m.Compact(); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		if err := m.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	build := func(fsys vfs.FS) { buildTape(t, fsys, ministate.Options{}) }
 	check := func(disk vfs.FS, where string) {
 		t.Helper()
 		if ok, _ := vfs.Exists(disk, "/bk"); !ok {

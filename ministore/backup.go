@@ -212,20 +212,15 @@ func backupPath(fsys vfs.FS, path, dir string, p *backup.Progress) (_ BackupInfo
 	} else if len(r.files) == 0 {
 		return BackupInfo{}, fmt.Errorf("ministore: backup: no journal at %s: %w", path, fs.ErrNotExist)
 	}
-	live := false
-	lock, err := fsys.Lock(path + ".lock")
-	switch {
-	case err == nil:
-		defer func() {
-			if cerr := lock.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("ministore: unlock %s: %w", path, cerr)
-			}
-		}()
-	case errors.Is(err, vfs.ErrLocked):
-		live = true
-	default:
-		return BackupInfo{}, fmt.Errorf("ministore: lock %s: %w", path, err)
+	lock, live, err := backup.LockSource(fsys, path+".lock", "ministore", path)
+	if err != nil {
+		return BackupInfo{}, err
 	}
+	defer func() {
+		if uerr := lock.Release(); err == nil && uerr != nil {
+			err = uerr
+		}
+	}()
 	tries := 1
 	if live {
 		tries = maxLiveTries

@@ -290,20 +290,7 @@ func TestBackupDamage(t *testing.T) {
 // the next Backup to it succeeds.
 func TestBackupCrash(t *testing.T) {
 	const n = 40
-	build := func(mem *vfs.Mem) {
-		s, err := Open[kv]("/src/j.log", quietOptions(Options{MaxSegmentBytes: 512}, mem))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range n {
-			if _, err := s.Append(kv{V: i}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	build := func(mem *vfs.Mem) { buildBackupSource(t, mem, n) }
 	check := func(disk vfs.FS, where string) {
 		t.Helper()
 		if ok, _ := vfs.Exists(disk, "/bk"); !ok {

@@ -80,3 +80,18 @@ func BackupLooksWhole(tb testing.TB, fsys vfs.FS, dst string) bool {
 	}
 	return !slices.Contains(names, backup.MarkerFile)
 }
+
+// FailedBackupNotWhole checks that a Backup that failed (where says how)
+// left nothing at dst that looks like a whole copy, on mem and on mem after
+// a power loss; it returns the power-loss copy.
+func FailedBackupNotWhole(tb testing.TB, mem *vfs.Mem, dst, where string) *vfs.Mem {
+	tb.Helper()
+	powerLoss := mem.CrashClone(vfs.CrashOptions{})
+	if BackupLooksWhole(tb, mem, dst) {
+		tb.Fatalf("%s: %s looks like a whole copy", where, dst)
+	}
+	if BackupLooksWhole(tb, powerLoss, dst) {
+		tb.Fatalf("%s, then power loss: %s looks like a whole copy", where, dst)
+	}
+	return powerLoss
+}
