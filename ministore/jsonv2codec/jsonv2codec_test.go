@@ -3,6 +3,7 @@
 package jsonv2codec_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -233,7 +234,9 @@ type benchRec struct {
 
 // BenchmarkReplay reads a journal of 200,000 ~100-byte records with
 // Records, decoding each into a struct, with each codec in one run; the
-// journal is written once, by encoding/json.
+// journal is written once, by encoding/json. The raw sub-benchmark reads the
+// same journal as json.RawMessage (framing and CRC checked, nothing decoded):
+// it is the reference the typed rates are compared with, as ratios in one run.
 func BenchmarkReplay(b *testing.B) {
 	const n = 200_000
 	path := filepath.Join(b.TempDir(), "j.log")
@@ -253,6 +256,19 @@ func BenchmarkReplay(b *testing.B) {
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
+	b.Run("raw", func(b *testing.B) {
+		count := 0
+		for b.Loop() {
+			for _, err := range ministore.Records[json.RawMessage](path, 1) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				count++
+			}
+		}
+		b.ReportMetric(float64(count)/b.Elapsed().Seconds(), "records/s")
+		b.ReportMetric(0, "ns/op")
+	})
 	for _, c := range codecs {
 		b.Run(filepath.Base(c.name), func(b *testing.B) {
 			opts := &ministore.Options{Codec: c.codec}
