@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/raft"
 	raftbench "github.com/hashicorp/raft/bench"
 
-	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/vfs"
 )
 
@@ -51,7 +50,7 @@ func BenchmarkLogStore_GetLog(b *testing.B)     { raftbench.GetLog(b, openLogSto
 // GetLog with the cache off: every call reads the record from the file and
 // decodes it.
 func BenchmarkLogStore_GetLogUncached(b *testing.B) {
-	raftbench.GetLog(b, openLogStore(b, &StoreOptions{Logger: testutil.Quiet(), CacheLogs: -1}))
+	raftbench.GetLog(b, openLogStore(b, &StoreOptions{CacheLogs: -1}))
 }
 
 func BenchmarkLogStore_StoreLog(b *testing.B)  { raftbench.StoreLog(b, skipZero{openLogStore(b, nil)}) }
@@ -69,7 +68,7 @@ func BenchmarkStableStore_GetUint64(b *testing.B) { raftbench.GetUint64(b, openS
 // is the CPU cost of encoding and appending, which adds to every fsync'd
 // StoreLogs.
 func BenchmarkLogStore_StoreLogsCPU(b *testing.B) {
-	l := openLogStore(b, &StoreOptions{Logger: testutil.Quiet(), FS: noSyncFS{vfs.OS}})
+	l := openLogStore(b, quietOpts(noSyncFS{vfs.OS}))
 	logs := []*raft.Log{{Data: []byte("data")}, {Data: []byte("data")}, {Data: []byte("data")}}
 	var next uint64 = 1
 	for b.Loop() {

@@ -297,6 +297,15 @@ func (c *cluster) converge(acked map[int]uint64) ledger {
 	return ref
 }
 
+// convergeTo is converge, then checks that the state holds exactly ids,
+// in this order.
+func (c *cluster) convergeTo(acked map[int]uint64, ids ...int) {
+	c.t.Helper()
+	if st := c.converge(acked); !slices.Equal(st.IDs, ids) {
+		c.t.Fatalf("state %v, want %v", st.IDs, ids)
+	}
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -508,10 +517,7 @@ func TestClusterValidateAndFail(t *testing.T) {
 	if _, err := leader.ApplyBatch(); !errors.Is(err, ministate.ErrEmptyBatch) {
 		t.Fatalf("empty batch: %v", err)
 	}
-	st := c.converge(map[int]uint64{5: seq, 6: seq})
-	if !slices.Equal(st.IDs, []int{5, 6}) {
-		t.Fatalf("state %v, want [5 6]", st.IDs)
-	}
+	c.convergeTo(map[int]uint64{5: seq, 6: seq}, 5, 6)
 	if _, err := leader.Apply(add{ID: 7, Boom: true}); !errors.Is(err, ErrFailed) {
 		t.Fatalf("panicking mutation: %v", err)
 	}

@@ -39,6 +39,11 @@ func (i Inc) Apply(c *Counter) { c.Value += i.By }
 //	pool := x509.NewCertPool()
 //	pool.AppendCertsFromPEM(caPEM) // ca.pem
 //	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}
+//
+// Concurrent Applies on the leader share raft logs (Options.ApplyGroup):
+// each returns its own result, and calls of one log return its index.
+// Options.Codec decodes the mutations with a faster JSON codec; the logs
+// hold the same JSON as with encoding/json.
 func ExampleOpen() {
 	dir, _ := os.MkdirTemp("", "miniraft-example-")
 	defer os.RemoveAll(dir)
@@ -61,6 +66,7 @@ func ExampleOpen() {
 		TLS:       tlsConf,
 		Bootstrap: true,
 		Raft:      conf,
+		Codec:     jsonv2codec.New(),
 		Logger:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -70,16 +76,23 @@ func ExampleOpen() {
 	if _, _, err := m.WaitLeader(10 * time.Second); err != nil {
 		log.Fatal(err)
 	}
-	for _, by := range []int{10, 5} {
-		if _, err := m.Apply(Inc{By: by}); err != nil {
-			log.Fatal(err)
-		}
+	before := m.Sequence()
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			if _, err := m.Apply(Inc{By: 1}); err != nil {
+				log.Fatal(err)
+			}
+		})
 	}
+	wg.Wait()
 	m.View(func(c *Counter) { fmt.Println("value:", c.Value) })
+	fmt.Println("fewer logs than calls:", m.Sequence()-before < 100)
 	servers, _ := m.Servers()
 	fmt.Println("members:", len(servers), "leader:", m.IsLeader())
 	// Output:
-	// value: 15
+	// value: 100
+	// fewer logs than calls: true
 	// members: 1 leader: true
 }
 
@@ -143,48 +156,4 @@ func ExampleStableStore() {
 	fmt.Println(term, string(vote), err)
 	// Output:
 	// 7 n2 not found
-}
-
-// Concurrent Applies on the leader share raft logs (Options.ApplyGroup):
-// each returns its own result, and calls of one log return its index.
-// Options.Codec decodes the mutations with a faster JSON codec; the logs
-// hold the same JSON as with encoding/json.
-func ExampleOptions_applyGroup() {
-	dir, _ := os.MkdirTemp("", "miniraft-example-")
-	defer os.RemoveAll(dir)
-	conf := raft.DefaultConfig()
-	conf.HeartbeatTimeout = 100 * time.Millisecond
-	conf.ElectionTimeout = 100 * time.Millisecond
-	conf.LeaderLeaseTimeout = 50 * time.Millisecond
-	m, err := miniraft.Open[Counter, Inc](filepath.Join(dir, "n1"), &miniraft.Options{
-		ID:            "n1",
-		Bind:          "127.0.0.1:0",
-		InsecureNoTLS: true, // an example on loopback; use TLS
-		Bootstrap:     true,
-		Raft:          conf,
-		Codec:         jsonv2codec.New(),
-		Logger:        slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer m.Close()
-	if _, _, err := m.WaitLeader(10 * time.Second); err != nil {
-		log.Fatal(err)
-	}
-	before := m.Sequence()
-	var wg sync.WaitGroup
-	for range 100 {
-		wg.Go(func() {
-			if _, err := m.Apply(Inc{By: 1}); err != nil {
-				log.Fatal(err)
-			}
-		})
-	}
-	wg.Wait()
-	m.View(func(c *Counter) { fmt.Println("value:", c.Value) })
-	fmt.Println("fewer logs than calls:", m.Sequence()-before < 100)
-	// Output:
-	// value: 100
-	// fewer logs than calls: true
 }

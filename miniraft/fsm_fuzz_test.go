@@ -5,8 +5,6 @@ package miniraft
 import (
 	"slices"
 	"testing"
-
-	"github.com/mini-go/mini/internal/testutil"
 )
 
 // FuzzRestore feeds the fsm's snapshot parser arbitrary bytes: it returns
@@ -18,7 +16,7 @@ func FuzzRestore(f *testing.F) {
 	f.Add([]byte(`{"seq":9,"state":null,"requests":[{"id":"a","seq":3},{"id":"a","seq":4}]}`))
 	f.Add([]byte(`{"seq":1`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a := newFSM(newTestCodec(t), testutil.Quiet())
+		a := newTestFSM(t)
 		if err := a.Restore(readCloser(string(data))); err != nil {
 			return
 		}

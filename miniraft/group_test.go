@@ -14,7 +14,6 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/vfs"
 )
@@ -50,7 +49,7 @@ func TestGroupLogAppliesLikeSeparateLogs(t *testing.T) {
 	}
 
 	// One log per call, at indexes 2, 3, ...
-	sep := newFSM(c, testutil.Quiet())
+	sep := newTestFSM(t)
 	sep.Apply(pre)
 	var want []any
 	for i, cl := range calls {
@@ -60,7 +59,7 @@ func TestGroupLogAppliesLikeSeparateLogs(t *testing.T) {
 	}
 
 	// All calls in one group log at index 2.
-	grp := newFSM(c, testutil.Quiet())
+	grp := newTestFSM(t)
 	grp.Apply(pre)
 	recs := make([][]byte, len(calls))
 	rids := make([]string, len(calls))
@@ -133,9 +132,8 @@ func mustExt(t *testing.T, rid string) []byte {
 // A group whose data does not split into its calls refuses every call,
 // changes nothing, and still records the request IDs with the refusal.
 func TestGroupLogBadData(t *testing.T) {
-	c := newTestCodec(t)
 	for _, data := range []string{`[{"id":1}]`, `[{"id":1},{"id":2},{"id":3}]`, `{"id":1}`, `[{"id":1},{"id":2}`, `[{"id":1},,{"id":2}]`, `[{"id":1},{"id":2}] x`, ``} {
-		f := newFSM(c, testutil.Quiet())
+		f := newTestFSM(t)
 		l := &raft.Log{Index: 5, Data: []byte(data), Extensions: encodeGroupExt([]string{"x", ""})}
 		got, ok := f.Apply(l).(groupResult)
 		if !ok || len(got) != 2 {
@@ -153,7 +151,7 @@ func TestGroupLogBadData(t *testing.T) {
 	// Extensions that say group but do not agree with themselves refuse
 	// the log.
 	for _, ext := range []string{`{"group":2,"rids":["a"]}`, `{"group":-1}`, `{"group":1,"rid":"a"}`, `{"rids":["a"]}`, `{"group":100000}`} {
-		f := newFSM(c, testutil.Quiet())
+		f := newTestFSM(t)
 		r := f.Apply(&raft.Log{Index: 3, Data: []byte(`[{"id":1}]`), Extensions: []byte(ext)})
 		if err, ok := r.(error); !ok || !errors.Is(err, ministate.ErrRefused) {
 			t.Fatalf("%s: %v", ext, r)
@@ -402,15 +400,11 @@ func TestGroupQueuedCallsFailExactly(t *testing.T) {
 		queued <- err
 	}()
 	// Let call 5 reach the queue, then close.
-	for {
+	waitFor(t, "call 5 to reach the queue", func() bool {
 		m.group.mu.Lock()
-		n := len(m.group.queue)
-		m.group.mu.Unlock()
-		if n > 0 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer m.group.mu.Unlock()
+		return len(m.group.queue) > 0
+	})
 	closed := make(chan error, 1)
 	go func() { closed <- m.shutdown() }()
 	if err := <-queued; !errors.Is(err, ErrClosed) || errors.Is(err, ErrOutcomeUnknown) {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -32,27 +33,39 @@ func nodeTLS(id string) *tls.Config { return testcert.Must(testCA.Config(id)) }
 
 func quietOpts(fsys vfs.FS) *StoreOptions { return &StoreOptions{Logger: testutil.Quiet(), FS: fsys} }
 
-func openLogStore(tb testing.TB, opts *StoreOptions) *LogStore {
-	tb.Helper()
+// storeOpts returns a copy of opts (nil: the defaults) with a quiet Logger
+// if it has none.
+func storeOpts(opts *StoreOptions) *StoreOptions {
 	if opts == nil {
-		opts = quietOpts(nil)
+		return quietOpts(nil)
 	}
-	l, err := OpenLogStore(filepath.Join(tb.TempDir(), "raft.log"), opts)
-	if err != nil {
-		tb.Fatal(err)
+	o := *opts
+	if o.Logger == nil {
+		o.Logger = testutil.Quiet()
 	}
-	tb.Cleanup(func() { l.Close() })
-	return l
+	return &o
 }
 
-func openStableStore(tb testing.TB) *StableStore {
+// openStore opens a store with open in a new temporary folder, with
+// storeOpts(opts), and closes it at the end of the test.
+func openStore[T io.Closer](tb testing.TB, open func(string, *StoreOptions) (T, error), name string, opts *StoreOptions) T {
 	tb.Helper()
-	s, err := OpenStableStore(filepath.Join(tb.TempDir(), "stable.log"), quietOpts(nil))
+	s, err := open(filepath.Join(tb.TempDir(), name), storeOpts(opts))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { s.Close() })
 	return s
+}
+
+func openLogStore(tb testing.TB, opts *StoreOptions) *LogStore {
+	tb.Helper()
+	return openStore(tb, OpenLogStore, "raft.log", opts)
+}
+
+func openStableStore(tb testing.TB) *StableStore {
+	tb.Helper()
+	return openStore(tb, OpenStableStore, "stable.log", nil)
 }
 
 // mustStore stores testLogs(from, to) in l.
@@ -177,9 +190,12 @@ func restoredCopy(tb testing.TB, f *fsm[ledger, add]) (*fsm[ledger, add], error)
 	if err := snap.Persist(sink); err != nil {
 		tb.Fatal(err)
 	}
-	g := newFSM(newTestCodec(tb), testutil.Quiet())
+	g := newTestFSM(tb)
 	return g, g.Restore(sink.reader())
 }
+
+// newTestFSM returns an empty fsm of the test state with the default codec.
+func newTestFSM(tb testing.TB) *fsm[ledger, add] { return newFSM(newTestCodec(tb), testutil.Quiet()) }
 
 // runUntil starts n goroutines in wg, each calling step until stop is
 // closed or step returns false.

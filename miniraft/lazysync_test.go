@@ -17,7 +17,6 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/vfs"
 )
 
@@ -378,7 +377,7 @@ func TestLazySyncBookkeeping(t *testing.T) {
 	// journal takes no write during an fsync).
 	afterSyncHook = func() { time.Sleep(rand.N(300 * time.Microsecond)) }
 	defer func() { afterSyncHook = nil }() // after Close (deferred later) ends the syncer
-	l, err := OpenLogStore(path, &StoreOptions{Logger: testutil.Quiet(), FS: mem})
+	l, err := OpenLogStore(path, quietOpts(mem))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +439,7 @@ func TestLazySyncBookkeeping(t *testing.T) {
 		}
 		checks++
 		crash := mem.CrashClone(vfs.CrashOptions{})
-		c, err := OpenLogStore(path, &StoreOptions{Logger: testutil.Quiet(), FS: crash})
+		c, err := OpenLogStore(path, quietOpts(crash))
 		if err != nil {
 			t.Fatalf("step %d: open after power loss: %v", step, err)
 		}

@@ -9,11 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/raft"
 
-	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministore"
 )
 
@@ -40,7 +38,7 @@ func TestLogStore_Implements(t *testing.T) {
 
 func TestLogStore_FirstIndex(t *testing.T) {
 	for _, cache := range []int{0, -1} {
-		l := openLogStore(t, &StoreOptions{Logger: testutil.Quiet(), CacheLogs: cache})
+		l := openLogStore(t, &StoreOptions{CacheLogs: cache})
 		mustIndexes(t, l, 0, 0)
 		mustStore(t, l, 1, 3)
 		if idx, err := l.FirstIndex(); err != nil || idx != 1 {
@@ -62,7 +60,7 @@ func TestLogStore_LastIndex(t *testing.T) {
 
 func TestLogStore_GetLog(t *testing.T) {
 	for _, cache := range []int{0, -1} {
-		l := openLogStore(t, &StoreOptions{Logger: testutil.Quiet(), CacheLogs: cache})
+		l := openLogStore(t, &StoreOptions{CacheLogs: cache})
 		var got raft.Log
 		if err := l.GetLog(1, &got); err != raft.ErrLogNotFound {
 			t.Fatalf("GetLog on an empty store: %v, want raft.ErrLogNotFound", err)
@@ -115,7 +113,7 @@ func TestLogStore_DeleteRange(t *testing.T) {
 // segment files below it; it rewrites no file, and the deletion holds
 // after reopening.
 func TestLogStoreFrontDeleteCopiesNothing(t *testing.T) {
-	opts := &StoreOptions{Logger: testutil.Quiet(), MaxSegmentBytes: 1000}
+	opts := &StoreOptions{MaxSegmentBytes: 1000}
 	l := openLogStore(t, opts)
 	for i := uint64(1); i <= 100; i += 10 {
 		mustStore(t, l, i, i+9)
@@ -259,10 +257,7 @@ func reopenLog(t *testing.T, l *LogStore, opts *StoreOptions) *LogStore {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if opts == nil {
-		opts = quietOpts(nil)
-	}
-	l2, err := OpenLogStore(l.Path(), opts)
+	l2, err := OpenLogStore(l.Path(), storeOpts(opts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,8 +266,8 @@ func reopenLog(t *testing.T, l *LogStore, opts *StoreOptions) *LogStore {
 }
 
 func TestLogStoreLifecycle(t *testing.T) {
-	l := openLogStore(t, &StoreOptions{Logger: testutil.Quiet(), MaxSegmentBytes: 400, CacheLogs: 8})
-	opts := &StoreOptions{Logger: testutil.Quiet(), MaxSegmentBytes: 400, CacheLogs: 8}
+	l := openLogStore(t, &StoreOptions{MaxSegmentBytes: 400, CacheLogs: 8})
+	opts := &StoreOptions{MaxSegmentBytes: 400, CacheLogs: 8}
 	all := testLogs(1, 60)
 	for i := 0; i < 60; i += 6 {
 		if err := l.StoreLogs(all[i : i+6]); err != nil {
@@ -457,7 +452,7 @@ func TestLogStoreLocked(t *testing.T) {
 // Raft reads logs from its replication goroutines while its main loop
 // stores and its snapshot loop compacts.
 func TestLogStoreConcurrent(t *testing.T) {
-	l := openLogStore(t, &StoreOptions{Logger: testutil.Quiet(), CacheLogs: 16, MaxSegmentBytes: 2000})
+	l := openLogStore(t, &StoreOptions{CacheLogs: 16, MaxSegmentBytes: 2000})
 	const n = 400
 	var wg sync.WaitGroup
 	done := make(chan struct{})
@@ -481,7 +476,8 @@ func TestLogStoreConcurrent(t *testing.T) {
 		}
 		return true
 	})
-	wg.Go(func() {
+	var writers sync.WaitGroup
+	writers.Go(func() {
 		for i := uint64(1); i <= n; i += 4 {
 			if err := l.StoreLogs(testLogs(i, i+3)); err != nil {
 				t.Error(err)
@@ -489,7 +485,7 @@ func TestLogStoreConcurrent(t *testing.T) {
 			}
 		}
 	})
-	wg.Go(func() {
+	writers.Go(func() {
 		for i := uint64(0); i < 20; i++ {
 			last, _ := l.LastIndex()
 			if last > 40 {
@@ -500,13 +496,7 @@ func TestLogStoreConcurrent(t *testing.T) {
 			}
 		}
 	})
-	for {
-		last, _ := l.LastIndex()
-		if last == n || t.Failed() {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	writers.Wait()
 	close(done)
 	wg.Wait()
 	mustLogs(t, l, testLogs(n-39, n))

@@ -18,7 +18,6 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/mini-go/mini/internal/testutil"
 	"github.com/mini-go/mini/ministate"
 )
 
@@ -128,10 +127,7 @@ func TestForwardCutIsOutcomeUnknown(t *testing.T) {
 		release()
 	}
 	// Both were applied, though the error said the outcome was unknown.
-	st := c.converge(nil)
-	if !slices.Equal(st.IDs, []int{10, 20}) {
-		t.Fatalf("state %v, want [10 20]", st.IDs)
-	}
+	c.convergeTo(nil, 10, 20)
 	// The retry with the ID, through the follower and on the leader.
 	for _, m := range []*node{f, leader} {
 		seq, dup, err := m.ApplyWithID("req-20", add{ID: 20, Wait: true})
@@ -143,10 +139,7 @@ func TestForwardCutIsOutcomeUnknown(t *testing.T) {
 	if err != nil || dup {
 		t.Fatalf("a new ID: seq %d dup %v err %v", seq, dup, err)
 	}
-	st = c.converge(map[int]uint64{30: seq})
-	if !slices.Equal(st.IDs, []int{10, 20, 30}) {
-		t.Fatalf("state %v, want [10 20 30]: a retry was applied twice", st.IDs)
-	}
+	c.convergeTo(map[int]uint64{30: seq}, 10, 20, 30) // not 20 twice
 }
 
 // ApplyWithID: a retry returns the first result, a refusal included, on
@@ -187,10 +180,7 @@ func TestApplyWithID(t *testing.T) {
 			t.Fatalf("ApplyWithID(%q) accepted", bad)
 		}
 	}
-	st := c.converge(map[int]uint64{1: seq, 2: bseq, 3: bseq})
-	if !slices.Equal(st.IDs, []int{1, 2, 3}) {
-		t.Fatalf("state %v, want [1 2 3]", st.IDs)
-	}
+	c.convergeTo(map[int]uint64{1: seq, 2: bseq, 3: bseq}, 1, 2, 3)
 	// Every node remembers the same IDs (a snapshot and a restart too).
 	leader.CreateSnapshot()
 	for id := range c.nodes {
@@ -218,7 +208,7 @@ func logWithID(t *testing.T, index uint64, n int, rid string) *raft.Log {
 // The window holds the last RequestIDWindow IDs, in log order, in
 // snapshots too; a snapshot without any (older than request IDs) restores.
 func TestRequestWindow(t *testing.T) {
-	f := newFSM(newTestCodec(t), testutil.Quiet())
+	f := newTestFSM(t)
 	var idx uint64
 	apply := func(n int, rid string) any {
 		idx++
@@ -249,7 +239,7 @@ func TestRequestWindow(t *testing.T) {
 		t.Fatal("the restored window differs")
 	}
 	// A snapshot made before request IDs existed.
-	h := newFSM(newTestCodec(t), testutil.Quiet())
+	h := newTestFSM(t)
 	if err := h.Restore(readCloser(`{"seq":7,"state":{"ids":[1],"sum":1}}` + "\n")); err != nil {
 		t.Fatal(err)
 	}
