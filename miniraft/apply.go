@@ -93,7 +93,7 @@ func (m *Manager[S, M]) submit(rid string, ms []M) (uint64, bool, error) {
 		return 0, false, ErrClosed
 	}
 	deadline := time.Now().Add(m.opts.ApplyTimeout)
-	data, err := m.codec.encode(ms)
+	data, err := m.codec.Encode(ms)
 	if err != nil {
 		return 0, false, err
 	}

@@ -29,12 +29,12 @@ func TestCodecInterop(t *testing.T) {
 		{{ID: 3}, {ID: 4, Boom: true}},
 	} {
 		for _, w := range codecs {
-			rec, err := w.c.encode(ms)
+			rec, err := w.c.Encode(ms)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, r := range codecs {
-				got, err := r.c.decode(r.c.newDecoder(), rec)
+				got, err := r.c.DecodeWith(r.c.NewDecoder(), rec, nil)
 				if err != nil || !slices.Equal(got, ms) {
 					t.Fatalf("%v written by %s, read by %s: %v, %v", ms, w.name, r.name, got, err)
 				}
@@ -44,7 +44,7 @@ func TestCodecInterop(t *testing.T) {
 	// The same refusals: undecodable records, null, an empty batch.
 	for _, rec := range []string{`{"id":"x"}`, `null`, `[]`, `[{"id":1},null]`, `[{"id":1}`, `{"id":1}}`} {
 		for _, r := range codecs {
-			if got, err := r.c.decode(r.c.newDecoder(), []byte(rec)); err == nil {
+			if got, err := r.c.DecodeWith(r.c.NewDecoder(), []byte(rec), nil); err == nil {
 				t.Errorf("%s decodes %s as %v", r.name, rec, got)
 			}
 		}
@@ -54,11 +54,11 @@ func TestCodecInterop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := reg.encode([]ministate.Mutator[ledger]{add{ID: 3}})
+	rec, err := reg.Encode([]ministate.Mutator[ledger]{add{ID: 3}})
 	if err != nil || string(rec) != `{"Add":{"id":3}}` {
 		t.Fatalf("%s, %v", rec, err)
 	}
-	if got, err := reg.decode(reg.newDecoder(), rec); err != nil || len(got) != 1 || got[0] != (add{ID: 3}) {
+	if got, err := reg.DecodeWith(reg.NewDecoder(), rec, nil); err != nil || len(got) != 1 || got[0] != (add{ID: 3}) {
 		t.Fatalf("%v, %v", got, err)
 	}
 }

@@ -40,7 +40,7 @@ type fsm[S any, M ministate.Mutator[S]] struct {
 }
 
 func newFSM[S any, M ministate.Mutator[S]](c codec[S, M], log *slog.Logger) *fsm[S, M] {
-	return &fsm[S, M]{codec: c, dec: c.newDecoder(), log: log, change: make(chan struct{})}
+	return &fsm[S, M]{codec: c, dec: c.NewDecoder(), log: log, change: make(chan struct{})}
 }
 
 // Apply applies the mutations of one committed log. It returns nil, or
@@ -151,7 +151,7 @@ func (f *fsm[S, M]) remember(rid string, index uint64, err error) {
 
 // applyRecord applies the mutations of one record of the log at index.
 func (f *fsm[S, M]) applyRecord(p []byte, index uint64) error {
-	ms, err := f.codec.decode(f.dec, p)
+	ms, err := f.codec.DecodeWith(f.dec, p, nil)
 	switch {
 	case err != nil:
 		f.log.Warn("miniraft: log does not decode as a mutation; skipped", "index", index, "error", err)

@@ -24,7 +24,7 @@ import (
 func TestGroupLogAppliesLikeSeparateLogs(t *testing.T) {
 	c := newTestCodec(t)
 	enc := func(ms ...add) []byte {
-		b, err := c.encode(ms)
+		b, err := c.Encode(ms)
 		if err != nil {
 			t.Fatal(err)
 		}

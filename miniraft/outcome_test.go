@@ -201,7 +201,7 @@ func logWithID(t *testing.T, index uint64, n int, rid string) *raft.Log {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := newTestCodec(t).encode([]add{{ID: n}})
+	data, _ := newTestCodec(t).Encode([]add{{ID: n}})
 	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: data, Extensions: ext, AppendedAt: time.Unix(0, 0)}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 
+	"github.com/mini-go/mini/internal/recordcodec"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/ministore"
 )
@@ -18,12 +19,10 @@ type registry[S any] interface {
 }
 
 // codec turns mutations into the Data of raft logs and back, in the form
-// of a ministate journal record (ministate.RecordCodec): one mutation's
+// of a ministate journal record (internal/recordcodec): one mutation's
 // JSON ({"Kind":...} with a Registry), or a JSON array of them for a
 // batch, through Options.Codec (nil: encoding/json).
-type codec[S any, M ministate.Mutator[S]] struct {
-	rc ministate.RecordCodec[S, M]
-}
+type codec[S any, M ministate.Mutator[S]] = recordcodec.Codec[S, M]
 
 func newCodec[S any, M ministate.Mutator[S]](kinds ministate.Kinds, jc ministore.Codec) (codec[S, M], error) {
 	if kinds != nil {
@@ -31,20 +30,9 @@ func newCodec[S any, M ministate.Mutator[S]](kinds ministate.Kinds, jc ministore
 			return codec[S, M]{}, fmt.Errorf("miniraft: Options.Registry is a %T, not a *ministate.Registry[%v]", kinds, reflect.TypeFor[S]())
 		}
 	}
-	rc, err := ministate.NewRecordCodecWith[S, M](kinds, jc)
+	c, err := recordcodec.New[S, M](recordcodec.KindsOf(kinds), jc)
 	if err != nil {
 		return codec[S, M]{}, fmt.Errorf("miniraft: %w", err)
 	}
-	return codec[S, M]{rc: rc}, nil
-}
-
-// newDecoder returns a decoder for decode, for one goroutine at a time.
-func (c codec[S, M]) newDecoder() ministore.Decoder { return c.rc.NewDecoder() }
-
-// encode returns the log data for ms: a single mutation, or a batch.
-func (c codec[S, M]) encode(ms []M) ([]byte, error) { return c.rc.Encode(ms) }
-
-// decode parses log data into its mutations, with dec from newDecoder.
-func (c codec[S, M]) decode(dec ministore.Decoder, p []byte) ([]M, error) {
-	return c.rc.DecodeWith(dec, p)
+	return c, nil
 }

@@ -50,7 +50,7 @@ func (m *Manager[S, M]) ApplyBatch(ms ...M) (seq uint64, err error) {
 // the state as it will find it), then wait until the record is durable and
 // applied.
 func (m *Manager[S, M]) submit(ms []M) (uint64, error) {
-	payload, err := m.codec.encode(ms)
+	payload, err := m.codec.Encode(ms)
 	if err != nil {
 		return 0, err
 	}
@@ -66,7 +66,7 @@ func (m *Manager[S, M]) submit(ms []M) (uint64, error) {
 		// Decoded here, in parallel with other writers, rather than
 		// under the queue's lock; a failure is left for the lock holder
 		// to meet again and report.
-		if c, err := m.codec.decode(payload, nil); err == nil {
+		if c, err := m.codec.Decode(payload, nil); err == nil {
 			copies = c
 		}
 	}

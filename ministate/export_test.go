@@ -11,7 +11,7 @@ func DecodeRecord[S any, M Mutator[S]](kinds Kinds, p []byte) ([]M, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.decode(p, nil)
+	return c.Decode(p, nil)
 }
 
 func EncodeRecord[S any, M Mutator[S]](kinds Kinds, ms []M) ([]byte, error) {
@@ -19,7 +19,7 @@ func EncodeRecord[S any, M Mutator[S]](kinds Kinds, ms []M) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.encode(ms)
+	return c.Encode(ms)
 }
 
 // SetLoadPause sets the pause Load makes between its reads of the

@@ -225,7 +225,7 @@ func (m *Manager[S, M]) validateQueued(ms, copies []M, payload []byte) (err erro
 		return nil
 	}
 	if copies == nil {
-		copies, err = m.codec.decode(payload, nil)
+		copies, err = m.codec.Decode(payload, nil)
 	}
 	if err != nil || len(copies) != len(ms) {
 		q.setSpec(nil)
@@ -269,7 +269,7 @@ func (m *Manager[S, M]) makeSpec() error {
 		if p.seq <= applied {
 			continue
 		}
-		if ms, err = m.codec.decode(p.payload, ms[:0]); err != nil {
+		if ms, err = m.codec.Decode(p.payload, ms[:0]); err != nil {
 			return fmt.Errorf("ministate: validate: record %d does not decode: %w", p.seq, err)
 		}
 		if err := replay(&spec, ms); err != nil {
@@ -289,7 +289,7 @@ func (m *Manager[S, M]) applySpec(copies []M, payload []byte) {
 	q := &m.q
 	var err error
 	if copies == nil {
-		copies, err = m.codec.decode(payload, nil)
+		copies, err = m.codec.Decode(payload, nil)
 	}
 	if err == nil {
 		err = replay(q.spec, copies)

@@ -117,7 +117,7 @@ func loadOnce[S any, M Mutator[S]](c codec[S, M], o Options, dir, journal string
 		if rec.Seq != next {
 			return state, 0, &RecordError{Journal: journal, Seq: rec.Seq, Err: fmt.Errorf("out of order: want record %d", next)}
 		}
-		ms, err := c.decode(rec.Value, nil)
+		ms, err := c.Decode(rec.Value, nil)
 		if err != nil {
 			return state, 0, &RecordError{Journal: journal, Seq: rec.Seq, Err: err}
 		}

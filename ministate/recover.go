@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	"github.com/mini-go/mini/internal/decodepipe"
+	"github.com/mini-go/mini/internal/jsonline"
 
 	"github.com/mini-go/mini/minisnap"
 )
@@ -115,17 +116,17 @@ type decoded[M any] struct {
 // allocation for many records instead of one each.
 func (m *Manager[S, M]) recordDecoder() decodepipe.Decoder[decoded[M]] {
 	var block []M
-	dec := m.codec.newDecoder() // lenient, as json.Unmarshal
+	dec := m.codec.NewDecoder() // lenient, as json.Unmarshal
 	return func(_ uint64, payload []byte, v *decoded[M]) error {
-		if d := trimSpace(payload); len(d) == 0 || d[0] != '[' {
+		if d := jsonline.TrimSpace(payload); len(d) == 0 || d[0] != '[' {
 			var zero M
 			*v = decoded[M]{one: zero, size: len(payload)}
-			return m.codec.decodeInto(dec, d, &v.one)
+			return m.codec.DecodeInto(dec, d, &v.one)
 		}
 		if cap(block)-len(block) < 16 {
 			block = make([]M, 0, 256)
 		}
-		ms, err := m.codec.decodeWith(dec, payload, block[len(block):len(block):cap(block)])
+		ms, err := m.codec.DecodeWith(dec, payload, block[len(block):len(block):cap(block)])
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/mini-go/mini/internal/jsonline"
 )
 
 // A Registry names the mutation types of a state S, so that one journal can
@@ -209,7 +211,7 @@ var errEnvelope = errors.New(`want {"Kind":value} or "Kind"`)
 // rejects anything but exactly one JSON value (so a second key, or bytes
 // after the closing brace, fail there).
 func splitEnvelope(data []byte) (name string, value []byte, err error) {
-	d := trimSpace(data)
+	d := jsonline.TrimSpace(data)
 	if len(d) == 0 {
 		return "", nil, fmt.Errorf("ministate: empty record: %w", errEnvelope)
 	}
@@ -222,7 +224,7 @@ func splitEnvelope(data []byte) (name string, value []byte, err error) {
 	if d[0] != '{' || d[len(d)-1] != '}' {
 		return "", nil, fmt.Errorf("ministate: bad record: %w", errEnvelope)
 	}
-	i := skipSpace(d, 1)
+	i := jsonline.SkipSpace(d, 1)
 	end := scanString(d, i)
 	if end < 0 {
 		return "", nil, fmt.Errorf("ministate: bad record: %w", errEnvelope)
@@ -233,11 +235,11 @@ func splitEnvelope(data []byte) (name string, value []byte, err error) {
 	} else if err := json.Unmarshal(key, &name); err != nil {
 		return "", nil, fmt.Errorf("ministate: bad record kind: %w", err)
 	}
-	i = skipSpace(d, end)
+	i = jsonline.SkipSpace(d, end)
 	if i >= len(d) || d[i] != ':' {
 		return "", nil, fmt.Errorf("ministate: bad record: %w", errEnvelope)
 	}
-	value = trimSpace(d[i+1 : len(d)-1])
+	value = jsonline.TrimSpace(d[i+1 : len(d)-1])
 	if len(value) == 0 {
 		return "", nil, fmt.Errorf("ministate: bad record: %w", errEnvelope)
 	}
@@ -270,24 +272,4 @@ func plainKey(key []byte) bool {
 		}
 	}
 	return true
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-func skipSpace(d []byte, i int) int {
-	for i < len(d) && isSpace(d[i]) {
-		i++
-	}
-	return i
-}
-
-func trimSpace(d []byte) []byte {
-	i, j := 0, len(d)
-	for i < j && isSpace(d[i]) {
-		i++
-	}
-	for j > i && isSpace(d[j-1]) {
-		j--
-	}
-	return d[i:j]
 }

@@ -48,3 +48,24 @@ func ReplacedUTF8(p []byte) bool {
 		p = p[j:]
 	}
 }
+
+// IsSpace reports whether c is JSON whitespace.
+func IsSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// SkipSpace returns the index of the first byte of d at or after i that is
+// not JSON whitespace (len(d) if none).
+func SkipSpace(d []byte, i int) int {
+	for i < len(d) && IsSpace(d[i]) {
+		i++
+	}
+	return i
+}
+
+// TrimSpace returns d without the JSON whitespace around it.
+func TrimSpace(d []byte) []byte {
+	i, j := SkipSpace(d, 0), len(d)
+	for j > i && IsSpace(d[j-1]) {
+		j--
+	}
+	return d[i:j]
+}

@@ -60,3 +60,19 @@ func BenchmarkReplacedUTF8(b *testing.B) {
 		}
 	}
 }
+
+func TestTrimSpace(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{" \t\r\n", ""},
+		{` {"a": 1} ` + "\n", `{"a": 1}`},
+		{"\u00a0[1]\v", "\u00a0[1]\v"}, // only JSON's four whitespace bytes
+	} {
+		if got := TrimSpace([]byte(tc.in)); string(got) != tc.want {
+			t.Errorf("TrimSpace(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if i := SkipSpace([]byte("[ \n1]"), 1); i != 3 {
+		t.Errorf("SkipSpace = %d, want 3", i)
+	}
+}

@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
-	"github.com/mini-go/mini/ministate"
+	"github.com/mini-go/mini/internal/recordcodec"
 )
 
 // An Attacker reaches the nodes' raft ports directly (no proxy), with
@@ -81,7 +81,7 @@ func (a *Attacker) accept(t Target, what string) {
 // Attack tries every forgery on t, writing to key. It returns how many
 // attempts it made.
 func (a *Attacker) Attack(t Target, key string) int {
-	codec, _ := ministate.NewRecordCodec[KV, Append](nil)
+	codec, _ := recordcodec.New[KV, Append](nil, nil)
 	// Forwarded calls, as a follower sends them.
 	apply, _ := codec.Encode([]Append{{Key: key, Val: a.value()}})
 	for _, req := range []map[string]any{
