@@ -106,7 +106,7 @@ func (e *engine) backupTo(dir string, p *backup.Progress) (BackupInfo, error) {
 func (e *engine) backupJournals(dir string, p *backup.Progress) (BackupInfo, error) {
 	e.cpRun.Lock()
 	defer e.cpRun.Unlock()
-	defer func() { e.sink.fn = nil }()
+	defer func() { e.sink.Fn = nil }()
 	e.mu.Lock()
 	closed := e.closed
 	e.mu.Unlock()
@@ -115,14 +115,14 @@ func (e *engine) backupJournals(dir string, p *backup.Progress) (BackupInfo, err
 	}
 	var info BackupInfo
 	var err error
-	e.sink.fn = p.Nested()
+	e.sink.Fn = p.Nested()
 	if info.Consumers, err = e.cons.BackupTo(dir); err != nil {
 		return BackupInfo{}, err
 	}
 	if testBackupBetween != nil {
 		testBackupBetween()
 	}
-	e.sink.fn = p.Nested()
+	e.sink.Fn = p.Nested()
 	if info.Messages, err = e.msgs.BackupTo(dir); err != nil {
 		return BackupInfo{}, err
 	}
@@ -147,24 +147,6 @@ func published(info BackupInfo, tmp, dst string) BackupInfo {
 		info.Dead = &d
 	}
 	return info
-}
-
-// backupSink forwards the reports of a journal Store's BackupTo to the
-// Queue.Backup in progress: fn is set and cleared under cpRun, around the
-// calls, and called from within them.
-type backupSink struct{ fn func(done, total int64) }
-
-// progress returns a journal Store's BackupProgress option: nil when the
-// queue has no callback.
-func (b *backupSink) progress(user func(done, total int64)) func(done, total int64) {
-	if user == nil {
-		return nil
-	}
-	return func(done, total int64) {
-		if b.fn != nil {
-			b.fn(done, total)
-		}
-	}
 }
 
 // maxLiveTries is how often Backup reads a live queue directory again when

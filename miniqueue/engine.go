@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/mini-go/mini/internal/backup"
 	"github.com/mini-go/mini/ministore"
 	"github.com/mini-go/mini/vfs"
 )
@@ -50,7 +51,7 @@ type engine struct {
 	lock     io.Closer // the directory lock; nil for a dead-letter queue
 	ro       *roState  // not nil for a read-only engine (OpenReadOnly): msgs and cons are nil
 
-	sink backupSink // the Backup in progress, for the journals' reports
+	sink backup.Sink // the Backup in progress, for the journals' reports
 
 	// cpMu orders consumer records against checkpoints: a change to the
 	// consumer state holds it shared from the change in memory until its
@@ -130,7 +131,7 @@ func openEngine(dir string, o Options) (*engine, error) {
 	}
 	e.msgs, err = ministore.Open[json.RawMessage](e.msgPath, &ministore.Options{
 		MaxSegmentBytes: o.MaxSegmentBytes, FS: o.FS, Logger: o.Logger, Schema: messagesSchema, Codec: o.Codec,
-		BackupProgress: e.sink.progress(o.BackupProgress)})
+		BackupProgress: e.sink.Progress(o.BackupProgress)})
 	if err != nil {
 		return nil, fmt.Errorf("miniqueue: open %s: %w", e.msgPath, err)
 	}
@@ -140,7 +141,7 @@ func openEngine(dir string, o Options) (*engine, error) {
 	}
 	e.cons, err = ministore.Open[json.RawMessage](e.consPath, &ministore.Options{
 		MaxSegmentBytes: o.consSegmentBytes, FS: o.FS, Logger: o.Logger, Schema: consumersSchema,
-		BackupProgress: e.sink.progress(o.BackupProgress)})
+		BackupProgress: e.sink.Progress(o.BackupProgress)})
 	if err != nil {
 		e.msgs.Close()
 		return nil, fmt.Errorf("miniqueue: open %s: %w", e.consPath, err)

@@ -95,9 +95,9 @@ func (m *Manager[S, M]) backupTo(dir string) (BackupInfo, error) {
 	if err != nil {
 		return BackupInfo{}, err
 	}
-	m.sink.fn = p.Nested() // the journal's Store reports through it
+	m.sink.Fn = p.Nested() // the journal's Store reports through it
 	j, err := m.log.BackupTo(jdir)
-	m.sink.fn = nil
+	m.sink.Fn = nil
 	if err != nil {
 		return BackupInfo{}, err
 	}
@@ -146,24 +146,6 @@ func journalDir(stateDir, journal, dir string, fsys vfs.FS) (string, error) {
 		}
 	}
 	return jdir, nil
-}
-
-// backupSink forwards the reports of the journal Store's BackupTo to the
-// Manager.Backup in progress: fn is set and cleared under snapMu, around
-// the call, and called from within it.
-type backupSink struct{ fn func(done, total int64) }
-
-// progress returns the journal Store's BackupProgress option: nil when
-// the Manager has no callback.
-func (b *backupSink) progress(user func(done, total int64)) func(done, total int64) {
-	if user == nil {
-		return nil
-	}
-	return func(done, total int64) {
-		if b.fn != nil {
-			b.fn(done, total)
-		}
-	}
 }
 
 // testBackupBetween, if set, runs between the copies of the snapshot and

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mini-go/mini/internal/backup"
 	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/minisnap"
 	"github.com/mini-go/mini/ministore"
@@ -38,7 +39,7 @@ type Manager[S any, M Mutator[S]] struct {
 	dir     string
 	journal string
 	opts    Options
-	sink    *backupSink // the Backup in progress, for the journal's reports
+	sink    *backup.Sink // the Backup in progress, for the journal's reports
 	codec   codec[S, M]
 	log     *ministore.Store[jsonline.Borrowed]
 	snaps   *minisnap.Store
@@ -124,7 +125,7 @@ func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager
 	journal := filepath.Join(dir, journalFile)
 	// The journal first: its lock keeps a second Manager out before
 	// minisnap removes leftovers of an unfinished snapshot in dir.
-	sink := new(backupSink)
+	sink := new(backup.Sink)
 	log, err := ministore.Open[jsonline.Borrowed](journal, &ministore.Options{
 		Sync:            ministore.SyncNever, // Apply calls Sync itself; see complete
 		Format:          o.JournalFormat,
@@ -133,7 +134,7 @@ func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager
 		FS:              o.FS,
 		Schema:          o.journalSchema(),
 		Codec:           o.JournalCodec,
-		BackupProgress:  sink.progress(o.BackupProgress),
+		BackupProgress:  sink.Progress(o.BackupProgress),
 	})
 	if se := (*ministore.SchemaError)(nil); errors.As(err, &se) {
 		return nil, fmt.Errorf("ministate: %s holds %s; this Manager has %s: %w",

@@ -76,6 +76,25 @@ func (p *Progress) Nested() func(done, total int64) {
 	}
 }
 
+// A Sink forwards the BackupProgress reports of a journal Store to the
+// Backup in progress of the package that owns the Store: Fn is set (to a
+// Progress's Nested) and cleared around the Store's BackupTo, under the
+// owner's lock, and called from within it.
+type Sink struct{ Fn func(done, total int64) }
+
+// Progress returns the Store's BackupProgress option: nil when the owner
+// has no callback (user).
+func (s *Sink) Progress(user func(done, total int64)) func(done, total int64) {
+	if user == nil {
+		return nil
+	}
+	return func(done, total int64) {
+		if s.Fn != nil {
+			s.Fn(done, total)
+		}
+	}
+}
+
 // fold adds the nested backup's bytes copied to done, before this
 // Progress counts on its own again.
 func (p *Progress) fold() {
