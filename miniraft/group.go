@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/mini-go/mini/internal/jsonline"
 )
 
 // A group log holds the calls of several concurrent Applies on the leader
@@ -91,14 +93,14 @@ func parseExt(ext []byte) (rid string, n int, rids []string, err error) {
 // their bounds only (strings, escapes and nesting); each element is
 // validated when it is decoded.
 func splitJSONArray(p []byte) ([][]byte, error) {
-	i := skipSpace(p, 0)
+	i := jsonline.SkipSpace(p, 0)
 	if i == len(p) || p[i] != '[' {
 		return nil, errors.New("not a JSON array")
 	}
 	var out [][]byte
 	i++
 	for {
-		i = skipSpace(p, i)
+		i = jsonline.SkipSpace(p, i)
 		start := i
 		depth, str := 0, jsonString{}
 	scan:
@@ -123,7 +125,7 @@ func splitJSONArray(p []byte) ([][]byte, error) {
 		if i == len(p) {
 			return nil, errors.New("unterminated array")
 		}
-		elem := trimRightSpace(p[start:i])
+		elem := jsonline.TrimSpace(p[start:i])
 		switch {
 		case len(elem) == 0 && p[i] == ']' && len(out) == 0:
 			// []
@@ -133,7 +135,7 @@ func splitJSONArray(p []byte) ([][]byte, error) {
 			out = append(out, elem)
 		}
 		if p[i] == ']' {
-			if skipSpace(p, i+1) != len(p) {
+			if jsonline.SkipSpace(p, i+1) != len(p) {
 				return nil, errors.New("data after the array")
 			}
 			return out, nil
@@ -152,18 +154,4 @@ func splitGroup(p []byte, n int) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: %w", errGroup, err)
 	}
 	return recs, nil
-}
-
-func skipSpace(p []byte, i int) int {
-	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-func trimRightSpace(p []byte) []byte {
-	for len(p) > 0 && (p[len(p)-1] == ' ' || p[len(p)-1] == '\t' || p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
-		p = p[:len(p)-1]
-	}
-	return p
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/mini-go/mini/internal/jsonline"
 	"github.com/mini-go/mini/ministate"
 	"github.com/mini-go/mini/vfs"
 )
@@ -212,7 +213,7 @@ func FuzzSplitJSONArray(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p []byte) {
 		got, err := splitJSONArray(p)
 		var elems []json.RawMessage
-		if json.Unmarshal(p, &elems) != nil || p[skipSpace(p, 0)] != '[' {
+		if json.Unmarshal(p, &elems) != nil || p[jsonline.SkipSpace(p, 0)] != '[' {
 			return
 		}
 		if err != nil {
