@@ -42,7 +42,7 @@ func FuzzRequestExt(f *testing.F) {
 	f.Add("client7-42", []byte(`{"rid":"x"}`))
 	f.Add("", []byte(`garbage`))
 	f.Fuzz(func(t *testing.T, id string, ext []byte) {
-		decodeRequestExt(ext)
+		parseExt(ext)
 		if checkRequestID(id) != nil {
 			return
 		}
@@ -50,8 +50,8 @@ func FuzzRequestExt(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := decodeRequestExt(b)
-		if got != id {
+		got, _, _, err := parseExt(b)
+		if err != nil || got != id {
 			t.Fatalf("ID %q came back as %q", id, got)
 		}
 	})

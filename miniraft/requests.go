@@ -44,12 +44,6 @@ func checkRequestID(id string) error {
 	return nil
 }
 
-// decodeRequestExt returns the request ID of a log's Extensions, or "".
-func decodeRequestExt(ext []byte) string {
-	rid, _, _, _ := parseExt(ext)
-	return rid
-}
-
 // A requestRecord is the first result of the log applied with a request
 // ID: its index and, if it was not applied, the error's code and text.
 // Snapshots hold them, oldest first.

@@ -206,10 +206,3 @@ func (s *StableStore) Close() error {
 	s.closed = true
 	return s.j.Close()
 }
-
-// journalRecords reports how many records the journal holds.
-func (s *StableStore) journalRecords() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.records
-}
