@@ -134,7 +134,7 @@ func embeddable(data []byte) bool {
 		case c == 0xE2 && i+2 < len(data) && data[i+1] == 0x80 && (data[i+2] == 0xA8 || data[i+2] == 0xA9):
 			return false
 		case str.step(c):
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		case jsonline.IsSpace(c):
 			return false
 		}
 	}

@@ -24,7 +24,7 @@ func TestOpenRefusesBadOptions(t *testing.T) {
 		{"no ID", false, nil, "ID is required"},
 		{"no address", false, func(o *Options) { *o = Options{ID: "n1"} }, "Bind (or Transport) is required"},
 		{"interface without registry", true, func(*Options) {}, "set Options.Registry"},
-		{"registry of another state", true, func(o *Options) { o.Registry = otherReg }, "not a *ministate.Registry"},
+		{"registry of another state", true, func(o *Options) { o.Registry = otherReg }, "the Registry is for state"},
 		{"wildcard bind", false, func(o *Options) { o.Bind = "0.0.0.0:0" }, "set Options.Advertise"},
 		{"no TLS", false, func(o *Options) { o.TLS = nil }, "Options.TLS is required"},
 		{"TLS and insecure", false, func(o *Options) { o.InsecureNoTLS = true }, "both set"},

@@ -49,5 +49,5 @@ func (d *Decoder) Decode(payload []byte, v any) error {
 // only for whitespace around it, or for damage that a checksum covers.
 func onlySpace(d *Decoder) bool {
 	rest, _ := io.ReadAll(io.MultiReader(d.dec.Buffered(), &d.src))
-	return len(bytes.TrimLeft(rest, " \t\r\n")) == 0
+	return SkipSpace(rest, 0) == len(rest)
 }
