@@ -84,13 +84,21 @@ func Run[T any](workers int, read func(emit func(seq uint64, payload []byte) boo
 	order := make(chan *batch[T], 2*workers)
 	// Batches go round: reader, decoders, caller, back to the reader.
 	free := make(chan *batch[T], 3*workers+2)
-	newBatch := func() *batch[T] {
+	// newBatch returns a free batch, or a new one made for about as many
+	// records and bytes as the last one sent: grown record by record, a
+	// batch would leave a trail of garbage of about twice its size.
+	newBatch := func(records, bytes int) *batch[T] {
 		select {
 		case b := <-free:
 			return b.reset()
 		default:
-			return (&batch[T]{}).reset()
 		}
+		b := (&batch[T]{}).reset()
+		if records > 0 {
+			b.buf = make([]byte, 0, bytes+bytes/8)
+			b.ends, b.seqs = make([]int, 0, records), make([]uint64, 0, records)
+		}
+		return b
 	}
 	var wg sync.WaitGroup
 	defer func() {
@@ -123,7 +131,7 @@ func Run[T any](workers int, read func(emit func(seq uint64, payload []byte) boo
 	wg.Go(func() {
 		defer close(order)
 		defer close(work)
-		cur := newBatch()
+		cur := newBatch(0, 0)
 		err := read(func(seq uint64, payload []byte) bool {
 			cur.buf = append(cur.buf, payload...)
 			cur.ends = append(cur.ends, len(cur.buf))
@@ -131,11 +139,12 @@ func Run[T any](workers int, read func(emit func(seq uint64, payload []byte) boo
 			if len(cur.seqs) < batchRecords && len(cur.buf) < batchBytes {
 				return true
 			}
+			records, bytes := len(cur.seqs), len(cur.buf)
 			if !send(cur) {
 				cur = nil // the caller stopped
 				return false
 			}
-			cur = newBatch()
+			cur = newBatch(records, bytes)
 			return true
 		})
 		if cur != nil {

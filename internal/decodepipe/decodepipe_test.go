@@ -5,8 +5,10 @@ package decodepipe
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // TestRun checks that records come out in order whatever the number of
@@ -98,5 +100,45 @@ func BenchmarkRun(b *testing.B) {
 				return err
 			}
 		}, func(uint64, int, error) bool { return true })
+	}
+}
+
+// TestRunGarbage checks that the batches are not grown record by record:
+// a batch grown by append leaves garbage of about its own size behind, and
+// in a fresh process (a recovery) that garbage is what starts the first
+// garbage collections. The caller holds the first record until every
+// batch the pipeline can hold is full, so every batch is made once; the
+// bytes allocated are then compared with the payload those batches hold.
+func TestRunGarbage(t *testing.T) {
+	const workers, records, size = 2, 40 * batchRecords, 100
+	payload := make([]byte, size)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	first := true
+	Run(workers, func(emit func(uint64, []byte) bool) error {
+		for i := range records {
+			if !emit(uint64(i+1), payload) {
+				break
+			}
+		}
+		return nil
+	}, func() Decoder[struct{}] {
+		return func(uint64, []byte, *struct{}) error { return nil }
+	}, func(uint64, struct{}, error) bool {
+		if first {
+			first = false
+			time.Sleep(100 * time.Millisecond) // the reader fills every batch it can
+		}
+		return true
+	})
+	runtime.ReadMemStats(&after)
+	// At most 3*workers+2 batches exist (the free list's size), each of
+	// batchRecords records: their payloads, ends and sequence numbers.
+	held := (3*workers + 2) * batchRecords * (size + 16)
+	got := after.TotalAlloc - before.TotalAlloc
+	t.Logf("allocated %d bytes; the batches hold at most %d bytes", got, held)
+	if limit := uint64(held) * 3 / 2; got > limit {
+		t.Fatalf("allocated %d bytes for batches holding at most %d bytes; want at most %d", got, held, limit)
 	}
 }
