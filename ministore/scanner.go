@@ -104,6 +104,14 @@ func (s *scanner) seek(off int64, seq uint64) {
 // memory.
 func (s *scanner) readLine() (line []byte, complete bool, err error) {
 	line, err = s.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull && bytes.IndexByte(line, 0) >= 0 {
+		// Zeros (preallocated space, most often): not a line to keep
+		// whole, and next hands it to bad before anything is read on, so
+		// it is judged where it lies, in the reader's buffer, rather than
+		// copied (a buffer's worth, for every Open after a crash).
+		s.off += int64(len(line))
+		return line, false, nil
+	}
 	if err == bufio.ErrBufferFull {
 		s.long = append(s.long[:0], line...)
 		s.off += int64(len(line))
