@@ -3,6 +3,7 @@
 package minisnap
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 )
@@ -88,5 +89,19 @@ func (c JSONCodec) Encode(w io.Writer, v any) error {
 
 // Decode reads one JSON value from r into v.
 func (JSONCodec) Decode(r io.Reader, v any) error {
+	// The Store hands over its snapshots through a bufio.Reader one byte
+	// larger than the state, up to 1 MiB: such a state is decoded where it
+	// lies in the buffer, whole and verified, instead of through a
+	// json.Decoder, which copies it into a buffer of its own grown in
+	// steps (garbage twice the state's size, for every Open). Whatever
+	// json.Unmarshal refuses (data after the value, say) is decoded again
+	// by the json.Decoder, which says what is wrong or reads the value
+	// before it, as always.
+	if br, ok := r.(*bufio.Reader); ok {
+		if b, err := br.Peek(br.Size()); err == io.EOF && json.Unmarshal(b, v) == nil {
+			_, err := br.Discard(len(b))
+			return err
+		}
+	}
 	return json.NewDecoder(r).Decode(v)
 }
