@@ -63,7 +63,10 @@ func SkipSpace(d []byte, i int) int {
 
 // TrimSpace returns d without the JSON whitespace around it.
 func TrimSpace(d []byte) []byte {
-	i, j := SkipSpace(d, 0), len(d)
+	i, j := 0, len(d)
+	for i < j && IsSpace(d[i]) {
+		i++
+	}
 	for j > i && IsSpace(d[j-1]) {
 		j--
 	}
