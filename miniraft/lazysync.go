@@ -127,6 +127,10 @@ func (l *LogStore) syncLoop(wake, stop <-chan struct{}, end chan<- struct{}) {
 		// pending, from the first such log.
 		l.newFrom = 0
 		j := l.j
+		// This fsync answers the grouper's wait only if the wait began
+		// before it: a signal asked for later is for a log this fsync
+		// may miss.
+		stored := l.takeStored()
 		l.mu.Unlock()
 		err := j.Sync()
 		if afterSyncHook != nil {
@@ -140,7 +144,9 @@ func (l *LogStore) syncLoop(wake, stop <-chan struct{}, end chan<- struct{}) {
 		}
 		l.notifySynced()
 		l.mu.Unlock()
-		l.signalStored()
+		if stored != nil {
+			close(stored)
+		}
 	}
 }
 

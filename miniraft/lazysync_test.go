@@ -553,3 +553,59 @@ func TestLeaderSyncFailsUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d acknowledged, %d refused, %d in the state", len(acked), len(refused), len(st.IDs))
 }
+
+// TestStoredSignalAnsweredByLaterSync: the grouper's wait for "raft has
+// stored the log I sent" (storedSignal) is answered by an fsync that begins
+// after the wait, not by one already under way, which may not hold the log.
+// Answered early, the grouper sends its next group while the log before is
+// still unsynced, and calls still queued could no longer fail exactly.
+func TestStoredSignalAnsweredByLaterSync(t *testing.T) {
+	var hold atomic.Bool
+	entered := make(chan chan struct{})
+	f := vfs.NewFaulty(vfs.NewMem())
+	f.FailWhen(func(op vfs.Op) error {
+		b := filepath.Base(op.Path)
+		if op.Kind == vfs.OpSync && (b == "raft.log" || b == "raft.log.tmp") && hold.Load() {
+			release := make(chan struct{})
+			entered <- release
+			<-release
+		}
+		return nil
+	})
+	l, err := OpenLogStore("/node/raft.log", quietOpts(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.setLazy(func() raft.RaftState { return raft.Leader })
+	store := func(i uint64) {
+		t.Helper()
+		if err := l.StoreLogs([]*raft.Log{{Index: i, Term: 1, Type: raft.LogCommand, Data: []byte("x")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	hold.Store(true)
+	store(1)
+	release1 := <-entered // the syncer is fsyncing log 1
+	sig := l.storedSignal()
+	close(release1)
+	store(2)
+	release2 := <-entered // the syncer has finished with log 1
+	hold.Store(false)
+	select {
+	case <-sig:
+		close(release2)
+		t.Fatal("the fsync of log 1, under way before the wait, answered it")
+	default:
+	}
+	close(release2)
+	select {
+	case <-sig:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fsync of log 2 did not answer the wait")
+	}
+	if err := l.waitSynced(2); err != nil {
+		t.Fatal(err)
+	}
+}

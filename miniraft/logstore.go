@@ -40,7 +40,7 @@ type LogStore struct {
 	last   uint64     // last log index; 0 when the log is empty
 	ring   []raft.Log // recently stored logs, at index % len(ring); Index 0 is empty
 	closed bool
-	stored chan struct{} // closed and replaced when a StoreLogs call returns
+	stored chan struct{} // the grouper's wait: see storedSignal
 
 	// The leader's lazy fsync (lazysync.go): lazyState is set by a
 	// Manager (raft's State); the fields after it are guarded by mu.
@@ -233,7 +233,12 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 	if !lazy {
 		// A lazy store signals when its syncer is done, as the
 		// grouper waits until raft can store the next log.
-		defer l.signalStored()
+		l.mu.Lock()
+		stored := l.takeStored()
+		l.mu.Unlock()
+		if stored != nil {
+			defer close(stored)
+		}
 	}
 	// Every log is encoded into one buffer; the records are slices of it.
 	size := 0
@@ -323,8 +328,10 @@ func (l *LogStore) StoreLogs(logs []*raft.Log) error {
 }
 
 // storedSignal returns a channel that is closed when a StoreLogs call
-// returns: the Manager's grouper gathers calls until raft has stored the
-// log before.
+// that begins after this one returns, or, for logs stored lazily, when an
+// fsync that begins after it is done: the Manager's grouper gathers calls
+// until raft has stored the log it sent. A StoreLogs or fsync already
+// under way does not close it (it may not hold that log).
 func (l *LogStore) storedSignal() <-chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -334,13 +341,12 @@ func (l *LogStore) storedSignal() <-chan struct{} {
 	return l.stored
 }
 
-func (l *LogStore) signalStored() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stored != nil {
-		close(l.stored)
-		l.stored = nil
-	}
+// takeStored detaches the signal asked for so far, for the caller to close
+// when its StoreLogs or fsync is done. Called with mu held.
+func (l *LogStore) takeStored() chan struct{} {
+	c := l.stored
+	l.stored = nil
+	return c
 }
 
 // align makes the empty journal give sequence number seq next: its front
