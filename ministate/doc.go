@@ -189,6 +189,10 @@
 //     snapshot policy to bound it. The records are decoded on every core
 //     (GOMAXPROCS goroutines, as ministore's Records decodes) and applied
 //     one at a time, in sequence order, on the goroutine that called Open.
+//     The snapshot is decoded on a goroutine of its own meanwhile; the
+//     records after the newest snapshot listed are decoded (a few batches
+//     ahead, not the whole tail) while it is, and read again if an older
+//     one is restored instead (the newest is damaged).
 //   - Compact keeps the journal's newest record even when the snapshot
 //     covers it, so the journal never becomes empty (an empty journal
 //     would not show where its numbering ends, and recovery could not check
