@@ -8,7 +8,6 @@ import (
 	"github.com/mini-go/mini/internal/crashtest"
 	"github.com/mini-go/mini/internal/testutil"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -100,16 +99,6 @@ func crashScenarios() []scenario {
 	s = append(s, scenario{"zeros ahead", Options{MaxSegmentBytes: 96 << 10}, []step{
 		{kind: "batch", n: 23, pad: 2800}, {kind: "append", pad: 2800}, {kind: "append"},
 	}})
-	// Batches of 256 KiB and more on average: after the first, which
-	// grows the file, the leader has the file system allocate space
-	// ahead (allocateAhead) and fsyncs it; the next batches write into
-	// it. With MINI_CRASH_BIG set (about 2.5 minutes under -race), more
-	// of them and a rotation, which trims what is left.
-	big := []step{{kind: "batch", n: 7, pad: 40 << 10}, {kind: "append", pad: 270 << 10}, {kind: "append"}}
-	if os.Getenv("MINI_CRASH_BIG") != "" {
-		big = slices.Concat(big, []step{{kind: "batch", n: 8, pad: 40 << 10}, {kind: "append", pad: 300 << 10}, {kind: "append"}})
-	}
-	s = append(s, scenario{"space allocated ahead", Options{MaxSegmentBytes: 1 << 20}, big})
 	return s
 }
 

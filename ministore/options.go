@@ -52,11 +52,9 @@ type Options struct {
 	// a FormatV1 journal is extended in zero-filled steps ahead of the
 	// writes, so an fsync after a small append need not update file
 	// metadata: under SyncAlways the next step is written and fsync'd by
-	// the group-commit leader after it acknowledged its batch; for
-	// batches of 256 KiB or more on average the file system allocates the
-	// space instead (fallocate), where it can, and the file grows where
-	// it cannot. Close trims the zeros again. FormatPlain is never
-	// preallocated.
+	// the group-commit leader after it acknowledged its batch; batches of
+	// 256 KiB or more on average grow the file instead. Close trims the
+	// zeros again. FormatPlain is never preallocated.
 	NoPreallocate bool
 	// Logger receives warnings, such as a torn tail repaired on Open.
 	// Default slog.Default().

@@ -195,9 +195,8 @@ func (f *smallFile) Truncate(n int64) error {
 // batch's fdatasync overwrites blocks that are already durable, as a loop
 // rewriting a file in place does. Only the first batch after Open is
 // written without: into zeros written just before it (a small batch) or
-// past the end of the file (a big one). Batches of aheadBatch and more get
-// space that the file system allocates (fallocate) ahead instead, fsync'd
-// as the zeros are; where it cannot, they grow the file: no zeros at all.
+// past the end of the file (a big one). Batches of aheadBatch and more
+// grow the file instead: no zeros at all.
 func TestZerosPreparedAhead(t *testing.T) {
 	rec := func(pad int) kv { return kv{K: strings.Repeat("x", pad)} }
 	for _, tc := range []struct {
@@ -205,17 +204,15 @@ func TestZerosPreparedAhead(t *testing.T) {
 		n     int // AppendBatch calls
 		batch int // records in each
 		pad   int
-		grows bool // batches too big for zeros ahead, on a file system without fallocate
-		alloc bool // the file system has fallocate
+		grows bool // batches too big for zeros ahead
 	}{
-		{"4 KiB records", 1100, 1, 4 << 10, false, true},
-		{"60 KiB batches", 120, 15, 4 << 10, false, true},
-		{"200 KiB batches", 25, 50, 4 << 10, false, true},
-		{"1 MiB records", 12, 1, 1 << 20, false, true},
-		{"1 MiB records, no fallocate", 5, 1, 1 << 20, true, false},
+		{"4 KiB records", 1100, 1, 4 << 10, false},
+		{"60 KiB batches", 120, 15, 4 << 10, false},
+		{"200 KiB batches", 25, 50, 4 << 10, false},
+		{"1 MiB records", 5, 1, 1 << 20, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fsys := &opLogFS{FS: vfs.NewMem(), allocate: tc.alloc}
+			fsys := &opLogFS{FS: vfs.NewMem()}
 			s, err := Open[kv]("/d/j.log", quietOptions(Options{}, fsys))
 			if err != nil {
 				t.Fatal(err)
@@ -240,7 +237,7 @@ func TestZerosPreparedAhead(t *testing.T) {
 			}
 			var zeroEnd, syncedEnd int64
 			for _, o := range ops[:first] {
-				if o.kind == 'Z' || o.kind == 'A' {
+				if o.kind == 'Z' {
 					zeroEnd = max(zeroEnd, o.off+o.n)
 				}
 			}
@@ -248,13 +245,10 @@ func TestZerosPreparedAhead(t *testing.T) {
 			batches, aheads := 1, 0
 			for i := first + 1; i < len(ops); i++ {
 				switch o := ops[i]; o.kind {
-				case 'Z', 'A':
-					if (o.kind == 'A') != (tc.pad >= 1<<20) {
-						t.Fatalf("op %d: %c: zeros are written ahead of small batches, space allocated ahead of big ones", i, o.kind)
-					}
+				case 'Z':
 					zeroEnd = max(zeroEnd, o.off+o.n)
 				case 'S':
-					if k := ops[i-1].kind; k == 'Z' || k == 'A' {
+					if ops[i-1].kind == 'Z' {
 						aheads++
 					}
 					syncedEnd = zeroEnd
@@ -297,14 +291,12 @@ func TestZerosPreparedAhead(t *testing.T) {
 
 // opLogFS is a file system that logs, while armed, the writes and fsyncs
 // of its files: 'Z' a write of zeros, 'D' a write of anything else, 'S' an
-// fsync, 'T' a truncation, 'A' an allocation (vfs.Allocate), which it
-// refuses (errors.ErrUnsupported) unless allocate is set.
+// fsync, 'T' a truncation.
 type opLogFS struct {
 	vfs.FS
-	allocate bool
-	armed    atomic.Bool
-	mu       sync.Mutex
-	log      []loggedOp
+	armed atomic.Bool
+	mu    sync.Mutex
+	log   []loggedOp
 }
 
 type loggedOp struct {
@@ -353,14 +345,6 @@ func (f *opLogFile) WriteVecAt(bufs [][]byte, off int64) (int, error) {
 func (f *opLogFile) Sync() error {
 	f.d.add('S', 0, 0)
 	return f.File.Sync()
-}
-
-func (f *opLogFile) Allocate(off, n int64) error {
-	if !f.d.allocate {
-		return &fs.PathError{Op: "allocate", Path: f.Name(), Err: errors.ErrUnsupported}
-	}
-	f.d.add('A', off, n)
-	return vfs.Allocate(f.File, off, n)
 }
 
 func (f *opLogFile) Truncate(size int64) error {

@@ -50,9 +50,6 @@ func (f *renamedFile) WriteVecAt(bufs [][]byte, off int64) (int, error) {
 	return f.fixN(vfs.WriteVecAt(f.File, bufs, off))
 }
 
-// Allocate is vfs.Allocate on the file under f.
-func (f *renamedFile) Allocate(off, n int64) error { return f.fix(vfs.Allocate(f.File, off, n)) }
-
 func (f *renamedFile) Size() (int64, error) {
 	n, err := f.File.Size()
 	return n, f.fix(err)

@@ -33,15 +33,11 @@ type wal struct {
 	// later record's "sync" field (see provenstart.go); 0 if it read all.
 	provenFrom uint64
 	prealloc   bool
-	// allocOK: big batches' space is allocated ahead with fallocate
-	// (allocateAhead); cleared when the file system cannot or the disk
-	// is full.
-	allocOK bool
 	// preallocStep is how far preallocate extends the active file; it
 	// shrinks when the disk is full.
 	preallocStep int64
 	// avgBatch is the moving mean of the batches' sizes (each batch
-	// weighs 1/4, the first all); only the leader uses it.
+	// weighs 1/4); only the leader uses it.
 	avgBatch int64
 	schema   string // written in every new header; see settleSchema
 	// bound is the front bound (NAME.front), 0 if none; only the leader
@@ -241,7 +237,6 @@ func (w *wal) recover() error {
 	w.format = w.active().hdr.format
 	w.prealloc = w.format == FormatV1 && !w.opts.NoPreallocate
 	w.preallocStep = preallocStep
-	w.allocOK = w.prealloc
 	w.next = expect
 	w.written, w.durable = expect-1, expect-1
 	w.first = max(w.segs[0].base, w.bound)

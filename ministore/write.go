@@ -222,11 +222,7 @@ func (w *wal) writeBatch(batch []entry, first uint64) error {
 		}
 	}
 	w.stats.batch(len(ends), total)
-	if w.avgBatch == 0 { // the first batch: the mean starts at it
-		w.avgBatch = int64(total)
-	} else {
-		w.avgBatch = (3*w.avgBatch + int64(total)) / 4
-	}
+	w.avgBatch = (3*w.avgBatch + int64(total)) / 4
 	w.segMu.Lock()
 	if a.index != nil { // nil after a clean Open: built when needed
 		start := a.size
@@ -312,118 +308,56 @@ func (w *wal) grow(a *segment, need, step int64) error {
 
 // aheadWanted reports whether the leader, its batch acknowledged, should
 // prepare more space in the active file for the next batches: under
-// SyncAlways, when less than half a preallocation step is left after the
-// end of the records (small batches: see aheadBatch), or room for fewer
-// than two more batches (big batches, with space the file system
-// allocates: see allocateAhead). It is called by the leader with w.mu
-// held.
+// SyncAlways, when batches are small (see aheadBatch) and less than half a
+// preallocation step is left before the end of the preallocated zeros. It
+// is called by the leader with w.mu held.
 func (w *wal) aheadWanted() bool {
-	if !w.prealloc || w.opts.Sync != SyncAlways || noAhead {
+	if !w.prealloc || w.opts.Sync != SyncAlways || noAhead || w.avgBatch >= aheadBatch {
 		return false
 	}
 	a := w.active()
-	if a.alloc >= w.opts.MaxSegmentBytes {
-		return false
-	}
-	if w.avgBatch >= aheadBatch {
-		return w.allocOK && a.alloc-a.size < 2*w.avgBatch
-	}
-	return a.alloc-a.size < w.preallocStep/2
+	return a.alloc < w.opts.MaxSegmentBytes && a.alloc-a.size < w.preallocStep/2
 }
 
-// aheadBatch is the mean batch size from which prepareAhead has the file
-// system allocate the space ahead (allocateAhead) instead of writing zeros
-// into it. Zeros cost the disk as much as the records written over them,
-// while writing into allocated but unwritten space costs each batch's
-// fdatasync a commit of the extents it converts to the file system's
-// journal, a fixed cost: measured on ext4 (a virtual disk), 128 KiB
-// batches took 0.26-0.29 ms to overwrite and fdatasync against 0.52-0.61
-// ms to append, and 4 MiB of zeros 3.6-4.4 ms, so zeros ahead win for small
-// batches; at 512 KiB and 1 MiB the zeros cost more than the journal
-// commits they save. For 1 MiB batches, writing into fallocated space took
-// 1.26-1.28 ms against 1.68 ms to grow the file and 1.96 ms with the zeros
-// ahead counted (overwriting written blocks: 0.78 ms); see
-// TestBigAppendRatios and docs/CRASH-SAFETY.md.
+// aheadBatch is the mean batch size from which prepareAhead leaves the
+// file to grow with the batches. Zeros cost the disk as much as the
+// records written over them, while growing costs each batch's fdatasync a
+// commit of the file's size and extents to the file system's journal, a
+// fixed cost: measured on ext4 (a virtual disk), 128 KiB batches took
+// 0.26-0.29 ms to overwrite and fdatasync against 0.52-0.61 ms to append,
+// and 4 MiB of zeros 3.6-4.4 ms, so zeros ahead win for small batches; at
+// 512 KiB and 1 MiB the zeros cost more than the journal commits they save.
 const aheadBatch = 256 << 10
 
 // noAhead turns prepareAhead off: the benchmarks set it to measure what it
 // saves (see TestBigAppendRatios).
 var noAhead bool
 
-// prepareAhead extends the active file's preallocated space by a step and
-// fsyncs it, so that the next batches write into space that is already
-// part of the file, durably: zeros written ahead (small batches), which
-// the batches overwrite as a loop that rewrites a file in place does, their
-// fdatasync then having no file size or extent to commit to the file
-// system's journal; or space the file system allocates (big batches: see
-// aheadBatch and allocateAhead). The leader calls it after it woke the
-// writers of its batch and before it lets the next batch be taken: they do
-// not wait for it (only the leader's own Append returns after it), and the
-// files still see one operation at a time, in the same order on every run.
-// A failure stops the Store as a failed batch does; the next write reports
-// it. A batch that does not fit (the first after Open or a rotation) is
-// written as before: see writeBatch.
+// prepareAhead extends the active file's preallocated zeros by a step and
+// fsyncs them, so that the next batches overwrite blocks that are already
+// written and durable: their fdatasync then has no file size or extent to
+// commit to the file system's journal, as in a loop that rewrites a file
+// in place. The leader calls it after it woke the writers of its batch
+// and before it lets the next batch be taken: they do not wait for it
+// (only the leader's own Append returns after it), and the files still
+// see one operation at a time, in the same order on every run. A failure
+// stops the Store as a failed batch does; the next write reports it. A
+// batch that does not fit (the first after Open or a rotation) is written
+// as before: see writeBatch.
 func (w *wal) prepareAhead() error {
 	a := w.active()
 	alloc := a.alloc
-	var err error
-	if w.avgBatch >= aheadBatch {
-		err = w.allocateAhead(a)
-	} else {
-		err = w.grow(a, 0, w.preallocStep)
-	}
-	if err != nil {
+	if err := w.grow(a, 0, w.preallocStep); err != nil {
 		return err
 	}
 	if a.alloc == alloc {
-		return nil // a full disk, or no fallocate: nothing was added
+		return nil // a full disk: nothing was added
 	}
 	if err := w.fsync(a.f); err != nil {
 		return fmt.Errorf("fsync %s: %w", a.path, err)
 	}
 	return nil
 }
-
-// allocateAhead has the file system allocate the space of the next big
-// batches after a's preallocated space (fallocate(2), through
-// vfs.Allocate): allocStepBatches mean batches, at least preallocStep, at
-// most to MaxSegmentBytes. The space reads as zeros, as written zeros do,
-// and Close trims it as it trims them. Where the file system cannot
-// (errors.ErrUnsupported) or the disk is full, it gives back what it may
-// have added and turns itself off for the life of the Store: the big
-// batches then grow the file, as without preallocation.
-func (w *wal) allocateAhead(a *segment) error {
-	step := max(allocStepBatches*w.avgBatch, w.preallocStep)
-	target := min(a.alloc+step, w.opts.MaxSegmentBytes)
-	if target <= a.alloc {
-		return nil
-	}
-	err := vfs.Allocate(a.f, a.alloc, target-a.alloc)
-	if err == nil {
-		w.segMu.Lock()
-		a.alloc = target
-		w.segMu.Unlock()
-		w.stats.preallocSteps.Add(1)
-		return nil
-	}
-	if !errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, syscall.ENOSPC) {
-		return fmt.Errorf("preallocate %s: %w", a.path, err)
-	}
-	if errors.Is(err, syscall.ENOSPC) {
-		// fallocate may have kept part of the space: give it back.
-		if terr := a.f.Truncate(a.alloc); terr != nil {
-			return fmt.Errorf("preallocate %s: %w (and giving the space back: %w)", a.path, err, terr)
-		}
-		w.opts.Logger.Warn("ministore: disk full, allocation ahead off", "path", a.path, "err", err)
-	}
-	w.allocOK = false
-	return nil
-}
-
-// allocStepBatches is how many mean batches allocateAhead allocates at a
-// time: fallocate costs little whatever its size, but each step costs an
-// fsync.
-const allocStepBatches = 16
 
 // writeZeros writes zeros from the end of a's preallocated space to target.
 func (w *wal) writeZeros(a *segment, target int64) error {

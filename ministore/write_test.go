@@ -71,10 +71,9 @@ func TestFramedLinesMatchAppendLine(t *testing.T) {
 // file: no zeros are written in its writer's path. A small one that does
 // not fit in the preallocated space (here: the first after Open) first
 // extends it by a step. After the batch's fsync the leader, the batch
-// acknowledged, prepares space ahead (prepareAhead) when little is left:
-// zeros after the 80 KiB batch, which left none; after the 1 MiB one,
-// space the file system allocates without writing it (see aheadBatch and
-// allocateAhead), then one fsync.
+// acknowledged, prepares zeros ahead (prepareAhead) when little is left
+// and batches are not huge: after the 80 KiB batch, which left none, and
+// not after the 1 MiB one (see aheadBatch).
 func TestBatchIsOneWrite(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -82,12 +81,11 @@ func TestBatchIsOneWrite(t *testing.T) {
 		pad      int
 		prealloc bool // whether a preallocation step is written first
 		ahead    bool // whether a step is written (and synced) after the batch's fsync
-		alloc    bool // whether a step is allocated (and synced) after the batch's fsync
 	}{
-		{"small records", 3, 10, true, false, false},
-		{"big records, small batch", 3, 4 << 10, true, false, false},
-		{"big batch", 20, 4 << 10, false, true, false},
-		{"1 MiB record", 1, 1 << 20, false, false, true},
+		{"small records", 3, 10, true, false},
+		{"big records, small batch", 3, 4 << 10, true, false},
+		{"big batch", 20, 4 << 10, false, true},
+		{"1 MiB record", 1, 1 << 20, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fsys := vfs.NewFaulty(vfs.NewMem())
@@ -96,7 +94,7 @@ func TestBatchIsOneWrite(t *testing.T) {
 			var ops []vfs.OpKind
 			fsys.FailWhen(func(op vfs.Op) error {
 				mu.Lock()
-				if op.Kind == vfs.OpWrite || op.Kind == vfs.OpSync || op.Kind == vfs.OpAllocate {
+				if op.Kind == vfs.OpWrite || op.Kind == vfs.OpSync {
 					ops = append(ops, op.Kind)
 				}
 				mu.Unlock()
@@ -132,11 +130,6 @@ func TestBatchIsOneWrite(t *testing.T) {
 				wantSteps++
 				if len(after) < 2 || after[len(after)-1] != vfs.OpSync || slices.Index(after, vfs.OpSync) != len(after)-1 {
 					t.Fatalf("after the batch's fsync: %v; want writes of zeros, then one fsync", after)
-				}
-			} else if tc.alloc {
-				wantSteps++
-				if !slices.Equal(after, []vfs.OpKind{vfs.OpAllocate, vfs.OpSync}) {
-					t.Fatalf("after the batch's fsync: %v; want one allocate, then one fsync", after)
 				}
 			} else if len(after) != 0 {
 				t.Fatalf("after the batch's fsync: %v; want nothing", after)
