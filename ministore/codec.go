@@ -3,6 +3,7 @@
 package ministore
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 )
@@ -48,8 +49,17 @@ type JSONCodec struct{}
 
 var _ Codec = JSONCodec{}
 
-// Marshal returns json.Marshal(v).
-func (JSONCodec) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
+// Marshal returns json.Marshal(v), but with <, > and & written as
+// themselves, as Append writes them with the default codec (see encBufs).
+func (JSONCodec) Marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes()[:b.Len()-1], nil // without Encode's newline
+}
 
 // NewDecoder returns a Decoder with one reused json.Decoder, which
 // refuses unknown fields (Decoder.DisallowUnknownFields) when strict.

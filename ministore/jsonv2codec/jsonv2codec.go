@@ -9,8 +9,9 @@
 //
 // It marshals and unmarshals with encoding/json's semantics (the v1
 // options of go-json-experiment: the same field names, tags, omitempty,
-// nil slices and maps as null, durations as nanoseconds, HTML characters
-// escaped), so a journal written with either codec reads with the other
+// nil slices and maps as null, durations as nanoseconds), and writes <, >
+// and & as themselves, as the default codec does, so that both write the
+// same bytes and a journal written with either codec reads with the other
 // to the same values. Like the default codec it refuses a string that is
 // not valid UTF-8 on Marshal (an error matching ministore.ErrInvalidUTF8),
 // refuses unknown object keys when strict, and accepts on decode what
@@ -43,7 +44,7 @@ func New() *Codec {
 		// encoding/json writes each byte of invalid UTF-8 as \ufffd,
 		// which ministore refuses; here the encoder refuses it itself,
 		// with an error that unwraps (the legacy one does not).
-		enc: json.JoinOptions(v1, jsontext.AllowInvalidUTF8(false),
+		enc: json.JoinOptions(v1, jsontext.AllowInvalidUTF8(false), jsontext.EscapeForHTML(false),
 			jsonv1.ReportErrorsWithLegacySemantics(false)),
 		strict:  json.JoinOptions(v1, json.RejectUnknownMembers(true)),
 		lenient: v1,
