@@ -63,11 +63,18 @@ type restored[S any] struct {
 	err     error
 }
 
-// restore restores the newest snapshot that verifies.
-func (m *Manager[S, M]) restore() restored[S] {
+// restore restores the newest snapshot that verifies. It runs on a
+// goroutine of its own, so a panic while decoding the state (S's
+// UnmarshalJSON, a snapshot codec) is an error of Open, as a panicking
+// Apply is, not a crash of the process that no caller could recover.
+func (m *Manager[S, M]) restore() (r restored[S]) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = restored[S]{err: fmt.Errorf("ministate: restore snapshot in %s: decoding panicked: %v", m.dir, p)}
+		}
+	}()
 	// Not minisnap's Exists: it reports false when the directory cannot be
 	// listed, which would pass over the snapshots silently.
-	var r restored[S]
 	seq, skipped, err := m.snaps.RestoreLatestGood(&r.state)
 	switch {
 	case errors.Is(err, minisnap.ErrNotFound):

@@ -12,7 +12,10 @@
 // so memory does not grow with the stream.
 package decodepipe
 
-import "sync"
+import (
+	"fmt"
+	"sync"
+)
 
 // Batches are cut at whichever limit comes first.
 const (
@@ -40,21 +43,31 @@ type batch[T any] struct {
 	done chan struct{}
 }
 
+// decode decodes the batch. A Decoder that panics (a type's UnmarshalJSON)
+// fails its record with an error saying so: the panic is on a worker
+// goroutine, where nobody could recover it.
 func (b *batch[T]) decode(dec Decoder[T]) {
 	n := len(b.seqs)
 	if cap(b.out) < n {
 		b.out = make([]T, n)
 	}
 	b.out = b.out[:n]
+	i := 0
+	defer func() {
+		if p := recover(); p != nil {
+			b.errAt, b.err = i, fmt.Errorf("decoding panicked: %v", p)
+		}
+		b.done <- struct{}{}
+	}()
 	start := 0
-	for i, end := range b.ends {
+	for ; i < len(b.ends); i++ {
+		end := b.ends[i]
 		if err := dec(b.seqs[i], b.buf[start:end], &b.out[i]); err != nil {
 			b.errAt, b.err = i, err
 			break
 		}
 		start = end
 	}
-	b.done <- struct{}{}
 }
 
 // reset readies a used batch for the next run of records.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -140,5 +141,47 @@ func TestRunGarbage(t *testing.T) {
 	t.Logf("allocated %d bytes; the batches hold at most %d bytes", got, held)
 	if limit := uint64(held) * 3 / 2; got > limit {
 		t.Fatalf("allocated %d bytes for batches holding at most %d bytes; want at most %d", got, held, limit)
+	}
+}
+
+// TestRunDecoderPanics: a Decoder that panics on a worker goroutine fails
+// its record with an error naming the panic (yielded on the caller's
+// goroutine), and the records before it come through.
+func TestRunDecoderPanics(t *testing.T) {
+	read := func(emit func(uint64, []byte) bool) error {
+		for seq := uint64(1); seq <= 2000; seq++ {
+			if !emit(seq, []byte("x")) {
+				break
+			}
+		}
+		return nil
+	}
+	newDecoder := func() Decoder[uint64] {
+		return func(seq uint64, _ []byte, v *uint64) error {
+			if seq == 1300 {
+				panic("boom")
+			}
+			*v = seq
+			return nil
+		}
+	}
+	next := uint64(1)
+	var failed error
+	Run(3, read, newDecoder, func(seq uint64, v uint64, err error) bool {
+		if err != nil {
+			if seq != next {
+				t.Errorf("error at record %d, want %d", seq, next)
+			}
+			failed = err
+			return false
+		}
+		if v != seq || seq != next {
+			t.Fatalf("record %d holds %d, want %d", seq, v, next)
+		}
+		next++
+		return true
+	})
+	if failed == nil || !strings.Contains(failed.Error(), "panicked: boom") || next != 1300 {
+		t.Fatalf("after %d records: %v, want the panic of record 1300", next-1, failed)
 	}
 }
