@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/mini-go/mini/internal/jsonline"
 )
@@ -78,6 +79,10 @@ func encode[R any](codec Codec, rec R, buf *encBuf, i int) ([]byte, error) {
 		}
 		if !json.Valid(raw) {
 			return nil, errors.New("ministore: encode record: json.RawMessage is not valid JSON")
+		}
+		if !utf8.Valid(raw) {
+			// json.Valid takes any byte in a string.
+			return nil, fmt.Errorf("%w in a string of the json.RawMessage: it would read back as U+FFFD", ErrInvalidUTF8)
 		}
 		if bytes.IndexByte(raw, '\n') >= 0 {
 			return nil, errNewline

@@ -414,6 +414,7 @@ func TestAppendInvalidUTF8(t *testing.T) {
 	type rec struct {
 		S string            `json:"s"`
 		M map[string]string `json:"m,omitempty"`
+		R json.RawMessage   `json:"r,omitempty"` // copied as it is by encoding/json
 	}
 	tests := []struct {
 		name string
@@ -430,6 +431,9 @@ func TestAppendInvalidUTF8(t *testing.T) {
 		{"a backslash then 0xff", rec{S: "\\\xff"}, false},
 		{"invalid in a map key", rec{M: map[string]string{"k\xfe": "v"}}, false},
 		{"invalid in a map value", rec{M: map[string]string{"k": "\xfe"}}, false},
+		{"valid ready-made JSON", rec{R: json.RawMessage("[\"\u2028 \ufffd\"]")}, true},
+		{"0xff in ready-made JSON", rec{R: json.RawMessage("\"a \xff b\"")}, false},
+		{"a surrogate half in ready-made JSON", rec{R: json.RawMessage("{\"\xed\xa0\x80\":1}")}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -456,6 +460,15 @@ func TestAppendInvalidUTF8(t *testing.T) {
 				t.Fatalf("Get = %+v, %v, want %+v", got, err, tt.rec)
 			}
 		})
+	}
+	// A json.RawMessage record is checked, not encoded: json.Valid takes
+	// any byte in a string.
+	s := openT[json.RawMessage](t, "/j/raw", quietOptions(Options{}, vfs.NewMem()))
+	if _, err := s.Append(json.RawMessage("\"\xff\"")); !errors.Is(err, ErrInvalidUTF8) {
+		t.Fatalf("Append(json.RawMessage with 0xff) = %v, want ErrInvalidUTF8", err)
+	}
+	if _, err := s.Append(json.RawMessage("\"\u00e9\ufffd\"")); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -4,7 +4,10 @@
 // a ministore journal when they build the record's JSON themselves.
 package jsonline
 
-import "bytes"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // Trusted is one JSON value on one line that its producer built to be
 // valid JSON without a newline. ministore writes it as it is: where a
@@ -27,12 +30,19 @@ type Borrowed []byte
 var escapedRuneError = []byte(`\ufffd`)
 
 // ReplacedUTF8 reports whether p, JSON written by encoding/json's Marshal,
-// holds the escape \ufffd: Marshal writes it for invalid UTF-8 in a string,
-// so p does not decode to the value that was marshaled. In a run of
-// backslashes the pairs are escaped backslashes; an odd run ends with one
-// that starts an escape (`\\ufffd` is a backslash and the text "ufffd").
-// JSON without a backslash costs one bytes.IndexByte.
+// holds a string that does not decode to the value that was marshaled:
+// the escape \ufffd, which Marshal writes for invalid UTF-8 in a string,
+// or bytes that are not UTF-8 at all, which Marshal copies as they are
+// from the JSON a MarshalJSON method returns or a json.RawMessage holds
+// (and which decode as U+FFFD, or not at all in a reader that wants
+// UTF-8 lines, as the Rust crates do). In a run of backslashes the pairs
+// are escaped backslashes; an odd run ends with one that starts an escape
+// (`\\ufffd` is a backslash and the text "ufffd"). JSON without a
+// backslash costs one bytes.IndexByte and one utf8.Valid.
 func ReplacedUTF8(p []byte) bool {
+	if !utf8.Valid(p) {
+		return true
+	}
 	for {
 		i := bytes.IndexByte(p, '\\')
 		if i < 0 {

@@ -16,13 +16,17 @@ func TestReplacedUTF8(t *testing.T) {
 		{`"plain"`, false},
 		{`"\ufffd"`, true},
 		{`{"k":"a\ufffdb"}`, true},
-		{`"\\ufffd"`, false},      // an escaped backslash, then text
-		{`"\\\ufffd"`, true},      // an escaped backslash, then the escape
-		{`"\\\\ufffd"`, false},    // two escaped backslashes, then text
-		{`"\\u \ufffd"`, true},    // the escape after an unrelated one
-		{`"\\ufffd\ufffd"`, true}, // text, then the escape
-		{"\"\ufffd\"", false},     // the rune itself
-		{`"\uFFFD"`, false},       // Marshal never writes upper case
+		{`"\\ufffd"`, false},               // an escaped backslash, then text
+		{`"\\\ufffd"`, true},               // an escaped backslash, then the escape
+		{`"\\\\ufffd"`, false},             // two escaped backslashes, then text
+		{`"\\u \ufffd"`, true},             // the escape after an unrelated one
+		{`"\\ufffd\ufffd"`, true},          // text, then the escape
+		{"\"\ufffd\"", false},              // the rune itself
+		{`"\uFFFD"`, false},                // Marshal never writes upper case
+		{"\"\xff\"", true},                 // a byte that is not UTF-8, as a MarshalJSON method may return it
+		{"{\"k\":\"\xed\xa0\x80\"}", true}, // a surrogate half encoded: not UTF-8
+		{"[\"\xc3\"]", true},               // a sequence cut short
+		{"\"\u2028\u00e9\"", false},        // valid multi-byte runes
 	}
 	for _, tt := range tests {
 		if got := ReplacedUTF8([]byte(tt.json)); got != tt.want {
