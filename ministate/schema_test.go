@@ -3,6 +3,7 @@
 package ministate_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -130,7 +131,25 @@ func TestApplyInvalidUTF8Refused(t *testing.T) {
 	if _, err := m.Apply(Deposit{Owner: "\ufffd", Amount: 1}); err != nil {
 		t.Fatalf("Apply of a real U+FFFD: %v", err)
 	}
+	// Ready-made JSON that is not UTF-8, which encoding/json copies as
+	// it is.
+	r, err := ministate.Open[Tape, PushRaw](t.TempDir(), "tape.log", &ministate.Options{Logger: testutil.Quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Apply(PushRaw{V: 1, Note: json.RawMessage("\"\xff\"")}); !errors.Is(err, ministore.ErrInvalidUTF8) {
+		t.Fatalf("Apply with 0xff in a json.RawMessage = %v, want ministore.ErrInvalidUTF8", err)
+	}
 }
+
+// PushRaw is a Push with a note of ready-made JSON.
+type PushRaw struct {
+	V    int             `json:"v"`
+	Note json.RawMessage `json:"note"`
+}
+
+func (p PushRaw) Apply(s *Tape) { Push{p.V}.Apply(s) }
 
 func TestSchemaOptionInvalid(t *testing.T) {
 	for _, s := range []string{"a b", strings.Repeat("x", 101), "\x00"} {
