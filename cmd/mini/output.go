@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -54,13 +55,16 @@ func plural[N int | int64 | uint64](n N, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// writeJSON prints v as one line of JSON.
+// writeJSON prints v as one line of JSON, with <, > and & as themselves,
+// as the journals hold them (json.Marshal would escape them).
 func writeJSON(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil { // one line, with its newline
 		return err
 	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
+	_, err := w.Write(b.Bytes())
 	return err
 }
 
