@@ -104,9 +104,9 @@ type pending[M any] struct {
 // ministore.ErrLocked until Close.
 //
 // Recovery fails with a *GapError (ErrGap) if the journal does not continue
-// the snapshot, with a *RecordError if a record does not decode into M or
-// its Apply panics, and with ministore's or minisnap's error for damaged
-// files. A damaged newest snapshot is passed over for an older one when the
+// the snapshot, with a *RecordError if a record does not decode into M, or
+// its decoding or its Apply panics, with an error if decoding the snapshot
+// panics, and with ministore's or minisnap's error for damaged files. A damaged newest snapshot is passed over for an older one when the
 // journal still holds the records after it (a warning is logged).
 func Open[S any, M Mutator[S]](dir, journalFile string, opts *Options) (*Manager[S, M], error) {
 	start := time.Now()
