@@ -145,6 +145,14 @@ func TestRecoverOverlap(t *testing.T) {
 			var ge *ministate.GapError
 			return errors.As(err, &ge) && ge.SnapshotSeq == 4 && ge.FirstSeq == 7
 		}, inErr: "tape.log"},
+		{name: "compacted up to the newest snapshot", damage: compactTo(8), want: &all, snap: 8},
+		{name: "compacted up to the newest snapshot, which is damaged", damage: func(t *testing.T, d string) {
+			compactTo(8)(t, d)
+			flipIn(t, d, 8, "snapshot.json")
+		}, wantErr: func(err error) bool {
+			var ge *ministate.GapError
+			return errors.As(err, &ge) && ge.SnapshotSeq == 4 && ge.FirstSeq == 9
+		}, inErr: "tape.log"},
 		{name: "snapshot newer than the journal's end", damage: func(t *testing.T, d string) {
 			journalStore(t, d, func(s *ministore.Store[json.RawMessage]) error { return s.TruncateBack(6) })
 		}, wantErr: func(err error) bool {
@@ -262,6 +270,14 @@ func TestRecoverOverlap(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// compactTo drops the journal's records up to seq, as Compact does after
+// a snapshot at seq.
+func compactTo(seq uint64) func(t *testing.T, dir string) {
+	return func(t *testing.T, dir string) {
+		journalStore(t, dir, func(s *ministore.Store[json.RawMessage]) error { return s.TruncateFront(seq + 1) })
+	}
+}
 
 // isCorrupt reports whether err is ministore's corruption error naming a
 // journal file and an offset.
