@@ -91,9 +91,9 @@ func (c *cluster) start(id string, bootstrap bool) (*node, error) {
 	conf := raft.DefaultConfig()
 	// Fast elections for a demo on one machine, with room for TLS
 	// handshakes on a loaded one.
-	conf.HeartbeatTimeout = 400 * time.Millisecond
-	conf.ElectionTimeout = 400 * time.Millisecond
-	conf.LeaderLeaseTimeout = 200 * time.Millisecond
+	conf.HeartbeatTimeout = time.Second
+	conf.ElectionTimeout = time.Second
+	conf.LeaderLeaseTimeout = 500 * time.Millisecond
 	conf.CommitTimeout = 5 * time.Millisecond
 	// The node's certificate and the cluster's CA. A deployment loads them
 	// from files: tls.LoadX509KeyPair, and x509.CertPool.AppendCertsFromPEM.
@@ -130,6 +130,25 @@ func (c *cluster) leader() (*node, error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return nil, errors.New("no leader after 10s")
+}
+
+// addVoter adds a node through the leader. Adding a node is idempotent, so
+// a call whose outcome is unknown (leadership moved while the change was
+// being committed, as it may on a loaded machine) is made again on
+// whichever node leads then.
+func (c *cluster) addVoter(id, addr string) error {
+	var err error
+	for range 3 {
+		var l *node
+		if l, err = c.leader(); err != nil {
+			return err
+		}
+		err = l.AddVoter(id, addr)
+		if !errors.Is(err, miniraft.ErrOutcomeUnknown) && !errors.Is(err, miniraft.ErrNotLeader) {
+			return err
+		}
+	}
+	return err
 }
 
 func (c *cluster) close() {
@@ -173,7 +192,7 @@ func run(out io.Writer, dir string) error {
 		if err != nil {
 			return err
 		}
-		if err := n1.AddVoter(id, m.Addr()); err != nil {
+		if err := c.addVoter(id, m.Addr()); err != nil {
 			return err
 		}
 	}
