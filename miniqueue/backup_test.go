@@ -295,19 +295,7 @@ func TestBackupQueueClosed(t *testing.T) {
 // queue with dead letters: the destination is missing or a whole copy.
 func TestBackupQueueCrash(t *testing.T) {
 	// The queue is built once and copied onto each crash's disk.
-	template := vfs.NewMem()
-	{
-		q := openT[int](t, "/q", withFS(Options{}, template))
-		mustPush(t, q, 1, 2, 3, 4)
-		c := q.Consumer("c")
-		mustAck(t, recvT(t, c))
-		if err := recvT(t, c).Term("x"); err != nil {
-			t.Fatal(err)
-		}
-		if err := q.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	template := backupTemplate(t, Options{})
 	build := func(mem *vfs.Mem) { copyTree(t, template, mem, "/q") }
 	check := func(disk vfs.FS, where string) {
 		t.Helper()

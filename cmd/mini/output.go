@@ -4,8 +4,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +12,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/mini-go/mini/ministore"
 )
 
 // progress returns a progress callback drawing a bar on stderr if stderr is
@@ -58,13 +58,11 @@ func plural[N int | int64 | uint64](n N, noun string) string {
 // writeJSON prints v as one line of JSON, with <, > and & as themselves,
 // as the journals hold them (json.Marshal would escape them).
 func writeJSON(w io.Writer, v any) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil { // one line, with its newline
+	b, err := ministore.JSONCodec{}.Marshal(v)
+	if err != nil {
 		return err
 	}
-	_, err := w.Write(b.Bytes())
+	_, err = w.Write(append(b, '\n'))
 	return err
 }
 
