@@ -237,9 +237,12 @@ func TestBackupAckInFlight(t *testing.T) {
 	var armed atomic.Bool
 	armed.Store(true)
 	fz.FailWhen(func(op vfs.Op) error {
-		// The consumer journal's new front bound: the ack and the
-		// checkpoint are durable, the truncations under way.
-		if op.Kind == vfs.OpRename && op.NewPath == "/q/"+consumersFile+".front" && armed.CompareAndSwap(true, false) {
+		// The consumer journal's new front bound (a new file renamed in
+		// place, or a slot of it written and being fsync'd): the ack and
+		// the checkpoint are durable, the truncations under way.
+		front := "/q/" + consumersFile + ".front"
+		if (op.Kind == vfs.OpRename && op.NewPath == front || op.Kind == vfs.OpSync && op.Path == front) &&
+			armed.CompareAndSwap(true, false) {
 			close(reached)
 			<-release
 		}

@@ -71,6 +71,11 @@ func crashScenarios() []scenario {
 		appends(7), []step{{kind: "front", seq: 5}}, appends(6), []step{{kind: "front", seq: 11}, {kind: "front", seq: 12}},
 		appends(8), []step{{kind: "back", seq: 20}, {kind: "front", seq: 21}}, appends(2),
 		[]step{{kind: "front", seq: 30}, {kind: "back", seq: 25}}, appends(2))})
+	// Updates of the bound in place, alternating slots, across a reopen
+	// (which finds the slot and generation to write next).
+	s = append(s, scenario{"front bound in place", Options{MaxSegmentBytes: 400}, slices.Concat(
+		appends(8), []step{{kind: "front", seq: 2}, {kind: "front", seq: 3}, {kind: "close-reopen"}, {kind: "front", seq: 4}},
+		appends(2), []step{{kind: "front", seq: 6}})})
 	s = append(s, scenario{"front bound sync never", Options{MaxSegmentBytes: 250, Sync: SyncNever}, slices.Concat(
 		appends(6), []step{{kind: "front", seq: 4}}, appends(3), []step{{kind: "front", seq: 10}}, appends(2))})
 	s = append(s, scenario{"truncate back", Options{MaxSegmentBytes: 200}, slices.Concat(

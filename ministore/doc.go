@@ -138,11 +138,15 @@
 // crate ignores the file (it is not a segment name).
 //
 // After a TruncateFront the first record's sequence number is kept in the
-// side file NAME.front, one line "// MINISTORE FRONT v1 first=N
-// crc=XXXXXXXX" replaced atomically; a journal without it starts at its
-// oldest segment's base. A bound file that does not verify, or that points
+// side file NAME.front: two 512-byte slots, each one line "// MINISTORE
+// FRONT v2 first=N gen=G crc=XXXXXXXX" padded with zeros. An update writes
+// the slot not holding the bound and fdatasyncs the file; the bound is the
+// valid slot with the higher generation, so a torn update leaves the
+// previous bound. The older one-line file (v1) is still read and is
+// replaced on the next update. A journal without the file starts at its
+// oldest segment's base. A bound file with no valid slot, or that points
 // below the oldest segment or past the last record, is a *JournalError
-// naming it.
+// naming it and the offset.
 //
 // A header with another version is refused with ErrVersion. docs/FORMAT.md
 // in the repository describes the format and its crash rules in full.

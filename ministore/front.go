@@ -18,16 +18,25 @@ import (
 
 // The front bound: a journal's first record can lie inside a segment.
 //
-// TruncateFront(seq) writes seq to the side file NAME.front (through
-// NAME.front.tmp, fsync, rename, fsync of the directory) and then deletes the
-// segments that lie wholly below it. Records below the bound that share a
-// segment with it stay in the file until that segment goes, and every reader
-// skips them. The file holds one line:
+// TruncateFront(seq) records seq in the side file NAME.front and then
+// deletes the segments that lie wholly below it. Records below the bound
+// that share a segment with it stay in the file until that segment goes,
+// and every reader skips them. The file is 1024 bytes: two slots of 512,
+// each one line padded with zero bytes:
 //
-//	// MINISTORE FRONT v1 first=N crc=XXXXXXXX
+//	// MINISTORE FRONT v2 first=N gen=G crc=XXXXXXXX
 //
-// with the CRC-32C (Castagnoli, hex) of the text before " crc=". A missing
-// file means no bound: the first record is the oldest segment's base.
+// with the CRC-32C (Castagnoli, hex) of the text before " crc=". The bound
+// is the valid slot with the higher generation G. The file is created (and
+// an old one converted) whole through NAME.front.tmp, fsync, rename, fsync
+// of the directory; after that an update writes the other slot, the one not
+// holding the bound, with G+1, and fdatasyncs the file: one write, no
+// change to its size or name. A crash can tear only that slot, and the
+// other still holds the previous bound. Both slots bad is damage, never a
+// crash. A missing file means no bound: the first record is the oldest
+// segment's base. The older format, one line
+// "// MINISTORE FRONT v1 first=N crc=XXXXXXXX", is still read, as the only
+// slot; the next update converts it.
 //
 // What the bound may be, the oldest segment's base being B and the next
 // sequence number N (the last record + 1): B <= bound <= N. A bound below B
@@ -36,12 +45,26 @@ import (
 // docs/FORMAT.md); Open reports both, and a file that does not parse, as a
 // *JournalError naming NAME.front.
 
-const boundMagic = "// MINISTORE FRONT v1 first="
+const (
+	boundMagic   = "// MINISTORE FRONT v1 first=" // the older one-line file
+	boundMagic2  = "// MINISTORE FRONT v2 first="
+	boundGen     = " gen="
+	boundSlot    = 512 // bytes in one slot
+	boundFileLen = 2 * boundSlot
+)
 
 // boundPath is the path of the front bound of the journal at path.
 func boundPath(path string) string { return path + ".front" }
 
-// appendBound appends the bound file's line for first.
+// frontBound is what a bound file holds.
+type frontBound struct {
+	first uint64 // the bound; 0: no file
+	gen   uint64 // the generation of the slot holding it
+	slot  int    // that slot, 0 or 1; -1: an old one-line file
+}
+
+// appendBound appends the old format's line for first (tests and fuzzing
+// write it; ministore writes only encodeBound's).
 func appendBound(dst []byte, first uint64) []byte {
 	start := len(dst)
 	dst = append(dst, boundMagic...)
@@ -52,8 +75,30 @@ func appendBound(dst []byte, first uint64) []byte {
 	return append(dst, '\n')
 }
 
-// parseBound parses the bound file's contents.
-func parseBound(b []byte) (uint64, error) {
+// appendBoundSlot appends one 512-byte slot holding first at generation
+// gen.
+func appendBoundSlot(dst []byte, first, gen uint64) []byte {
+	start := len(dst)
+	dst = append(dst, boundMagic2...)
+	dst = strconv.AppendUint(dst, first, 10)
+	dst = append(dst, boundGen...)
+	dst = strconv.AppendUint(dst, gen, 10)
+	sum := crc32.Checksum(dst[start:], castagnoli)
+	dst = append(dst, " crc="...)
+	dst = appendHex32(dst, sum)
+	dst = append(dst, '\n')
+	return append(dst, make([]byte, boundSlot-(len(dst)-start))...)
+}
+
+// encodeBound returns a whole bound file for first: slot 0 holds it at
+// generation 1, slot 1 at generation 0, so the next update writes slot 1.
+func encodeBound(first uint64) []byte {
+	b := appendBoundSlot(make([]byte, 0, boundFileLen), first, 1)
+	return appendBoundSlot(b, first, 0)
+}
+
+// parseBoundV1 parses the older one-line file.
+func parseBoundV1(b []byte) (uint64, error) {
 	line, ok := bytes.CutSuffix(b, []byte("\n"))
 	if !ok || bytes.IndexByte(line, '\n') >= 0 {
 		return 0, errors.New("front bound is not one line")
@@ -76,22 +121,102 @@ func parseBound(b []byte) (uint64, error) {
 	return n, nil
 }
 
+// parseBoundSlot parses one 512-byte slot.
+func parseBoundSlot(s []byte) (first, gen uint64, err error) {
+	i := bytes.IndexByte(s, '\n')
+	if i < 0 {
+		return 0, 0, errors.New("slot has no line")
+	}
+	if bytes.ContainsFunc(s[i+1:], func(r rune) bool { return r != 0 }) {
+		return 0, 0, errors.New("slot has bytes after its line")
+	}
+	text, sum, ok := splitHeaderCRC(s[:i])
+	if !ok {
+		return 0, 0, errors.New("slot has no checksum")
+	}
+	if crc32.Checksum(text, castagnoli) != sum {
+		return 0, 0, errChecksum
+	}
+	rest, ok := bytes.CutPrefix(text, []byte(boundMagic2))
+	if !ok {
+		return 0, 0, errors.New("slot: unknown line")
+	}
+	num, g, ok := bytes.Cut(rest, []byte(boundGen))
+	if !ok {
+		return 0, 0, errors.New("slot has no generation")
+	}
+	first, err = parseUint(num)
+	if err != nil || first == 0 {
+		return 0, 0, fmt.Errorf("slot: bad sequence number %q", num)
+	}
+	gen, err = parseUint(g)
+	if err != nil {
+		return 0, 0, fmt.Errorf("slot: bad generation %q", g)
+	}
+	return first, gen, nil
+}
+
+// parseBound parses the bound file's contents, either format. On error it
+// returns the offset of what does not verify.
+func parseBound(b []byte) (frontBound, int64, error) {
+	if len(b) != boundFileLen {
+		if bytes.HasPrefix(b, []byte(boundMagic2)) {
+			off := int64(min(len(b), boundFileLen))
+			return frontBound{}, off, fmt.Errorf("front bound is %d bytes, not two slots of %d", len(b), boundSlot)
+		}
+		n, err := parseBoundV1(b)
+		return frontBound{first: n, slot: -1}, 0, err
+	}
+	f0, g0, err0 := parseBoundSlot(b[:boundSlot])
+	f1, g1, err1 := parseBoundSlot(b[boundSlot:])
+	switch {
+	case err0 != nil && err1 != nil:
+		return frontBound{}, 0, fmt.Errorf("front bound: both slots are bad (at 0: %w; at %d: %w)", err0, boundSlot, err1)
+	case err1 != nil: // a crash tore slot 1: slot 0 holds the bound
+		return frontBound{first: f0, gen: g0, slot: 0}, 0, nil
+	case err0 != nil:
+		return frontBound{first: f1, gen: g1, slot: 1}, 0, nil
+	case g0 == g1:
+		return frontBound{}, boundSlot, fmt.Errorf("front bound: both slots have generation %d", g0)
+	case g0 > g1:
+		return frontBound{first: f0, gen: g0, slot: 0}, 0, nil
+	}
+	return frontBound{first: f1, gen: g1, slot: 1}, 0, nil
+}
+
 // readBound returns the front bound of the journal at path, or 0 if it has
 // none. A file that does not parse is a *JournalError matching ErrCorrupt.
 func readBound(fsys vfs.FS, path string) (uint64, error) {
+	fb, err := readBoundFile(fsys, path)
+	return fb.first, err
+}
+
+// readBoundFile reads the bound file of the journal at path. A file with
+// both slots bad is read once more before it is an error: a reader racing
+// two updates of the writer in this process can see both half-written.
+func readBoundFile(fsys vfs.FS, path string) (frontBound, error) {
 	p := boundPath(path)
-	b, err := vfs.ReadFile(fsys, p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
+	var err error
+	for try := 0; try < 2; try++ {
+		var b []byte
+		b, err = vfs.ReadFile(fsys, p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return frontBound{}, nil
+		}
+		if err != nil {
+			return frontBound{}, fmt.Errorf("ministore: read %s: %w", p, err)
+		}
+		fb, off, perr := parseBound(b)
+		if perr == nil {
+			return fb, nil
+		}
+		line := 1
+		if off >= boundSlot {
+			line = 2
+		}
+		err = corruptAt(p, line, off, fmt.Errorf("%w: %w", ErrCorrupt, perr))
 	}
-	if err != nil {
-		return 0, fmt.Errorf("ministore: read %s: %w", p, err)
-	}
-	first, err := parseBound(b)
-	if err != nil {
-		return 0, corruptAt(p, 1, 0, fmt.Errorf("%w: %w", ErrCorrupt, err))
-	}
-	return first, nil
+	return frontBound{}, err
 }
 
 // checkBound returns the error for a bound that does not fit the segments:
@@ -116,19 +241,45 @@ func checkBound(path string, bound, base, next uint64) error {
 	return nil
 }
 
-// setBound makes first the journal's front bound, durably: the file is
-// replaced whole through a temporary file, so a crash leaves the old bound
-// or the new one.
+// setBound makes first the journal's front bound, durably. The first bound
+// (and the first update of an old one-line file) replaces the file whole
+// through a temporary file; later ones write the slot not holding the bound
+// and fdatasync the file. A crash leaves the old bound or the new one.
 func (w *wal) setBound(first uint64) error {
 	if w.bound == first {
 		return nil
 	}
+	p := boundPath(w.path)
 	// Not counted in Stats: the journal's own fsyncs are.
-	if err := replaceFile(w.fs, boundPath(w.path), appendBound(nil, first)); err != nil {
-		return fmt.Errorf("set front bound %s: %w", boundPath(w.path), err)
+	var err error
+	next := frontBound{first: first, gen: 1, slot: 0}
+	if w.bound == 0 || w.boundSlot < 0 {
+		err = replaceFile(w.fs, p, encodeBound(first))
+	} else {
+		next.gen, next.slot = w.boundGen+1, 1-w.boundSlot
+		err = writeSlot(w.fs, p, int64(next.slot)*boundSlot, appendBoundSlot(nil, first, next.gen))
 	}
-	w.bound = first
+	if err != nil {
+		return fmt.Errorf("set front bound %s: %w", p, err)
+	}
+	w.bound, w.boundGen, w.boundSlot = next.first, next.gen, next.slot
 	return nil
+}
+
+// writeSlot writes b at off in the existing file name and fdatasyncs it.
+func writeSlot(fsys vfs.FS, name string, off int64, b []byte) error {
+	f, err := fsys.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = writeFull(f, b, off)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // removeBound deletes the bound file, durably.
@@ -153,8 +304,8 @@ func (w *wal) openBound() error {
 	if err := w.removeLeftover(boundPath(w.path) + ".tmp"); err != nil {
 		return err
 	}
-	b, err := readBound(w.fs, w.path)
-	w.bound = b
+	fb, err := readBoundFile(w.fs, w.path)
+	w.bound, w.boundGen, w.boundSlot = fb.first, fb.gen, fb.slot
 	return err
 }
 
@@ -335,7 +486,7 @@ func backupBound(fsys vfs.FS, dir, name string, bound uint64, info *BackupInfo) 
 	if bound == 0 {
 		return nil
 	}
-	if err := backup.WriteFile(fsys, boundPath(filepath.Join(dir, name)), appendBound(nil, bound)); err != nil {
+	if err := backup.WriteFile(fsys, boundPath(filepath.Join(dir, name)), encodeBound(bound)); err != nil {
 		return fmt.Errorf("ministore: backup: %w", err)
 	}
 	if info.First != 0 && bound > info.First {

@@ -153,18 +153,40 @@ func TestTruncateFrontWritesLittle(t *testing.T) {
 	s := openT[kv](t, dirPath, quietOptions(Options{MaxSegmentBytes: 1 << 20}, c))
 	appendBatch(t, s, "some key", 0, 2000)
 	c.written = 0
+	if err := s.TruncateFront(999); err != nil { // creates NAME.front
+		t.Fatal(err)
+	}
+	if c.written != boundFileLen {
+		t.Errorf("TruncateFront(999) wrote %d bytes, want a new bound file (%d bytes)", c.written, boundFileLen)
+	}
+	c.written, c.renames, c.syncDirs = 0, 0, 0
 	if err := s.TruncateFront(1000); err != nil {
 		t.Fatal(err)
 	}
-	if c.written > 100 {
-		t.Errorf("TruncateFront(1000) wrote %d bytes, want only the bound (< 100)", c.written)
+	// One slot in place: no rename, no directory sync.
+	if c.written != boundSlot || c.renames != 0 || c.syncDirs != 0 {
+		t.Errorf("TruncateFront(1000) wrote %d bytes, renamed %d files, synced %d directories; want one slot (%d bytes) in place",
+			c.written, c.renames, c.syncDirs, boundSlot)
 	}
 }
 
-// countingFS counts the bytes written through it.
+// countingFS counts the bytes written through it, the renames and the
+// directory syncs.
 type countingFS struct {
 	vfs.FS
-	written int64
+	written  int64
+	renames  int
+	syncDirs int
+}
+
+func (c *countingFS) Rename(oldpath, newpath string) error {
+	c.renames++
+	return c.FS.Rename(oldpath, newpath)
+}
+
+func (c *countingFS) SyncDir(dir string) error {
+	c.syncDirs++
+	return c.FS.SyncDir(dir)
 }
 
 func (c *countingFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
@@ -212,6 +234,8 @@ func TestFrontBoundDamage(t *testing.T) {
 		{name: "cut short", bound: good[:len(good)-4], want: "one line", first: 7, next: 21, unbound: true},
 		{name: "empty", bound: []byte{}, want: "one line", first: 7, next: 21, unbound: true},
 		{name: "no checksum", bound: []byte(boundMagic + "8\n"), want: "no checksum", first: 7, next: 21, unbound: true},
+		{name: "both slots bad", bound: flipByte(flipByte(encodeBound(8), 25), boundSlot+25), want: "both slots are bad", first: 7, next: 21, unbound: true},
+		{name: "slots cut short", bound: encodeBound(8)[:1000], want: "1000 bytes", first: 7, next: 21, unbound: true},
 		{name: "zero", bound: appendBound(nil, 0), want: "bad sequence number", first: 7, next: 21, unbound: true},
 		{name: "above the last record", bound: appendBound(nil, 30), want: "records 21 to 29 are missing", first: 0, next: 30},
 		{name: "below the oldest segment", remove: "oldest", want: "is missing", first: 10, next: 21, unbound: true},
@@ -313,6 +337,9 @@ func checkRepaired(t *testing.T, m *vfs.Mem, before map[string][]byte, first, ne
 	}
 	for name, b := range before {
 		if !slices.ContainsFunc(slices.Collect(maps.Values(after)), func(a []byte) bool {
+			if bytes.Equal(a, b) { // whole (the bound file ends in zeros)
+				return true
+			}
 			a = bytes.TrimRight(a, "\x00")
 			return bytes.HasPrefix(b, a) && bytes.Contains(added, b[len(a):])
 		}) {
@@ -536,19 +563,49 @@ func FuzzParseBound(f *testing.F) {
 	f.Add(appendBound(nil, 1<<63))
 	f.Add([]byte(boundMagic + "12 crc=00000000\n"))
 	f.Add([]byte{})
+	f.Add(encodeBound(7))
+	f.Add(appendBoundSlot(appendBoundSlot(nil, 9, 1<<64-1), 8, 3))
+	torn := encodeBound(7)
+	copy(torn[boundSlot:], appendBoundSlot(nil, 123456, 2)[:30])
+	f.Add(torn)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		n, err := parseBound(b)
+		fb, off, err := parseBound(b)
 		if err != nil {
+			if off < 0 || off > int64(len(b)) {
+				t.Fatalf("error offset %d outside the %d bytes", off, len(b))
+			}
 			return
 		}
-		if n == 0 {
+		if fb.first == 0 {
 			t.Fatal("bound 0 accepted")
 		}
-		if again := appendBound(nil, n); !bytes.Equal(again, b) {
-			// A checksum collision with other text is possible but
-			// then the text must still say n.
-			if m, err := parseBound(again); err != nil || m != n {
-				t.Fatalf("bound %d does not round-trip", n)
+		if fb.slot < 0 {
+			// The old format: one line that says fb.first.
+			if again := appendBound(nil, fb.first); !bytes.Equal(again, b) {
+				// A checksum collision with other text is possible but
+				// then the text must still say n.
+				if m, _, err := parseBound(again); err != nil || m.first != fb.first {
+					t.Fatalf("bound %d does not round-trip", fb.first)
+				}
+			}
+			return
+		}
+		// The slot taken holds the bound, and the other slot is bad or
+		// older.
+		s := b[fb.slot*boundSlot:][:boundSlot]
+		if first, gen, err := parseBoundSlot(s); err != nil || first != fb.first || gen != fb.gen {
+			t.Fatalf("slot %d = %d, %d, %v; parseBound said %+v", fb.slot, first, gen, err, fb)
+		}
+		o := b[(1-fb.slot)*boundSlot:][:boundSlot]
+		if _, gen, err := parseBoundSlot(o); err == nil && gen >= fb.gen {
+			t.Fatalf("slot %d has generation %d, not below the chosen %+v", 1-fb.slot, gen, fb)
+		}
+		// The next update, written into the other slot, wins.
+		next := bytes.Clone(b)
+		copy(next[(1-fb.slot)*boundSlot:], appendBoundSlot(nil, fb.first+1, fb.gen+1))
+		if fb.gen < 1<<64-1 && fb.first < 1<<64-1 {
+			if got, _, err := parseBound(next); err != nil || got.first != fb.first+1 || got.slot != 1-fb.slot {
+				t.Fatalf("after an update: %+v, %v", got, err)
 			}
 		}
 	})

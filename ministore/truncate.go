@@ -9,9 +9,10 @@ import (
 
 // TruncateFront drops every record before seq, for compaction behind a
 // snapshot. It makes the records written so far durable, writes seq as the
-// journal's front bound (the small file NAME.front, replaced atomically) and
-// deletes the segments wholly below it; records below seq in the segment
-// holding it stay on disk, unread, until that segment goes. It copies no
+// journal's front bound (a slot of the small file NAME.front, written in
+// place and fdatasync'd; see docs/FORMAT.md) and deletes the segments
+// wholly below it; records below seq in the segment holding it stay on
+// disk, unread, until that segment goes. It copies no
 // record, so its cost does not depend on where seq falls or on the
 // segment size. At no crash point is the journal anything but a suffix of
 // what it was.

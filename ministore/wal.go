@@ -41,8 +41,11 @@ type wal struct {
 	avgBatch int64
 	schema   string // written in every new header; see settleSchema
 	// bound is the front bound (NAME.front), 0 if none; only the leader
-	// (busy) changes it.
-	bound uint64
+	// (busy) changes it, with boundGen and boundSlot, the generation and
+	// the slot that hold it (boundSlot -1: an old one-line file).
+	bound     uint64
+	boundGen  uint64
+	boundSlot int
 
 	// mu guards the append queue, the counters and the state below it.
 	mu      sync.Mutex
