@@ -138,15 +138,17 @@
 // crate ignores the file (it is not a segment name).
 //
 // After a TruncateFront the first record's sequence number is kept in the
-// side file NAME.front: two 512-byte slots, each one line "// MINISTORE
-// FRONT v2 first=N gen=G crc=XXXXXXXX" padded with zeros. An update writes
-// the slot not holding the bound and fdatasyncs the file; the bound is the
-// valid slot with the higher generation, so a torn update leaves the
-// previous bound. The older one-line file (v1) is still read and is
-// replaced on the next update. A journal without the file starts at its
-// oldest segment's base. A bound file with no valid slot, or that points
-// below the oldest segment or past the last record, is a *JournalError
-// naming it and the offset.
+// side file NAME.front: two 4096-byte slots, each one line "// MINISTORE
+// FRONT v2 first=N gen=G crc=XXXXXXXX" followed by zeros. An update writes
+// the slot not holding the bound in place and fdatasyncs the file; the
+// bound is the slot with the higher generation. A crash leaves a slot whole
+// (its line is one 512-byte sector, which a disk writes whole), so a slot
+// that does not verify is damage, whichever slot it is: never a fallback
+// to the other slot's older bound. The older one-line file (v1) is still
+// read and is replaced on the next update. A journal without the file
+// starts at its oldest segment's base. A bound file with a bad slot, or
+// that points below the oldest segment or past the last record, is a
+// *JournalError naming it and the offset.
 //
 // A header with another version is refused with ErrVersion. docs/FORMAT.md
 // in the repository describes the format and its crash rules in full.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/mini-go/mini/internal/backup"
 	"github.com/mini-go/mini/vfs"
@@ -21,22 +22,31 @@ import (
 // TruncateFront(seq) records seq in the side file NAME.front and then
 // deletes the segments that lie wholly below it. Records below the bound
 // that share a segment with it stay in the file until that segment goes,
-// and every reader skips them. The file is 1024 bytes: two slots of 512,
-// each one line padded with zero bytes:
+// and every reader skips them. The file is 8192 bytes: two slots of 4096,
+// each one line followed by zero bytes:
 //
 //	// MINISTORE FRONT v2 first=N gen=G crc=XXXXXXXX
 //
 // with the CRC-32C (Castagnoli, hex) of the text before " crc=". The bound
-// is the valid slot with the higher generation G. The file is created (and
-// an old one converted) whole through NAME.front.tmp, fsync, rename, fsync
-// of the directory; after that an update writes the other slot, the one not
-// holding the bound, with G+1, and fdatasyncs the file: one write, no
-// change to its size or name. A crash can tear only that slot, and the
-// other still holds the previous bound. Both slots bad is damage, never a
-// crash. A missing file means no bound: the first record is the oldest
-// segment's base. The older format, one line
-// "// MINISTORE FRONT v1 first=N crc=XXXXXXXX", is still read, as the only
-// slot; the next update converts it.
+// is the slot with the higher generation G. The file is created (and an
+// old one converted) whole through NAME.front.tmp, fsync, rename, fsync of
+// the directory; after that an update writes the first 512 bytes of the
+// other slot, the one not holding the bound, with G+1, and fdatasyncs the
+// file: one write, no change to its size or name.
+//
+// A crash leaves that slot whole, old or new: the line lies in one 512-byte
+// sector, which a disk writes whole (the journal's own rule assumes as much:
+// a crash loses sectors, it does not tear inside one; PostgreSQL keeps its
+// pg_control in one sector for the same reason), and the slots are 4096
+// bytes apart so that no page or physical sector holds both. So both slots
+// always verify, and a slot that does not is damage, never a crash: a
+// *JournalError naming NAME.front and the slot's offset, not a fallback to
+// the other slot's older bound (which would bring deleted records back).
+// An update whose write fails puts the file back whole (through
+// NAME.front.tmp) before it returns the error. A missing file means no
+// bound: the first record is the oldest segment's base. The older format,
+// one line "// MINISTORE FRONT v1 first=N crc=XXXXXXXX", is still read, as
+// the only slot; the next update converts it.
 //
 // What the bound may be, the oldest segment's base being B and the next
 // sequence number N (the last record + 1): B <= bound <= N. A bound below B
@@ -49,7 +59,8 @@ const (
 	boundMagic   = "// MINISTORE FRONT v1 first=" // the older one-line file
 	boundMagic2  = "// MINISTORE FRONT v2 first="
 	boundGen     = " gen="
-	boundSlot    = 512 // bytes in one slot
+	boundSlot    = 4096 // bytes in one slot: a page, so no page holds both
+	boundLine    = 512  // the part of a slot an update writes: one sector
 	boundFileLen = 2 * boundSlot
 )
 
@@ -75,8 +86,8 @@ func appendBound(dst []byte, first uint64) []byte {
 	return append(dst, '\n')
 }
 
-// appendBoundSlot appends one 512-byte slot holding first at generation
-// gen.
+// appendBoundSlot appends the first boundLine bytes of a slot holding
+// first at generation gen: the line, then zeros.
 func appendBoundSlot(dst []byte, first, gen uint64) []byte {
 	start := len(dst)
 	dst = append(dst, boundMagic2...)
@@ -87,14 +98,21 @@ func appendBoundSlot(dst []byte, first, gen uint64) []byte {
 	dst = append(dst, " crc="...)
 	dst = appendHex32(dst, sum)
 	dst = append(dst, '\n')
+	return append(dst, make([]byte, boundLine-(len(dst)-start))...)
+}
+
+// appendWholeSlot appends a whole slot holding first at generation gen.
+func appendWholeSlot(dst []byte, first, gen uint64) []byte {
+	start := len(dst)
+	dst = appendBoundSlot(dst, first, gen)
 	return append(dst, make([]byte, boundSlot-(len(dst)-start))...)
 }
 
 // encodeBound returns a whole bound file for first: slot 0 holds it at
 // generation 1, slot 1 at generation 0, so the next update writes slot 1.
 func encodeBound(first uint64) []byte {
-	b := appendBoundSlot(make([]byte, 0, boundFileLen), first, 1)
-	return appendBoundSlot(b, first, 0)
+	b := appendWholeSlot(make([]byte, 0, boundFileLen), first, 1)
+	return appendWholeSlot(b, first, 0)
 }
 
 // parseBoundV1 parses the older one-line file.
@@ -121,7 +139,7 @@ func parseBoundV1(b []byte) (uint64, error) {
 	return n, nil
 }
 
-// parseBoundSlot parses one 512-byte slot.
+// parseBoundSlot parses one slot.
 func parseBoundSlot(s []byte) (first, gen uint64, err error) {
 	i := bytes.IndexByte(s, '\n')
 	if i < 0 {
@@ -157,8 +175,9 @@ func parseBoundSlot(s []byte) (first, gen uint64, err error) {
 }
 
 // parseBound parses the bound file's contents, either format. On error it
-// returns the offset of what does not verify.
-func parseBound(b []byte) (frontBound, int64, error) {
+// returns the offset of what does not verify, and in fb what is left: the
+// valid slot's bound when only one slot is bad (Repair keeps it), else 0.
+func parseBound(b []byte) (fb frontBound, off int64, err error) {
 	if len(b) != boundFileLen {
 		if bytes.HasPrefix(b, []byte(boundMagic2)) {
 			off := int64(min(len(b), boundFileLen))
@@ -169,13 +188,15 @@ func parseBound(b []byte) (frontBound, int64, error) {
 	}
 	f0, g0, err0 := parseBoundSlot(b[:boundSlot])
 	f1, g1, err1 := parseBoundSlot(b[boundSlot:])
+	// No crash leaves a slot that does not verify (see above): one bad
+	// slot is damage even though the other still holds a bound.
 	switch {
 	case err0 != nil && err1 != nil:
 		return frontBound{}, 0, fmt.Errorf("front bound: both slots are bad (at 0: %w; at %d: %w)", err0, boundSlot, err1)
-	case err1 != nil: // a crash tore slot 1: slot 0 holds the bound
-		return frontBound{first: f0, gen: g0, slot: 0}, 0, nil
 	case err0 != nil:
-		return frontBound{first: f1, gen: g1, slot: 1}, 0, nil
+		return frontBound{first: f1, gen: g1, slot: 1}, 0, fmt.Errorf("front bound: the slot at 0 is bad: %w", err0)
+	case err1 != nil:
+		return frontBound{first: f0, gen: g0, slot: 0}, boundSlot, fmt.Errorf("front bound: the slot at %d is bad: %w", boundSlot, err1)
 	case g0 == g1:
 		return frontBound{}, boundSlot, fmt.Errorf("front bound: both slots have generation %d", g0)
 	case g0 > g1:
@@ -187,19 +208,27 @@ func parseBound(b []byte) (frontBound, int64, error) {
 // readBound returns the front bound of the journal at path, or 0 if it has
 // none. A file that does not parse is a *JournalError matching ErrCorrupt.
 func readBound(fsys vfs.FS, path string) (uint64, error) {
-	fb, err := readBoundFile(fsys, path)
-	return fb.first, err
+	fb, err := readBoundFile(fsys, path, boundReads)
+	if err != nil {
+		return 0, err
+	}
+	return fb.first, nil
 }
 
-// readBoundFile reads the bound file of the journal at path. A file with
-// both slots bad is read once more before it is an error: a reader racing
-// two updates of the writer in this process can see both half-written.
-func readBoundFile(fsys vfs.FS, path string) (frontBound, error) {
+// boundReads is how many times a reader reads a bound file that does not
+// verify before it calls it damage: a reader racing the writer's update can
+// see the slot being written half copied (the page cache does not make a
+// write atomic for a concurrent read), and reads again after relistPause.
+// Open and Repair, which hold the journal's lock, read once.
+const boundReads = 4
+
+// readBoundFile reads the bound file of the journal at path, up to tries
+// times while it does not verify. On error, fb is what is left of it (see
+// parseBound).
+func readBoundFile(fsys vfs.FS, path string, tries int) (fb frontBound, err error) {
 	p := boundPath(path)
-	var err error
-	for try := 0; try < 2; try++ {
-		var b []byte
-		b, err = vfs.ReadFile(fsys, p)
+	for try := 1; ; try++ {
+		b, err := vfs.ReadFile(fsys, p)
 		if errors.Is(err, fs.ErrNotExist) {
 			return frontBound{}, nil
 		}
@@ -210,13 +239,15 @@ func readBoundFile(fsys vfs.FS, path string) (frontBound, error) {
 		if perr == nil {
 			return fb, nil
 		}
-		line := 1
-		if off >= boundSlot {
-			line = 2
+		if try >= tries {
+			line := 1
+			if off >= boundSlot {
+				line = 2
+			}
+			return fb, corruptAt(p, line, off, fmt.Errorf("%w: %w", ErrCorrupt, perr))
 		}
-		err = corruptAt(p, line, off, fmt.Errorf("%w: %w", ErrCorrupt, perr))
+		time.Sleep(relistPause)
 	}
-	return frontBound{}, err
 }
 
 // checkBound returns the error for a bound that does not fit the segments:
@@ -251,35 +282,46 @@ func (w *wal) setBound(first uint64) error {
 	}
 	p := boundPath(w.path)
 	// Not counted in Stats: the journal's own fsyncs are.
-	var err error
-	next := frontBound{first: first, gen: 1, slot: 0}
 	if w.bound == 0 || w.boundSlot < 0 {
-		err = replaceFile(w.fs, p, encodeBound(first))
-	} else {
-		next.gen, next.slot = w.boundGen+1, 1-w.boundSlot
-		err = writeSlot(w.fs, p, int64(next.slot)*boundSlot, appendBoundSlot(nil, first, next.gen))
+		if err := replaceFile(w.fs, p, encodeBound(first)); err != nil {
+			return fmt.Errorf("set front bound %s: %w", p, err)
+		}
+		w.bound, w.boundGen, w.boundSlot = first, 1, 0
+		return nil
 	}
+	gen, slot := w.boundGen+1, 1-w.boundSlot
+	torn, err := writeSlot(w.fs, p, int64(slot)*boundSlot, appendBoundSlot(nil, first, gen))
 	if err != nil {
+		if torn {
+			// A failed write can leave the slot half copied, which the
+			// next Open would rightly call damage: put the file back
+			// whole, with the bound it had (the store fails anyway).
+			if rerr := replaceFile(w.fs, p, encodeBound(w.bound)); rerr == nil {
+				w.boundGen, w.boundSlot = 1, 0
+			}
+		}
 		return fmt.Errorf("set front bound %s: %w", p, err)
 	}
-	w.bound, w.boundGen, w.boundSlot = next.first, next.gen, next.slot
+	w.bound, w.boundGen, w.boundSlot = first, gen, slot
 	return nil
 }
 
 // writeSlot writes b at off in the existing file name and fdatasyncs it.
-func writeSlot(fsys vfs.FS, name string, off int64, b []byte) error {
+// torn reports that the write failed, so the slot may hold part of b.
+func writeSlot(fsys vfs.FS, name string, off int64, b []byte) (torn bool, err error) {
 	f, err := fsys.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
-		return err
+		return false, err
 	}
-	err = writeFull(f, b, off)
-	if err == nil {
+	if err = writeFull(f, b, off); err != nil {
+		torn = true
+	} else {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	return torn, err
 }
 
 // removeBound deletes the bound file, durably.
@@ -304,7 +346,7 @@ func (w *wal) openBound() error {
 	if err := w.removeLeftover(boundPath(w.path) + ".tmp"); err != nil {
 		return err
 	}
-	fb, err := readBoundFile(w.fs, w.path)
+	fb, err := readBoundFile(w.fs, w.path, 1) // the lock keeps writers out
 	w.bound, w.boundGen, w.boundSlot = fb.first, fb.gen, fb.slot
 	return err
 }

@@ -5,52 +5,65 @@ package ministore
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mini-go/mini/vfs"
 )
 
-// slots returns a bound file made of the two slots a and b.
-func slots(a, b []byte) []byte { return append(bytes.Clone(a), b...) }
+// slots returns a bound file made of the two slots a and b (each the
+// bytes an update writes, or a whole slot).
+func slots(a, b []byte) []byte {
+	f := make([]byte, boundFileLen)
+	copy(f, a)
+	copy(f[boundSlot:], b)
+	return f
+}
 
-// tornSlot returns slot s as a crash can leave it while a new slot was
-// written over it: the first n bytes of the new one, then the old bytes.
+// tornSlot returns slot s as a write that tears inside a sector would
+// leave it: the first n bytes of the new one, then the old bytes.
 func tornSlot(old, new []byte, n int) []byte {
 	t := bytes.Clone(old)
 	copy(t, new[:n])
 	return t
 }
 
-// TestParseBoundSlots: the bound is the valid slot with the higher
-// generation; one bad slot is a torn update (the other counts); both bad,
-// or a file of another size, is an error with the offset.
+// TestParseBoundSlots: the bound is the slot with the higher generation.
+// A slot that does not verify is damage whichever slot it is (no crash
+// leaves one, see front.go), and the error's offset is the slot's; what is
+// left, the other slot's bound, comes back for Repair.
 func TestParseBoundSlots(t *testing.T) {
 	a1 := appendBoundSlot(nil, 8, 1)
 	b2 := appendBoundSlot(nil, 9, 2)
 	a3 := appendBoundSlot(nil, 10, 3)
 	const maxGen = 1<<64 - 1
+	pastLine := slots(a1, b2)
+	pastLine[boundSlot+boundLine+100] = 'x' // in the zeros an update never writes
 	for _, tc := range []struct {
 		name string
 		file []byte
-		want frontBound
-		off  int64  // of the error
-		err  string // in the error; "" for none
+		want frontBound // on error: what is left
+		off  int64      // of the error
+		err  string     // in the error; "" for none
 	}{
 		{name: "new file", file: encodeBound(8), want: frontBound{first: 8, gen: 1, slot: 0}},
 		{name: "slot B newer", file: slots(a1, b2), want: frontBound{first: 9, gen: 2, slot: 1}},
 		{name: "slot A newer", file: slots(a3, b2), want: frontBound{first: 10, gen: 3, slot: 0}},
-		{name: "torn slot A", file: slots(tornSlot(a1, a3, 30), b2), want: frontBound{first: 9, gen: 2, slot: 1}},
-		{name: "slot A half zero", file: slots(append(a3[:20:20], make([]byte, boundSlot-20)...), b2), want: frontBound{first: 9, gen: 2, slot: 1}},
-		{name: "torn slot B", file: slots(a1, tornSlot(appendBoundSlot(nil, 8, 0), b2, 40)), want: frontBound{first: 8, gen: 1, slot: 0}},
-		{name: "slot B ends in garbage", file: slots(a1, append(b2[:boundSlot-1:boundSlot-1], 'x')), want: frontBound{first: 8, gen: 1, slot: 0}},
 		{name: "generations near the top of uint64", file: slots(appendBoundSlot(nil, 8, maxGen-1), appendBoundSlot(nil, 9, maxGen)), want: frontBound{first: 9, gen: maxGen, slot: 1}},
 		{name: "old format", file: appendBound(nil, 12), want: frontBound{first: 12, slot: -1}},
+		{name: "slot A torn in its sector", file: slots(tornSlot(a1, a3, 30), b2), want: frontBound{first: 9, gen: 2, slot: 1}, off: 0, err: "slot at 0 is bad"},
+		{name: "slot A half zero", file: slots(a3[:20], b2), want: frontBound{first: 9, gen: 2, slot: 1}, off: 0, err: "slot at 0 is bad"},
+		{name: "slot A flipped, the newer", file: slots(flipByte(a3, 30), b2), want: frontBound{first: 9, gen: 2, slot: 1}, off: 0, err: "checksum"},
+		{name: "slot B flipped, the newer", file: slots(a1, flipByte(b2, 30)), want: frontBound{first: 8, gen: 1, slot: 0}, off: boundSlot, err: "slot at 4096 is bad"},
+		{name: "slot B ends in garbage", file: slots(a1, append(b2[:boundLine-1:boundLine-1], 'x')), want: frontBound{first: 8, gen: 1, slot: 0}, off: boundSlot, err: "bytes after its line"},
+		{name: "a byte past the written part", file: pastLine, want: frontBound{first: 8, gen: 1, slot: 0}, off: boundSlot, err: "bytes after its line"},
 		{name: "both bad", file: slots(tornSlot(a1, a3, 30), tornSlot(b2, a3, 35)), off: 0, err: "both slots are bad (at 0: "},
-		{name: "both zero", file: make([]byte, boundFileLen), off: 0, err: "at 512: slot has no line"},
+		{name: "both zero", file: make([]byte, boundFileLen), off: 0, err: "at 4096: slot has no line"},
 		{name: "same generation", file: slots(a1, appendBoundSlot(nil, 9, 1)), off: boundSlot, err: "both slots have generation 1"},
 		{name: "cut short", file: encodeBound(8)[:700], off: 700, err: "700 bytes"},
-		{name: "too long", file: append(encodeBound(8), '\n'), off: boundFileLen, err: "1025 bytes"},
+		{name: "too long", file: append(encodeBound(8), '\n'), off: boundFileLen, err: "8193 bytes"},
 		{name: "zero bound", file: slots(appendBoundSlot(nil, 0, 4), appendBoundSlot(nil, 0, 5)), err: "bad sequence number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,8 +74,8 @@ func TestParseBoundSlots(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tc.err) || off != tc.off {
-				t.Fatalf("parseBound = %+v, %d, %v; want an error at %d saying %q", got, off, err, tc.off, tc.err)
+			if err == nil || !strings.Contains(err.Error(), tc.err) || off != tc.off || got != tc.want {
+				t.Fatalf("parseBound = %+v, %d, %v; want %+v and an error at %d saying %q", got, off, err, tc.want, tc.off, tc.err)
 			}
 			// Through readBound: a *JournalError naming the file and
 			// the offset.
@@ -71,28 +84,34 @@ func TestParseBoundSlots(t *testing.T) {
 				t.Fatal(err)
 			}
 			writeMemFile(t, m, boundPath(dirPath), tc.file)
-			_, err = readBound(m, dirPath)
+			n, err := readBound(m, dirPath)
 			var je *JournalError
-			if !errors.As(err, &je) || je.Path != boundPath(dirPath) || je.Offset != tc.off || !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("readBound = %v, want a JournalError on %s at %d", err, boundPath(dirPath), tc.off)
+			if !errors.As(err, &je) || je.Path != boundPath(dirPath) || je.Offset != tc.off || !errors.Is(err, ErrCorrupt) || n != 0 {
+				t.Fatalf("readBound = %d, %v; want a JournalError on %s at %d", n, err, boundPath(dirPath), tc.off)
 			}
 		})
 	}
 }
 
-// TestFrontBoundTornUpdate: a crash that tears the slot an update was
-// writing leaves the previous bound; the next update writes that slot
-// again and wins.
-func TestFrontBoundTornUpdate(t *testing.T) {
+// TestFrontBoundSlotDamage: damage to either slot, the one holding the
+// bound or the other, is a *JournalError naming NAME.front and the slot's
+// offset at Open, never a fallback. Repair keeps the file as .broken and
+// writes a new one with the good slot's bound.
+func TestFrontBoundSlotDamage(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		cuts  []uint64 // TruncateFront calls before the torn one
-		torn  uint64   // the torn update's bound
-		slot  int      // the slot it writes
-		keeps uint64   // the bound after the crash
+		name   string
+		cuts   []uint64 // TruncateFront calls
+		slot   int      // the slot damaged
+		repair uint64   // FirstSeq after Repair: the other slot's bound
 	}{
-		{name: "slot B", cuts: []uint64{5}, torn: 7, slot: 1, keeps: 5},
-		{name: "slot A", cuts: []uint64{5, 6}, torn: 7, slot: 0, keeps: 6},
+		// Segments of three records: 7 deletes 1-6, 8 and 9 nothing.
+		{name: "newest in slot B", cuts: []uint64{7, 8}, slot: 1, repair: 7},
+		{name: "older in slot A", cuts: []uint64{7, 8}, slot: 0, repair: 8},
+		{name: "newest in slot A", cuts: []uint64{7, 8, 9}, slot: 0, repair: 8},
+		{name: "older in slot B", cuts: []uint64{7, 8, 9}, slot: 1, repair: 9},
+		// The other slot's bound no longer fits: the segment holding
+		// it is gone, so the first record is the oldest segment's.
+		{name: "newest in slot B, older below the segments", cuts: []uint64{5, 7}, slot: 1, repair: 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, s := frontJournal(t, 20)
@@ -104,23 +123,81 @@ func TestFrontBoundTornUpdate(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			f := readMemFile(t, m, boundPath(dirPath))
+			p := boundPath(dirPath)
+			f := readMemFile(t, m, p)
 			off := tc.slot * boundSlot
-			copy(f[off:], appendBoundSlot(nil, tc.torn, uint64(len(tc.cuts))+1)[:33])
-			writeMemFile(t, m, boundPath(dirPath), f)
-			s = openT[kv](t, dirPath, quietOptions(Options{MaxSegmentBytes: 200}, m))
-			if s.FirstSeq() != tc.keeps {
-				t.Fatalf("FirstSeq = %d after a torn update, want %d", s.FirstSeq(), tc.keeps)
+			before := flipByte(f, off+33)
+			writeMemFile(t, m, p, before)
+			opts := quietOptions(Options{MaxSegmentBytes: 200}, m)
+			_, err := Open[kv](dirPath, opts)
+			var je *JournalError
+			if !errors.As(err, &je) || je.Path != p || je.Offset != int64(off) || !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Open with slot %d damaged = %v; want a JournalError on %s at %d", tc.slot, err, p, off)
 			}
-			if err := s.TruncateFront(tc.torn + 1); err != nil {
+			for r, err := range RecordsWith[kv](dirPath, 0, opts) {
+				if !errors.As(err, &je) || je.Path != p {
+					t.Fatalf("Records with slot %d damaged: %+v, %v", tc.slot, r, err)
+				}
+				break
+			}
+			rep, err := repairFS(m, dirPath)
+			if err != nil || rep.Path != p || !slices.Contains(rep.Saved, p+".broken") {
+				t.Fatalf("Repair = %+v, %v", rep, err)
+			}
+			if saved := readMemFile(t, m, p+".broken"); !bytes.Equal(saved, before) {
+				t.Fatal("the damaged bound file was not kept whole")
+			}
+			s = openT[kv](t, dirPath, opts)
+			defer s.Close()
+			if s.FirstSeq() != tc.repair {
+				t.Fatalf("FirstSeq = %d after Repair, want %d", s.FirstSeq(), tc.repair)
+			}
+			got, err := seqsOf(t, s.All(0))
+			if err != nil || len(got) != int(21-tc.repair) || got[0] != tc.repair {
+				t.Fatalf("after Repair: %v, %v", got, err)
+			}
+		})
+	}
+}
+
+// TestFrontBoundFailedWrite: an update whose write of the slot fails (and
+// may leave it half written, as Faulty does) puts the file back whole, so
+// the journal opens with the old bound in the same process; one whose
+// fdatasync fails leaves the new slot whole, and the journal opens with
+// either bound.
+func TestFrontBoundFailedWrite(t *testing.T) {
+	for _, kind := range []vfs.OpKind{vfs.OpWrite, vfs.OpSync} {
+		t.Run(kind.String(), func(t *testing.T) {
+			m, s := frontJournal(t, 20)
+			if err := s.TruncateFront(5); err != nil {
 				t.Fatal(err)
 			}
-			got := readMemFile(t, m, boundPath(dirPath))
-			if fb, _, err := parseBound(got); err != nil || fb.first != tc.torn+1 || fb.slot != tc.slot {
-				t.Fatalf("after the next update: %+v, %v; want %d in slot %d", fb, err, tc.torn+1, tc.slot)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
 			}
-			if _, _, err := parseBoundSlot(got[boundSlot*(1-tc.slot):][:boundSlot]); err != nil {
-				t.Fatalf("the other slot no longer verifies: %v", err)
+			fz := vfs.NewFaulty(m)
+			var failed bool
+			fz.FailWhen(func(op vfs.Op) error {
+				if op.Kind == kind && op.Path == boundPath(dirPath) && !failed {
+					failed = true
+					return syscall.EIO
+				}
+				return nil
+			})
+			s = openT[kv](t, dirPath, quietOptions(Options{MaxSegmentBytes: 200}, fz))
+			if err := s.TruncateFront(7); !errors.Is(err, syscall.EIO) {
+				t.Fatalf("TruncateFront with a failing %v = %v", kind, err)
+			}
+			s.Close()
+			if !failed {
+				t.Fatal("no operation failed")
+			}
+			for _, fsys := range []vfs.FS{m, m.CrashClone(vfs.CrashOptions{})} {
+				s = openT[kv](t, dirPath, quietOptions(Options{MaxSegmentBytes: 200}, fsys))
+				if first := s.FirstSeq(); first != 5 && (kind == vfs.OpWrite || first != 7) {
+					t.Fatalf("FirstSeq = %d after a failed %v", first, kind)
+				}
+				s.Close()
 			}
 		})
 	}
@@ -164,4 +241,5 @@ func TestFrontBoundOldFormat(t *testing.T) {
 	if s.FirstSeq() != 10 {
 		t.Fatalf("FirstSeq = %d after reopening, want 10", s.FirstSeq())
 	}
+	s.Close()
 }

@@ -164,9 +164,9 @@ func TestTruncateFrontWritesLittle(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One slot in place: no rename, no directory sync.
-	if c.written != boundSlot || c.renames != 0 || c.syncDirs != 0 {
+	if c.written != boundLine || c.renames != 0 || c.syncDirs != 0 {
 		t.Errorf("TruncateFront(1000) wrote %d bytes, renamed %d files, synced %d directories; want one slot (%d bytes) in place",
-			c.written, c.renames, c.syncDirs, boundSlot)
+			c.written, c.renames, c.syncDirs, boundLine)
 	}
 }
 
@@ -564,7 +564,7 @@ func FuzzParseBound(f *testing.F) {
 	f.Add([]byte(boundMagic + "12 crc=00000000\n"))
 	f.Add([]byte{})
 	f.Add(encodeBound(7))
-	f.Add(appendBoundSlot(appendBoundSlot(nil, 9, 1<<64-1), 8, 3))
+	f.Add(slots(appendBoundSlot(nil, 9, 1<<64-1), appendBoundSlot(nil, 8, 3)))
 	torn := encodeBound(7)
 	copy(torn[boundSlot:], appendBoundSlot(nil, 123456, 2)[:30])
 	f.Add(torn)
@@ -573,6 +573,16 @@ func FuzzParseBound(f *testing.F) {
 		if err != nil {
 			if off < 0 || off > int64(len(b)) {
 				t.Fatalf("error offset %d outside the %d bytes", off, len(b))
+			}
+			if fb.first != 0 {
+				// What is left: the slot named verifies and says so.
+				s := b[fb.slot*boundSlot:][:boundSlot]
+				if first, gen, err := parseBoundSlot(s); err != nil || first != fb.first || gen != fb.gen {
+					t.Fatalf("left slot %d = %d, %d, %v; parseBound said %+v", fb.slot, first, gen, err, fb)
+				}
+				if o := b[(1-fb.slot)*boundSlot:][:boundSlot]; func() bool { _, _, err := parseBoundSlot(o); return err == nil }() {
+					t.Fatalf("error %v with both slots valid", err)
+				}
 			}
 			return
 		}
@@ -590,15 +600,15 @@ func FuzzParseBound(f *testing.F) {
 			}
 			return
 		}
-		// The slot taken holds the bound, and the other slot is bad or
-		// older.
+		// Both slots verify, and the one taken has the higher
+		// generation.
 		s := b[fb.slot*boundSlot:][:boundSlot]
 		if first, gen, err := parseBoundSlot(s); err != nil || first != fb.first || gen != fb.gen {
 			t.Fatalf("slot %d = %d, %d, %v; parseBound said %+v", fb.slot, first, gen, err, fb)
 		}
 		o := b[(1-fb.slot)*boundSlot:][:boundSlot]
-		if _, gen, err := parseBoundSlot(o); err == nil && gen >= fb.gen {
-			t.Fatalf("slot %d has generation %d, not below the chosen %+v", 1-fb.slot, gen, fb)
+		if _, gen, err := parseBoundSlot(o); err != nil || gen >= fb.gen {
+			t.Fatalf("slot %d: generation %d, %v; not below the chosen %+v", 1-fb.slot, gen, err, fb)
 		}
 		// The next update, written into the other slot, wins.
 		next := bytes.Clone(b)

@@ -46,7 +46,9 @@ type RepairReport struct {
 // the bound. A bound below the oldest segment is moved aside (the first
 // record is then the oldest segment's), and so is a bound file that does
 // not parse: the records below the lost bound are then read again, and a
-// caller that knows its front calls TruncateFront again.
+// caller that knows its front calls TruncateFront again. When only one of
+// the file's two slots is bad, a new bound file holding the other slot's
+// bound (if it fits the segments left) replaces the one moved aside.
 func Repair(path string) (*RepairReport, error) { return repairFS(vfs.OS, path) }
 
 func repairFS(fsys vfs.FS, path string) (_ *RepairReport, err error) {
@@ -86,9 +88,13 @@ func repairFS(fsys vfs.FS, path string) (_ *RepairReport, err error) {
 	}
 	// The bound is read again: inspect reports one problem, and a damaged
 	// segment hides a bound that does not fit.
-	bound, berr := readBound(fsys, path)
+	fb, berr := readBoundFile(fsys, path, 1) // under the lock
 	if berr != nil && !errors.As(berr, new(*JournalError)) {
 		return rep, berr
+	}
+	bound := fb.first
+	if berr != nil {
+		bound = 0
 	}
 	left := withHeaders(info.Segments[:keep])
 	var next uint64 // after the last record left
@@ -123,7 +129,14 @@ func repairFS(fsys vfs.FS, path string) (_ *RepairReport, err error) {
 		}
 		return rep, f.Close()
 	case berr != nil || (bound != 0 && bound < info.Segments[0].FirstSeq):
-		return rep, rep.moveAside(fsys, boundPath(path))
+		if err := rep.moveAside(fsys, boundPath(path)); err != nil {
+			return rep, err
+		}
+		// One bad slot: the other's bound, if it fits what is left,
+		// is the journal's bound again.
+		if n := len(left); berr != nil && fb.first != 0 && n > 0 && checkBound(path, fb.first, left[0].FirstSeq, next) == nil {
+			return rep, replaceFile(fsys, boundPath(path), encodeBound(fb.first))
+		}
 	}
 	return rep, nil
 }
