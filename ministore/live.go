@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/mini-go/mini/vfs"
@@ -22,7 +23,8 @@ import (
 //     the journal, not an error (JournalInfo.Problem stays nil);
 //   - if a file disappears or is replaced while Stat reads (a rotation, a
 //     TruncateFront, MaxSegments), it lists the files again and starts
-//     over, a few times, before it gives up with the error;
+//     over; it gives up with the error after five passes in a row over the
+//     same files (or 200 passes of a journal whose files keep changing);
 //   - damage (a header that does not verify, sealed segments that do not
 //     follow each other, a bad record in the newest file that a write in
 //     flight cannot explain) is an error naming the file and the offset,
@@ -39,29 +41,52 @@ import (
 func Stat(path string, opts *Options) (*JournalInfo, error) {
 	fsys := opts.forReading().FS
 	var err error
-	for try := range statTries {
+	var listed []segmentFile
+	left := statTries
+	for try := 0; try < statMaxTries; try++ {
 		if try > 0 {
 			time.Sleep(relistPause)
 		}
 		var info *JournalInfo
-		info, err = statOnce(fsys, path)
+		var files []segmentFile
+		info, files, err = statOnce(fsys, path)
 		if err == nil {
 			return info, nil
 		}
 		if !errors.Is(err, errRelist) {
 			return nil, err
 		}
+		// Other files than the last pass's: a writer is rotating or
+		// cutting, not damage that stays.
+		if try > 0 && !slices.Equal(files, listed) {
+			left = statTries
+		}
+		listed = files
+		if left--; left == 0 {
+			break
+		}
 	}
 	return nil, errors.Unwrap(err)
 }
 
-// statTries is how many times Stat lists a journal that keeps changing
-// under it before it gives up.
-const statTries = 5
+// statTries is how many passes in a row over the same files Stat makes
+// when they seem to change under it before it gives up; statMaxTries
+// bounds the passes of a journal whose files keep changing.
+const (
+	statTries    = 5
+	statMaxTries = 200
+)
 
-func statOnce(fsys vfs.FS, path string) (*JournalInfo, error) {
+// statOnce makes one pass; it also returns the files it listed.
+func statOnce(fsys vfs.FS, path string) (*JournalInfo, []segmentFile, error) {
 	r := openSegments(fsys, path, os.O_RDONLY)
 	defer r.close()
+	info, err := statFiles(fsys, path, r)
+	return info, r.files, err
+}
+
+// statFiles is statOnce over the files r lists.
+func statFiles(fsys vfs.FS, path string, r *segReader) (*JournalInfo, error) {
 	bound, berr := readBound(fsys, path) // after the listing, before the records
 	info := &JournalInfo{Path: path}
 	for r.next(0) {
@@ -90,6 +115,13 @@ func statOnce(fsys vfs.FS, path string) (*JournalInfo, error) {
 			return nil, relistError{err}
 		}
 		return nil, err
+	}
+	// The files opened are the ones listed only if the listing is still
+	// the same: a rotation adds a name, a cut or retention removes one. A
+	// newest file opened after a rotation is the new one, and the records
+	// of the file renamed would be missed without a word.
+	if again, err := listSegments(fsys, path); err != nil || !slices.Equal(again, r.files) {
+		return nil, relistError{fmt.Errorf("ministore: stat %s: the journal's files changed while they were read", path)}
 	}
 	if r.headerless {
 		if len(info.Segments) > 0 {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mini-go/mini/vfs"
 )
 
 func TestStat(t *testing.T) {
@@ -199,5 +201,43 @@ func BenchmarkStat(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// rotateOnOpen is a file system on which the first open of the active file
+// at path first runs rotate: the reader then opens the new active file,
+// not the one it listed.
+type rotateOnOpen struct {
+	vfs.FS
+	path   string
+	rotate func()
+	done   bool
+}
+
+func (r *rotateOnOpen) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
+	if name == r.path && !r.done {
+		r.done = true
+		r.rotate()
+	}
+	return r.FS.OpenFile(name, flag, perm)
+}
+
+// TestStatRotationWhileListed: a rotation between Stat's listing and its
+// opening the active file does not make Stat miss the file renamed (the
+// listing is taken again until it holds still).
+func TestStatRotationWhileListed(t *testing.T) {
+	m := vfs.NewMem()
+	s := openT[kv](t, dirPath, quietOptions(Options{MaxSegmentBytes: 200}, m))
+	defer s.Close()
+	appendN(t, s, 1, 2)
+	fsys := &rotateOnOpen{FS: m, path: dirPath, rotate: func() {
+		appendN(t, s, 3, 6) // rotates at least once
+	}}
+	info, err := Stat(dirPath, &Options{FS: fsys})
+	if !fsys.done {
+		t.Fatal("Stat did not open the active file")
+	}
+	if err != nil || info.FirstSeq != 1 || info.LastSeq != 8 || info.Records != 8 || len(info.Segments) < 2 {
+		t.Fatalf("Stat = %+v, %v; want records 1 to 8 in two segments or more", info, err)
 	}
 }
