@@ -5,6 +5,7 @@ package ministore
 import (
 	"errors"
 	"os"
+	"time"
 
 	"github.com/mini-go/mini/vfs"
 )
@@ -51,8 +52,17 @@ func Inspect(path string, progress func(read, total int64)) (*JournalInfo, error
 }
 
 func inspectFS(fsys vfs.FS, path string, progress func(read, total int64)) (*JournalInfo, error) {
-	info, _, err := inspect(fsys, path, progress)
-	return info, err
+	for try := 1; ; try++ {
+		info, _, err := inspect(fsys, path, progress)
+		if err != nil || try >= statTries || !boundProblem(path, info.Problem) {
+			return info, err
+		}
+		// The bound is read after the listing: a TruncateFront racing
+		// the read (the segment holding the bound deleted before it was
+		// opened, a cut past what was listed) is no damage. Read again
+		// to tell; damage stays.
+		time.Sleep(relistPause)
+	}
 }
 
 // inspect is Inspect; it returns the journal's files too.

@@ -42,6 +42,7 @@ func Stat(path string, opts *Options) (*JournalInfo, error) {
 	fsys := opts.forReading().FS
 	var err error
 	var listed []segmentFile
+	var emptied uint64 // the bound that left no record, in the last pass
 	left := statTries
 	for try := 0; try < statMaxTries; try++ {
 		if try > 0 {
@@ -50,6 +51,23 @@ func Stat(path string, opts *Options) (*JournalInfo, error) {
 		var info *JournalInfo
 		var files []segmentFile
 		info, files, err = statOnce(fsys, path)
+		if err == nil && left > 1 && info.Problem == nil && info.Records == 0 && info.Bound != 0 && info.Bound != emptied {
+			// The bound, read after the listing, is past every record
+			// listed: a TruncateFront(N) made the journal empty, or
+			// rotations and cuts raced the listing (the newest file
+			// missed). Only the same answer twice is an empty journal.
+			emptied = info.Bound
+			left--
+			continue
+		}
+		if err == nil && left > 1 && boundProblem(path, info.Problem) {
+			// The bound is read after the listing: a TruncateFront
+			// racing it (a rotation, then a cut past what was listed),
+			// or its update seen half copied, is no damage. Read again
+			// to tell; damage stays, and is the last pass's Problem.
+			left--
+			continue
+		}
 		if err == nil {
 			return info, nil
 		}
@@ -67,6 +85,14 @@ func Stat(path string, opts *Options) (*JournalInfo, error) {
 		}
 	}
 	return nil, errors.Unwrap(err)
+}
+
+// boundProblem reports whether problem is about the front bound of the
+// journal at path (its file does not verify, or its bound does not fit the
+// segments).
+func boundProblem(path string, problem error) bool {
+	var je *JournalError
+	return errors.As(problem, &je) && je.Path == boundPath(path)
 }
 
 // statTries is how many passes in a row over the same files Stat makes

@@ -39,17 +39,21 @@ func readLog(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact
 // record after it starts: a seekHint for reading on later.
 func readLogTries(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, tries int, pos *seekHint, yield func(seq uint64, payload []byte) bool) error {
 	left := tries
+	var bound uint64 // where the last pass started, the bound applied
 	for {
-		next, err := readLogOnce(fsys, path, from, limit, hint, exact, pos, yield)
+		next, start, err := readLogOnce(fsys, path, from, limit, hint, exact, pos, yield)
 		if err == nil || left == 0 || !errors.Is(err, errRelist) {
 			if errors.Is(err, errRelist) {
 				err = errors.Unwrap(err)
 			}
 			return err
 		}
-		if next > from {
-			left = tries // progress: a writer rotating often, not damage
+		if next > from || start > bound {
+			// Progress: a writer rotating often, or a TruncateFront
+			// deleting what a pass was about to read; not damage.
+			left = tries
 		}
+		bound = max(bound, start)
 		left--
 		from = max(from, next)
 		time.Sleep(relistPause)
@@ -72,22 +76,31 @@ func (e relistError) Unwrap() error        { return e.err }
 func (e relistError) Is(target error) bool { return target == errRelist }
 
 // readLogOnce makes one pass; on error it also returns the sequence number
-// it would have read next.
-func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, pos *seekHint, yield func(uint64, []byte) bool) (uint64, error) {
+// it would have read next (from, if it read none), and where it started
+// reading (from, or the front bound above it).
+func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, pos *seekHint, yield func(uint64, []byte) bool) (next, start uint64, err error) {
 	r := openSegments(fsys, path, os.O_RDONLY)
 	defer r.close()
 	// The bound is read after the listing: it only moves up while the
 	// files below it are deleted, so it is never below what was listed.
-	from, err := applyBound(fsys, path, from, exact)
+	asked := from
+	from, err = applyBound(fsys, path, from, exact)
 	if err != nil {
-		return from, err
+		return from, from, err
 	}
+	yielded := false
 	if hint != nil && hint.seq == from {
 		r.jump = hint.path
 	}
 	for r.next(from) {
 		if exact && from > 0 && r.first > from {
-			return from, &TruncatedError{Path: path, From: from, First: r.first}
+			err := error(&TruncatedError{Path: path, From: from, First: r.first})
+			if from != asked {
+				// from is the bound, and the segment holding it is gone:
+				// a TruncateFront since the listing. Read again.
+				return asked, from, relistError{err}
+			}
+			return from, from, err
 		}
 		segPath := r.cur.sf.path
 		if hint != nil && hint.path == segPath && hint.base == r.s.hdr.base && hint.seq == from {
@@ -101,20 +114,28 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, e
 			if pos != nil {
 				*pos = seekHint{path: segPath, base: r.s.hdr.base, seq: seq + 1, off: r.s.off}
 			}
+			yielded = true
 			if !yield(seq, r.rec.payload) || (limit != 0 && seq >= limit) {
-				return 0, nil
+				return 0, from, nil
 			}
 		}
 	}
 	err = r.Err()
 	if err == nil {
-		return 0, nil
+		return 0, from, nil
 	}
 	if r.changed {
 		// A rotation or truncation, or a write in flight: read again to tell.
 		err = relistError{err}
 	}
-	return max(from, r.expect), err
+	if !yielded {
+		// Nothing read: the next pass starts where the caller asked, not
+		// at the bound this one read. A TruncateFront racing this pass
+		// (the bound moved on, the segment holding the old one deleted)
+		// is then no gap (*TruncatedError) in what the caller got.
+		return asked, from, err
+	}
+	return max(from, r.expect), from, err
 }
 
 // A seekHint says where record seq starts: at byte off of the segment file
