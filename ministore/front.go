@@ -228,6 +228,9 @@ const boundReads = 4
 func readBoundFile(fsys vfs.FS, path string, tries int) (fb frontBound, err error) {
 	p := boundPath(path)
 	for try := 1; ; try++ {
+		if ok, err := boundFileKind(fsys, p); err != nil || !ok {
+			return frontBound{}, err
+		}
 		b, err := vfs.ReadFile(fsys, p)
 		if errors.Is(err, fs.ErrNotExist) {
 			return frontBound{}, nil
@@ -248,6 +251,36 @@ func readBoundFile(fsys vfs.FS, path string, tries int) (fb frontBound, err erro
 		}
 		time.Sleep(relistPause)
 	}
+}
+
+// boundFileKind reports whether the bound file p exists. Something there
+// that is not a regular file (a directory, a FIFO, whose open would wait
+// for a writer, a symbolic link to nothing) is damage, not a missing
+// bound: a *JournalError matching ErrCorrupt.
+func boundFileKind(fsys vfs.FS, p string) (bool, error) {
+	fi, err := vfs.Lstat(fsys, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("ministore: stat %s: %w", p, err)
+	}
+	what := ""
+	if fi.Mode().Type() == fs.ModeSymlink {
+		// Followed, as an open would.
+		if fi, err = fsys.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			what = "a symbolic link to nothing"
+		} else if err != nil {
+			return false, fmt.Errorf("ministore: stat %s: %w", p, err)
+		}
+	}
+	if what == "" && !fi.Mode().IsRegular() {
+		what = fmt.Sprintf("not a regular file (%v)", fi.Mode().Type())
+	}
+	if what != "" {
+		return false, corruptAt(p, 1, 0, fmt.Errorf("%w: the front bound is %s", ErrCorrupt, what))
+	}
+	return true, nil
 }
 
 // checkBound returns the error for a bound that does not fit the segments:
