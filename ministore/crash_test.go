@@ -76,6 +76,17 @@ func crashScenarios() []scenario {
 	s = append(s, scenario{"front bound in place", Options{MaxSegmentBytes: 400}, slices.Concat(
 		appends(8), []step{{kind: "front", seq: 2}, {kind: "front", seq: 3}, {kind: "close-reopen"}, {kind: "front", seq: 4}},
 		appends(2), []step{{kind: "front", seq: 6}})})
+	// Many updates in place between rotations, retention moving the
+	// bound (keepBound), TruncateBack, reopens (which find the slot to
+	// write next), a cut past the end (the file deleted) and a new first
+	// bound after it.
+	s = append(s, scenario{"front bound mixed", Options{MaxSegmentBytes: 250, MaxSegments: 3}, slices.Concat(
+		appends(6), []step{{kind: "front", seq: 2}, {kind: "front", seq: 3}, {kind: "front", seq: 4}},
+		appends(3), []step{{kind: "front", seq: 8}, {kind: "back", seq: 8}, {kind: "front", seq: 9}},
+		appends(5), []step{{kind: "close-reopen"}, {kind: "front", seq: 11}, {kind: "front", seq: 12}},
+		appends(4), []step{{kind: "close-reopen"}, {kind: "front", seq: 40}},
+		appends(3), []step{{kind: "front", seq: 41}, {kind: "front", seq: 42}, {kind: "back", seq: 42}},
+		appends(2))})
 	s = append(s, scenario{"front bound sync never", Options{MaxSegmentBytes: 250, Sync: SyncNever}, slices.Concat(
 		appends(6), []step{{kind: "front", seq: 4}}, appends(3), []step{{kind: "front", seq: 10}}, appends(2))})
 	s = append(s, scenario{"truncate back", Options{MaxSegmentBytes: 200}, slices.Concat(
