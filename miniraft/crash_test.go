@@ -38,6 +38,9 @@ var crashWorkload = []crashStep{
 	{kind: "store", from: 6, to: 12, term: 1},
 	{kind: "store", from: 13, to: 13, term: 1},
 	{kind: "delete", from: 1, to: 4}, // compaction
+	// More compactions: the front bound updated in place, both slots.
+	{kind: "delete", from: 5, to: 5},
+	{kind: "delete", from: 6, to: 7},
 	{kind: "term", term: 2},
 	{kind: "store", from: 14, to: 25, term: 2},
 	{kind: "delete", from: 22, to: 25}, // conflict
