@@ -247,6 +247,10 @@ func backupPath(fsys vfs.FS, path, dir string, p *backup.Progress) (_ BackupInfo
 // process's rotation or truncation can cause match errRelist; the files
 // it wrote are removed then.
 func backupOnce(fsys vfs.FS, path, dir string, live bool, p *backup.Progress) (BackupInfo, error) {
+	pre, err := readBound(fsys, path) // see boundAfterOpen
+	if err != nil {
+		return BackupInfo{}, err
+	}
 	r := openSegments(fsys, path, os.O_RDONLY) // lists only
 	if r.err != nil {
 		return BackupInfo{}, r.err
@@ -269,7 +273,7 @@ func backupOnce(fsys vfs.FS, path, dir string, live bool, p *backup.Progress) (B
 		srcs = append(srcs, backupSource{path: sf.path, f: f, size: size})
 	}
 	// Read after the files are open: the bound never points below them.
-	bound, err := readBound(fsys, path)
+	bound, err := boundAfterOpen(fsys, path, pre)
 	if err != nil {
 		return BackupInfo{}, err
 	}
@@ -423,6 +427,10 @@ func closeSources(srcs []backupSource) {
 func FrontSeq(path string, opts *Options) (uint64, error) {
 	fsys := opts.forReading().FS
 	for try := 1; ; try++ {
+		pre, err := readBound(fsys, path) // see boundAfterOpen
+		if err != nil {
+			return 0, err
+		}
 		r := openSegments(fsys, path, os.O_RDONLY)
 		if r.err == nil && len(r.files) == 0 {
 			return 0, fmt.Errorf("ministore: no journal at %s: %w", path, fs.ErrNotExist)
@@ -437,7 +445,13 @@ func FrontSeq(path string, opts *Options) (uint64, error) {
 		} else if err != nil {
 			return 0, err
 		}
-		bound, err := readBound(fsys, path) // after the listing: never below it
+		bound, err := boundAfterOpen(fsys, path, pre) // never below the files
+		if errors.Is(err, errRelist) && try < maxLiveTries {
+			continue
+		}
+		if errors.Is(err, errRelist) {
+			err = errors.Unwrap(err)
+		}
 		return max(base, bound), err
 	}
 }

@@ -283,6 +283,22 @@ func boundFileKind(fsys vfs.FS, p string) (bool, error) {
 	return true, nil
 }
 
+// boundAfterOpen reads the front bound of the journal at path for a reader
+// without the lock that opened the journal's files after reading the bound
+// pre. The bound only moves up while the files below it are deleted, so one
+// read after the files are open never points below them; but a journal
+// emptied (TruncateFront past the end, see restart) moves it to its end and
+// then deletes it, and files opened before that with the bound read after
+// it would bring back records below an acknowledged bound. A bound below
+// pre says so: the error matches errRelist (open the files again).
+func boundAfterOpen(fsys vfs.FS, path string, pre uint64) (uint64, error) {
+	post, err := readBound(fsys, path)
+	if err == nil && post < pre {
+		return post, relistError{fmt.Errorf("ministore: %s: the front bound went from %d to %d while its files were opened", path, pre, post)}
+	}
+	return post, err
+}
+
 // checkBound returns the error for a bound that does not fit the segments:
 // base is the oldest segment's first sequence number (0: there is no
 // segment), next the one after the last record.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
@@ -39,7 +40,7 @@ func readLog(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact
 // record after it starts: a seekHint for reading on later.
 func readLogTries(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, tries int, pos *seekHint, yield func(seq uint64, payload []byte) bool) error {
 	left := tries
-	var bound uint64 // where the last pass started, the bound applied
+	var bound uint64 // where the last pass started: from or the bound
 	for {
 		next, start, err := readLogOnce(fsys, path, from, limit, hint, exact, pos, yield)
 		if err == nil || left == 0 || !errors.Is(err, errRelist) {
@@ -48,12 +49,14 @@ func readLogTries(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, 
 			}
 			return err
 		}
-		if next > from || start > bound {
+		if next > from || start != bound || errors.Is(err, fs.ErrNotExist) {
 			// Progress: a writer rotating often, or a TruncateFront
-			// deleting what a pass was about to read; not damage.
+			// deleting what a pass was about to read (the bound moved
+			// on, or went with the journal emptied, or a file listed is
+			// gone: no damage does that); not damage.
 			left = tries
 		}
-		bound = max(bound, start)
+		bound = start
 		left--
 		from = max(from, next)
 		time.Sleep(relistPause)
