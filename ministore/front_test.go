@@ -29,6 +29,22 @@ func frontJournal(t *testing.T, n int) (*vfs.Mem, *Store[kv]) {
 	return m, s
 }
 
+// cutJournal writes records 1..n as frontJournal does, cuts the front at
+// each of cuts and closes the store.
+func cutJournal(t *testing.T, n int, cuts ...uint64) *vfs.Mem {
+	t.Helper()
+	m, s := frontJournal(t, n)
+	for _, c := range cuts {
+		if err := s.TruncateFront(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // seqsOf reads the sequence numbers of a reader's records.
 func seqsOf(t *testing.T, seq func(func(Record[kv], error) bool)) ([]uint64, error) {
 	t.Helper()
@@ -242,13 +258,7 @@ func TestFrontBoundDamage(t *testing.T) {
 		{name: "no segment", remove: "*", want: "no segment file", first: 0, next: 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, s := frontJournal(t, 20)
-			if err := s.TruncateFront(8); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
+			m := cutJournal(t, 20, 8)
 			if tc.bound != nil {
 				writeMemFile(t, m, boundPath(dirPath), tc.bound)
 			}
@@ -367,13 +377,7 @@ func TestRepairBelowBound(t *testing.T) {
 		{name: "above the bound", seq: 9, bound: 8, first: 8, next: 9},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, s := frontJournal(t, 20)
-			if err := s.TruncateFront(tc.bound); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
+			m := cutJournal(t, 20, tc.bound)
 			files, err := listSegments(m, dirPath)
 			if err != nil {
 				t.Fatal(err)
@@ -451,13 +455,7 @@ func TestFrontBoundHeaderlessActive(t *testing.T) {
 // internal/damagetest makes: Open either fails with a *JournalError naming
 // it, or (a damage that keeps the file valid) opens at a bound that fits.
 func TestFrontBoundEveryDamage(t *testing.T) {
-	m, s := frontJournal(t, 20)
-	if err := s.TruncateFront(8); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	m := cutJournal(t, 20, 8)
 	good := readMemFile(t, m, boundPath(dirPath))
 	var c damagetest.Counter
 	for v := range damagetest.Variants(good, nil) {

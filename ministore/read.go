@@ -28,33 +28,36 @@ import (
 // or is replaced between the listing and the read (a rotation or
 // truncation), or the end of the newest segment is not what a crash leaves
 // (damage, or a write in flight that the read saw in part), the listing is
-// read again once, after relistPause, and reading goes on from the next
-// expected record.
+// read again after relistPause, and reading goes on from the next expected
+// record: once if the next pass makes no progress (damage that stays is
+// then reported), and pass after pass, up to relistMaxPasses, while the
+// files keep changing.
 func readLog(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, yield func(seq uint64, payload []byte) bool) error {
 	return readLogTries(fsys, path, from, limit, hint, exact, 1, nil, yield)
 }
 
 // readLogTries is readLog reading the listing again up to tries times in a
-// row; a pass that reads at least one record starts the count again. If
+// row without progress; a pass that reads at least one record, starts at
+// another bound, or finds a listed file gone starts the count again. If
 // pos is not nil it is set, before each record is yielded, to where the
 // record after it starts: a seekHint for reading on later.
 func readLogTries(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, tries int, pos *seekHint, yield func(seq uint64, payload []byte) bool) error {
 	left := tries
 	var bound uint64 // where the last pass started: from or the bound
-	for {
+	for pass := 1; ; pass++ {
 		next, start, err := readLogOnce(fsys, path, from, limit, hint, exact, pos, yield)
-		if err == nil || left == 0 || !errors.Is(err, errRelist) {
-			if errors.Is(err, errRelist) {
-				err = errors.Unwrap(err)
-			}
+		if err == nil || !errors.Is(err, errRelist) {
 			return err
 		}
-		if next > from || start != bound || errors.Is(err, fs.ErrNotExist) {
+		if next > from || (pass > 1 && start != bound) || errors.Is(err, fs.ErrNotExist) {
 			// Progress: a writer rotating often, or a TruncateFront
 			// deleting what a pass was about to read (the bound moved
 			// on, or went with the journal emptied, or a file listed is
 			// gone: no damage does that); not damage.
 			left = tries
+		}
+		if left == 0 || pass == relistMaxPasses {
+			return errors.Unwrap(err)
 		}
 		bound = start
 		left--
@@ -62,6 +65,10 @@ func readLogTries(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, 
 		time.Sleep(relistPause)
 	}
 }
+
+// relistMaxPasses bounds the passes of a read over a journal that keeps
+// changing under it.
+const relistMaxPasses = 200
 
 // relistPause is how long readLog waits before it reads again: long enough
 // for a write in flight in another process to finish. (A variable for the
