@@ -199,8 +199,9 @@ func (w *wal) backupTo(dir string) (BackupInfo, error) {
 // files and their copy (a test's TruncateBack goes there).
 var testBackupNoted func()
 
-// maxLiveTries is how often a live copy reads the journal again when the
-// files it read do not make one journal.
+// maxLiveTries is how often in a row a live copy reads the journal again
+// when the files it read do not make one journal (more while the files it
+// lists keep being deleted under it, up to relistMaxPasses).
 const maxLiveTries = 20
 
 // backupPath copies the journal at path, not open in this process, into
@@ -226,13 +227,19 @@ func backupPath(fsys vfs.FS, path, dir string, p *backup.Progress) (_ BackupInfo
 		tries = maxLiveTries
 	}
 	rewind := p.Rewind()
+	left := tries
 	for try := 1; ; try++ {
 		info, err := backupOnce(fsys, path, dir, live, p)
 		if err == nil {
 			info.Live, info.Tries = live, try
 			return info, nil
 		}
-		if !errors.Is(err, errRelist) || try >= tries {
+		if live && errors.Is(err, fs.ErrNotExist) {
+			// A file listed was deleted before it was opened: the
+			// writer cut the front or rotated, which no damage does.
+			left = tries
+		}
+		if left--; !errors.Is(err, errRelist) || left == 0 || try >= relistMaxPasses {
 			if errors.Is(err, errRelist) {
 				err = errors.Unwrap(err)
 			}
