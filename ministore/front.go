@@ -339,7 +339,7 @@ func (w *wal) setBound(first uint64) error {
 		return nil
 	}
 	gen, slot := w.boundGen+1, 1-w.boundSlot
-	torn, err := writeSlot(w.fs, p, int64(slot)*boundSlot, appendBoundSlot(nil, first, gen))
+	torn, err := writeSync(w.fs, p, os.O_RDWR, int64(slot)*boundSlot, appendBoundSlot(nil, first, gen))
 	if err != nil {
 		if torn {
 			// A failed write can leave the slot half copied, which the
@@ -353,24 +353,6 @@ func (w *wal) setBound(first uint64) error {
 	}
 	w.bound, w.boundGen, w.boundSlot = first, gen, slot
 	return nil
-}
-
-// writeSlot writes b at off in the existing file name and fdatasyncs it.
-// torn reports that the write failed, so the slot may hold part of b.
-func writeSlot(fsys vfs.FS, name string, off int64, b []byte) (torn bool, err error) {
-	f, err := fsys.OpenFile(name, os.O_RDWR, 0)
-	if err != nil {
-		return false, err
-	}
-	if err = writeFull(f, b, off); err != nil {
-		torn = true
-	} else {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return torn, err
 }
 
 // removeBound deletes the bound file, durably.
@@ -592,18 +574,27 @@ func backupBound(fsys vfs.FS, dir, name string, bound uint64, info *BackupInfo) 
 // writeFileSync writes b to the file name, created or truncated, and
 // fsyncs and closes it.
 func writeFileSync(fsys vfs.FS, name string, b []byte) error {
-	f, err := fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	_, err := writeSync(fsys, name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0, b)
+	return err
+}
+
+// writeSync opens the file name with flag, writes b at off, fsyncs and
+// closes it. torn reports that the write failed, so the file may hold part
+// of b.
+func writeSync(fsys vfs.FS, name string, flag int, off int64, b []byte) (torn bool, err error) {
+	f, err := fsys.OpenFile(name, flag, 0o644)
 	if err != nil {
-		return err
+		return false, err
 	}
-	err = writeFull(f, b, 0)
-	if err == nil {
+	if err = writeFull(f, b, off); err != nil {
+		torn = true
+	} else {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	return torn, err
 }
 
 // replaceFile replaces the file name by one holding b, durably and whole:
