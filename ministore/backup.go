@@ -264,10 +264,21 @@ func backupOnce(fsys vfs.FS, path, dir string, live bool, p *backup.Progress) (B
 	}
 	var srcs []backupSource
 	defer func() { closeSources(srcs) }()
-	for _, sf := range r.files {
+	var gone error // the last listed file found deleted
+	for i, sf := range r.files {
 		f, err := fsys.OpenFile(sf.path, os.O_RDONLY, 0)
 		if errors.Is(err, fs.ErrNotExist) {
-			return BackupInfo{}, relistError{fmt.Errorf("ministore: open %s: %w", sf.path, err)}
+			gone = relistError{fmt.Errorf("ministore: open %s: %w", sf.path, err)}
+			if !live || i == len(r.files)-1 {
+				return BackupInfo{}, gone
+			}
+			// A cut deleted it, and the files before it (oldest first),
+			// after it moved the bound past them: the copy starts in a
+			// later file, where the bound read below points (verifyCopy
+			// checks that it does).
+			closeSources(srcs)
+			srcs = nil
+			continue
 		}
 		if err != nil {
 			return BackupInfo{}, fmt.Errorf("ministore: open %s: %w", sf.path, err)
@@ -281,6 +292,9 @@ func backupOnce(fsys vfs.FS, path, dir string, live bool, p *backup.Progress) (B
 	}
 	// Read after the files are open: the bound never points below them.
 	bound, err := boundAfterOpen(fsys, path, pre)
+	if err == nil && gone != nil && bound == 0 {
+		err = gone // no cut: the journal was emptied (see restart), or damage
+	}
 	if err != nil {
 		return BackupInfo{}, err
 	}
@@ -292,7 +306,7 @@ func backupOnce(fsys vfs.FS, path, dir string, live bool, p *backup.Progress) (B
 // bound, bound. On an error it removes what it wrote.
 func writeCopy(fsys vfs.FS, srcs []backupSource, dir, path string, bound uint64, live, exact bool, p *backup.Progress) (BackupInfo, error) {
 	name := filepath.Base(path)
-	info, err := copyJournal(fsys, srcs, dir, name, live, exact, p)
+	info, err := copyJournal(fsys, srcs, dir, name, bound, live, exact, p)
 	info.Path = filepath.Join(dir, name)
 	if err == nil {
 		err = copyRustMarks(fsys, path, dir)
@@ -317,10 +331,11 @@ func writeCopy(fsys vfs.FS, srcs []backupSource, dir, path string, bound uint64,
 // record; without, the copy of the newest file is cut after its last record
 // that verifies, as Open would cut it (what follows is a torn tail, a
 // write in flight, or preallocated zeros), and a newest file without a
-// header, which Open would set aside, is left out. With live set, anything
+// header, which Open would set aside, is left out. The front bound to be
+// written beside the copy, bound, must fit it. With live set, anything
 // that a concurrent rotation or truncation can cause matches errRelist.
 // Errors name the source files.
-func copyJournal(fsys vfs.FS, srcs []backupSource, dir, name string, live, exact bool, p *backup.Progress) (BackupInfo, error) {
+func copyJournal(fsys vfs.FS, srcs []backupSource, dir, name string, bound uint64, live, exact bool, p *backup.Progress) (BackupInfo, error) {
 	var noted int64
 	for _, src := range srcs {
 		noted += src.size
@@ -336,7 +351,7 @@ func copyJournal(fsys vfs.FS, srcs []backupSource, dir, name string, live, exact
 			return BackupInfo{}, err
 		}
 	}
-	info, changed, err := verifyCopy(fsys, filepath.Join(dir, name), exact)
+	info, changed, err := verifyCopy(fsys, filepath.Join(dir, name), bound, exact)
 	if err == nil {
 		return info, nil
 	}
@@ -354,10 +369,11 @@ func copyJournal(fsys vfs.FS, srcs []backupSource, dir, name string, live, exact
 }
 
 // verifyCopy reads the copy of a journal at path, cuts the end of its
-// newest file as copyJournal says, and counts what it holds. changed
+// newest file as copyJournal says, checks that the front bound bound fits
+// it, and counts what it holds. changed
 // reports an error that a writer changing the journal during the copy can
 // cause.
-func verifyCopy(fsys vfs.FS, path string, exact bool) (info BackupInfo, changed bool, err error) {
+func verifyCopy(fsys vfs.FS, path string, bound uint64, exact bool) (info BackupInfo, changed bool, err error) {
 	r := openSegments(fsys, path, os.O_RDWR)
 	defer r.close()
 	for r.next(0) {
@@ -396,6 +412,9 @@ func verifyCopy(fsys vfs.FS, path string, exact bool) (info BackupInfo, changed 
 		}
 	}
 	info.Next = max(r.expect, 1)
+	if err := checkBound(path, bound, info.First, info.Next); err != nil {
+		return info, true, err // a cut ran between the opening and the bound's read
+	}
 	if info.Last = info.Next - 1; info.Last < info.First {
 		info.First, info.Last = 0, 0
 	}
