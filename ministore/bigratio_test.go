@@ -25,11 +25,10 @@ func RegisterBenchCodec(name string, c Codec) { benchCodecs[name] = c }
 // interleaved: each round runs every variant once, in an order that
 // rotates, and the table gives the median ns/op of each variant and the
 // median, over the rounds, of raw/variant (1.0 is the raw loop's speed).
-// Variants: the default codec (encoding/json), the registered codecs,
-// pre-encoded records (jsonline.Trusted), and the two without prepareAhead.
-// It takes minutes, so it runs only with MINI_BIG_RATIOS set (to the
-// number of rounds, 3 if not a number); -test.benchtime sets each run's
-// length:
+// Variants: the default codec (encoding/json), the registered codecs and
+// pre-encoded records (jsonline.Trusted). It takes minutes, so it runs only
+// with MINI_BIG_RATIOS set (to the number of rounds, 3 if not a number);
+// -test.benchtime sets each run's length:
 //
 //	MINI_BIG_RATIOS=3 go test -run TestBigAppendRatios -v ./ministore
 func TestBigAppendRatios(t *testing.T) {
@@ -60,19 +59,7 @@ func TestBigAppendRatios(t *testing.T) {
 			benchAppendBig(b, size, writers, &Options{Codec: c})
 		}})
 	}
-	variants = append(variants,
-		variant{"pre-encoded", benchAppendPreencoded},
-		variant{"json no-ahead", func(b *testing.B, size, writers int) {
-			noAhead = true
-			defer func() { noAhead = false }()
-			benchAppendBig(b, size, writers, nil)
-		}},
-		variant{"pre-encoded no-ahead", func(b *testing.B, size, writers int) {
-			noAhead = true
-			defer func() { noAhead = false }()
-			benchAppendPreencoded(b, size, writers)
-		}},
-	)
+	variants = append(variants, variant{"pre-encoded", benchAppendPreencoded})
 	for _, bs := range bigSizes {
 		ns := make([][]float64, len(variants))
 		for r := range rounds {

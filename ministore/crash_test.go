@@ -109,10 +109,9 @@ func crashScenarios() []scenario {
 		{kind: "append", pad: 3000}, {kind: "append"}, {kind: "batch", n: 3, pad: 2100}, {kind: "append", pad: 5000},
 		{kind: "batch", n: 24, pad: 3000}, {kind: "append"}, {kind: "append", pad: 2500},
 	}})
-	// After a batch that left little preallocated space, the leader writes
-	// and fsyncs zeros ahead once the batch is acknowledged (prepareAhead);
-	// the next batches overwrite them.
-	s = append(s, scenario{"zeros ahead", Options{MaxSegmentBytes: 96 << 10}, []step{
+	// A batch that leaves little preallocated space; the next batches
+	// need a new step of zeros, in a segment nearly full.
+	s = append(s, scenario{"preallocated space used up", Options{MaxSegmentBytes: 96 << 10}, []step{
 		{kind: "batch", n: 23, pad: 2800}, {kind: "append", pad: 2800}, {kind: "append"},
 	}})
 	return s

@@ -51,10 +51,8 @@ type Options struct {
 	// NoPreallocate turns off preallocation. By default the active file of
 	// a FormatV1 journal is extended in zero-filled steps ahead of the
 	// writes, so an fsync after a small append need not update file
-	// metadata: under SyncAlways the next step is written and fsync'd by
-	// the group-commit leader after it acknowledged its batch; batches of
-	// 256 KiB or more on average grow the file instead. Close trims the
-	// zeros again. FormatPlain is never preallocated.
+	// metadata; a batch of 64 KiB or more grows the file instead. Close
+	// trims the zeros again. FormatPlain is never preallocated.
 	NoPreallocate bool
 	// Logger receives warnings, such as a torn tail repaired on Open.
 	// Default slog.Default().

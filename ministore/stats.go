@@ -15,7 +15,7 @@ type Stats struct {
 	Appends      uint64    `json:"appends"`      // records appended (and written)
 	AppendBytes  uint64    `json:"append_bytes"` // bytes of record lines written, framing included
 	Batches      uint64    `json:"batches"`      // group commits: writes that carried one or more records
-	Fsyncs       uint64    `json:"fsyncs"`       // fsyncs of the active file: batches, zeros prepared ahead, Sync, rotation, Close
+	Fsyncs       uint64    `json:"fsyncs"`       // fsyncs of the active file: batches, Sync, rotation, Close
 	FsyncLatency Histogram `json:"fsync_latency"`
 	Rotations    uint64    `json:"rotations"` // active files sealed
 	Segments     int       `json:"segments"`  // gauge: files of the journal now, the active one included

@@ -36,10 +36,7 @@ type wal struct {
 	// preallocStep is how far preallocate extends the active file; it
 	// shrinks when the disk is full.
 	preallocStep int64
-	// avgBatch is the moving mean of the batches' sizes (each batch
-	// weighs 1/4); only the leader uses it.
-	avgBatch int64
-	schema   string // written in every new header; see settleSchema
+	schema       string // written in every new header; see settleSchema
 	// bound is the front bound (NAME.front), 0 if none; only the leader
 	// (busy) changes it, with boundGen and boundSlot, the generation and
 	// the slot that hold it (boundSlot -1: an old one-line file).

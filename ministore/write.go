@@ -111,18 +111,6 @@ func (w *wal) lead() {
 		if w.opts.Sync == SyncInterval && w.timer == nil && w.written > w.durable {
 			w.timer = time.AfterFunc(w.opts.SyncInterval, w.intervalSync)
 		}
-		if w.aheadWanted() {
-			// Acknowledge the batch first: its writers go on (encode
-			// their next records) while the leader, still owning the
-			// files, prepares the space the next batches go to.
-			w.cond.Broadcast()
-			w.mu.Unlock()
-			err = w.prepareAhead()
-			w.mu.Lock()
-			if err != nil {
-				w.fail(err)
-			}
-		}
 	}
 	w.busy = false
 	w.cond.Broadcast()
@@ -222,7 +210,6 @@ func (w *wal) writeBatch(batch []entry, first uint64) error {
 		}
 	}
 	w.stats.batch(len(ends), total)
-	w.avgBatch = (3*w.avgBatch + int64(total)) / 4
 	w.segMu.Lock()
 	if a.index != nil { // nil after a clean Open: built when needed
 		start := a.size
@@ -254,32 +241,30 @@ var zeros = make([]byte, 64<<10)
 // (fallocate is no substitute: the blocks it allocates are unwritten, and
 // the fdatasync after each write into them commits the conversion to the
 // journal; measured on ext4, 64 writers of 100-byte records ran 30-50%
-// slower than into written zeros.) Only a small batch that does not fit in
-// the space prepareAhead left comes here (the first after Open or a
-// rotation): see bigBatch. The zeros are never read as records: a record
-// line never starts with a zero byte, and Close trims them.
+// slower than into written zeros.) A big batch does not come here: see
+// bigBatch. The zeros are never read as records: a record line never
+// starts with a zero byte, and Close trims them.
+//
+// It writes zeros past the end of a's preallocated space: a step
+// (preallocStep), at least to need, at most to MaxSegmentBytes (unless
+// need is beyond). When the disk is full (ENOSPC), it gives back what it
+// wrote and tries a quarter of the step, down to minPreallocStep; then it
+// stops preallocating for the life of the Store, and the batch is written
+// past the end of the file as without preallocation. A full disk fails a
+// write only when the records themselves do not fit.
 func (w *wal) preallocate(a *segment, need int64) error {
 	if !w.prealloc || need <= a.alloc {
 		return nil
 	}
-	return w.grow(a, need, w.preallocStep)
-}
-
-// grow writes zeros past the end of a's preallocated space: step bytes,
-// at least to need, at most to MaxSegmentBytes (unless need is beyond).
-//
-// When the disk is full (ENOSPC), it gives back what it wrote and tries a
-// quarter of the step, down to minPreallocStep; then it stops
-// preallocating for the life of the Store, and the batch is written past
-// the end of the file as without preallocation. A full disk fails a write
-// only when the records themselves do not fit.
-func (w *wal) grow(a *segment, need, step int64) error {
 	for {
-		target := max(need, min(a.alloc+step, w.opts.MaxSegmentBytes))
+		target := max(need, min(a.alloc+w.preallocStep, w.opts.MaxSegmentBytes))
 		if target <= a.alloc {
 			return nil
 		}
-		err := w.writeZeros(a, target)
+		var err error
+		for off := a.alloc; off < target && err == nil; off += int64(len(zeros)) {
+			err = writeFull(a.f, zeros[:min(int64(len(zeros)), target-off)], off)
+		}
 		if err == nil {
 			w.segMu.Lock()
 			a.alloc = target
@@ -294,81 +279,15 @@ func (w *wal) grow(a *segment, need, step int64) error {
 		if terr := a.f.Truncate(a.alloc); terr != nil {
 			return fmt.Errorf("preallocate %s: %w (and giving the space back: %w)", a.path, err, terr)
 		}
-		step /= 4
-		w.preallocStep = min(w.preallocStep, step)
-		if step < minPreallocStep {
+		w.preallocStep /= 4
+		if w.preallocStep < minPreallocStep {
 			w.prealloc = false
 			w.opts.Logger.Warn("ministore: disk full, preallocation off", "path", a.path, "err", err)
 			return nil
 		}
 		w.opts.Logger.Warn("ministore: disk full, preallocating less", "path", a.path,
-			"step", step, "err", err)
+			"step", w.preallocStep, "err", err)
 	}
-}
-
-// aheadWanted reports whether the leader, its batch acknowledged, should
-// prepare more space in the active file for the next batches: under
-// SyncAlways, when batches are small (see aheadBatch) and less than half a
-// preallocation step is left before the end of the preallocated zeros. It
-// is called by the leader with w.mu held.
-func (w *wal) aheadWanted() bool {
-	if !w.prealloc || w.opts.Sync != SyncAlways || noAhead || w.avgBatch >= aheadBatch {
-		return false
-	}
-	a := w.active()
-	return a.alloc < w.opts.MaxSegmentBytes && a.alloc-a.size < w.preallocStep/2
-}
-
-// aheadBatch is the mean batch size from which prepareAhead leaves the
-// file to grow with the batches. Zeros cost the disk as much as the
-// records written over them, while growing costs each batch's fdatasync a
-// commit of the file's size and extents to the file system's journal, a
-// fixed cost: measured on ext4 (a virtual disk), 128 KiB batches took
-// 0.26-0.29 ms to overwrite and fdatasync against 0.52-0.61 ms to append,
-// and 4 MiB of zeros 3.6-4.4 ms, so zeros ahead win for small batches; at
-// 512 KiB and 1 MiB the zeros cost more than the journal commits they save.
-const aheadBatch = 256 << 10
-
-// noAhead turns prepareAhead off: the benchmarks set it to measure what it
-// saves (see TestBigAppendRatios).
-var noAhead bool
-
-// prepareAhead extends the active file's preallocated zeros by a step and
-// fsyncs them, so that the next batches overwrite blocks that are already
-// written and durable: their fdatasync then has no file size or extent to
-// commit to the file system's journal, as in a loop that rewrites a file
-// in place. The leader calls it after it woke the writers of its batch
-// and before it lets the next batch be taken: they do not wait for it
-// (only the leader's own Append returns after it), and the files still
-// see one operation at a time, in the same order on every run. A failure
-// stops the Store as a failed batch does; the next write reports it. A
-// batch that does not fit (the first after Open or a rotation) is written
-// as before: see writeBatch.
-func (w *wal) prepareAhead() error {
-	a := w.active()
-	alloc := a.alloc
-	if err := w.grow(a, 0, w.preallocStep); err != nil {
-		return err
-	}
-	if a.alloc == alloc {
-		return nil // a full disk: nothing was added
-	}
-	if err := w.fsync(a.f); err != nil {
-		return fmt.Errorf("fsync %s: %w", a.path, err)
-	}
-	return nil
-}
-
-// writeZeros writes zeros from the end of a's preallocated space to target.
-func (w *wal) writeZeros(a *segment, target int64) error {
-	for off := a.alloc; off < target; {
-		n := min(int64(len(zeros)), target-off)
-		if err := writeFull(a.f, zeros[:n], off); err != nil {
-			return err
-		}
-		off += n
-	}
-	return nil
 }
 
 // trim cuts the preallocated zeros off the active file and fsyncs it.

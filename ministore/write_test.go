@@ -70,22 +70,18 @@ func TestFramedLinesMatchAppendLine(t *testing.T) {
 // A batch is one write. A big batch (bigBatch bytes or more) grows the
 // file: no zeros are written in its writer's path. A small one that does
 // not fit in the preallocated space (here: the first after Open) first
-// extends it by a step. After the batch's fsync the leader, the batch
-// acknowledged, prepares zeros ahead (prepareAhead) when little is left
-// and batches are not huge: after the 80 KiB batch, which left none, and
-// not after the 1 MiB one (see aheadBatch).
+// extends it by a step. Nothing is written after the batch's fsync.
 func TestBatchIsOneWrite(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		recs     int
 		pad      int
 		prealloc bool // whether a preallocation step is written first
-		ahead    bool // whether a step is written (and synced) after the batch's fsync
 	}{
-		{"small records", 3, 10, true, false},
-		{"big records, small batch", 3, 4 << 10, true, false},
-		{"big batch", 20, 4 << 10, false, true},
-		{"1 MiB record", 1, 1 << 20, false, false},
+		{"small records", 3, 10, true},
+		{"big records, small batch", 3, 4 << 10, true},
+		{"big batch", 20, 4 << 10, false},
+		{"1 MiB record", 1, 1 << 20, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fsys := vfs.NewFaulty(vfs.NewMem())
@@ -109,13 +105,11 @@ func TestBatchIsOneWrite(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			// ops: the writes before the batch's fsync, the fsync, then
-			// the writes of zeros ahead and their fsync, if any.
+			// ops: the writes before the batch's fsync, the fsync.
 			before := slices.Index(ops, vfs.OpSync)
 			if before < 0 {
 				t.Fatalf("no fsync: %v", ops)
 			}
-			after := ops[before+1:]
 			steps := s.Stats().PreallocSteps
 			zeroWrites := int(preallocStep / int64(len(zeros)))
 			wantBefore, wantSteps := 1, uint64(0)
@@ -126,12 +120,7 @@ func TestBatchIsOneWrite(t *testing.T) {
 			if before != wantBefore {
 				t.Fatalf("%d writes before the batch's fsync, want %d (preallocation step first: %v)", before, wantBefore, tc.prealloc)
 			}
-			if tc.ahead {
-				wantSteps++
-				if len(after) < 2 || after[len(after)-1] != vfs.OpSync || slices.Index(after, vfs.OpSync) != len(after)-1 {
-					t.Fatalf("after the batch's fsync: %v; want writes of zeros, then one fsync", after)
-				}
-			} else if len(after) != 0 {
+			if after := ops[before+1:]; len(after) != 0 {
 				t.Fatalf("after the batch's fsync: %v; want nothing", after)
 			}
 			if steps != wantSteps {
