@@ -241,7 +241,7 @@ func (w *wal) writeCleanEnd(a *segment) error {
 	}
 	c := cleanEnd{size: a.size, base: a.base, last: a.last, line: crc32.Checksum(line, castagnoli)}
 	name := w.path + cleanEndSuffix
-	err = writeFileSync(w.fs, name, c.append(nil))
+	_, err = writeSync(w.fs, name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0, c.append(nil))
 	if err == nil {
 		err = w.fs.SyncDir(w.dir)
 	}

@@ -74,18 +74,6 @@ type frontBound struct {
 	slot  int    // that slot, 0 or 1; -1: an old one-line file
 }
 
-// appendBound appends the old format's line for first (tests and fuzzing
-// write it; ministore writes only encodeBound's).
-func appendBound(dst []byte, first uint64) []byte {
-	start := len(dst)
-	dst = append(dst, boundMagic...)
-	dst = strconv.AppendUint(dst, first, 10)
-	sum := crc32.Checksum(dst[start:], castagnoli)
-	dst = append(dst, " crc="...)
-	dst = appendHex32(dst, sum)
-	return append(dst, '\n')
-}
-
 // appendBoundSlot appends the first boundLine bytes of a slot holding
 // first at generation gen: the line, then zeros.
 func appendBoundSlot(dst []byte, first, gen uint64) []byte {
@@ -101,18 +89,14 @@ func appendBoundSlot(dst []byte, first, gen uint64) []byte {
 	return append(dst, make([]byte, boundLine-(len(dst)-start))...)
 }
 
-// appendWholeSlot appends a whole slot holding first at generation gen.
-func appendWholeSlot(dst []byte, first, gen uint64) []byte {
-	start := len(dst)
-	dst = appendBoundSlot(dst, first, gen)
-	return append(dst, make([]byte, boundSlot-(len(dst)-start))...)
-}
-
 // encodeBound returns a whole bound file for first: slot 0 holds it at
 // generation 1, slot 1 at generation 0, so the next update writes slot 1.
+// Each slot is zeros after its line.
 func encodeBound(first uint64) []byte {
-	b := appendWholeSlot(make([]byte, 0, boundFileLen), first, 1)
-	return appendWholeSlot(b, first, 0)
+	b := make([]byte, boundFileLen)
+	appendBoundSlot(b[:0], first, 1)
+	appendBoundSlot(b[boundSlot:boundSlot], first, 0)
+	return b
 }
 
 // parseBoundV1 parses the older one-line file.
@@ -571,13 +555,6 @@ func backupBound(fsys vfs.FS, dir, name string, bound uint64, info *BackupInfo) 
 	return nil
 }
 
-// writeFileSync writes b to the file name, created or truncated, and
-// fsyncs and closes it.
-func writeFileSync(fsys vfs.FS, name string, b []byte) error {
-	_, err := writeSync(fsys, name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0, b)
-	return err
-}
-
 // writeSync opens the file name with flag, writes b at off, fsyncs and
 // closes it. torn reports that the write failed, so the file may hold part
 // of b.
@@ -601,7 +578,7 @@ func writeSync(fsys vfs.FS, name string, flag int, off int64, b []byte) (torn bo
 // written to name.tmp, fsync'd, renamed, the directory fsync'd. A crash
 // leaves the old file or the new one (and maybe name.tmp).
 func replaceFile(fsys vfs.FS, name string, b []byte) error {
-	if err := writeFileSync(fsys, name+".tmp", b); err != nil {
+	if _, err := writeSync(fsys, name+".tmp", os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0, b); err != nil {
 		return err
 	}
 	if err := fsys.Rename(name+".tmp", name); err != nil {

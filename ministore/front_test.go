@@ -5,10 +5,12 @@ package ministore
 import (
 	"bytes"
 	"errors"
+	"hash/crc32"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/mini-go/mini/internal/crashtest"
@@ -554,6 +556,18 @@ func TestTruncateBackBelowBound(t *testing.T) {
 	if err != nil || !slices.Equal(got, []uint64{6, 7}) {
 		t.Errorf("records = %v, %v; want [6 7]", got, err)
 	}
+}
+
+// appendBound appends the old format's one-line bound for first: what
+// ministore before the two slots wrote, and still reads.
+func appendBound(dst []byte, first uint64) []byte {
+	start := len(dst)
+	dst = append(dst, boundMagic...)
+	dst = strconv.AppendUint(dst, first, 10)
+	sum := crc32.Checksum(dst[start:], castagnoli)
+	dst = append(dst, " crc="...)
+	dst = appendHex32(dst, sum)
+	return append(dst, '\n')
 }
 
 func FuzzParseBound(f *testing.F) {
