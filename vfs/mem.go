@@ -137,16 +137,16 @@ func (m *Mem) walk(parts []string) (*inode, error) {
 }
 
 // parent resolves the directory holding the last of parts, which must not
-// be empty. The caller holds m.mu.
-func (m *Mem) parent(parts []string) (*inode, error) {
+// be empty, and returns it with that last name. The caller holds m.mu.
+func (m *Mem) parent(parts []string) (*inode, string, error) {
 	d, err := m.walk(parts[:len(parts)-1])
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !d.isDir() {
-		return nil, syscall.ENOTDIR
+		return nil, "", syscall.ENOTDIR
 	}
-	return d, nil
+	return d, parts[len(parts)-1], nil
 }
 
 // OpenFile opens name like [os.OpenFile]. O_APPEND is supported as well as
@@ -167,11 +167,10 @@ func (m *Mem) open(name string, flag int, perm fs.FileMode) (*memFile, error) {
 	parts := split(name)
 	n := m.root
 	if len(parts) > 0 {
-		d, err := m.parent(parts)
+		d, base, err := m.parent(parts)
 		if err != nil {
 			return nil, err
 		}
-		base := parts[len(parts)-1]
 		n = d.entries[base]
 		if n == nil {
 			if flag&os.O_CREATE == 0 {
@@ -221,11 +220,10 @@ func (m *Mem) mkdir(name string, perm fs.FileMode) error {
 	if len(parts) == 0 {
 		return syscall.EEXIST
 	}
-	d, err := m.parent(parts)
+	d, base, err := m.parent(parts)
 	if err != nil {
 		return err
 	}
-	base := parts[len(parts)-1]
 	if _, ok := d.entries[base]; ok {
 		return syscall.EEXIST
 	}
@@ -251,11 +249,10 @@ func (m *Mem) remove(name string) error {
 	if len(parts) == 0 {
 		return syscall.EBUSY
 	}
-	d, err := m.parent(parts)
+	d, base, err := m.parent(parts)
 	if err != nil {
 		return err
 	}
-	base := parts[len(parts)-1]
 	n, ok := d.entries[base]
 	if !ok {
 		return syscall.ENOENT
@@ -285,20 +282,18 @@ func (m *Mem) rename(oldpath, newpath string) error {
 	if len(op) == 0 || len(np) == 0 {
 		return syscall.EBUSY
 	}
-	od, err := m.parent(op)
+	od, oldBase, err := m.parent(op)
 	if err != nil {
 		return err
 	}
-	oldBase := op[len(op)-1]
 	n, ok := od.entries[oldBase]
 	if !ok {
 		return syscall.ENOENT
 	}
-	nd, err := m.parent(np)
+	nd, newBase, err := m.parent(np)
 	if err != nil {
 		return err
 	}
-	newBase := np[len(np)-1]
 	if n.isDir() && len(np) > len(op) && slices.Equal(np[:len(op)], op) {
 		return syscall.EINVAL // into its own subtree
 	}
