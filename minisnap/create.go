@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mini-go/mini/internal/backup"
 	"github.com/mini-go/mini/vfs"
 )
 
@@ -100,12 +101,12 @@ func (s *Store) CreateFrom(seq uint64, write func(w io.Writer) error) error {
 		return err
 	}
 	if err := s.writeSnapshot(tmp, seq, write); err != nil {
-		_ = removeAll(s.fs, tmp) // best effort; Open removes it otherwise
+		_ = backup.RemoveAll(s.fs, tmp) // best effort; Open removes it otherwise
 		return err
 	}
 	name := dirName(seq, gen)
 	if err := s.fs.Rename(tmp, filepath.Join(s.dir, name)); err != nil {
-		_ = removeAll(s.fs, tmp)
+		_ = backup.RemoveAll(s.fs, tmp)
 		return fmt.Errorf("minisnap: publish snapshot %d: %w", seq, err)
 	}
 	if err := s.fs.SyncDir(s.dir); err != nil {
@@ -260,7 +261,7 @@ func (s *Store) prune(es []entry) error {
 		if err := s.fs.SyncDir(s.dir); err != nil {
 			return err
 		}
-		if err := removeAll(s.fs, trash); err != nil {
+		if err := backup.RemoveAll(s.fs, trash); err != nil {
 			return err
 		}
 	}

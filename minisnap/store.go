@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mini-go/mini/internal/backup"
 	"github.com/mini-go/mini/vfs"
 )
 
@@ -155,7 +156,7 @@ func (s *Store) removeLeftovers() error {
 		if !strings.HasPrefix(name, tmpPrefix) {
 			continue
 		}
-		if err := removeAll(s.fs, filepath.Join(s.dir, name)); err != nil {
+		if err := backup.RemoveAll(s.fs, filepath.Join(s.dir, name)); err != nil {
 			return fmt.Errorf("minisnap: remove leftover %s: %w", name, err)
 		}
 		removed = true
@@ -164,33 +165,6 @@ func (s *Store) removeLeftovers() error {
 		if err := s.fs.SyncDir(s.dir); err != nil {
 			return fmt.Errorf("minisnap: open %s: %w", s.dir, err)
 		}
-	}
-	return nil
-}
-
-// removeAll deletes path and, if it is a directory, everything in it. It
-// syncs nothing.
-func removeAll(fsys vfs.FS, path string) error {
-	st, err := fsys.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if st.IsDir() {
-		names, err := fsys.ReadDir(path)
-		if err != nil {
-			return err
-		}
-		for _, name := range names {
-			if err := removeAll(fsys, filepath.Join(path, name)); err != nil {
-				return err
-			}
-		}
-	}
-	if err := fsys.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -333,6 +334,34 @@ func TestLeftoversRemovedOnOpen(t *testing.T) {
 	}
 	if got, _ := mustRestore(t, s2); !got.equal(want) {
 		t.Errorf("Restore = %+v", got)
+	}
+}
+
+// A symbolic link in a leftover directory is removed, not followed: the
+// directory it points to, outside the snapshots, keeps its files.
+func TestLeftoverLinkNotFollowed(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	keep := filepath.Join(outside, "keep.txt")
+	if err := os.WriteFile(keep, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, ".tmp-snap-2-ABCDEFGH")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(tmp, "link")); err != nil {
+		t.Skip("no symbolic links:", err)
+	}
+	s, err := minisnap.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(tmp); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("leftover %s still there: %v", tmp, err)
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("the file the leftover's link points to: %v", err)
 	}
 }
 

@@ -224,7 +224,8 @@ func syncTree(fsys vfs.FS, dir string) error {
 	return fsys.SyncDir(dir)
 }
 
-// RemoveAll deletes path and everything below it.
+// RemoveAll deletes path and everything below it (a symbolic link, not
+// what it points to). A path that is gone is no error. It syncs nothing.
 func RemoveAll(fsys vfs.FS, path string) error {
 	info, err := vfs.Lstat(fsys, path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -244,7 +245,10 @@ func RemoveAll(fsys vfs.FS, path string) error {
 			}
 		}
 	}
-	return fsys.Remove(path)
+	if err := fsys.Remove(path); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // CopyFile writes the n bytes of src from offset 0 to the new file dst,
