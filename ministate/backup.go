@@ -179,7 +179,7 @@ func Backup(dir, journalFile, dst string, opts *Options) (info BackupInfo, err e
 	}
 	dir = filepath.Clean(dir)
 	journal := filepath.Join(dir, journalFile)
-	if ok, err := journalExists(fsys, journal); err != nil {
+	if ok, err := backup.JournalExists(fsys, journal); err != nil {
 		return BackupInfo{}, err
 	} else if !ok {
 		return BackupInfo{}, fmt.Errorf("ministate: backup: no journal at %s: %w", journal, fs.ErrNotExist)
@@ -207,23 +207,6 @@ func Backup(dir, journalFile, dst string, opts *Options) (info BackupInfo, err e
 	}
 	info.Live = live
 	return published(info, tmp, dst), nil
-}
-
-func journalExists(fsys vfs.FS, journal string) (bool, error) {
-	names, err := fsys.ReadDir(filepath.Dir(journal))
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	base := filepath.Base(journal)
-	for _, n := range names {
-		if n == base || strings.HasPrefix(n, base+".") && strings.Trim(n[len(base)+1:], "0123456789") == "" {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 func backupFolder(fsys vfs.FS, codec minisnap.Codec, dir, journal, tmp string, live bool, p *backup.Progress) (BackupInfo, error) {
