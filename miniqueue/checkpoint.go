@@ -5,6 +5,7 @@ package miniqueue
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 )
@@ -86,11 +87,7 @@ func (e *engine) refreshMsgBases() {
 func (e *engine) checkpointLocked() error {
 	e.cpMu.Lock()
 	e.mu.Lock()
-	names := make([]string, 0, len(e.consumers))
-	for n := range e.consumers {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(e.consumers))
 	snap := make([]cpConsumer, 0, len(names))
 	for _, n := range names {
 		snap = append(snap, e.consumers[n].snapshot())

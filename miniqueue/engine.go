@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -453,12 +454,7 @@ func (e *engine) deleteConsumer(name string) error {
 func (e *engine) consumerNames() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	names := make([]string, 0, len(e.consumers))
-	for n := range e.consumers {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(e.consumers))
 }
 
 // close checkpoints the consumer state, so the next Open reads little, and
@@ -493,13 +489,4 @@ func (e *engine) close() error {
 		errs = append(errs, e.lock.Close())
 	}
 	return errors.Join(errs...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -2,7 +2,12 @@
 
 package miniqueue
 
-import "github.com/mini-go/mini/ministore"
+import (
+	"maps"
+	"slices"
+
+	"github.com/mini-go/mini/ministore"
+)
 
 // Stats are a queue's figures, for monitoring.
 type Stats struct {
@@ -65,7 +70,7 @@ func (q *Queue[T]) Stats() Stats {
 	if e.cap != nil {
 		s.Bytes = e.cap.used
 	}
-	for _, n := range sortedKeys(e.consumers) {
+	for _, n := range slices.Sorted(maps.Keys(e.consumers)) {
 		s.Consumers = append(s.Consumers, consumerStats(e.consumers[n], e.cache.published))
 	}
 	e.mu.Unlock()

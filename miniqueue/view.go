@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"iter"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/mini-go/mini/ministore"
@@ -207,7 +209,7 @@ func (v *View[T]) Stats() Stats {
 	e := v.e
 	s := Stats{FirstSeq: e.ro.first, LastSeq: e.cache.published, Len: e.length(), DeadLetters: e.deadLen()}
 	e.mu.Lock()
-	for _, n := range sortedKeys(e.consumers) {
+	for _, n := range slices.Sorted(maps.Keys(e.consumers)) {
 		c := e.consumers[n]
 		cs := ConsumerStats{Name: c.name, Lag: int(c.lag(e.cache.published)), Floor: c.floor}
 		for _, p := range c.pend {

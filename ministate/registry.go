@@ -121,12 +121,7 @@ func Register[T Mutator[S], S any](r *Registry[S], name string) {
 func (r *Registry[S]) Kinds() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	names := make([]string, 0, len(r.byName))
-	for name := range r.byName {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(r.byName))
 }
 
 // Encode returns the record form of m: {"Kind":<m as JSON>}. It fails with
