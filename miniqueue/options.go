@@ -3,6 +3,7 @@
 package miniqueue
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -143,15 +144,9 @@ func (o *Options) resolved() (Options, error) {
 		}
 	}
 	r.BackOff = slices.Clone(r.BackOff)
-	if r.VisibilityTimeout == 0 {
-		r.VisibilityTimeout = defaultVisibility
-	}
-	if r.DedupWindow == 0 {
-		r.DedupWindow = defaultDedupWindow
-	}
-	if r.MaxDeliveries == 0 {
-		r.MaxDeliveries = defaultMaxDeliveries
-	}
+	r.VisibilityTimeout = cmp.Or(r.VisibilityTimeout, defaultVisibility)
+	r.DedupWindow = cmp.Or(r.DedupWindow, defaultDedupWindow)
+	r.MaxDeliveries = cmp.Or(r.MaxDeliveries, defaultMaxDeliveries)
 	if r.MaxSegmentBytes == 0 {
 		r.MaxSegmentBytes = defaultSegmentBytes
 		if r.MaxBytes > 0 {
@@ -167,18 +162,10 @@ func (o *Options) resolved() (Options, error) {
 	if _, ok := r.Codec.(ministore.JSONCodec); ok {
 		r.Codec = nil // encoding/json, called directly
 	}
-	if r.Logger == nil {
-		r.Logger = slog.Default()
-	}
-	if r.FS == nil {
-		r.FS = vfs.OS
-	}
-	if r.consSegmentBytes == 0 {
-		r.consSegmentBytes = defaultConsSegment
-	}
-	if r.checkpointBytes == 0 {
-		r.checkpointBytes = defaultCheckpointBytes
-	}
+	r.Logger = cmp.Or(r.Logger, slog.Default())
+	r.FS = cmp.Or(r.FS, vfs.OS)
+	r.consSegmentBytes = cmp.Or(r.consSegmentBytes, defaultConsSegment)
+	r.checkpointBytes = cmp.Or(r.checkpointBytes, defaultCheckpointBytes)
 	return r, nil
 }
 

@@ -3,6 +3,7 @@
 package miniraft
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -64,21 +65,11 @@ func (o *StoreOptions) resolved() (StoreOptions, error) {
 	if r.MaxSegmentBytes < 0 {
 		return r, errors.New("miniraft: negative MaxSegmentBytes")
 	}
-	if r.MaxSegmentBytes == 0 {
-		r.MaxSegmentBytes = defaultMaxSegmentBytes
-	}
-	if r.CacheLogs == 0 {
-		r.CacheLogs = defaultCacheLogs
-	}
-	if r.KeepSnapshots == 0 {
-		r.KeepSnapshots = defaultKeepSnapshots
-	}
-	if r.Logger == nil {
-		r.Logger = slog.Default()
-	}
-	if r.FS == nil {
-		r.FS = vfs.OS
-	}
+	r.MaxSegmentBytes = cmp.Or(r.MaxSegmentBytes, defaultMaxSegmentBytes)
+	r.CacheLogs = cmp.Or(r.CacheLogs, defaultCacheLogs)
+	r.KeepSnapshots = cmp.Or(r.KeepSnapshots, defaultKeepSnapshots)
+	r.Logger = cmp.Or(r.Logger, slog.Default())
+	r.FS = cmp.Or(r.FS, vfs.OS)
 	return r, nil
 }
 
@@ -215,27 +206,17 @@ func (o *Options) resolved() (Options, error) {
 	if r.ApplyTimeout < 0 {
 		return r, errors.New("miniraft: negative ApplyTimeout")
 	}
-	if r.ApplyTimeout == 0 {
-		r.ApplyTimeout = defaultApplyTimeout
-	}
+	r.ApplyTimeout = cmp.Or(r.ApplyTimeout, defaultApplyTimeout)
 	switch {
 	case r.ApplyGroup == 0:
 		r.ApplyGroup = defaultApplyGroup
 	case r.ApplyGroup > maxGroupCalls:
 		return r, fmt.Errorf("miniraft: ApplyGroup %d is above %d", r.ApplyGroup, maxGroupCalls)
 	}
-	if r.Logger == nil {
-		r.Logger = slog.Default()
-	}
-	if r.FS == nil {
-		r.FS = vfs.OS
-	}
-	if r.Store.Logger == nil {
-		r.Store.Logger = r.Logger
-	}
-	if r.Store.FS == nil {
-		r.Store.FS = r.FS
-	}
+	r.Logger = cmp.Or(r.Logger, slog.Default())
+	r.FS = cmp.Or(r.FS, vfs.OS)
+	r.Store.Logger = cmp.Or(r.Store.Logger, r.Logger)
+	r.Store.FS = cmp.Or(r.Store.FS, r.FS)
 	var conf raft.Config
 	if r.Raft != nil {
 		conf = *r.Raft

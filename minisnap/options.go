@@ -3,6 +3,7 @@
 package minisnap
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -53,15 +54,9 @@ func (o *Options) resolved() (Options, error) {
 	if o != nil {
 		c = *o
 	}
-	if c.Keep == 0 {
-		c.Keep = defaultKeep
-	}
-	if c.Codec == nil {
-		c.Codec = JSONCodec{}
-	}
-	if c.FS == nil {
-		c.FS = vfs.OS
-	}
+	c.Keep = cmp.Or(c.Keep, defaultKeep)
+	c.Codec = cmp.Or[Codec](c.Codec, JSONCodec{})
+	c.FS = cmp.Or(c.FS, vfs.OS)
 	name, ext := c.Codec.Name(), c.Codec.Ext()
 	if name == "" || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == '"' || r > '~' }) {
 		return Options{}, fmt.Errorf("minisnap: invalid codec name %q: want printable ASCII without spaces", name)

@@ -3,6 +3,7 @@
 package ministate
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -107,15 +108,9 @@ func (o *Options) resolved() (Options, error) {
 	if r.Schema != "" && !validSchema(r.Schema) {
 		return r, fmt.Errorf("ministate: invalid Options.Schema %q: want 1 to %d bytes of printable ASCII without spaces", r.Schema, maxSchemaLen)
 	}
-	if r.Logger == nil {
-		r.Logger = slog.Default()
-	}
-	if r.FS == nil {
-		r.FS = vfs.OS
-	}
-	if r.SnapshotCodec == nil {
-		r.SnapshotCodec = minisnap.JSONCodec{}
-	}
+	r.Logger = cmp.Or(r.Logger, slog.Default())
+	r.FS = cmp.Or(r.FS, vfs.OS)
+	r.SnapshotCodec = cmp.Or[minisnap.Codec](r.SnapshotCodec, minisnap.JSONCodec{})
 	return r, nil
 }
 

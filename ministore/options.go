@@ -3,6 +3,7 @@
 package ministore
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"time"
@@ -110,9 +111,7 @@ func (o *Options) forReading() Options {
 	if o != nil {
 		r = *o
 	}
-	if r.FS == nil {
-		r.FS = vfs.OS
-	}
+	r.FS = cmp.Or(r.FS, vfs.OS)
 	return r
 }
 
@@ -134,17 +133,9 @@ func (o *Options) resolved() (Options, error) {
 	if err := checkSchemaOption(r.Schema); err != nil {
 		return r, err
 	}
-	if r.MaxSegmentBytes == 0 {
-		r.MaxSegmentBytes = defaultMaxSegmentBytes
-	}
-	if r.SyncInterval == 0 {
-		r.SyncInterval = defaultSyncInterval
-	}
-	if r.Logger == nil {
-		r.Logger = slog.Default()
-	}
-	if r.FS == nil {
-		r.FS = vfs.OS
-	}
+	r.MaxSegmentBytes = cmp.Or(r.MaxSegmentBytes, defaultMaxSegmentBytes)
+	r.SyncInterval = cmp.Or(r.SyncInterval, defaultSyncInterval)
+	r.Logger = cmp.Or(r.Logger, slog.Default())
+	r.FS = cmp.Or(r.FS, vfs.OS)
 	return r, nil
 }

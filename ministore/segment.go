@@ -4,6 +4,7 @@ package ministore
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -69,10 +70,7 @@ func segmentWidth(files []segmentFile) int {
 // active file if it exists.
 func listSegments(fsys vfs.FS, path string) ([]segmentFile, error) {
 	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	names, err := fsys.ReadDir(dir)
+	names, err := fsys.ReadDir(cmp.Or(dir, "."))
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, nil
@@ -231,10 +229,4 @@ func lastRecord(f vfs.File, path string, hdrLen int64, base uint64, buf *[]byte)
 	}
 }
 
-func dirOf(path string) string {
-	dir := filepath.Dir(path)
-	if dir == "" {
-		dir = "."
-	}
-	return dir
-}
+func dirOf(path string) string { return filepath.Dir(path) }

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,11 +117,7 @@ Queue.Stats in the program (or its metrics).`,
 		tw := table(out)
 		fmt.Fprintln(tw, "CONSUMER\tLAG\tIN FLIGHT\tFLOOR")
 		for _, c := range st.Consumers {
-			name := c.Name
-			if name == "" {
-				name = "(default)"
-			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", name, c.Lag, c.InFlight, c.Floor)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", cmp.Or(c.Name, "(default)"), c.Lag, c.InFlight, c.Floor)
 		}
 		return tw.Flush()
 	})

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -242,11 +243,7 @@ message. It reads the folder without its lock, beside the program.`,
 				}
 				continue
 			}
-			name := d.Consumer
-			if name == "" {
-				name = "(default)"
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\n", d.ID, name, d.Seq, d.Attempts, d.Time.UTC().Format(time.RFC3339), d.Reason)
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\n", d.ID, cmp.Or(d.Consumer, "(default)"), d.Seq, d.Attempts, d.Time.UTC().Format(time.RFC3339), d.Reason)
 		}
 		if asJSON {
 			return nil

@@ -21,6 +21,7 @@ package killtest
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -130,21 +131,13 @@ func (c *Config) defaults() {
 	if n, err := strconv.Atoi(os.Getenv("MINI_KILL_SECONDS")); err == nil && n > 0 {
 		c.Budget = max(c.Budget, time.Duration(n)*time.Second)
 	}
-	if c.Rounds == 0 {
-		c.Rounds = 20
-	}
-	if c.Budget == 0 {
-		c.Budget = 20 * time.Second
-	}
-	if c.MinRun == 0 {
-		c.MinRun = 20 * time.Millisecond
-	}
+	c.Rounds = cmp.Or(c.Rounds, 20)
+	c.Budget = cmp.Or(c.Budget, 20*time.Second)
+	c.MinRun = cmp.Or(c.MinRun, 20*time.Millisecond)
 	if c.MaxRun < c.MinRun {
 		c.MaxRun = max(c.MinRun, 300*time.Millisecond)
 	}
-	if c.Seed == 0 {
-		c.Seed = uint64(time.Now().UnixNano())
-	}
+	c.Seed = cmp.Or(c.Seed, uint64(time.Now().UnixNano()))
 }
 
 // runChild runs one round: start, wait for the first acknowledgement (so
