@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/mini-go/mini/internal/backup"
 	"github.com/mini-go/mini/vfs"
@@ -199,9 +198,8 @@ func (w *wal) backupTo(dir string) (BackupInfo, error) {
 // files and their copy (a test's TruncateBack goes there).
 var testBackupNoted func()
 
-// maxLiveTries is how often in a row a live copy reads the journal again
-// when the files it read do not make one journal (more while the files it
-// lists keep being deleted under it, up to relistMaxPasses).
+// maxLiveTries is how many passes in a row a live copy (and FrontSeq)
+// makes when the files it read do not make one journal (see relist).
 const maxLiveTries = 20
 
 // backupPath copies the journal at path, not open in this process, into
@@ -227,27 +225,22 @@ func backupPath(fsys vfs.FS, path, dir string, p *backup.Progress) (_ BackupInfo
 		tries = maxLiveTries
 	}
 	rewind := p.Rewind()
-	left := tries
-	for try := 1; ; try++ {
-		info, err := backupOnce(fsys, path, dir, live, p)
-		if err == nil {
-			info.Live, info.Tries = live, try
-			return info, nil
+	var info BackupInfo
+	n := 0
+	err = relist(tries, func(bool) (bool, error) {
+		if n++; n > 1 {
+			rewind() // backupOnce removed what it copied
 		}
-		if live && errors.Is(err, fs.ErrNotExist) {
-			// A file listed was deleted before it was opened: the
-			// writer cut the front or rotated, which no damage does.
-			left = tries
-		}
-		if left--; !errors.Is(err, errRelist) || left == 0 || try >= relistMaxPasses {
-			if errors.Is(err, errRelist) {
-				err = errors.Unwrap(err)
-			}
-			return BackupInfo{}, err
-		}
-		rewind() // backupOnce removed what it copied
-		time.Sleep(relistPause)
+		info, err = backupOnce(fsys, path, dir, live, p)
+		// A file listed deleted before it was opened: the writer cut the
+		// front or rotated, which no damage does.
+		return live && errors.Is(err, fs.ErrNotExist), err
+	})
+	if err != nil {
+		return BackupInfo{}, err
 	}
+	info.Live, info.Tries = live, n
+	return info, nil
 }
 
 // backupOnce makes one try of backupPath. Its errors that another
@@ -450,34 +443,30 @@ func closeSources(srcs []backupSource) {
 // writes nothing, so it works beside a process that has the journal open
 // (a file deleted between the listing and the read makes it list again).
 // Of opts, only FS is used.
-func FrontSeq(path string, opts *Options) (uint64, error) {
+func FrontSeq(path string, opts *Options) (first uint64, err error) {
 	fsys := opts.forReading().FS
-	for try := 1; ; try++ {
+	err = relist(maxLiveTries, func(bool) (bool, error) {
 		pre, err := readBound(fsys, path) // see boundAfterOpen
 		if err != nil {
-			return 0, err
+			return false, err
 		}
 		r := openSegments(fsys, path, os.O_RDONLY)
 		if r.err == nil && len(r.files) == 0 {
-			return 0, fmt.Errorf("ministore: no journal at %s: %w", path, fs.ErrNotExist)
+			return false, fmt.Errorf("ministore: no journal at %s: %w", path, fs.ErrNotExist)
 		}
 		base := uint64(1) // an active file without a header: Open starts at 1
 		if r.next(0) {
 			base = r.s.hdr.base
 		}
 		r.close()
-		if err := r.Err(); r.changed && try < maxLiveTries {
-			continue
+		if err := r.Err(); r.changed {
+			return errors.Is(err, fs.ErrNotExist), relistError{err}
 		} else if err != nil {
-			return 0, err
+			return false, err
 		}
 		bound, err := boundAfterOpen(fsys, path, pre) // never below the files
-		if errors.Is(err, errRelist) && try < maxLiveTries {
-			continue
-		}
-		if errors.Is(err, errRelist) {
-			err = errors.Unwrap(err)
-		}
-		return max(base, bound), err
-	}
+		first = max(base, bound)
+		return false, err
+	})
+	return first, err
 }

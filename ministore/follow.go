@@ -17,12 +17,11 @@ import (
 // this long of being written.
 const FollowPoll = 20 * time.Millisecond
 
-// followTries is how many times in a row Follow reads the listing again
-// when what it reads is not what a writer leaves (a file gone between the
-// listing and the read, the end of the newest file not what a crash
-// leaves) before it reports the error; reading any record starts the count
-// again. 20 tries of relistPause (10 ms) give a writer 200 ms to finish a
-// write the reader saw in part.
+// followTries is how many passes in a row Follow makes when what it reads
+// is not what a writer leaves (a file gone between the listing and the
+// read, the end of the newest file not what a crash leaves) before it
+// reports the error (see relist). 20 passes, relistPause (10 ms) apart,
+// give a writer about 200 ms to finish a write the reader saw in part.
 const followTries = 20
 
 // Follow returns the records of the journal at path from sequence number

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/mini-go/mini/internal/backup"
 	"github.com/mini-go/mini/vfs"
@@ -207,34 +206,30 @@ func readBound(fsys vfs.FS, path string) (uint64, error) {
 const boundReads = 4
 
 // readBoundFile reads the bound file of the journal at path, up to tries
-// times while it does not verify. On error, fb is what is left of it (see
-// parseBound).
+// times while it does not verify (see relist). On error, fb is what is left
+// of it (see parseBound).
 func readBoundFile(fsys vfs.FS, path string, tries int) (fb frontBound, err error) {
 	p := boundPath(path)
-	for try := 1; ; try++ {
+	err = relist(tries, func(bool) (bool, error) {
+		fb = frontBound{}
 		if ok, err := boundFileKind(fsys, p); err != nil || !ok {
-			return frontBound{}, err
+			return false, err
 		}
 		b, err := vfs.ReadFile(fsys, p)
 		if errors.Is(err, fs.ErrNotExist) {
-			return frontBound{}, nil
+			return false, nil
 		}
 		if err != nil {
-			return frontBound{}, fmt.Errorf("ministore: read %s: %w", p, err)
+			return false, fmt.Errorf("ministore: read %s: %w", p, err)
 		}
-		fb, off, perr := parseBound(b)
-		if perr == nil {
-			return fb, nil
+		var off int64
+		if fb, off, err = parseBound(b); err != nil {
+			line := 1 + min(int(off/boundSlot), 1) // the slot's
+			err = relistError{corruptAt(p, line, off, fmt.Errorf("%w: %w", ErrCorrupt, err))}
 		}
-		if try >= tries {
-			line := 1
-			if off >= boundSlot {
-				line = 2
-			}
-			return fb, corruptAt(p, line, off, fmt.Errorf("%w: %w", ErrCorrupt, perr))
-		}
-		time.Sleep(relistPause)
-	}
+		return false, err
+	})
+	return fb, err
 }
 
 // boundFileKind reports whether the bound file p exists. Something there
@@ -473,23 +468,6 @@ func (w *wal) keepBound() error {
 		return nil
 	}
 	return w.setBound(w.segs[1].base)
-}
-
-// applyBound returns where reading starts: from, or the bound of the
-// journal at path if from is below it. With exact set, a from of 1 or more
-// below the bound is a *TruncatedError.
-func applyBound(fsys vfs.FS, path string, from uint64, exact bool) (uint64, error) {
-	bound, err := readBound(fsys, path)
-	if err != nil {
-		return from, err
-	}
-	if from >= bound {
-		return from, nil
-	}
-	if exact && from > 0 {
-		return from, &TruncatedError{Path: path, From: from, First: bound}
-	}
-	return bound, nil
 }
 
 // inspectBound applies the front bound to what Inspect found: the records

@@ -135,6 +135,9 @@ func TestFrontBoundSlotDamage(t *testing.T) {
 				}
 				break
 			}
+			if first, last, err := boundsFS(m, dirPath); !errors.As(err, &je) || je.Path != p || je.Offset != int64(off) || !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Bounds with slot %d damaged = %d, %d, %v; want a JournalError on %s at %d", tc.slot, first, last, err, p, off)
+			}
 			rep, err := repairFS(m, dirPath)
 			if err != nil || rep.Path != p || !slices.Contains(rep.Saved, p+".broken") {
 				t.Fatalf("Repair = %+v, %v", rep, err)

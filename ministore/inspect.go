@@ -4,8 +4,9 @@ package ministore
 
 import (
 	"errors"
+	"io/fs"
 	"os"
-	"time"
+	"slices"
 
 	"github.com/mini-go/mini/vfs"
 )
@@ -41,9 +42,10 @@ type SegmentInfo struct {
 
 // Inspect reads every header and record of the journal at path, checking
 // every checksum and sequence number, and describes what it found. It
-// takes no lock and never writes. The error is for failures to read (and
-// an empty or missing journal is not one); damage is reported in
-// JournalInfo.Problem.
+// takes no lock and never writes; a file renamed or deleted under it (a
+// rotation, a TruncateFront) makes it read again, as Stat does. The error
+// is for failures to read (and an empty or missing journal is not one);
+// damage is reported in JournalInfo.Problem.
 //
 // progress, if not nil, is called from time to time with the bytes read so
 // far and the total, for a progress bar.
@@ -51,26 +53,36 @@ func Inspect(path string, progress func(read, total int64)) (*JournalInfo, error
 	return inspectFS(vfs.OS, path, progress)
 }
 
-func inspectFS(fsys vfs.FS, path string, progress func(read, total int64)) (*JournalInfo, error) {
-	for try := 1; ; try++ {
-		info, _, err := inspect(fsys, path, progress)
-		if err != nil || try >= statTries || !boundProblem(path, info.Problem) {
-			return info, err
+func inspectFS(fsys vfs.FS, path string, progress func(read, total int64)) (info *JournalInfo, err error) {
+	var listed []segmentFile
+	err = relist(statTries, func(last bool) (bool, error) {
+		i, files, changed, err := inspect(fsys, path, progress)
+		moved := errors.Is(err, fs.ErrNotExist) || listed != nil && !slices.Equal(files, listed)
+		listed = files
+		if changed && err != nil {
+			return moved, relistError{err}
 		}
-		// The bound is read after the listing: a TruncateFront racing
-		// the read (the segment holding the bound deleted before it was
-		// opened, a cut past what was listed) is no damage. Read again
-		// to tell; damage stays.
-		time.Sleep(relistPause)
-	}
+		info = i
+		if err == nil && !last && (changed && info.Problem != nil || boundProblem(path, info.Problem)) {
+			// A rotation or a cut under the read (a file gone or
+			// replaced, the bound read after the listing past what was
+			// listed), or a write seen in part, is no damage. Read again
+			// to tell; damage stays, and is the last pass's Problem.
+			return moved, relistError{info.Problem}
+		}
+		return moved, err
+	})
+	return info, err
 }
 
-// inspect is Inspect; it returns the journal's files too.
-func inspect(fsys vfs.FS, path string, fn func(read, total int64)) (*JournalInfo, []segmentFile, error) {
+// inspect is Inspect; it returns the journal's files too, and whether what
+// it found (its error, or the Problem) is what a writer changing the
+// journal under it can cause.
+func inspect(fsys vfs.FS, path string, fn func(read, total int64)) (*JournalInfo, []segmentFile, bool, error) {
 	r := openSegments(fsys, path, os.O_RDONLY)
 	defer r.close()
 	if r.err != nil {
-		return nil, nil, r.err
+		return nil, nil, false, r.err
 	}
 	bound, berr := readBound(fsys, path)
 	info := &JournalInfo{Path: path}
@@ -92,7 +104,7 @@ func inspect(fsys vfs.FS, path string, fn func(read, total int64)) (*JournalInfo
 			info.Problem = corruptAt(t.Path, t.Line, t.Offset, ErrTornTail)
 		}
 		if err := info.add(seg, r.cur.f); err != nil {
-			return nil, nil, err
+			return nil, r.files, r.changed, err
 		}
 	}
 	var je *JournalError
@@ -114,15 +126,15 @@ func inspect(fsys vfs.FS, path string, fn func(read, total int64)) (*JournalInfo
 			seg.Format, seg.Version, seg.FirstSeq = h.format, h.version, h.base
 		}
 		if err := info.add(seg, r.cur.f); err != nil {
-			return nil, nil, err
+			return nil, r.files, r.changed, err
 		}
 	case err != nil:
-		return nil, nil, err
+		return nil, r.files, r.changed, err
 	}
 	if err := inspectBound(path, bound, berr, info); err != nil {
-		return nil, nil, err
+		return nil, r.files, r.changed, err
 	}
-	return info, r.files, nil
+	return info, r.files, r.changed, nil
 }
 
 // add counts seg, read from the file f (if not nil), in the journal's
@@ -149,13 +161,17 @@ func (info *JournalInfo) add(seg SegmentInfo, f vfs.File) error {
 // Bounds returns the sequence numbers of the first and the last record of
 // the journal at path (0, 0 if it holds none) without reading it all: it
 // reads the header of every file and the newest file whole (see Stat). Like
-// Replay, it takes no lock and never writes.
+// Replay, it takes no lock and never writes. Damage Stat reports as its
+// Problem (a front bound that does not verify or fit) is its error.
 func Bounds(path string) (first, last uint64, err error) {
 	return boundsFS(vfs.OS, path)
 }
 
 func boundsFS(fsys vfs.FS, path string) (first, last uint64, err error) {
 	info, err := Stat(path, &Options{FS: fsys})
+	if err == nil && info.Problem != nil && !errors.Is(info.Problem, ErrTornTail) {
+		err = info.Problem // damage that stays: a bound that does not verify or fit
+	}
 	if err != nil {
 		return 0, 0, err
 	}

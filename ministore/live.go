@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"time"
 
 	"github.com/mini-go/mini/vfs"
 )
@@ -38,53 +37,27 @@ import (
 // whole, like Inspect.
 //
 // Of opts, only FS is used; nil means the operating system's files.
-func Stat(path string, opts *Options) (*JournalInfo, error) {
+func Stat(path string, opts *Options) (info *JournalInfo, err error) {
 	fsys := opts.forReading().FS
-	var err error
 	var listed []segmentFile
-	var emptied uint64 // the bound that left no record, in the last pass
-	left := statTries
-	for try := 0; try < statMaxTries; try++ {
-		if try > 0 {
-			time.Sleep(relistPause)
-		}
-		var info *JournalInfo
+	err = relist(statTries, func(last bool) (bool, error) {
 		var files []segmentFile
 		info, files, err = statOnce(fsys, path)
-		if err == nil && left > 1 && info.Problem == nil && info.Records == 0 && info.Bound != 0 && info.Bound != emptied {
-			// The bound, read after the listing, is past every record
-			// listed: a TruncateFront(N) made the journal empty, or
-			// rotations and cuts raced the listing (the newest file
-			// missed). Only the same answer twice is an empty journal.
-			emptied = info.Bound
-			left--
-			continue
-		}
-		if err == nil && left > 1 && boundProblem(path, info.Problem) {
+		changed := listed != nil && !slices.Equal(files, listed)
+		listed = files
+		if err == nil && !last && boundProblem(path, info.Problem) {
 			// The bound is read after the listing: a TruncateFront
 			// racing it (a rotation, then a cut past what was listed),
 			// or its update seen half copied, is no damage. Read again
 			// to tell; damage stays, and is the last pass's Problem.
-			left--
-			continue
+			return changed, relistError{info.Problem}
 		}
-		if err == nil {
-			return info, nil
-		}
-		if !errors.Is(err, errRelist) {
-			return nil, err
-		}
-		// Other files than the last pass's: a writer is rotating or
-		// cutting, not damage that stays.
-		if try > 0 && !slices.Equal(files, listed) {
-			left = statTries
-		}
-		listed = files
-		if left--; left == 0 {
-			break
-		}
+		return changed, err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.Unwrap(err)
+	return info, nil
 }
 
 // boundProblem reports whether problem is about the front bound of the
@@ -95,13 +68,9 @@ func boundProblem(path string, problem error) bool {
 	return errors.As(problem, &je) && je.Path == boundPath(path)
 }
 
-// statTries is how many passes in a row over the same files Stat makes
-// when they seem to change under it before it gives up; statMaxTries
-// bounds the passes of a journal whose files keep changing.
-const (
-	statTries    = 5
-	statMaxTries = 200
-)
+// statTries is how many passes in a row over the same files Stat and
+// Inspect make when they seem to change under them before they give up.
+const statTries = 5
 
 // statOnce makes one pass; it also returns the files it listed.
 func statOnce(fsys vfs.FS, path string) (*JournalInfo, []segmentFile, error) {

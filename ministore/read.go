@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/mini-go/mini/vfs"
@@ -24,44 +25,56 @@ import (
 // deleted, or a journal whose numbering starts later) is a *TruncatedError;
 // without it reading starts at the first record left.
 //
-// It takes no lock: another process may be appending. If a file disappears
-// or is replaced between the listing and the read (a rotation or
-// truncation), or the end of the newest segment is not what a crash leaves
-// (damage, or a write in flight that the read saw in part), the listing is
-// read again after relistPause, and reading goes on from the next expected
-// record: once if the next pass makes no progress (damage that stays is
-// then reported), and pass after pass, up to relistMaxPasses, while the
-// files keep changing.
+// It takes no lock: another process may be appending, rotating and
+// cutting. What that can cause (a file gone or replaced between the
+// listing and the read, a listing without the segment holding the bound,
+// the end of the newest segment not what a crash leaves) is read again as
+// relist says, from the next expected record.
 func readLog(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, yield func(seq uint64, payload []byte) bool) error {
-	return readLogTries(fsys, path, from, limit, hint, exact, 1, nil, yield)
+	return readLogTries(fsys, path, from, limit, hint, exact, 2, nil, yield)
 }
 
-// readLogTries is readLog reading the listing again up to tries times in a
-// row without progress; a pass that reads at least one record, starts at
-// another bound, or finds a listed file gone starts the count again. If
-// pos is not nil it is set, before each record is yielded, to where the
-// record after it starts: a seekHint for reading on later.
+// readLogTries is readLog giving up on damage after tries passes (see
+// relist); a pass that reads a record, starts at another bound, lists
+// other files or finds a listed one gone saw the journal change. If pos
+// is not nil it is set, before each record is yielded, to where the record
+// after it starts: a seekHint for reading on later.
 func readLogTries(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, tries int, pos *seekHint, yield func(seq uint64, payload []byte) bool) error {
-	left := tries
 	var bound uint64 // where the last pass started: from or the bound
-	for pass := 1; ; pass++ {
-		next, start, err := readLogOnce(fsys, path, from, limit, hint, exact, pos, yield)
-		if err == nil || !errors.Is(err, errRelist) {
+	var listed []segmentFile
+	return relist(tries, func(bool) (bool, error) {
+		next, start, files, err := readLogOnce(fsys, path, from, limit, hint, exact, pos, yield)
+		changed := next > from || errors.Is(err, fs.ErrNotExist) ||
+			listed != nil && (start != bound || !slices.Equal(files, listed))
+		from, bound, listed = max(from, next), start, files
+		return changed, err
+	})
+}
+
+// relist runs pass, a read of a journal without its lock, until it returns
+// an error that does not match errRelist, and returns that error (nil
+// included). An error matching errRelist is one that a writer rotating or
+// cutting the journal under the read can cause: pass runs again after
+// relistPause. A pass that saw the journal change (a listed file gone,
+// other files listed, a new bound, records read) says so and does not
+// count: after tries passes in a row that saw no change, damage that stays
+// is reported (the error, unwrapped), and after relistMaxPasses in all.
+// last tells a pass that it is the last one unless it sees a change: an
+// answer that a race can explain (a bound that does not verify, an empty
+// journal) is given then.
+func relist(tries int, pass func(last bool) (changed bool, err error)) error {
+	left := tries
+	for n := 1; ; n++ {
+		changed, err := pass(left == 1 || n == relistMaxPasses)
+		if !errors.Is(err, errRelist) {
 			return err
 		}
-		if next > from || (pass > 1 && start != bound) || errors.Is(err, fs.ErrNotExist) {
-			// Progress: a writer rotating often, or a TruncateFront
-			// deleting what a pass was about to read (the bound moved
-			// on, or went with the journal emptied, or a file listed is
-			// gone: no damage does that); not damage.
-			left = tries
+		if !changed {
+			left--
 		}
-		if left == 0 || pass == relistMaxPasses {
+		if left <= 0 || n >= relistMaxPasses {
 			return errors.Unwrap(err)
 		}
-		bound = start
-		left--
-		from = max(from, next)
 		time.Sleep(relistPause)
 	}
 }
@@ -70,7 +83,7 @@ func readLogTries(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, 
 // changing under it.
 const relistMaxPasses = 200
 
-// relistPause is how long readLog waits before it reads again: long enough
+// relistPause is how long relist waits before it reads again: long enough
 // for a write in flight in another process to finish. (A variable for the
 // damage sweep, which reads thousands of damaged journals.)
 var relistPause = 10 * time.Millisecond
@@ -85,40 +98,42 @@ func (e relistError) Error() string        { return e.err.Error() }
 func (e relistError) Unwrap() error        { return e.err }
 func (e relistError) Is(target error) bool { return target == errRelist }
 
-// readLogOnce makes one pass; on error it also returns the sequence number
-// it would have read next (from, if it read none), and where it started
-// reading (from, or the front bound above it).
-func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, pos *seekHint, yield func(uint64, []byte) bool) (next, start uint64, err error) {
+// readLogOnce makes one pass; it also returns the files it listed, where
+// it started reading (from, or the front bound above it), and on error the
+// sequence number it would have read next (from, if it read none).
+func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, exact bool, pos *seekHint, yield func(uint64, []byte) bool) (next, start uint64, files []segmentFile, err error) {
 	r := openSegments(fsys, path, os.O_RDONLY)
 	defer r.close()
 	// The bound is read after the listing: it only moves up while the
 	// files below it are deleted, so it is never below what was listed.
-	asked := from
-	from, err = applyBound(fsys, path, from, exact)
+	bound, err := readBound(fsys, path)
+	start = max(from, bound)
+	if err == nil && exact && from > 0 && from < bound {
+		err = &TruncatedError{Path: path, From: from, First: bound}
+	}
 	if err != nil {
-		return from, from, err
+		return from, start, r.files, err
 	}
 	yielded := false
-	if hint != nil && hint.seq == from {
+	if hint != nil && hint.seq == start {
 		r.jump = hint.path
 	}
-	for r.next(from) {
-		if exact && from > 0 && r.first > from {
-			err := error(&TruncatedError{Path: path, From: from, First: r.first})
-			if from != asked {
-				// from is the bound, and the segment holding it is gone:
-				// a TruncateFront since the listing. Read again.
-				return asked, from, relistError{err}
-			}
-			return from, from, err
+	for r.next(start) {
+		if r.first > start && bound != 0 {
+			// The segment holding start is not listed: a rotation, or
+			// a cut, since the listing (or damage, if it stays).
+			return from, start, r.files, relistError{checkBound(path, bound, r.first, r.first)}
+		}
+		if r.first > start && exact && from > 0 {
+			return from, start, r.files, &TruncatedError{Path: path, From: from, First: r.first}
 		}
 		segPath := r.cur.sf.path
-		if hint != nil && hint.path == segPath && hint.base == r.s.hdr.base && hint.seq == from {
+		if hint != nil && hint.path == segPath && hint.base == r.s.hdr.base && hint.seq == start {
 			r.s.seek(hint.off, hint.seq)
 		}
 		for r.scan() {
 			seq := r.rec.seq
-			if seq < from {
+			if seq < start {
 				continue
 			}
 			if pos != nil {
@@ -126,26 +141,21 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, e
 			}
 			yielded = true
 			if !yield(seq, r.rec.payload) || (limit != 0 && seq >= limit) {
-				return 0, from, nil
+				return 0, start, r.files, nil
 			}
 		}
 	}
 	err = r.Err()
-	if err == nil {
-		return 0, from, nil
-	}
 	if r.changed {
 		// A rotation or truncation, or a write in flight: read again to tell.
 		err = relistError{err}
 	}
-	if !yielded {
+	if err == nil || !yielded {
 		// Nothing read: the next pass starts where the caller asked, not
-		// at the bound this one read. A TruncateFront racing this pass
-		// (the bound moved on, the segment holding the old one deleted)
-		// is then no gap (*TruncatedError) in what the caller got.
-		return asked, from, err
+		// at the bound this one read.
+		return from, start, r.files, err
 	}
-	return max(from, r.expect), from, err
+	return max(start, r.expect), start, r.files, err
 }
 
 // A seekHint says where record seq starts: at byte off of the segment file

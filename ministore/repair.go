@@ -64,7 +64,7 @@ func repairFS(fsys vfs.FS, path string) (_ *RepairReport, err error) {
 			err = fmt.Errorf("ministore: unlock %s: %w", path, cerr)
 		}
 	}()
-	info, files, err := inspect(fsys, path, nil)
+	info, files, _, err := inspect(fsys, path, nil)
 	if err != nil {
 		return nil, err
 	}

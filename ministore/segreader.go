@@ -128,6 +128,9 @@ func (r *segReader) next(from uint64) bool {
 			r.cur = r.load(r.i)
 		}
 		r.newest = r.i == len(r.files)-1
+		if r.i == 0 && r.newest && r.cur.sf.num == 0 && r.cur.openErr == nil && r.flag == os.O_RDONLY && !r.alone() {
+			return false
+		}
 		if !r.header() {
 			return false
 		}
@@ -166,6 +169,19 @@ func (r *segReader) next(from uint64) bool {
 		return true
 	}
 	return false
+}
+
+// alone reports whether the active file, listed alone and just opened, is
+// still the journal's only file. A rotation since the listing made the
+// file opened the new one: the records of the one renamed would be missed
+// without a word (err and changed are set then).
+func (r *segReader) alone() bool {
+	again, err := listSegments(r.fsys, r.cur.sf.path)
+	if err == nil && (len(again) != 1 || again[0].num != 0) {
+		err = fmt.Errorf("ministore: %s: the journal's files changed while they were read", r.cur.sf.path)
+	}
+	r.err, r.changed = err, err != nil
+	return err == nil
 }
 
 // missingError is the error for the segment file path, whose first record

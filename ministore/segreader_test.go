@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mini-go/mini/vfs"
 )
@@ -325,5 +326,53 @@ func TestScanZerosNotCopied(t *testing.T) {
 	}
 	if got := after.TotalAlloc - before.TotalAlloc; got > scanBufSize/8 {
 		t.Fatalf("scanning %d bytes of zeros allocated %d bytes, want at most %d", 4*scanBufSize, got, scanBufSize/8)
+	}
+}
+
+// TestRelist: the one policy of the readers without the lock. A pass that
+// fails with what a race can cause runs again; one that saw the journal
+// change does not count, so damage that stays is reported after tries
+// passes that saw nothing change, and a journal that never holds still
+// after relistMaxPasses; any other answer ends at once.
+func TestRelist(t *testing.T) {
+	defer func(p time.Duration) { relistPause = p }(relistPause)
+	relistPause = 0
+	race := errors.New("a file gone")
+	damage := errors.New("damage")
+	for _, tc := range []struct {
+		name  string
+		tries int
+		pass  func(n int) (changed bool, err error) // pass n, from 1
+		want  int                                   // passes made
+		err   error
+		last  []int // the passes told they are the last
+	}{
+		{name: "done", tries: 2, pass: func(int) (bool, error) { return false, nil }, want: 1, last: []int{}},
+		{name: "damage", tries: 2, pass: func(int) (bool, error) { return false, damage }, want: 1, err: damage, last: []int{}},
+		{name: "race that stays", tries: 2, pass: func(int) (bool, error) { return false, relistError{race} }, want: 2, err: race, last: []int{2}},
+		{name: "one pass", tries: 1, pass: func(int) (bool, error) { return false, relistError{race} }, want: 1, err: race, last: []int{1}},
+		{name: "race then done", tries: 5, pass: func(n int) (bool, error) {
+			if n < 4 {
+				return false, relistError{race}
+			}
+			return false, nil
+		}, want: 4, last: []int{}},
+		{name: "changing, then damage that stays", tries: 3, pass: func(n int) (bool, error) { return n <= 10, relistError{race} }, want: 13, err: race, last: []int{13}},
+		{name: "never holds still", tries: 2, pass: func(int) (bool, error) { return true, relistError{race} }, want: relistMaxPasses, err: race, last: []int{relistMaxPasses}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := 0
+			last := []int{}
+			err := relist(tc.tries, func(l bool) (bool, error) {
+				n++
+				if l {
+					last = append(last, n)
+				}
+				return tc.pass(n)
+			})
+			if n != tc.want || err != tc.err || !slices.Equal(last, tc.last) {
+				t.Fatalf("relist: %d passes, %v, last at %v; want %d, %v, last at %v", n, err, last, tc.want, tc.err, tc.last)
+			}
+		})
 	}
 }

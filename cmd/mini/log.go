@@ -295,14 +295,13 @@ suffix. The journal must not be open in another process.`,
 			return nil
 		}
 		fmt.Fprintf(out, "found %s\n", describeProblem(rep.Problem))
-		if rep.Cut > 0 || rep.Offset > 0 {
-			fmt.Fprintf(out, "cut %s at byte offset %d: removed %s\n", rep.Path, rep.Offset, plural(rep.Cut, "byte"))
+		saved := rep.Saved
+		if len(saved) > len(rep.Removed) { // a cut: its copy comes first
+			fmt.Fprintf(out, "cut %s at byte offset %d: removed %s\nsaved what was cut in %s\n", rep.Path, rep.Offset, plural(rep.Cut, "byte"), saved[0])
+			saved = saved[1:]
 		}
-		for _, r := range rep.Removed {
-			fmt.Fprintf(out, "moved aside %s\n", r)
-		}
-		for _, s := range rep.Saved {
-			fmt.Fprintf(out, "saved what was cut in %s\n", s)
+		for i, r := range rep.Removed {
+			fmt.Fprintf(out, "moved aside %s to %s\n", r, saved[i])
 		}
 		return nil
 	})

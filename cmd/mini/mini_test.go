@@ -129,6 +129,37 @@ func writeGoJournal(t *testing.T, n int) string {
 	return path
 }
 
+// A bad slot in the front bound: repair says it moved the file aside, not
+// that it cut it.
+func TestLogRepairBoundSlot(t *testing.T) {
+	path := writeGoJournal(t, 20)
+	s, err := ministore.Open[map[string]int](path, &ministore.Options{MaxSegmentBytes: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cut := range []uint64{5, 6} { // the second writes the slot at 4096
+		if err := s.TruncateFront(cut); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path + ".front")
+	if err != nil || len(b) != 8192 {
+		t.Fatalf("bound file: %d bytes, %v", len(b), err)
+	}
+	b[4096+30] ^= 2
+	if err := os.WriteFile(path+".front", b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := mini(t, "log", "repair", path)
+	r.want(t, 0, "moved aside "+path+".front to "+path+".front.broken\n", "")
+	if strings.Contains(r.stdout, "cut ") {
+		t.Fatalf("repair of a bad bound slot reports a cut:\n%s", r.stdout)
+	}
+}
+
 func TestLogOnGoJournal(t *testing.T) {
 	path := writeGoJournal(t, 20)
 	r := mini(t, "log", "cat", "--from", "5", "--to", "7", path)
