@@ -149,6 +149,10 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, e
 	if r.changed {
 		// A rotation or truncation, or a write in flight: read again to tell.
 		err = relistError{err}
+	} else if err == nil && bound > r.expect && r.expect != 0 {
+		// The bound counts records not listed: a rotation since the
+		// listing (or damage, if it stays).
+		err = relistError{checkBound(path, bound, r.first, r.expect)}
 	}
 	if err == nil || !yielded {
 		// Nothing read: the next pass starts where the caller asked, not
