@@ -363,9 +363,8 @@ func copyJournal(fsys vfs.FS, srcs []backupSource, dir, name string, bound uint6
 
 // verifyCopy reads the copy of a journal at path, cuts the end of its
 // newest file as copyJournal says, checks that the front bound bound fits
-// it, and counts what it holds. changed
-// reports an error that a writer changing the journal during the copy can
-// cause.
+// it, and counts what it holds. changed reports an error that a writer
+// changing the journal during the copy can cause.
 func verifyCopy(fsys vfs.FS, path string, bound uint64, exact bool) (info BackupInfo, changed bool, err error) {
 	r := openSegments(fsys, path, os.O_RDWR)
 	defer r.close()
