@@ -149,9 +149,9 @@ func readLogOnce(fsys vfs.FS, path string, from, limit uint64, hint *seekHint, e
 	if r.changed {
 		// A rotation or truncation, or a write in flight: read again to tell.
 		err = relistError{err}
-	} else if err == nil && bound > r.expect && r.expect != 0 {
+	} else if err == nil && bound != 0 && (len(r.files) == 0 || bound > r.expect && r.expect != 0) {
 		// The bound counts records not listed: a rotation since the
-		// listing (or damage, if it stays).
+		// listing (or damage, if it stays; no file at all is).
 		err = relistError{checkBound(path, bound, r.first, r.expect)}
 	}
 	if err == nil || !yielded {
