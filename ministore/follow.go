@@ -41,7 +41,10 @@ const followTries = 20
 // A from of 0 starts at the first record left. A from of 1 or more below
 // the first record left is a *TruncatedError (ErrTruncated); so is a
 // TruncateFront that deletes records the follower has not read yet (it
-// fell behind). A journal that does not exist yet is waited for.
+// fell behind), and one past the end, which makes the numbering jump,
+// even to a follower that had read every record (the journal keeps no
+// trace of where it ended): the error's First is where to go on. A
+// journal that does not exist yet is waited for.
 //
 // Follow does not follow TruncateBack: records it already yielded may be
 // dropped and their numbers given out again.
