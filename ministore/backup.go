@@ -283,6 +283,11 @@ func backupOnce(fsys vfs.FS, path, dir string, live bool, p *backup.Progress) (B
 		}
 		srcs = append(srcs, backupSource{path: sf.path, f: f, size: size})
 	}
+	if len(r.files) == 1 && r.files[0].num == 0 {
+		if err := stillAlone(fsys, path); err != nil {
+			return BackupInfo{}, relistError{err} // a rotation: see alone
+		}
+	}
 	// Read after the files are open: the bound never points below them.
 	bound, err := boundAfterOpen(fsys, path, pre)
 	if err == nil && gone != nil && bound == 0 {

@@ -589,7 +589,7 @@ func TestReadersRotationWhileListed(t *testing.T) {
 		{name: "after sealed files", seg: 200},
 		{name: "after sealed files, bound", seg: 200, bound: 4},
 	} {
-		for _, reader := range []string{"Records", "Inspect", "FrontSeq"} {
+		for _, reader := range []string{"Records", "Inspect", "FrontSeq", "BackupTo"} {
 			t.Run(tc.name+"/"+reader, func(t *testing.T) {
 				m := vfs.NewMem()
 				s := openT[kv](t, dirPath, quietOptions(Options{MaxSegmentBytes: tc.seg}, m))
@@ -637,6 +637,20 @@ func TestReadersRotationWhileListed(t *testing.T) {
 					got, err := FrontSeq(dirPath, opts)
 					if err != nil || got != first {
 						t.Fatalf("FrontSeq = %d, %v; want %d", got, err, first)
+					}
+				case "BackupTo":
+					// Live: the writer (here the hook) holds the lock.
+					lk, err := m.Lock(dirPath + ".lock")
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer lk.Close()
+					if err := vfs.MkdirAll(m, "/copy", 0o755); err != nil {
+						t.Fatal(err)
+					}
+					info, err := BackupTo(dirPath, "/copy", opts)
+					if err != nil || !info.Live || info.First != first || info.Last != 10 {
+						t.Fatalf("BackupTo = %+v, %v; want a live copy of %d to 10", info, err, first)
 					}
 				}
 			})

@@ -176,12 +176,18 @@ func (r *segReader) next(from uint64) bool {
 // file opened the new one: the records of the one renamed would be missed
 // without a word (err and changed are set then).
 func (r *segReader) alone() bool {
-	again, err := listSegments(r.fsys, r.cur.sf.path)
+	r.err = stillAlone(r.fsys, r.cur.sf.path)
+	r.changed = r.err != nil
+	return r.err == nil
+}
+
+// stillAlone lists the journal at path again (see alone).
+func stillAlone(fsys vfs.FS, path string) error {
+	again, err := listSegments(fsys, path)
 	if err == nil && (len(again) != 1 || again[0].num != 0) {
-		err = fmt.Errorf("ministore: %s: the journal's files changed while they were read", r.cur.sf.path)
+		err = fmt.Errorf("ministore: %s: the journal's files changed while they were read", path)
 	}
-	r.err, r.changed = err, err != nil
-	return err == nil
+	return err
 }
 
 // missingError is the error for the segment file path, whose first record
