@@ -107,7 +107,7 @@ func TestBackupUnderLoad(t *testing.T) {
 	}{
 		{name: "store"},
 		{name: "store-truncating", truncate: true},
-		{name: "live"},
+		{name: "live", live: true},
 		{name: "live-truncating", live: true, truncate: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,7 +151,7 @@ func TestBackupUnderLoad(t *testing.T) {
 			checked, tries := 0, 0
 			for b := range 5 {
 				time.Sleep(20 * time.Millisecond)
-				acked := acks.copy()
+				acked, front := acks.copy(), s.FirstSeq()
 				dst := filepath.Join(t.TempDir(), fmt.Sprintf("backup-%d", b))
 				var info BackupInfo
 				var err error
@@ -168,6 +168,9 @@ func TestBackupUnderLoad(t *testing.T) {
 				}
 				if !tc.truncate && info.First != 1 {
 					t.Fatalf("backup %d starts at %d", b, info.First)
+				}
+				if info.First < front && info.Last >= front {
+					t.Fatalf("backup %d starts at %d, below the journal's first record %d before it started", b, info.First, front)
 				}
 				if info.First > s.FirstSeq() {
 					t.Fatalf("backup %d starts at %d, after the journal's first record %d", b, info.First, s.FirstSeq())
