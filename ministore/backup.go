@@ -3,6 +3,7 @@
 package ministore
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -209,7 +210,7 @@ func backupPath(fsys vfs.FS, path, dir string, p *backup.Progress) (_ BackupInfo
 	if r := openSegments(fsys, path, os.O_RDONLY); r.err != nil {
 		return BackupInfo{}, r.err
 	} else if len(r.files) == 0 {
-		return BackupInfo{}, fmt.Errorf("ministore: backup: no journal at %s: %w", path, fs.ErrNotExist)
+		return BackupInfo{}, noJournal(fsys, path)
 	}
 	lock, live, err := backup.LockSource(fsys, path+".lock", "ministore", path)
 	if err != nil {
@@ -446,7 +447,8 @@ func closeSources(srcs []backupSource) {
 // It reads one header and the bound, takes no lock and
 // writes nothing, so it works beside a process that has the journal open
 // (a file deleted between the listing and the read makes it list again).
-// Of opts, only FS is used.
+// A bound below the oldest file, or with no file, is a *JournalError on
+// NAME.front; one past the last record is not seen. Of opts, only FS is used.
 func FrontSeq(path string, opts *Options) (first uint64, err error) {
 	fsys := opts.forReading().FS
 	err = relist(maxLiveTries, func(bool) (bool, error) {
@@ -456,7 +458,7 @@ func FrontSeq(path string, opts *Options) (first uint64, err error) {
 		}
 		r := openSegments(fsys, path, os.O_RDONLY)
 		if r.err == nil && len(r.files) == 0 {
-			return false, fmt.Errorf("ministore: no journal at %s: %w", path, fs.ErrNotExist)
+			return false, noJournal(fsys, path)
 		}
 		base := uint64(1) // an active file without a header: Open starts at 1
 		if r.next(0) {
@@ -469,8 +471,20 @@ func FrontSeq(path string, opts *Options) (first uint64, err error) {
 			return false, err
 		}
 		bound, err := boundAfterOpen(fsys, path, pre) // never below the files
+		if err == nil && r.first != 0 && bound != 0 && bound < r.first {
+			err = relistError{checkBound(path, bound, r.first, bound)} // damage if it stays
+		}
 		first = max(base, bound)
 		return false, err
 	})
 	return first, err
+}
+
+// noJournal is the error for the journal at path, which has no file: a
+// front bound without one is damage.
+func noJournal(fsys vfs.FS, path string) error {
+	if bound, err := readBound(fsys, path); err != nil || bound != 0 {
+		return cmp.Or(err, checkBound(path, bound, 0, 0))
+	}
+	return fmt.Errorf("ministore: no journal at %s: %w", path, fs.ErrNotExist)
 }

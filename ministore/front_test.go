@@ -5,7 +5,9 @@ package ministore
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"hash/crc32"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -305,6 +307,27 @@ func TestFrontBoundDamage(t *testing.T) {
 				_, err := seqsOf(t, RecordsWith[kv](dirPath, 0, &Options{FS: m}))
 				if _, _, berr := boundsFS(m, dirPath); !errors.As(err, &je) || je.Path != boundPath(dirPath) || !errors.As(berr, &je) || je.Path != boundPath(dirPath) {
 					t.Errorf("Records from 0: %v; Bounds: %v; want a JournalError on %s", err, berr, boundPath(dirPath))
+				}
+				// FrontSeq reads one header: a bound above the last
+				// record is not its to see.
+				if _, err := FrontSeq(dirPath, &Options{FS: m}); tc.next <= 21 && (!errors.As(err, &je) || je.Path != boundPath(dirPath)) {
+					t.Errorf("FrontSeq: %v; want a JournalError on %s", err, boundPath(dirPath))
+				}
+				// A copy under the lock, then a live one (the lock held).
+				for _, live := range []bool{false, true} {
+					var lk io.Closer
+					if live {
+						if lk, err = m.Lock(dirPath + ".lock"); err != nil {
+							t.Fatal(err)
+						}
+					}
+					info, err := Backup(dirPath, fmt.Sprintf("/copy-%v", live), &Options{FS: m})
+					if !errors.As(err, &je) || je.Path != boundPath(dirPath) {
+						t.Errorf("Backup (live %v) = %+v, %v; want a JournalError on %s", live, info, err, boundPath(dirPath))
+					}
+					if lk != nil {
+						lk.Close()
+					}
 				}
 			}
 			checkRepaired(t, m, before, tc.first, tc.next, tc.unbound, false)

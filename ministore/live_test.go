@@ -290,7 +290,10 @@ func TestFrontBoundRacingReaders(t *testing.T) {
 		}
 		stop.Store(true)
 	}
-	var reads [5]atomic.Int64
+	var reads [6]atomic.Int64
+	var last atomic.Uint64 // the last record whose Append returned
+	copies := t.TempDir()  // the live Backups' copies
+	last.Store(10)
 	var tornTails atomic.Int64 // Inspect seeing a write in flight
 	var gaps atomic.Int64      // a TruncatedError after records read
 	var mayBeEmpty atomic.Bool // a cut past the end, no record after it yet
@@ -377,6 +380,35 @@ func TestFrontBoundRacingReaders(t *testing.T) {
 					fail(fmt.Errorf("FrontSeq: %d, %v; bound %d acknowledged", first, err, floor))
 					return
 				}
+			case 5:
+				// A live copy holds the records from the bound (or a
+				// later one) on, each once and in order, up to at least
+				// the last one acknowledged before it started.
+				end := last.Load()
+				dst := filepath.Join(copies, strconv.Itoa(id)) // one per reader
+				info, err := Backup(path, dst, nil)
+				var got []uint64
+				for r, rerr := range Records[kv](info.Path, 0) {
+					if err != nil {
+						break
+					}
+					if err = rerr; err == nil && r.Value.V != int(r.Seq) {
+						err = fmt.Errorf("record %d holds %d", r.Seq, r.Value.V)
+					}
+					got = append(got, r.Seq)
+				}
+				os.RemoveAll(dst)
+				g := restarts.Load()
+				emptied := emptyOK || mayBeEmpty.Load() || g != gen || g%2 == 1
+				ok := err == nil && info.Live && (len(got) > 0 || emptied) && (len(got) == 0 ||
+					got[0] == info.First && info.First >= floor && info.Last >= end && len(got) == int(info.Last-info.First+1))
+				for k := 1; ok && k < len(got); k++ {
+					ok = got[k] == got[k-1]+1
+				}
+				if !ok {
+					fail(fmt.Errorf("Backup: %+v holds %d records, %v; bound %d, record %d acknowledged before", info, len(got), err, floor, end))
+					return
+				}
 			}
 		}
 	}
@@ -391,6 +423,7 @@ func TestFrontBoundRacingReaders(t *testing.T) {
 	for !stop.Load() && time.Now().Before(deadline) {
 		appendN(t, s, next, 3)
 		next += 3
+		last.Store(uint64(next - 1))
 		// Keep the last five records: the bound moves inside a segment
 		// most of the time and past one now and then. Every 64th cut is
 		// past the end (the journal empties, the bound file goes).
@@ -413,6 +446,7 @@ func TestFrontBoundRacingReaders(t *testing.T) {
 		cuts++
 		if pastEnd {
 			appendN(t, s, next, 1)
+			last.Store(uint64(next))
 			next++
 			mayBeEmpty.Store(false)
 		}
@@ -424,8 +458,8 @@ func TestFrontBoundRacingReaders(t *testing.T) {
 		var je *JournalError
 		t.Errorf("%v (JournalError: %v, ErrCorrupt: %v)", err, errors.As(err, &je), errors.Is(err, ErrCorrupt))
 	}
-	t.Logf("%d TruncateFront calls; reads: Records %d (%d cut short by a TruncatedError), Bounds %d, Inspect %d (%d torn tails), Stat %d, FrontSeq %d",
-		cuts, reads[0].Load(), gaps.Load(), reads[1].Load(), reads[2].Load(), tornTails.Load(), reads[3].Load(), reads[4].Load())
+	t.Logf("%d TruncateFront calls; reads: Records %d (%d cut short by a TruncatedError), Bounds %d, Inspect %d (%d torn tails), Stat %d, FrontSeq %d, Backup %d",
+		cuts, reads[0].Load(), gaps.Load(), reads[1].Load(), reads[2].Load(), tornTails.Load(), reads[3].Load(), reads[4].Load(), reads[5].Load())
 	if cuts < 100 {
 		t.Errorf("only %d TruncateFront calls: the race did not run", cuts)
 	}
