@@ -3,6 +3,7 @@
 package ministore
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -87,8 +88,9 @@ func (s *Store[R]) BackupTo(dir string) (BackupInfo, error) {
 // live copy): the sealed segments, then the active file up to its last
 // record that verifies (a write in flight is not copied); if the other
 // process rotates or truncates the journal during the copy, so that the
-// files read do not follow each other, it reads them again (up to 20
-// times). The copy point is then the last record written when the active
+// files read do not follow each other or a file copied is no longer what
+// was read (a TruncateBack rewrites in place: each file is read twice), it
+// reads them again (up to 20 times). The copy point is then the last record written when the active
 // file was read, which is after Backup was called: every record the other
 // process had acknowledged is in the copy.
 //
@@ -341,7 +343,11 @@ func copyJournal(fsys vfs.FS, srcs []backupSource, dir, name string, bound uint6
 	}
 	p.Note(noted)
 	for _, src := range srcs {
-		err := backup.CopyFile(fsys, filepath.Join(dir, filepath.Base(src.path)), src.f, src.size, p)
+		dst := filepath.Join(dir, filepath.Base(src.path))
+		err := backup.CopyFile(fsys, dst, src.f, src.size, p)
+		if err == nil && live {
+			err = unchanged(fsys, dst, src)
+		}
 		if live && errors.Is(err, io.ErrUnexpectedEOF) {
 			// The file shrank: Close trimmed its zeros, or TruncateBack.
 			return BackupInfo{}, relistError{err}
@@ -365,6 +371,29 @@ func copyJournal(fsys vfs.FS, srcs []backupSource, dir, name string, bound uint6
 		return BackupInfo{}, relistError{err}
 	}
 	return BackupInfo{}, err
+}
+
+// unchanged reads src again and compares it with its copy, dst: a
+// TruncateBack by the writer rewrites a file in place, and a copy read
+// across it would hold records it dropped followed by records written
+// after it, every one verifying. Bytes that differ match errRelist.
+func unchanged(fsys vfs.FS, dst string, src backupSource) error {
+	f, err := fsys.OpenFile(dst, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	a, b := make([]byte, min(src.size, 1<<20)), make([]byte, min(src.size, 1<<20))
+	for off := int64(0); off < src.size; off += int64(len(a)) {
+		n := min(int64(len(a)), src.size-off)
+		if k, err := f.ReadAt(a[:n], off); int64(k) < n {
+			return fmt.Errorf("ministore: read %s: %w", dst, err)
+		}
+		if k, _ := src.f.ReadAt(b[:n], off); int64(k) < n || !bytes.Equal(a[:n], b[:n]) {
+			return relistError{fmt.Errorf("ministore: %s changed while it was copied", src.path)}
+		}
+	}
+	return nil
 }
 
 // verifyCopy reads the copy of a journal at path, cuts the end of its

@@ -458,3 +458,89 @@ func TestBackupHeaderless(t *testing.T) {
 		t.Fatalf("Append to the restored copy = %d, %v", seq, err)
 	}
 }
+
+// readHookFS runs hook once, before the first ReadAt at or past off of
+// the file path opened through it.
+type readHookFS struct {
+	vfs.FS
+	path string
+	off  int64
+	once sync.Once
+	hook func()
+}
+
+func (h *readHookFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
+	f, err := h.FS.OpenFile(name, flag, perm)
+	if err != nil || name != h.path {
+		return f, err
+	}
+	return &readHookFile{File: f, fs: h}, nil
+}
+
+type readHookFile struct {
+	vfs.File
+	fs *readHookFS
+}
+
+func (f *readHookFile) ReadAt(b []byte, off int64) (int, error) {
+	if off >= f.fs.off {
+		f.fs.once.Do(f.fs.hook)
+	}
+	return f.File.ReadAt(b, off)
+}
+
+// TestBackupLiveTruncateBack: the process holding the journal calls
+// TruncateBack, and appends more records than it dropped, while a live
+// Backup copies the active file (over 1 MiB: read in parts). The copy
+// must hold what the journal held at one moment, never records the cut
+// dropped followed by records written after it (every one verifies, the
+// numbers follow each other): it held some 14000 dropped records and
+// 44000 new ones before each file copied was compared with its copy.
+func TestBackupLiveTruncateBack(t *testing.T) {
+	m := vfs.NewMem()
+	s := openT[kv](t, dirPath, quietOptions(Options{}, m))
+	defer s.Close()
+	const n, cut = 20000, 1000 // n records: 1.4 MB, past the first read
+	batch := func(k string, from, to int) {
+		var recs []kv
+		for i := from; i <= to; i++ {
+			recs = append(recs, kv{K: k, V: i})
+		}
+		if _, _, err := s.AppendBatch(recs...); err != nil {
+			t.Error(err)
+		}
+	}
+	for i := 1; i <= n; i += 1000 {
+		batch("old", i, i+999)
+	}
+	fsys := &readHookFS{FS: m, path: dirPath, off: 1 << 20, hook: func() {
+		if err := s.TruncateBack(cut); err != nil {
+			t.Error(err)
+		}
+		// Past the size the copy noted (with the preallocated space).
+		for i := cut + 1; i <= 4*n; i += 1000 {
+			batch("new", i, i+999)
+		}
+	}}
+	if err := vfs.MkdirAll(m, "/copy", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	info, err := BackupTo(dirPath, "/copy", &Options{FS: fsys})
+	if err != nil || !info.Live {
+		t.Fatalf("BackupTo = %+v, %v; want a live copy", info, err)
+	}
+	dropped, newer := 0, 0
+	for r, err := range RecordsWith[kv]("/copy/"+filepath.Base(dirPath), 0, &Options{FS: m}) {
+		if err != nil || r.Value.V != int(r.Seq) {
+			t.Fatalf("record %d: %+v, %v", r.Seq, r.Value, err)
+		}
+		if r.Seq > cut && r.Value.K == "old" {
+			dropped++
+		} else if r.Value.K == "new" {
+			newer++
+		}
+	}
+	if dropped > 0 && newer > 0 {
+		t.Fatalf("the copy (%+v) holds %d records the TruncateBack dropped and %d written after it", info, dropped, newer)
+	}
+}
