@@ -343,11 +343,7 @@ func copyJournal(fsys vfs.FS, srcs []backupSource, dir, name string, bound uint6
 	}
 	p.Note(noted)
 	for _, src := range srcs {
-		dst := filepath.Join(dir, filepath.Base(src.path))
-		err := backup.CopyFile(fsys, dst, src.f, src.size, p)
-		if err == nil && live {
-			err = unchanged(fsys, dst, src)
-		}
+		err := backup.CopyFile(fsys, filepath.Join(dir, filepath.Base(src.path)), src.f, src.size, p)
 		if live && errors.Is(err, io.ErrUnexpectedEOF) {
 			// The file shrank: Close trimmed its zeros, or TruncateBack.
 			return BackupInfo{}, relistError{err}
@@ -357,6 +353,11 @@ func copyJournal(fsys vfs.FS, srcs []backupSource, dir, name string, bound uint6
 		}
 	}
 	info, changed, err := verifyCopy(fsys, filepath.Join(dir, name), bound, exact)
+	for _, src := range srcs {
+		if err == nil && live {
+			err = unchanged(fsys, filepath.Join(dir, filepath.Base(src.path)), src)
+		}
+	}
 	if err == nil {
 		return info, nil
 	}
@@ -373,19 +374,26 @@ func copyJournal(fsys vfs.FS, srcs []backupSource, dir, name string, bound uint6
 	return BackupInfo{}, err
 }
 
-// unchanged reads src again and compares it with its copy, dst: a
+// unchanged reads src again and compares it with its copy, dst, as
+// verifyCopy left it (up to its last record: appends write after it): a
 // TruncateBack by the writer rewrites a file in place, and a copy read
 // across it would hold records it dropped followed by records written
 // after it, every one verifying. Bytes that differ match errRelist.
 func unchanged(fsys vfs.FS, dst string, src backupSource) error {
 	f, err := fsys.OpenFile(dst, os.O_RDONLY, 0)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // a newest file without a header, left out
+	} else if err != nil {
 		return err
 	}
 	defer f.Close()
-	a, b := make([]byte, min(src.size, 1<<20)), make([]byte, min(src.size, 1<<20))
-	for off := int64(0); off < src.size; off += int64(len(a)) {
-		n := min(int64(len(a)), src.size-off)
+	size, err := f.Size()
+	if err != nil {
+		return err
+	}
+	a, b := make([]byte, min(size, 1<<20)), make([]byte, min(size, 1<<20))
+	for off := int64(0); off < size; off += int64(len(a)) {
+		n := min(int64(len(a)), size-off)
 		if k, err := f.ReadAt(a[:n], off); int64(k) < n {
 			return fmt.Errorf("ministore: read %s: %w", dst, err)
 		}
