@@ -219,6 +219,11 @@ func Replay[R any](path string) ([]R, error) {
 // A record whose JSON does not decode into R,
 // an unknown field included, is a *DecodeError (ErrDecode); RecordsWith
 // can allow unknown fields.
+//
+// Beside a process that has the journal open, Records reads records as
+// they are written, but does not follow a TruncateBack made during the
+// read: it may yield records the cut dropped, followed by records written
+// after it (Backup, which copies, checks for this).
 func Records[R any](path string, from uint64) iter.Seq2[Record[R], error] {
 	return RecordsWith[R](path, from, nil)
 }
