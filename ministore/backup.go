@@ -353,10 +353,8 @@ func copyJournal(fsys vfs.FS, srcs []backupSource, dir, name string, bound uint6
 		}
 	}
 	info, changed, err := verifyCopy(fsys, filepath.Join(dir, name), bound, exact)
-	for _, src := range srcs {
-		if err == nil && live {
-			err = unchanged(fsys, filepath.Join(dir, filepath.Base(src.path)), src)
-		}
+	for i := 0; live && err == nil && i < len(srcs); i++ {
+		err = unchanged(fsys, filepath.Join(dir, filepath.Base(srcs[i].path)), srcs[i])
 	}
 	if err == nil {
 		return info, nil
